@@ -1,0 +1,29 @@
+/**
+ * The stack's single notion of time. Protocol code never reads a clock itself: it is handed
+ * `now` (milliseconds, monotonic, fractional allowed) by whoever drives it. This module gives
+ * the two drivers: the real monotonic clock and a fake clock for deterministic tests.
+ */
+export interface Clock {
+  /** Monotonic milliseconds. Only differences are meaningful. */
+  now(): number;
+}
+
+export const monotonicClock: Clock = {
+  now: () => performance.now(),
+};
+
+/** A clock that only moves when a test moves it. */
+export class FakeClock implements Clock {
+  constructor(private current = 0) {}
+  now(): number {
+    return this.current;
+  }
+  advance(ms: number): void {
+    if (ms < 0) throw new RangeError('FakeClock cannot go backwards');
+    this.current += ms;
+  }
+  set(ms: number): void {
+    if (ms < this.current) throw new RangeError('FakeClock cannot go backwards');
+    this.current = ms;
+  }
+}

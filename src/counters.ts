@@ -1,0 +1,57 @@
+/**
+ * Per-layer counters: packets received, sent, and dropped by reason. Every drop of bad input
+ * from the wire goes through `drop(reason)` so nothing is lost silently.
+ */
+export class Counters {
+  private readonly values = new Map<string, number>();
+
+  constructor(readonly layer: string) {}
+
+  add(name: string, amount = 1): void {
+    this.values.set(name, (this.values.get(name) ?? 0) + amount);
+  }
+
+  /** Count a dropped packet under `drop.<reason>` and in the `dropped` total. */
+  drop(reason: string): void {
+    this.add(`drop.${reason}`);
+    this.add('dropped');
+  }
+
+  get(name: string): number {
+    return this.values.get(name) ?? 0;
+  }
+
+  snapshot(): Record<string, number> {
+    return Object.fromEntries([...this.values.entries()].sort(([a], [b]) => a.localeCompare(b)));
+  }
+}
+
+/** All layers' counters, keyed by layer name. */
+export class CounterSet {
+  private readonly layers = new Map<string, Counters>();
+
+  layer(name: string): Counters {
+    let counters = this.layers.get(name);
+    if (!counters) {
+      counters = new Counters(name);
+      this.layers.set(name, counters);
+    }
+    return counters;
+  }
+
+  snapshot(): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const [name, counters] of this.layers) out[name] = counters.snapshot();
+    return out;
+  }
+
+  /** One line per layer, for logs and the shutdown summary. */
+  format(): string {
+    return [...this.layers.entries()]
+      .map(([name, c]) => {
+        const entries = Object.entries(c.snapshot());
+        return `${name}: ${entries.length === 0 ? '(none)' : entries.map(([k, v]) => `${k}=${v}`).join(' ')}`;
+      })
+      .join('\n');
+  }
+}

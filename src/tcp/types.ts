@@ -1,0 +1,103 @@
+/**
+ * The contract between the TCP connection state machine (src/tcp/connection.ts), the stack that
+ * demultiplexes segments to it, and the socket API above it.
+ */
+import type { Counters } from '../counters.js';
+import type { NetErrorCode } from '../errors.js';
+import type { IPv4Address } from '../ip/address.js';
+import type { DeadlineQueue } from '../timers.js';
+import type { TcpSegment } from './segment.js';
+
+/** RFC 9293 section 3.3.2. */
+export type TcpState =
+  | 'CLOSED'
+  | 'LISTEN'
+  | 'SYN-SENT'
+  | 'SYN-RECEIVED'
+  | 'ESTABLISHED'
+  | 'FIN-WAIT-1'
+  | 'FIN-WAIT-2'
+  | 'CLOSE-WAIT'
+  | 'CLOSING'
+  | 'LAST-ACK'
+  | 'TIME-WAIT';
+
+export interface TcpFourTuple {
+  localAddress: IPv4Address;
+  localPort: number;
+  remoteAddress: IPv4Address;
+  remotePort: number;
+}
+
+export interface TcpConfig {
+  /** MSS we advertise: link MTU - 40. */
+  mss: number;
+  /** Receive buffer (bytes): the largest window we offer. */
+  receiveBufferSize: number;
+  /** Send buffer (bytes): how much unacknowledged plus unsent data `write` accepts. */
+  sendBufferSize: number;
+  /** Maximum segment lifetime in ms; TIME-WAIT lasts 2*MSL (RFC 9293 3.4.2). */
+  msl: number;
+  /** RFC 6298: initial RTO (1 s), lower bound (we use 200 ms as Linux does), upper bound (60 s). */
+  initialRto: number;
+  minRto: number;
+  maxRto: number;
+  /** Retransmissions of one segment before the connection fails with ETIMEDOUT. */
+  maxRetransmissions: number;
+  /** SYN retransmissions before connect fails with ETIMEDOUT. */
+  maxSynRetransmissions: number;
+  /** Delayed ACK timeout in ms (RFC 1122 4.2.3.2: at most 500, we use <= 200). */
+  delayedAckTimeout: number;
+  /** Bytes of out-of-order data held for reassembly at most. */
+  outOfOrderLimit: number;
+  /** Offer / accept RFC 7323 window scaling, timestamps, and RFC 2018 SACK. */
+  windowScaling: boolean;
+  timestamps: boolean;
+  sack: boolean;
+}
+
+export const DEFAULT_TCP_CONFIG: TcpConfig = {
+  mss: 1460,
+  receiveBufferSize: 1 << 20,
+  sendBufferSize: 1 << 20,
+  msl: 30_000,
+  initialRto: 1000,
+  minRto: 200,
+  maxRto: 60_000,
+  maxRetransmissions: 12,
+  maxSynRetransmissions: 6,
+  delayedAckTimeout: 40,
+  outOfOrderLimit: 1 << 20,
+  windowScaling: true,
+  timestamps: true,
+  sack: true,
+};
+
+/** What a connection needs from the stack. */
+export interface TcpEnvironment {
+  /** The stack's clock, in ms. */
+  now(): number;
+  /** The stack's timers; the connection schedules its retransmission, delayed-ACK, persist, keepalive and TIME-WAIT deadlines here. */
+  timers: DeadlineQueue;
+  /** Encode the segment with the connection's four-tuple and put it on the wire. */
+  transmit(segment: TcpSegment): void;
+  /** Counters of the TCP layer (retransmissions, drops by reason, ...). */
+  counters: Counters;
+  /** The TCB is gone (CLOSED after any path): the stack removes it from its table. Called once. */
+  release(): void;
+}
+
+/** Events a connection raises to its socket. All optional; set by the API layer. */
+export interface TcpConnectionEvents {
+  /** Handshake completed (ESTABLISHED reached). */
+  onEstablished?(): void;
+  /** New in-order data, or the peer's FIN, can be read. */
+  onReadable?(): void;
+  /** Send buffer space was freed. */
+  onWritable?(): void;
+  /**
+   * The connection is over. `error` is set when it ended abnormally: ECONNREFUSED (RST in
+   * SYN-SENT), ECONNRESET (RST later), ETIMEDOUT (retransmissions or keepalive exhausted).
+   */
+  onClosed?(error: NetErrorCode | undefined): void;
+}
