@@ -10,7 +10,7 @@ export function seqAdd(a: SeqNumber, n: number): SeqNumber {
   return (a + n) >>> 0;
 }
 
-/** Signed distance b - a in (-2^31, 2^31]: positive when b is after a. */
+/** Signed distance b - a in [-2^31, 2^31): positive when b is after a (exactly 2^31 apart is ambiguous, RFC 1982 3.2). */
 export function seqDiff(b: SeqNumber, a: SeqNumber): number {
   return (b - a) | 0;
 }

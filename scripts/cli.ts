@@ -1,0 +1,56 @@
+/**
+ * `npm start -- FLAGS` (as root): bring the stack up on a TUN device and run the demo services.
+ * The flags, the `ready` line and the exit codes are a contract (see DESIGN.md "The CLI
+ * contract"): a wrong flag, a missing /dev/net/tun, or running without root print one line and
+ * exit 2.
+ */
+import { startDemoServices } from '../src/demo/services.js';
+import { createLogger } from '../src/log.js';
+import { openStack } from '../src/open.js';
+import { checkPrivileges, fail, parseStackFlags, STACK_FLAGS_USAGE } from './stack-flags.js';
+
+async function main(): Promise<void> {
+  const { flags } = parseStackFlags(process.argv.slice(2), `npm start -- ${STACK_FLAGS_USAGE}`);
+  checkPrivileges();
+  const logger = createLogger(flags.log);
+
+  let running;
+  try {
+    running = await openStack({
+      tun: flags.tun,
+      hostCidr: flags.hostCidr,
+      address: flags.addr,
+      mtu: flags.mtu,
+      configure: flags.configure,
+      pcap: flags.pcap,
+      impair: flags.impair,
+      logger,
+    });
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+  const services = await startDemoServices(running.stack, logger);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${signal}: closing connections`);
+    await services.close();
+    await running.close(1000);
+    process.stderr.write(`counters:\n${running.stack.counterSet.format()}\n`);
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+
+  process.stdout.write(
+    `ready tun=${running.device.name} host=${flags.hostCidr} addr=${flags.addr} mtu=${flags.mtu}` +
+      `${flags.pcap ? ` pcap=${flags.pcap}` : ''}${flags.impair ? ` impair=${flags.impair}` : ''}\n`,
+  );
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,99 @@
+/**
+ * The stack flags of the CLI contract (DESIGN.md), parsed once for the CLI and the example
+ * programs alike. Bad flags print one line and exit 2.
+ */
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { parseCidr, parseIPv4 } from '../src/ip/address.js';
+import { parseImpairSpec } from '../src/link/impair.js';
+import { isLogLevel, type LogLevel } from '../src/log.js';
+
+export const STACK_FLAGS_USAGE =
+  '[--tun NAME] [--host-addr CIDR] [--addr IP] [--mtu N] [--pcap FILE] [--no-configure] [--log LEVEL] [--impair SPEC]';
+
+export interface StackFlags {
+  tun: string;
+  hostCidr: string;
+  addr: string;
+  mtu: number;
+  pcap: string | undefined;
+  configure: boolean;
+  log: LogLevel;
+  impair: string | undefined;
+}
+
+export function fail(message: string): never {
+  process.stderr.write(`error: ${message}\n`);
+  process.exit(2);
+}
+
+type ExtraOptions = Record<string, { type: 'string'; default?: string } | { type: 'boolean'; default?: boolean }>;
+
+/** Parse argv (without node and script) into stack flags plus the caller's own string/boolean flags. */
+export function parseStackFlags(
+  argv: string[],
+  usage: string,
+  extra: ExtraOptions = {},
+): { flags: StackFlags; extra: Record<string, string | boolean | undefined> } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        tun: { type: 'string', default: 'tun0' },
+        'host-addr': { type: 'string', default: '10.0.0.1/24' },
+        addr: { type: 'string', default: '10.0.0.2' },
+        mtu: { type: 'string', default: '1500' },
+        pcap: { type: 'string' },
+        'no-configure': { type: 'boolean', default: false },
+        log: { type: 'string', default: 'info' },
+        impair: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+        ...extra,
+      },
+    });
+  } catch (error) {
+    fail(`${error instanceof Error ? error.message : String(error)} (usage: ${usage})`);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help) {
+    process.stdout.write(`usage: ${usage}\n`);
+    process.exit(0);
+  }
+  const tun = values.tun as string;
+  if (tun.length === 0 || tun.length > 15 || !/^[A-Za-z0-9_.-]+$/.test(tun)) fail(`--tun ${tun}: a device name is 1-15 letters, digits, '_', '.' or '-'`);
+  const hostCidr = values['host-addr'] as string;
+  const host = parseCidr(hostCidr);
+  if (!host) fail(`--host-addr ${hostCidr}: expected an IPv4 CIDR like 10.0.0.1/24`);
+  const addr = values.addr as string;
+  const stackAddress = parseIPv4(addr);
+  if (stackAddress === undefined) fail(`--addr ${addr}: expected an IPv4 address like 10.0.0.2`);
+  if (stackAddress === host.address) fail(`--addr ${addr} is the same as the host side's address`);
+  const mtuText = values.mtu as string;
+  const mtu = Number(mtuText);
+  if (!/^\d+$/.test(mtuText) || mtu < 68 || mtu > 65535) fail(`--mtu ${mtuText}: expected an integer from 68 to 65535`);
+  const log = values.log as string;
+  if (!isLogLevel(log)) fail(`--log ${log}: expected error, warn, info or debug`);
+  const impair = values.impair as string | undefined;
+  if (impair !== undefined) {
+    try {
+      parseImpairSpec(impair);
+    } catch (error) {
+      fail(`--impair ${impair}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const extraValues: Record<string, string | boolean | undefined> = {};
+  for (const name of Object.keys(extra)) extraValues[name] = values[name];
+  return {
+    flags: { tun, hostCidr, addr, mtu, pcap: values.pcap as string | undefined, configure: !values['no-configure'], log, impair },
+    extra: extraValues,
+  };
+}
+
+/** Root and /dev/net/tun are needed to open a TUN device; say so in one line otherwise. */
+export function checkPrivileges(): void {
+  if (process.getuid?.() !== 0) fail('must run as root (sudo npm start): creating a TUN device needs CAP_NET_ADMIN');
+  if (!existsSync('/dev/net/tun')) fail('/dev/net/tun is missing: load the tun module (modprobe tun)');
+}

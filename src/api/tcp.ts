@@ -1,0 +1,258 @@
+/**
+ * Go-like TCP sockets over a TcpConnection: Conn (read/write/close with deadlines and
+ * AbortSignal) and Listener (accept, async iteration). Reads resolve to a byte count or null at
+ * end of stream, as Deno's Conn does; writes resolve once the bytes are in the send buffer.
+ */
+import { NetError, TimeoutError, type NetErrorCode } from '../errors.js';
+import type { Stack } from '../stack.js';
+import type { TcpConnection } from '../tcp/connection.js';
+import type { TcpListenerEndpoint } from '../tcp/tcp-layer.js';
+import { makeAddr, type NetAddr } from './address.js';
+import { deadlineToClock, Wakeup } from './wakeup.js';
+
+export interface ReadOptions {
+  signal?: AbortSignal;
+}
+
+export class TcpConn {
+  readonly localAddr: NetAddr;
+  readonly remoteAddr: NetAddr;
+  private readonly readWakeup: Wakeup;
+  private readonly writeWakeup: Wakeup;
+  private readonly stateWakeup: Wakeup;
+  private readDeadline: number | undefined;
+  private writeDeadline: number | undefined;
+  private error: NetError | undefined;
+  private closedLocally = false;
+  private established: boolean;
+  private ended = false;
+
+  constructor(
+    private readonly stack: Stack,
+    readonly connection: TcpConnection,
+  ) {
+    const tuple = connection.tuple;
+    this.localAddr = makeAddr('tcp', tuple.localAddress, tuple.localPort);
+    this.remoteAddr = makeAddr('tcp', tuple.remoteAddress, tuple.remotePort);
+    const poke = () => stack.poke();
+    this.readWakeup = new Wakeup(stack.timers, poke);
+    this.writeWakeup = new Wakeup(stack.timers, poke);
+    this.stateWakeup = new Wakeup(stack.timers, poke);
+    this.established = connection.state !== 'SYN-SENT' && connection.state !== 'SYN-RECEIVED';
+    connection.events = {
+      onEstablished: () => {
+        this.established = true;
+        this.stateWakeup.wakeAll();
+        this.writeWakeup.wakeAll();
+      },
+      onReadable: () => this.readWakeup.wakeAll(),
+      onWritable: () => this.writeWakeup.wakeAll(),
+      onClosed: (code) => this.onClosed(code),
+    };
+    if (connection.state === 'CLOSED') this.ended = true;
+  }
+
+  private onClosed(code: NetErrorCode | undefined): void {
+    this.ended = true;
+    if (code !== undefined && this.error === undefined) this.error = errorFor(code, this.remoteAddr);
+    this.readWakeup.wakeAll();
+    this.writeWakeup.wakeAll();
+    this.stateWakeup.wakeAll();
+  }
+
+  /** Resolves when the handshake completes; rejects with ECONNREFUSED / ETIMEDOUT / abort. */
+  async waitEstablished(deadline: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+    while (!this.established) {
+      if (this.error) throw this.error;
+      if (this.ended) throw new NetError('ECONNRESET', `connection to ${this.remoteAddr} closed during the handshake`);
+      if (deadline !== undefined && this.stack.clock.now() >= deadline) {
+        throw new TimeoutError(`dial ${this.remoteAddr}: i/o timeout`);
+      }
+      await this.stateWakeup.wait(deadline, signal);
+    }
+  }
+
+  /**
+   * Read into `buffer`. Resolves to the number of bytes read (> 0), or null at end of stream
+   * (the peer's FIN). Rejects with ECONNRESET, ETIMEDOUT (deadline), ABORT_ERR, or ECLOSED after
+   * close().
+   */
+  async read(buffer: Uint8Array, options: ReadOptions = {}): Promise<number | null> {
+    if (buffer.length === 0) return 0;
+    for (;;) {
+      if (this.closedLocally) throw new NetError('ECLOSED', 'read on a closed connection');
+      const n = this.connection.read(buffer);
+      if (n > 0) {
+        this.stack.poke();
+        return n;
+      }
+      if (this.connection.receivedFin) return null;
+      if (this.error) throw this.error;
+      if (this.ended) return null;
+      if (this.readDeadline !== undefined && this.stack.clock.now() >= this.readDeadline) throw new TimeoutError();
+      await this.readWakeup.wait(this.readDeadline, options.signal);
+    }
+  }
+
+  /**
+   * Write all of `data`. Resolves when every byte is in the send buffer (backpressure: waits
+   * for the peer to acknowledge when the buffer is full). Rejects with EPIPE after closeWrite,
+   * ECONNRESET if the peer reset, ETIMEDOUT at the write deadline.
+   */
+  async write(data: Uint8Array, options: ReadOptions = {}): Promise<number> {
+    let offset = 0;
+    while (offset < data.length) {
+      if (this.closedLocally) throw new NetError('ECLOSED', 'write on a closed connection');
+      if (this.error) throw this.error;
+      if (this.ended) throw new NetError('EPIPE', 'write on a connection that has ended');
+      const accepted = this.connection.write(offset === 0 ? data : data.subarray(offset));
+      offset += accepted;
+      if (accepted > 0) this.stack.poke();
+      if (offset >= data.length) break;
+      if (this.writeDeadline !== undefined && this.stack.clock.now() >= this.writeDeadline) throw new TimeoutError();
+      await this.writeWakeup.wait(this.writeDeadline, options.signal);
+    }
+    return offset;
+  }
+
+  /** Bytes the application has written that the peer has not acknowledged yet. */
+  get bufferedAmount(): number {
+    return this.connection.writableLength;
+  }
+
+  /** Half-close: send FIN after pending data; reading continues (Go's CloseWrite). */
+  closeWrite(): void {
+    if (this.closedLocally || this.ended) return;
+    this.connection.shutdownWrite();
+    this.stack.poke();
+  }
+
+  /** Close: FIN after pending data, the close handshake finishes in the background. */
+  close(): void {
+    if (this.closedLocally) return;
+    this.closedLocally = true;
+    if (!this.ended) this.connection.close();
+    this.stack.poke();
+    this.readWakeup.wakeAll();
+    this.writeWakeup.wakeAll();
+    this.stateWakeup.wakeAll();
+  }
+
+  /** Abortive close: RST. */
+  destroy(): void {
+    this.closedLocally = true;
+    if (!this.ended) this.connection.abort();
+    this.stack.poke();
+    this.readWakeup.wakeAll();
+    this.writeWakeup.wakeAll();
+  }
+
+  setNoDelay(noDelay = true): void {
+    this.connection.setNoDelay(noDelay);
+  }
+
+  setKeepAlive(enable: boolean, idleMs?: number): void {
+    this.connection.setKeepAlive(enable, idleMs);
+    this.stack.poke();
+  }
+
+  /** Go's SetDeadline: both read and write. A Date in the past makes pending calls time out. */
+  setDeadline(when: Date | null): void {
+    this.setReadDeadline(when);
+    this.setWriteDeadline(when);
+  }
+
+  setReadDeadline(when: Date | null): void {
+    this.readDeadline = deadlineToClock(when, this.stack.clock.now());
+    this.readWakeup.wakeAll();
+  }
+
+  setWriteDeadline(when: Date | null): void {
+    this.writeDeadline = deadlineToClock(when, this.stack.clock.now());
+    this.writeWakeup.wakeAll();
+  }
+
+  get state(): string {
+    return this.connection.state;
+  }
+}
+
+function errorFor(code: NetErrorCode, remote: NetAddr): NetError {
+  switch (code) {
+    case 'ECONNREFUSED':
+      return new NetError(code, `connection to ${remote} refused`);
+    case 'ECONNRESET':
+      return new NetError(code, `connection to ${remote} reset by peer`);
+    case 'ETIMEDOUT':
+      return new NetError(code, `connection to ${remote} timed out`);
+    default:
+      return new NetError(code, `connection to ${remote} failed`);
+  }
+}
+
+export interface ListenOptions {
+  /** Accept queue length (established, not yet accepted). Default 128, like Linux's somaxconn. */
+  backlog?: number;
+}
+
+export class TcpListener implements TcpListenerEndpoint, AsyncIterable<TcpConn> {
+  readonly addr: NetAddr;
+  readonly maxHalfOpen: number;
+  private readonly queue: TcpConnection[] = [];
+  private readonly wakeup: Wakeup;
+  private closed = false;
+
+  constructor(
+    private readonly stack: Stack,
+    port: number,
+    private readonly backlog: number,
+  ) {
+    this.maxHalfOpen = backlog;
+    this.wakeup = new Wakeup(stack.timers, () => stack.poke());
+    const bound = stack.tcp.listen(port, this);
+    this.addr = makeAddr('tcp', stack.address, bound);
+  }
+
+  get acceptQueueRoom(): number {
+    return this.closed ? 0 : this.backlog - this.queue.length;
+  }
+
+  enqueue(connection: TcpConnection): void {
+    this.queue.push(connection);
+    this.wakeup.wakeAll();
+  }
+
+  /** Wait for the next connection. Rejects with ECLOSED once the listener is closed. */
+  async accept(options: ReadOptions = {}): Promise<TcpConn> {
+    for (;;) {
+      if (this.closed) throw new NetError('ECLOSED', `listener ${this.addr} is closed`);
+      const connection = this.queue.shift();
+      if (connection !== undefined) {
+        if (connection.state === 'CLOSED') continue;
+        return new TcpConn(this.stack, connection);
+      }
+      await this.wakeup.wait(undefined, options.signal);
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<TcpConn> {
+    for (;;) {
+      try {
+        yield await this.accept();
+      } catch (error) {
+        if (error instanceof NetError && error.code === 'ECLOSED') return;
+        throw error;
+      }
+    }
+  }
+
+  /** Stop listening; connections not yet accepted are reset. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stack.tcp.unlisten(this.addr.port, this);
+    for (const connection of this.queue.splice(0)) connection.abort();
+    this.stack.poke();
+    this.wakeup.wakeAll();
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Go-like UDP sockets. One class serves both of Go's shapes: an unconnected PacketConn
+ * (readFrom / writeTo, from listenPacket) and a connected Conn (read / write, from dial), which
+ * only receives from its peer and reports ICMP port unreachable as ECONNREFUSED on the next read
+ * (as Linux does for connected UDP sockets).
+ */
+import { NetError, TimeoutError } from '../errors.js';
+import { formatIPv4, type IPv4Address } from '../ip/address.js';
+import { IPV4_MIN_HEADER } from '../ip/ipv4.js';
+import type { Stack } from '../stack.js';
+import { UDP_HEADER_LENGTH } from '../udp/codec.js';
+import type { UdpEndpoint } from '../udp/udp-layer.js';
+import { makeAddr, parseHostPort, type NetAddr } from './address.js';
+import type { ReadOptions } from './tcp.js';
+import { deadlineToClock, Wakeup } from './wakeup.js';
+
+/** Largest UDP payload in one IPv4 datagram: 65535 - 20 (IP) - 8 (UDP). */
+export const MAX_UDP_PAYLOAD = 0xffff - IPV4_MIN_HEADER - UDP_HEADER_LENGTH;
+
+export interface UdpSocketOptions {
+  /** Datagrams held for reading at most; more are dropped and counted. Default 1024. */
+  receiveQueueLength?: number;
+  /** Bytes held for reading at most. Default 4 MiB. */
+  receiveQueueBytes?: number;
+}
+
+interface QueuedDatagram {
+  source: IPv4Address;
+  sourcePort: number;
+  payload: Uint8Array;
+}
+
+export class UdpSocket implements UdpEndpoint {
+  readonly localAddr: NetAddr;
+  readonly remoteAddr: NetAddr | undefined;
+  readonly remote: { address: IPv4Address; port: number } | undefined;
+  private readonly queue: QueuedDatagram[] = [];
+  private queuedBytes = 0;
+  private readonly maxQueueLength: number;
+  private readonly maxQueueBytes: number;
+  private readonly wakeup: Wakeup;
+  private readDeadline: number | undefined;
+  private pendingError: NetError | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly stack: Stack,
+    localPort: number,
+    remote: { address: IPv4Address; port: number } | undefined,
+    options: UdpSocketOptions = {},
+  ) {
+    this.remote = remote;
+    this.maxQueueLength = options.receiveQueueLength ?? 1024;
+    this.maxQueueBytes = options.receiveQueueBytes ?? 4 * 1024 * 1024;
+    this.wakeup = new Wakeup(stack.timers, () => stack.poke());
+    const port = stack.udp.bind(localPort, this);
+    this.localAddr = makeAddr('udp', stack.address, port);
+    this.remoteAddr = remote ? makeAddr('udp', remote.address, remote.port) : undefined;
+  }
+
+  deliver(source: IPv4Address, sourcePort: number, payload: Uint8Array): void {
+    if (this.closed) return;
+    if (this.queue.length >= this.maxQueueLength || this.queuedBytes + payload.length > this.maxQueueBytes) {
+      this.stack.udp.counters.drop('receive_queue_full');
+      return;
+    }
+    this.queue.push({ source, sourcePort, payload: payload.slice() });
+    this.queuedBytes += payload.length;
+    this.wakeup.wakeAll();
+  }
+
+  deliverError(code: NetError['code'], destination: IPv4Address, destinationPort: number): void {
+    // Only connected sockets learn of ICMP errors (Linux: unconnected sockets need IP_RECVERR).
+    if (this.remote === undefined || this.remote.address !== destination || this.remote.port !== destinationPort) return;
+    this.pendingError = new NetError(code, `udp ${this.localAddr} -> ${formatIPv4(destination)}:${destinationPort}: ${code === 'ECONNREFUSED' ? 'connection refused (ICMP port unreachable)' : 'unreachable'}`);
+    this.wakeup.wakeAll();
+  }
+
+  shutdown(): void {
+    this.close();
+  }
+
+  private async nextDatagram(options: ReadOptions): Promise<QueuedDatagram> {
+    for (;;) {
+      if (this.closed) throw new NetError('ECLOSED', `read on closed udp socket ${this.localAddr}`);
+      if (this.pendingError) {
+        const error = this.pendingError;
+        this.pendingError = undefined;
+        throw error;
+      }
+      const datagram = this.queue.shift();
+      if (datagram !== undefined) {
+        this.queuedBytes -= datagram.payload.length;
+        return datagram;
+      }
+      if (this.readDeadline !== undefined && this.stack.clock.now() >= this.readDeadline) throw new TimeoutError();
+      await this.wakeup.wait(this.readDeadline, options.signal);
+    }
+  }
+
+  /**
+   * Read one datagram into `buffer`: resolves to the bytes copied and the sender. A datagram
+   * longer than `buffer` is truncated, as Go's ReadFrom does; `truncated` says so.
+   */
+  async readFrom(buffer: Uint8Array, options: ReadOptions = {}): Promise<{ n: number; addr: NetAddr; truncated: boolean }> {
+    const datagram = await this.nextDatagram(options);
+    const n = Math.min(buffer.length, datagram.payload.length);
+    buffer.set(datagram.payload.subarray(0, n));
+    return { n, addr: makeAddr('udp', datagram.source, datagram.sourcePort), truncated: n < datagram.payload.length };
+  }
+
+  /** Connected sockets: read one datagram from the peer. */
+  async read(buffer: Uint8Array, options: ReadOptions = {}): Promise<number> {
+    return (await this.readFrom(buffer, options)).n;
+  }
+
+  /** Send one datagram to `addr` ("ip:port" or a NetAddr). Resolves to the bytes sent. */
+  async writeTo(data: Uint8Array, addr: string | NetAddr): Promise<number> {
+    if (this.remote !== undefined) throw new NetError('EINVAL', `writeTo on connected udp socket ${this.localAddr}: use write`);
+    const target = typeof addr === 'string' ? parseHostPort(addr) : parseHostPort(addr.toString());
+    if (target.port === 0) throw new NetError('EINVAL', `udp destination ${String(addr)} needs a port`);
+    return this.send(data, target.address === 0 ? this.stack.address : target.address, target.port);
+  }
+
+  /** Connected sockets: send one datagram to the peer. */
+  async write(data: Uint8Array): Promise<number> {
+    if (this.remote === undefined) throw new NetError('ENOTCONN', `write on unconnected udp socket ${this.localAddr}: use writeTo`);
+    return this.send(data, this.remote.address, this.remote.port);
+  }
+
+  private send(data: Uint8Array, address: IPv4Address, port: number): number {
+    if (this.closed) throw new NetError('ECLOSED', `write on closed udp socket ${this.localAddr}`);
+    if (data.length > MAX_UDP_PAYLOAD) {
+      throw new NetError('EMSGSIZE', `udp payload of ${data.length} bytes exceeds ${MAX_UDP_PAYLOAD}`);
+    }
+    this.stack.udp.send(this.localAddr.port, address, port, data);
+    this.stack.poke();
+    return data.length;
+  }
+
+  setReadDeadline(when: Date | null): void {
+    this.readDeadline = deadlineToClock(when, this.stack.clock.now());
+    this.wakeup.wakeAll();
+  }
+
+  /** UDP writes never block, so the write deadline has nothing to interrupt. */
+  setWriteDeadline(_when: Date | null): void {}
+
+  setDeadline(when: Date | null): void {
+    this.setReadDeadline(when);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stack.udp.unbind(this.localAddr.port, this);
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    this.wakeup.wakeAll();
+  }
+}

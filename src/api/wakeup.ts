@@ -1,0 +1,67 @@
+/**
+ * Blocking API calls (read, accept, write under backpressure) park on a Wakeup until the
+ * protocol side signals progress, a deadline passes, or an AbortSignal fires. The deadline timer
+ * lives on the stack's DeadlineQueue so a fake clock drives it in tests. Callers loop: wake,
+ * re-check their condition, re-check the deadline, wait again.
+ */
+import { abortError } from '../errors.js';
+import type { DeadlineQueue, TimerHandle } from '../timers.js';
+
+export class Wakeup {
+  private waiters: Array<() => void> = [];
+
+  constructor(
+    private readonly timers: DeadlineQueue,
+    private readonly onScheduled: () => void,
+  ) {}
+
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  /** Wake every parked caller; each re-checks its own condition. */
+  wakeAll(): void {
+    if (this.waiters.length === 0) return;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /**
+   * Park until woken, until `deadline` (stack clock ms) passes, or until `signal` aborts
+   * (rejects with an ABORT_ERR NetError).
+   */
+  wait(deadline: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    return new Promise<void>((resolve, reject) => {
+      let timer: TimerHandle | undefined;
+      const finish = () => {
+        timer?.cancel();
+        signal?.removeEventListener('abort', onAbort);
+        const index = this.waiters.indexOf(finish);
+        if (index >= 0) this.waiters.splice(index, 1);
+        resolve();
+      };
+      const onAbort = () => {
+        timer?.cancel();
+        const index = this.waiters.indexOf(finish);
+        if (index >= 0) this.waiters.splice(index, 1);
+        reject(abortError(signal!));
+      };
+      this.waiters.push(finish);
+      if (deadline !== undefined) {
+        timer = this.timers.schedule(deadline, finish);
+        this.onScheduled();
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
+
+/** Convert a Go-style absolute deadline (a Date, or null/undefined for none) to stack clock ms. */
+export function deadlineToClock(when: Date | null | undefined, clockNow: number): number | undefined {
+  if (when === null || when === undefined) return undefined;
+  const time = when.getTime();
+  if (Number.isNaN(time)) return undefined;
+  return clockNow + (time - Date.now());
+}

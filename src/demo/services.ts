@@ -1,0 +1,204 @@
+/**
+ * The demo services `npm start` runs on the stack's address (DESIGN.md "The demo services"):
+ * TCP 7 echo, TCP 9 discard, TCP 80 HTTP/1.1 via node:http, UDP 7 echo. Every other TCP port
+ * gets a RST and every other UDP port an ICMP port unreachable, which the stack does by itself.
+ */
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { toDuplex } from '../api/duplex.js';
+import { listen, listenPacket } from '../api/net.js';
+import type { TcpConn, TcpListener } from '../api/tcp.js';
+import type { UdpSocket } from '../api/udp.js';
+import { NetError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Stack } from '../stack.js';
+
+/** Largest N for GET /bytes/N (2^34). */
+export const MAX_BYTES_DOWNLOAD = 2 ** 34;
+
+/** Byte i of /bytes/N is i % 251; this block is a whole number of periods, so every chunk starts at phase 0. */
+const PATTERN_BLOCK = (() => {
+  const block = Buffer.allocUnsafe(251 * 256);
+  for (let i = 0; i < block.length; i++) block[i] = i % 251;
+  return block;
+})();
+
+export interface DemoServices {
+  close(): Promise<void>;
+}
+
+export async function startDemoServices(stack: Stack, logger: Logger): Promise<DemoServices> {
+  const listeners: TcpListener[] = [];
+  const sockets: UdpSocket[] = [];
+  const openConns = new Set<TcpConn>();
+
+  const serve = async (listener: TcpListener, handler: (conn: TcpConn) => Promise<void>) => {
+    for await (const conn of listener) {
+      openConns.add(conn);
+      handler(conn)
+        .catch((error: unknown) => logger.debug(`${listener.addr.port} ${conn.remoteAddr}: ${error instanceof Error ? error.message : String(error)}`))
+        .finally(() => {
+          openConns.delete(conn);
+          conn.close();
+        });
+    }
+  };
+
+  const echo = await listen('tcp', ':7', { stack });
+  listeners.push(echo);
+  void serve(echo, async (conn) => {
+    const buffer = new Uint8Array(64 * 1024);
+    for (;;) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      await conn.write(buffer.subarray(0, n));
+    }
+  });
+
+  const discard = await listen('tcp', ':9', { stack });
+  listeners.push(discard);
+  void serve(discard, async (conn) => {
+    const buffer = new Uint8Array(64 * 1024);
+    while ((await conn.read(buffer)) !== null);
+  });
+
+  const http = createDemoHttpServer(
+    {
+      addressText: stack.addressText,
+      uptimeMs: () => stack.uptimeMs,
+      stats: () => stack.stats(),
+      counterLines: () => stack.counterSet.format().split('\n'),
+    },
+    logger,
+  );
+  const web = await listen('tcp', ':80', { stack });
+  listeners.push(web);
+  void (async () => {
+    for await (const conn of web) {
+      conn.setNoDelay(true);
+      http.emit('connection', toDuplex(conn));
+    }
+  })();
+
+  const udpEcho = await listenPacket('udp', ':7', { stack });
+  sockets.push(udpEcho);
+  void (async () => {
+    const buffer = new Uint8Array(65536);
+    for (;;) {
+      try {
+        const { n, addr } = await udpEcho.readFrom(buffer);
+        await udpEcho.writeTo(buffer.subarray(0, n), addr);
+      } catch (error) {
+        if (error instanceof NetError && error.code === 'ECLOSED') return;
+        logger.debug(`udp echo: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  })();
+
+  return {
+    async close() {
+      for (const listener of listeners) listener.close();
+      for (const socket of sockets) socket.close();
+      http.close();
+    },
+  };
+}
+
+/** What the HTTP demo shows about whoever serves it (the stack, or the kernel in benchmarks). */
+export interface DemoHttpInfo {
+  addressText: string;
+  uptimeMs(): number;
+  stats(): unknown;
+  counterLines(): string[];
+}
+
+/**
+ * The HTTP/1.1 demo (GET /, /bytes/N, /stats, POST /upload) as a node:http server. The stack
+ * feeds it connections with `emit('connection', duplex)`; the benchmark also runs it on the
+ * kernel's own sockets so both sides serve exactly the same thing.
+ */
+export function createDemoHttpServer(info: DemoHttpInfo, logger: Logger): Server {
+  const http = createServer({ keepAlive: true }, (request, response) => {
+    handleHttp(info, request, response).catch((error: unknown) => {
+      logger.debug(`http: ${error instanceof Error ? error.message : String(error)}`);
+      response.destroy();
+    });
+  });
+  http.keepAliveTimeout = 30_000;
+  return http;
+}
+
+async function handleHttp(info: DemoHttpInfo, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const url = new URL(request.url ?? '/', 'http://stack');
+  const bytesMatch = /^\/bytes\/(\d+)$/.exec(url.pathname);
+  if (request.method === 'GET' && url.pathname === '/') {
+    const lines = [
+      `tsnet-stack: a userspace TCP/IP stack in TypeScript`,
+      `address: ${info.addressText}`,
+      `uptime: ${(info.uptimeMs() / 1000).toFixed(1)} s`,
+      ...info.counterLines(),
+      '',
+    ];
+    sendText(response, 200, lines.join('\n'));
+    return;
+  }
+  if (request.method === 'GET' && url.pathname === '/stats') {
+    const body = JSON.stringify(info.stats(), null, 2) + '\n';
+    response.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    response.end(body);
+    return;
+  }
+  if ((request.method === 'GET' || request.method === 'HEAD') && bytesMatch) {
+    const total = Number(bytesMatch[1]);
+    if (!Number.isSafeInteger(total) || total > MAX_BYTES_DOWNLOAD) {
+      sendText(response, 400, `N must be between 0 and ${MAX_BYTES_DOWNLOAD}\n`);
+      return;
+    }
+    response.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(total) });
+    if (request.method === 'HEAD') {
+      response.end();
+      return;
+    }
+    await streamPattern(response, total);
+    return;
+  }
+  if (request.method === 'POST' && url.pathname === '/upload') {
+    const hash = createHash('sha256');
+    let count = 0;
+    for await (const chunk of request) {
+      const bytes = chunk as Buffer;
+      count += bytes.length;
+      hash.update(bytes);
+    }
+    sendText(response, 200, `${count} ${hash.digest('hex')}\n`);
+    return;
+  }
+  sendText(response, 404, 'not found\n');
+}
+
+function sendText(response: ServerResponse, status: number, body: string): void {
+  response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+  response.end(body);
+}
+
+/** Write `total` pattern bytes with backpressure. */
+async function streamPattern(response: ServerResponse, total: number): Promise<void> {
+  let remaining = total;
+  while (remaining > 0) {
+    if (response.destroyed) return;
+    const size = Math.min(remaining, PATTERN_BLOCK.length);
+    remaining -= size;
+    if (!response.write(PATTERN_BLOCK.subarray(0, size))) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          response.off('drain', done);
+          response.off('close', done);
+          resolve();
+        };
+        response.on('drain', done);
+        response.on('close', done);
+      });
+    }
+  }
+  response.end();
+}

@@ -1,0 +1,102 @@
+/**
+ * Outgoing IPv4 fragmentation (RFC 791 section 3.2, "Fragmentation and Reassembly", and the
+ * fragmentation procedure in section 3.2's example algorithm).
+ *
+ * Every fragment is a complete IPv4 packet with a 20-byte header: the same identification,
+ * source, destination, protocol, TOS and TTL as the original; the data of every fragment but the
+ * last is a multiple of 8 bytes because the offset field counts 8-byte units; MF is set on all
+ * but the last fragment (and on the last too when the datagram being split was itself a
+ * non-final fragment, so that refragmenting a fragment keeps the original's meaning).
+ */
+import { IPV4_MIN_HEADER, parseIPv4, writeIPv4Header, type IPv4HeaderFields } from './ipv4.js';
+
+/** RFC 791 section 3.2: every internet module must be able to forward a 68-byte datagram. */
+export const MIN_IPV4_MTU = 68;
+export const MAX_IPV4_DATAGRAM = 0xffff;
+
+function checkMtu(mtu: number): void {
+  if (!Number.isInteger(mtu) || mtu < MIN_IPV4_MTU || mtu > MAX_IPV4_DATAGRAM) {
+    throw new RangeError(`MTU must be an integer in ${MIN_IPV4_MTU}..${MAX_IPV4_DATAGRAM}, got ${mtu}`);
+  }
+}
+
+/**
+ * Build the packets that carry `payload` over a link of `mtu` bytes. `fields.payloadLength` is
+ * ignored: the payload's own length is used. A datagram that fits goes out as one packet.
+ *
+ * Throws RangeError when the datagram does not fit and `fields.dontFragment` is set (the stack
+ * turns that into EMSGSIZE), when the whole datagram would exceed 65535 bytes, or for an MTU
+ * outside 68..65535.
+ */
+export function fragmentDatagram(fields: IPv4HeaderFields, payload: Uint8Array, mtu: number): Uint8Array[] {
+  checkMtu(mtu);
+  const baseOffset = fields.fragmentOffset ?? 0;
+  if (IPV4_MIN_HEADER + baseOffset + payload.length > MAX_IPV4_DATAGRAM) {
+    throw new RangeError(`IPv4 datagram of ${IPV4_MIN_HEADER + baseOffset + payload.length} bytes exceeds 65535`);
+  }
+  if (IPV4_MIN_HEADER + payload.length <= mtu) {
+    const packet = new Uint8Array(IPV4_MIN_HEADER + payload.length);
+    writeIPv4Header(packet, 0, { ...fields, payloadLength: payload.length });
+    packet.set(payload, IPV4_MIN_HEADER);
+    return [packet];
+  }
+  if (fields.dontFragment) {
+    throw new RangeError(
+      `datagram of ${IPV4_MIN_HEADER + payload.length} bytes exceeds MTU ${mtu} and Don't Fragment is set`,
+    );
+  }
+  // Largest multiple of 8 that fits after the header (RFC 791: NFB, the number of fragment blocks).
+  const maxData = ((mtu - IPV4_MIN_HEADER) >> 3) << 3;
+  const lastFragmentHasMore = fields.moreFragments ?? false;
+  const packets: Uint8Array[] = [];
+  for (let start = 0; start < payload.length; start += maxData) {
+    const length = Math.min(maxData, payload.length - start);
+    const isLast = start + length === payload.length;
+    const packet = new Uint8Array(IPV4_MIN_HEADER + length);
+    writeIPv4Header(packet, 0, {
+      ...fields,
+      payloadLength: length,
+      fragmentOffset: baseOffset + start,
+      moreFragments: isLast ? lastFragmentHasMore : true,
+    });
+    packet.set(payload.subarray(start, start + length), IPV4_MIN_HEADER);
+    packets.push(packet);
+  }
+  return packets;
+}
+
+/**
+ * Split an already-built packet (a valid 20-byte header at offset 0, as the stack writes them)
+ * into packets of at most `mtu` bytes. A packet that already fits is returned as is (not copied).
+ * Bytes after the header's total length are ignored.
+ *
+ * Throws RangeError for a packet that is not a valid option-less IPv4 packet (a caller bug: the
+ * stack built it), for DF set on a packet larger than the MTU, or for an MTU outside 68..65535.
+ */
+export function fragmentPacket(packet: Uint8Array, mtu: number): Uint8Array[] {
+  checkMtu(mtu);
+  const parsed = parseIPv4(packet);
+  if (!parsed.ok) throw new RangeError(`fragmentPacket: not a valid IPv4 packet (${parsed.reason})`);
+  const { header, payload } = parsed;
+  if (header.headerLength !== IPV4_MIN_HEADER) {
+    // Options would need the copy-flag rule of RFC 791 3.1; the stack never sends options.
+    throw new RangeError('fragmentPacket: packets with IP options are not supported');
+  }
+  if (header.totalLength <= mtu) return [packet];
+  return fragmentDatagram(
+    {
+      source: header.source,
+      destination: header.destination,
+      protocol: header.protocol,
+      payloadLength: payload.length,
+      identification: header.identification,
+      ttl: header.ttl,
+      tos: header.tos,
+      dontFragment: header.dontFragment,
+      moreFragments: header.moreFragments,
+      fragmentOffset: header.fragmentOffset,
+    },
+    payload,
+    mtu,
+  );
+}

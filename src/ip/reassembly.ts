@@ -1,0 +1,360 @@
+/**
+ * IPv4 reassembly (RFC 791 section 3.2, with the bookkeeping idea of RFC 815).
+ *
+ * Datagrams are keyed by (source, destination, protocol, identification) (RFC 791 3.2). Each
+ * incomplete datagram keeps its fragments sorted by offset and never overlapping, so the holes of
+ * RFC 815 are exactly the gaps between consecutive fragments plus the gap before the end; the
+ * datagram is complete when the end is known (a fragment with MF clear arrived) and the bytes
+ * received equal it. Storing the fragments rather than one growing buffer means memory is only
+ * ever spent on bytes that arrived.
+ *
+ * Policies (all bad input is counted with `counters.drop(reason)` and dropped, never thrown):
+ * - Overlap: in the spirit of RFC 5722 (written for IPv6, and what Linux has done for IPv4 since
+ *   4.19), a fragment that overlaps received data without being an exact duplicate discards the
+ *   whole datagram (`reassembly_overlap`): overlaps only come from broken or hostile senders, and
+ *   choosing which copy of a byte to believe is how reassembly-based evasion attacks work. An
+ *   exact duplicate (same offset, length and bytes), which retransmission or link duplication
+ *   makes, is dropped alone (`reassembly_duplicate`); same offset and length with different bytes
+ *   counts as an overlap.
+ * - End: the fragment with MF clear fixes the datagram's length. A second one with a different
+ *   end, a fragment reaching past the known end, or a last fragment ending before data already
+ *   received discards the datagram (`reassembly_conflicting_end`).
+ * - A fragment with MF set whose length is not a multiple of 8 cannot be followed by a correctly
+ *   placed fragment (offsets count 8-byte units) and is dropped (`reassembly_bad_length`); so is
+ *   an empty fragment (`reassembly_empty_fragment`), which carries nothing and only costs memory.
+ * - Length: a fragment that would make the datagram exceed 65535 bytes (the "ping of death")
+ *   discards the datagram (`reassembly_oversize`).
+ * - Memory: every datagram is charged its header copy, its fragments' bytes and a fixed overhead
+ *   per fragment and per datagram (so floods of tiny fragments are bounded too). When a fragment
+ *   would push the total past `maxBytes`, the oldest incomplete datagrams are evicted
+ *   (`reassembly_evicted`, one per datagram) until it fits; a datagram that alone would exceed the
+ *   cap is discarded (`reassembly_memory`). A new datagram beyond `maxDatagrams` evicts the oldest
+ *   one. Eviction keeps fresh traffic flowing under a flood; refusing instead would let one
+ *   flood block all reassembly for a whole timeout.
+ * - Time: a datagram lives `timeoutMs` from its first fragment (Linux's fixed ipfrag_time rather
+ *   than RFC 791's TTL-driven timer, which hosts cannot trust). `expire(now)` reports each expired
+ *   datagram with its offset-0 fragment, if it arrived, for ICMP Time Exceeded code 1 (RFC 792,
+ *   RFC 1122 3.2.1.2: only when fragment zero is available).
+ */
+import type { Counters } from '../counters.js';
+import type { IPv4Header } from './ipv4.js';
+
+/** Memory charged per stored fragment on top of its bytes (object, array slot, typed array). */
+export const FRAGMENT_OVERHEAD_BYTES = 64;
+/** Memory charged per incomplete datagram on top of its fragments. */
+export const DATAGRAM_OVERHEAD_BYTES = 256;
+
+const MAX_DATAGRAM = 0xffff;
+
+export interface ReassemblerOptions {
+  /** How long an incomplete datagram waits for its missing pieces. Default 30 s (Linux ipfrag_time). */
+  timeoutMs?: number;
+  /** Cap on memory charged across all incomplete datagrams. Default 4 MiB. */
+  maxBytes?: number;
+  /** Cap on incomplete datagrams held at once. Default 256. */
+  maxDatagrams?: number;
+  counters: Counters;
+}
+
+export interface ReassembledDatagram {
+  /** The offset-0 fragment's header with the fragment fields cleared and totalLength of the whole. */
+  header: IPv4Header;
+  /** A fresh buffer holding the whole datagram's payload. */
+  payload: Uint8Array;
+}
+
+export interface ExpiredDatagram {
+  /** The original bytes of the offset-0 fragment (header and data), if it arrived. */
+  firstFragment: Uint8Array | undefined;
+}
+
+interface Fragment {
+  offset: number;
+  data: Uint8Array;
+}
+
+interface PendingDatagram {
+  key: string;
+  deadline: number;
+  /** Sorted by offset, never overlapping. */
+  fragments: Fragment[];
+  receivedBytes: number;
+  /** Payload length, known once the fragment with MF clear has arrived. */
+  end: number | undefined;
+  /** Largest offset + length received so far. */
+  highestEnd: number;
+  /** Parsed header and raw header bytes of the offset-0 fragment. */
+  firstHeader: IPv4Header | undefined;
+  firstHeaderBytes: Uint8Array | undefined;
+  chargedBytes: number;
+}
+
+export class Reassembler {
+  private readonly timeoutMs: number;
+  private readonly maxBytes: number;
+  private readonly maxDatagrams: number;
+  private readonly counters: Counters;
+  /** Insertion order is creation order, and every datagram gets the same timeout, so the first
+   *  entry is both the oldest and the next to expire. */
+  private readonly pending = new Map<string, PendingDatagram>();
+  private charged = 0;
+
+  constructor(options: ReassemblerOptions) {
+    const { timeoutMs = 30_000, maxBytes = 4 * 1024 * 1024, maxDatagrams = 256, counters } = options;
+    if (!(timeoutMs > 0)) throw new RangeError(`timeoutMs must be positive, got ${timeoutMs}`);
+    if (!(maxBytes > 0)) throw new RangeError(`maxBytes must be positive, got ${maxBytes}`);
+    if (!Number.isInteger(maxDatagrams) || maxDatagrams < 1) {
+      throw new RangeError(`maxDatagrams must be a positive integer, got ${maxDatagrams}`);
+    }
+    this.timeoutMs = timeoutMs;
+    this.maxBytes = maxBytes;
+    this.maxDatagrams = maxDatagrams;
+    this.counters = counters;
+  }
+
+  /** Memory charged to incomplete datagrams (bytes held plus bookkeeping overhead). */
+  get heldBytes(): number {
+    return this.charged;
+  }
+
+  /** Incomplete datagrams held. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** When the oldest incomplete datagram times out, for arming a DeadlineQueue timer. */
+  nextExpiry(): number | undefined {
+    for (const datagram of this.pending.values()) return datagram.deadline;
+    return undefined;
+  }
+
+  /**
+   * Take one received fragment. `payload` is the fragment's data (a view; what is kept is
+   * copied), `packet` the whole IP packet it came in (its header is kept for ICMP quoting).
+   * Returns the whole datagram when this fragment completes it. A packet that is not a fragment
+   * (MF clear, offset 0) is returned at once with a copied payload.
+   */
+  accept(header: IPv4Header, payload: Uint8Array, packet: Uint8Array, now: number): ReassembledDatagram | undefined {
+    const offset = header.fragmentOffset;
+    const length = payload.length;
+    const fragmentEnd = offset + length;
+    const isLast = !header.moreFragments;
+
+    if (isLast && offset === 0) {
+      return { header: wholeHeader(header, length), payload: payload.slice() };
+    }
+    if (length === 0) {
+      this.counters.drop('reassembly_empty_fragment');
+      return undefined;
+    }
+    if (!isLast && (length & 7) !== 0) {
+      this.counters.drop('reassembly_bad_length');
+      return undefined;
+    }
+
+    const key = `${header.source}/${header.destination}/${header.protocol}/${header.identification}`;
+    let datagram = this.pending.get(key);
+
+    // The final header is the offset-0 fragment's, so its length (options included) counts.
+    const headerLength = offset === 0 ? header.headerLength : (datagram?.firstHeader?.headerLength ?? 20);
+    if (headerLength + fragmentEnd > MAX_DATAGRAM) {
+      this.counters.drop('reassembly_oversize');
+      if (datagram) this.discard(datagram);
+      return undefined;
+    }
+
+    let index = 0;
+    if (datagram) {
+      if (
+        (isLast && datagram.end !== undefined && datagram.end !== fragmentEnd) ||
+        (isLast && fragmentEnd < datagram.highestEnd) ||
+        (datagram.end !== undefined && fragmentEnd > datagram.end)
+      ) {
+        this.counters.drop('reassembly_conflicting_end');
+        this.discard(datagram);
+        return undefined;
+      }
+      const placement = findPlacement(datagram.fragments, offset, payload);
+      if (placement === 'duplicate') {
+        this.counters.drop('reassembly_duplicate');
+        return undefined;
+      }
+      if (placement === 'overlap') {
+        this.counters.drop('reassembly_overlap');
+        this.discard(datagram);
+        return undefined;
+      }
+      index = placement;
+      const end = isLast ? fragmentEnd : datagram.end;
+      // Held fragments never overlap and all lie below `end`, so byte count equal to `end`
+      // means no hole is left (RFC 815's empty hole list).
+      if (end !== undefined && datagram.receivedBytes + length === end) {
+        // Completing fragment: nothing more is held, so no memory check is needed.
+        insertFragment(datagram, index, offset, payload);
+        if (offset === 0) this.recordFirst(datagram, header, packet);
+        datagram.end = end;
+        return this.complete(datagram);
+      }
+    }
+
+    const cost = FRAGMENT_OVERHEAD_BYTES + length + (offset === 0 ? header.headerLength : 0);
+    if (!datagram) {
+      if (DATAGRAM_OVERHEAD_BYTES + cost > this.maxBytes) {
+        this.counters.drop('reassembly_memory');
+        return undefined;
+      }
+      if (this.pending.size >= this.maxDatagrams) this.evictOldest();
+      this.makeRoom(DATAGRAM_OVERHEAD_BYTES + cost, undefined);
+      datagram = {
+        key,
+        deadline: now + this.timeoutMs,
+        fragments: [],
+        receivedBytes: 0,
+        end: undefined,
+        highestEnd: 0,
+        firstHeader: undefined,
+        firstHeaderBytes: undefined,
+        chargedBytes: DATAGRAM_OVERHEAD_BYTES,
+      };
+      this.pending.set(key, datagram);
+      this.charged += DATAGRAM_OVERHEAD_BYTES;
+    } else {
+      if (datagram.chargedBytes + cost > this.maxBytes) {
+        this.counters.drop('reassembly_memory');
+        this.discard(datagram);
+        return undefined;
+      }
+      this.makeRoom(cost, datagram);
+    }
+
+    insertFragment(datagram, index, offset, payload);
+    datagram.chargedBytes += FRAGMENT_OVERHEAD_BYTES + length;
+    this.charged += FRAGMENT_OVERHEAD_BYTES + length;
+    if (offset === 0) this.recordFirst(datagram, header, packet);
+    if (isLast) datagram.end = fragmentEnd;
+    // A datagram created by this fragment cannot be complete: it would need a final fragment
+    // at offset 0, which is not a fragment at all and returned above.
+    return undefined;
+  }
+
+  /**
+   * Drop every datagram whose time is up (deadline <= now), counting `reassembly_timeout` for
+   * each. Returns one entry per dropped datagram, oldest first.
+   */
+  expire(now: number): ExpiredDatagram[] {
+    const expired: ExpiredDatagram[] = [];
+    for (const datagram of this.pending.values()) {
+      if (datagram.deadline > now) break;
+      this.counters.drop('reassembly_timeout');
+      expired.push({ firstFragment: firstFragmentBytes(datagram) });
+      this.discard(datagram);
+    }
+    return expired;
+  }
+
+  private recordFirst(datagram: PendingDatagram, header: IPv4Header, packet: Uint8Array): void {
+    datagram.firstHeader = header;
+    datagram.firstHeaderBytes = packet.slice(0, header.headerLength);
+    datagram.chargedBytes += header.headerLength;
+    this.charged += header.headerLength;
+  }
+
+  private complete(datagram: PendingDatagram): ReassembledDatagram | undefined {
+    this.discard(datagram);
+    const first = datagram.firstHeader!;
+    const total = datagram.end!;
+    if (first.headerLength + total > MAX_DATAGRAM) {
+      this.counters.drop('reassembly_oversize');
+      return undefined;
+    }
+    const payload = new Uint8Array(total);
+    for (const fragment of datagram.fragments) payload.set(fragment.data, fragment.offset);
+    this.counters.add('reassembled');
+    return { header: wholeHeader(first, total), payload };
+  }
+
+  /** Evict oldest datagrams (never `keep`) until `needed` more bytes fit under the cap. */
+  private makeRoom(needed: number, keep: PendingDatagram | undefined): void {
+    while (this.charged + needed > this.maxBytes) {
+      let victim: PendingDatagram | undefined;
+      for (const datagram of this.pending.values()) {
+        if (datagram !== keep) {
+          victim = datagram;
+          break;
+        }
+      }
+      if (!victim) return; // cannot happen: the callers checked that `needed` alone fits
+      this.counters.drop('reassembly_evicted');
+      this.discard(victim);
+    }
+  }
+
+  private evictOldest(): void {
+    for (const datagram of this.pending.values()) {
+      this.counters.drop('reassembly_evicted');
+      this.discard(datagram);
+      return;
+    }
+  }
+
+  private discard(datagram: PendingDatagram): void {
+    if (this.pending.get(datagram.key) !== datagram) return;
+    this.pending.delete(datagram.key);
+    this.charged -= datagram.chargedBytes;
+  }
+}
+
+function wholeHeader(header: IPv4Header, payloadLength: number): IPv4Header {
+  return {
+    ...header,
+    moreFragments: false,
+    fragmentOffset: 0,
+    totalLength: header.headerLength + payloadLength,
+  };
+}
+
+/**
+ * Where a fragment goes among the sorted, non-overlapping fragments: its insertion index, or
+ * 'duplicate' (same offset, length and bytes as one held), or 'overlap'. Held fragments never
+ * overlap each other, so only the neighbours at the insertion point need checking.
+ */
+function findPlacement(fragments: readonly Fragment[], offset: number, data: Uint8Array): number | 'duplicate' | 'overlap' {
+  let low = 0;
+  let high = fragments.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (fragments[mid]!.offset < offset) low = mid + 1;
+    else high = mid;
+  }
+  const end = offset + data.length;
+  const next = fragments[low];
+  if (next !== undefined && next.offset === offset && next.data.length === data.length) {
+    return sameBytes(next.data, data) ? 'duplicate' : 'overlap';
+  }
+  const previous = low > 0 ? fragments[low - 1] : undefined;
+  if (previous !== undefined && previous.offset + previous.data.length > offset) return 'overlap';
+  if (next !== undefined && next.offset < end) return 'overlap';
+  return low;
+}
+
+function insertFragment(datagram: PendingDatagram, index: number, offset: number, data: Uint8Array): void {
+  datagram.fragments.splice(index, 0, { offset, data: data.slice() });
+  datagram.receivedBytes += data.length;
+  if (offset + data.length > datagram.highestEnd) datagram.highestEnd = offset + data.length;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function firstFragmentBytes(datagram: PendingDatagram): Uint8Array | undefined {
+  const headerBytes = datagram.firstHeaderBytes;
+  const first = datagram.fragments[0];
+  if (headerBytes === undefined || first === undefined || first.offset !== 0) return undefined;
+  const packet = new Uint8Array(headerBytes.length + first.data.length);
+  packet.set(headerBytes, 0);
+  packet.set(first.data, headerBytes.length);
+  return packet;
+}

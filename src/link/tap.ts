@@ -1,0 +1,33 @@
+/**
+ * A pass-through link that shows every packet to an observer (the CLI's `--pcap` writer) on its
+ * way in and out, without changing what is delivered.
+ */
+import type { Link } from './link.js';
+
+export type TapDirection = 'in' | 'out';
+
+/**
+ * Wrap `link` so that `observe` sees each received packet before the receiver does, and each sent
+ * packet before the wrapped link takes it. The observer must copy anything it keeps: received
+ * packets are only valid during the call, and a sent packet belongs to the link right after.
+ */
+export function tapLink(link: Link, observe: (direction: TapDirection, packet: Uint8Array) => void): Link {
+  return {
+    get mtu() {
+      return link.mtu;
+    },
+    setReceiver(receiver) {
+      link.setReceiver((packets) => {
+        for (const packet of packets) observe('in', packet);
+        receiver(packets);
+      });
+    },
+    send(packet) {
+      observe('out', packet);
+      link.send(packet);
+    },
+    close() {
+      return link.close();
+    },
+  };
+}

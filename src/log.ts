@@ -1,0 +1,38 @@
+/** A minimal leveled logger; the CLI picks the level, the library defaults to silence. */
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+
+const LEVEL_RANK: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
+
+export interface Logger {
+  error(message: string): void;
+  warn(message: string): void;
+  info(message: string): void;
+  debug(message: string): void;
+  enabled(level: LogLevel): boolean;
+}
+
+export function isLogLevel(value: string): value is LogLevel {
+  return value in LEVEL_RANK;
+}
+
+export function createLogger(level: LogLevel, write: (line: string) => void = (line) => process.stderr.write(line + '\n')): Logger {
+  const rank = LEVEL_RANK[level];
+  const at = (l: LogLevel) => (message: string) => {
+    if (LEVEL_RANK[l] <= rank) write(`${l} ${message}`);
+  };
+  return {
+    error: at('error'),
+    warn: at('warn'),
+    info: at('info'),
+    debug: at('debug'),
+    enabled: (l) => LEVEL_RANK[l] <= rank,
+  };
+}
+
+export const silentLogger: Logger = {
+  error() {},
+  warn() {},
+  info() {},
+  debug() {},
+  enabled: () => false,
+};

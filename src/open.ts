@@ -1,0 +1,84 @@
+/**
+ * openStack: the whole stack over a TUN device, with optional pcap capture and fault injection,
+ * set as the default stack for listen / dial / listenPacket.
+ */
+import { setDefaultStack } from './api/net.js';
+import { NetError } from './errors.js';
+import { parseCidr, parseIPv4 } from './ip/address.js';
+import { impairLink, parseImpairSpec } from './link/impair.js';
+import type { Link } from './link/link.js';
+import { tapLink } from './link/tap.js';
+import type { Logger } from './log.js';
+import { PcapWriter } from './pcap/pcap.js';
+import { Stack } from './stack.js';
+import type { TcpConfig } from './tcp/types.js';
+import { openTun, type TunDevice } from './tun/tun-device.js';
+
+export interface OpenStackOptions {
+  /** TUN device name (default tun0). */
+  tun?: string;
+  /** Kernel side address and prefix, set on the device (default 10.0.0.1/24). */
+  hostCidr?: string;
+  /** The stack's own address (default 10.0.0.2). */
+  address?: string;
+  /** Device MTU, 68..65535 (default 1500). */
+  mtu?: number;
+  /** Configure the kernel side (address, MTU, up). Default true. */
+  configure?: boolean;
+  /** Write every packet in and out to this pcap file. */
+  pcap?: string;
+  /** Fault injection spec, e.g. "loss=0.05,reorder=0.1,seed=1". */
+  impair?: string;
+  logger?: Logger;
+  tcp?: Partial<TcpConfig>;
+  /** Make this the default stack for listen / dial / listenPacket (default true). */
+  setDefault?: boolean;
+}
+
+export interface RunningStack {
+  stack: Stack;
+  device: TunDevice;
+  /** Close connections gracefully, flush the pcap, close (and so remove) the device. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function openStack(options: OpenStackOptions = {}): Promise<RunningStack> {
+  const address = options.address ?? '10.0.0.2';
+  const hostCidr = options.hostCidr ?? '10.0.0.1/24';
+  if (parseIPv4(address) === undefined) throw new NetError('EINVAL', `--addr ${address} is not an IPv4 address`);
+  if (parseCidr(hostCidr) === undefined) throw new NetError('EINVAL', `--host-addr ${hostCidr} is not an IPv4 CIDR like 10.0.0.1/24`);
+  const impairSpec = options.impair !== undefined ? parseImpairSpec(options.impair) : undefined;
+  const device = await openTun({
+    name: options.tun ?? 'tun0',
+    mtu: options.mtu ?? 1500,
+    configure: options.configure === false ? false : { hostCidr },
+  });
+  let link: Link = device;
+  let pcap: PcapWriter | undefined;
+  try {
+    if (options.pcap !== undefined) {
+      const writer = PcapWriter.open(options.pcap);
+      pcap = writer;
+      link = tapLink(link, (_direction, packet) => writer.write(packet));
+    }
+    if (impairSpec !== undefined) link = impairLink(link, impairSpec);
+  } catch (error) {
+    await device.close();
+    throw error;
+  }
+  const stack = new Stack({ link, address, logger: options.logger, tcp: options.tcp });
+  if (options.setDefault !== false) setDefaultStack(stack);
+  let closing: Promise<void> | undefined;
+  return {
+    stack,
+    device,
+    close(graceMs = 1000) {
+      closing ??= (async () => {
+        await stack.close(graceMs);
+        pcap?.close();
+        setDefaultStack(undefined);
+      })();
+      return closing;
+    },
+  };
+}

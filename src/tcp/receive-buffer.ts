@@ -1,0 +1,219 @@
+/**
+ * The receive buffer and reassembly queue (RFC 9293 3.10.7.4 step 7, RFC 9293 3.8.6.2).
+ *
+ * Positions are stream offsets: byte 0 is the peer's first data byte, so they never wrap. One ring
+ * (grown on demand up to `capacity`) holds the unread in-order bytes [readOffset, inOrderEnd) and
+ * also the out-of-order bytes the window admitted beyond them, written straight to their final
+ * place; a short sorted list of ranges says which bytes past inOrderEnd are present. When a hole
+ * fills, inOrderEnd jumps over the ranges that became contiguous: no data moves.
+ */
+
+export interface ByteRange {
+  /** First stream offset in the range. */
+  start: number;
+  /** Stream offset just past the range. */
+  end: number;
+}
+
+interface HeldRange extends ByteRange {
+  /** Arrival order of the newest data in the range, for RFC 2018 section 4 block ordering. */
+  touched: number;
+}
+
+export type ReceiveInsertStatus =
+  /** The data started at inOrderEnd: it (and any ranges it joined) became readable. */
+  | 'in-order'
+  /** Held beyond a hole (may have been entirely a duplicate of held data). */
+  | 'out-of-order'
+  /** Nothing new: every byte was already readable or read. */
+  | 'duplicate'
+  /** Dropped: holding it would exceed the out-of-order limit. */
+  | 'over-limit';
+
+const INITIAL_ALLOCATION = 16 * 1024;
+
+export class ReceiveBuffer {
+  private ring: Uint8Array;
+  /** Ring index of readOffset. */
+  private head = 0;
+  private readPosition = 0;
+  private inOrder = 0;
+  /** Out-of-order ranges past inOrderEnd, sorted, disjoint and non-adjacent. */
+  private ranges: HeldRange[] = [];
+  private heldOutOfOrder = 0;
+  private arrivals = 0;
+
+  constructor(
+    readonly capacity: number,
+    readonly outOfOrderLimit: number,
+  ) {
+    if (!Number.isInteger(capacity) || capacity <= 0) throw new RangeError(`bad receive buffer capacity ${capacity}`);
+    this.ring = new Uint8Array(Math.min(capacity, INITIAL_ALLOCATION));
+  }
+
+  /** Stream offset of the next byte read() returns. */
+  get readOffset(): number {
+    return this.readPosition;
+  }
+
+  /** Stream offset just past the in-order data (RCV.NXT for data). */
+  get inOrderEnd(): number {
+    return this.inOrder;
+  }
+
+  /** In-order bytes waiting for read(). */
+  get readableLength(): number {
+    return this.inOrder - this.readPosition;
+  }
+
+  /** Space not taken by unread in-order data: the most window we may offer (RFC 9293 3.8.6.2.2). */
+  get freeSpace(): number {
+    return this.capacity - (this.inOrder - this.readPosition);
+  }
+
+  /** Highest stream offset the buffer can hold at the moment. */
+  get limitOffset(): number {
+    return this.readPosition + this.capacity;
+  }
+
+  get outOfOrderBytes(): number {
+    return this.heldOutOfOrder;
+  }
+
+  get hasOutOfOrder(): boolean {
+    return this.ranges.length > 0;
+  }
+
+  /** The out-of-order ranges in sequence order (copies). */
+  outOfOrderRanges(): ByteRange[] {
+    return this.ranges.map((r) => ({ start: r.start, end: r.end }));
+  }
+
+  /**
+   * RFC 2018 section 4: up to `max` ranges, the one holding the most recently received data first,
+   * then the others by how recently they changed.
+   */
+  sackRanges(max: number): ByteRange[] {
+    const n = this.ranges.length;
+    if (n === 0 || max <= 0) return [];
+    if (n === 1) return [{ start: this.ranges[0]!.start, end: this.ranges[0]!.end }];
+    return [...this.ranges]
+      .sort((a, b) => b.touched - a.touched)
+      .slice(0, max)
+      .map((r) => ({ start: r.start, end: r.end }));
+  }
+
+  /**
+   * Store `data` at stream offset `offset`. Bytes before inOrderEnd or past limitOffset are
+   * ignored (the connection trims to the window before calling).
+   */
+  insert(offset: number, data: Uint8Array): ReceiveInsertStatus {
+    let start = offset;
+    let end = offset + data.length;
+    if (end > this.limitOffset) end = this.limitOffset;
+    if (start < this.inOrder) start = this.inOrder;
+    if (end <= start) return 'duplicate';
+    const bytes = start === offset && end - start === data.length ? data : data.subarray(start - offset, end - offset);
+
+    if (start === this.inOrder) {
+      this.store(start, bytes);
+      this.inOrder = end;
+      this.absorbRanges();
+      return 'in-order';
+    }
+
+    // Out of order: find the ranges it touches (overlapping or adjacent) and count new bytes.
+    const ranges = this.ranges;
+    const first = this.firstRangeEndingAtOrAfter(start);
+    let last = first;
+    let overlap = 0;
+    while (last < ranges.length && ranges[last]!.start <= end) {
+      const r = ranges[last]!;
+      overlap += Math.max(0, Math.min(r.end, end) - Math.max(r.start, start));
+      last++;
+    }
+    const added = end - start - overlap;
+    if (added > 0 && this.heldOutOfOrder + added > this.outOfOrderLimit) return 'over-limit';
+    this.store(start, bytes);
+    this.heldOutOfOrder += added;
+    let mergedStart = start;
+    let mergedEnd = end;
+    if (last > first) {
+      mergedStart = Math.min(mergedStart, ranges[first]!.start);
+      mergedEnd = Math.max(mergedEnd, ranges[last - 1]!.end);
+    }
+    const merged: HeldRange = { start: mergedStart, end: mergedEnd, touched: ++this.arrivals };
+    ranges.splice(first, last - first, merged);
+    return 'out-of-order';
+  }
+
+  /** Copy in-order bytes into `into`; returns the count. */
+  read(into: Uint8Array): number {
+    const n = Math.min(into.length, this.inOrder - this.readPosition);
+    if (n === 0) return 0;
+    const size = this.ring.length;
+    const firstPart = Math.min(n, size - this.head);
+    into.set(this.ring.subarray(this.head, this.head + firstPart), 0);
+    if (firstPart < n) into.set(this.ring.subarray(0, n - firstPart), firstPart);
+    this.head = (this.head + n) % size;
+    this.readPosition += n;
+    if (this.readPosition === this.inOrder && this.ranges.length === 0) this.head = 0;
+    return n;
+  }
+
+  /** Forget the unread and out-of-order data (after an abort). */
+  clear(): void {
+    this.readPosition = this.inOrder;
+    this.ranges = [];
+    this.heldOutOfOrder = 0;
+    this.head = 0;
+  }
+
+  private absorbRanges(): void {
+    const ranges = this.ranges;
+    let i = 0;
+    while (i < ranges.length && ranges[i]!.start <= this.inOrder) {
+      const r = ranges[i]!;
+      this.heldOutOfOrder -= r.end - r.start;
+      if (r.end > this.inOrder) this.inOrder = r.end;
+      i++;
+    }
+    if (i > 0) ranges.splice(0, i);
+  }
+
+  /** Index of the first range whose end is >= offset (binary search). */
+  private firstRangeEndingAtOrAfter(offset: number): number {
+    let lo = 0;
+    let hi = this.ranges.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.ranges[mid]!.end < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private store(offset: number, bytes: Uint8Array): void {
+    const span = offset + bytes.length - this.readPosition;
+    this.ensureAllocation(span);
+    const size = this.ring.length;
+    const at = (this.head + (offset - this.readPosition)) % size;
+    const first = Math.min(bytes.length, size - at);
+    this.ring.set(first === bytes.length ? bytes : bytes.subarray(0, first), at);
+    if (first < bytes.length) this.ring.set(bytes.subarray(first), 0);
+  }
+
+  private ensureAllocation(needed: number): void {
+    const size = this.ring.length;
+    if (needed <= size) return;
+    let next = size;
+    while (next < needed) next *= 2;
+    next = Math.min(next, this.capacity);
+    const grown = new Uint8Array(next);
+    // Rotate so that readOffset lands at index 0; out-of-order bytes keep their relative place.
+    grown.set(this.ring.subarray(this.head), 0);
+    grown.set(this.ring.subarray(0, this.head), size - this.head);
+    this.ring = grown;
+    this.head = 0;
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * TCP demultiplexing: finds the connection for each segment by its four-tuple, hands SYNs to
+ * listeners (with a bounded half-open queue, RFC 4987 3.1), answers segments for nothing with a
+ * RST (RFC 9293 3.10.7.1), and owns the port table for listeners and active opens.
+ */
+import type { Counters } from '../counters.js';
+import { NetError } from '../errors.js';
+import type { IPv4Address } from '../ip/address.js';
+import { IPV4_MIN_HEADER, PROTOCOL_TCP } from '../ip/ipv4.js';
+import { PortTable } from '../ports.js';
+import type { IpLayer, ReceivedPacket } from '../stack.js';
+import { encodeTcpSegment, parseTcpSegment } from './codec.js';
+import { TcpConnection } from './connection.js';
+import { IsnGenerator } from './isn.js';
+import { segmentLength, TCP_ACK, TCP_RST, TCP_SYN, type TcpSegment } from './segment.js';
+import { seqAdd } from './seq.js';
+import type { TcpConfig, TcpFourTuple } from './types.js';
+
+/** A listening socket as the layer sees it; the API's Listener implements this. */
+export interface TcpListenerEndpoint {
+  /** Room left in the accept queue (established, not yet accepted). */
+  readonly acceptQueueRoom: number;
+  /** Most half-open (SYN-RECEIVED) connections held at once. */
+  readonly maxHalfOpen: number;
+  /** A connection completed its handshake: queue it for accept(). */
+  enqueue(connection: TcpConnection): void;
+}
+
+interface ListenerEntry {
+  kind: 'listener';
+  endpoint: TcpListenerEndpoint;
+  halfOpen: number;
+}
+
+interface ActiveOpenEntry {
+  kind: 'active';
+}
+
+type PortOwner = ListenerEntry | ActiveOpenEntry;
+
+function connectionKey(remoteAddress: IPv4Address, remotePort: number, localPort: number): string {
+  return `${remoteAddress}:${remotePort}:${localPort}`;
+}
+
+export class TcpLayer {
+  readonly ports = new PortTable<PortOwner>('tcp');
+  readonly counters: Counters;
+  private readonly connections = new Map<string, TcpConnection>();
+  private readonly isn: IsnGenerator;
+
+  constructor(
+    private readonly ip: IpLayer,
+    readonly config: TcpConfig,
+  ) {
+    this.counters = ip.counters('tcp');
+    this.isn = new IsnGenerator(() => ip.clock.now());
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  listen(port: number, endpoint: TcpListenerEndpoint): number {
+    return this.ports.bind(port, { kind: 'listener', endpoint, halfOpen: 0 });
+  }
+
+  unlisten(port: number, endpoint: TcpListenerEndpoint): void {
+    const owner = this.ports.get(port);
+    if (owner?.kind === 'listener' && owner.endpoint === endpoint) this.ports.release(port, owner);
+  }
+
+  /** Active open (RFC 9293 3.10.1): a new connection in SYN-SENT from an ephemeral port. */
+  connect(remoteAddress: IPv4Address, remotePort: number): TcpConnection {
+    if (remotePort < 1 || remotePort > 65535) throw new NetError('EINVAL', `TCP port ${remotePort} is out of range 1-65535`);
+    const owner: ActiveOpenEntry = { kind: 'active' };
+    const localPort = this.ports.bind(0, owner, (candidate) => !this.ports.has(candidate) && !this.connections.has(connectionKey(remoteAddress, remotePort, candidate)));
+    const tuple: TcpFourTuple = { localAddress: this.ip.address, localPort, remoteAddress, remotePort };
+    const connection = this.createConnection(tuple, () => this.ports.release(localPort, owner));
+    connection.openActive();
+    this.ip.poke();
+    return connection;
+  }
+
+  private createConnection(tuple: TcpFourTuple, onRelease: () => void): TcpConnection {
+    const key = connectionKey(tuple.remoteAddress, tuple.remotePort, tuple.localPort);
+    let released = false;
+    const connection = new TcpConnection(tuple, this.isn.next(tuple), this.config, {
+      now: () => this.ip.clock.now(),
+      timers: this.ip.timers,
+      transmit: (segment) => this.transmit(tuple, segment),
+      counters: this.counters,
+      release: () => {
+        if (released) return;
+        released = true;
+        if (this.connections.get(key) === connection) this.connections.delete(key);
+        onRelease();
+      },
+    });
+    this.connections.set(key, connection);
+    this.counters.add('connections_created');
+    return connection;
+  }
+
+  private transmit(tuple: TcpFourTuple, segment: TcpSegment): void {
+    const packet = encodeTcpSegment(segment, tuple.localAddress, tuple.remoteAddress, IPV4_MIN_HEADER);
+    this.counters.add('segments_sent');
+    if (segment.flags & TCP_RST) this.counters.add('resets_sent');
+    // TCP segments never exceed the MSS, so they are sent with DF like Linux does.
+    this.ip.sendTransport(PROTOCOL_TCP, tuple.remoteAddress, packet, true);
+  }
+
+  receive(received: ReceivedPacket): void {
+    const { header, payload } = received;
+    const parsed = parseTcpSegment(payload, header.source, header.destination);
+    if (!parsed.ok) {
+      this.counters.drop(parsed.reason);
+      return;
+    }
+    const segment = parsed.segment;
+    this.counters.add('segments_received');
+    const connection = this.connections.get(connectionKey(header.source, segment.sourcePort, segment.destinationPort));
+    if (connection !== undefined) {
+      connection.handleSegment(segment);
+      return;
+    }
+    const owner = this.ports.get(segment.destinationPort);
+    if (owner?.kind === 'listener') {
+      this.receiveForListener(owner, header.source, segment);
+      return;
+    }
+    this.counters.drop('no_connection');
+    this.sendResetFor(header.source, segment);
+  }
+
+  /** RFC 9293 3.10.7.2: a segment for a LISTEN socket. */
+  private receiveForListener(listener: ListenerEntry, source: IPv4Address, segment: TcpSegment): void {
+    if (segment.flags & TCP_RST) {
+      this.counters.drop('rst_to_listener');
+      return;
+    }
+    if (segment.flags & TCP_ACK) {
+      // An ACK for a connection we do not have (e.g. a stale handshake): reset it.
+      this.counters.drop('ack_to_listener');
+      this.sendResetFor(source, segment);
+      return;
+    }
+    if (!(segment.flags & TCP_SYN)) {
+      this.counters.drop('no_syn_to_listener');
+      return;
+    }
+    // RFC 4987: bound both queues; a SYN that does not fit is dropped (the peer retries), as
+    // Linux does when the accept queue is full.
+    if (listener.halfOpen >= listener.endpoint.maxHalfOpen || listener.endpoint.acceptQueueRoom <= 0) {
+      this.counters.drop('listen_queue_full');
+      return;
+    }
+    const tuple: TcpFourTuple = {
+      localAddress: this.ip.address,
+      localPort: segment.destinationPort,
+      remoteAddress: source,
+      remotePort: segment.sourcePort,
+    };
+    listener.halfOpen++;
+    let halfOpen = true;
+    const leaveHalfOpen = () => {
+      if (halfOpen) {
+        halfOpen = false;
+        listener.halfOpen--;
+      }
+    };
+    const connection = this.createConnection(tuple, leaveHalfOpen);
+    connection.events = {
+      onEstablished: () => {
+        leaveHalfOpen();
+        if (this.ports.get(tuple.localPort) !== listener) {
+          // The listener went away during the handshake.
+          connection.abort();
+          return;
+        }
+        if (listener.endpoint.acceptQueueRoom <= 0) {
+          this.counters.drop('accept_queue_full');
+          connection.abort();
+          return;
+        }
+        this.counters.add('connections_accepted');
+        listener.endpoint.enqueue(connection);
+      },
+    };
+    connection.acceptSyn(segment);
+  }
+
+  /** RFC 9293 3.10.7.1: the reset for a segment that belongs to no connection. */
+  private sendResetFor(remoteAddress: IPv4Address, segment: TcpSegment): void {
+    if (segment.flags & TCP_RST) return;
+    const acking = (segment.flags & TCP_ACK) !== 0;
+    this.transmit(
+      { localAddress: this.ip.address, localPort: segment.destinationPort, remoteAddress, remotePort: segment.sourcePort },
+      {
+        sourcePort: segment.destinationPort,
+        destinationPort: segment.sourcePort,
+        seq: acking ? segment.ack : 0,
+        ack: acking ? 0 : seqAdd(segment.seq, segmentLength(segment)),
+        flags: acking ? TCP_RST : TCP_RST | TCP_ACK,
+        window: 0,
+        urgentPointer: 0,
+        options: {},
+        payload: new Uint8Array(0),
+      },
+    );
+  }
+
+  receiveIcmpError(type: number, code: number, quote: { sourcePort: number; destination: IPv4Address; destinationPort: number }): void {
+    // RFC 1122 4.2.3.9 / RFC 5927: ICMP errors for TCP are soft errors; with no path MTU
+    // discovery yet we only count them.
+    this.counters.add(`icmp_errors_type_${type}_code_${code}`);
+    void quote;
+  }
+
+  /** Close every connection gracefully, waiting up to `graceMs` for them to finish. */
+  async shutdown(graceMs: number): Promise<void> {
+    for (const connection of [...this.connections.values()]) {
+      if (connection.state === 'SYN-SENT' || connection.state === 'SYN-RECEIVED') connection.abort();
+      else connection.close();
+    }
+    this.ip.poke();
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline && [...this.connections.values()].some((c) => c.state !== 'TIME-WAIT')) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    for (const connection of [...this.connections.values()]) {
+      if (connection.state !== 'TIME-WAIT' && connection.state !== 'CLOSED') connection.abort();
+    }
+  }
+
+  tableStats(): { connections: number; boundPorts: number; states: Record<string, number> } {
+    const states: Record<string, number> = {};
+    for (const connection of this.connections.values()) states[connection.state] = (states[connection.state] ?? 0) + 1;
+    return { connections: this.connections.size, boundPorts: this.ports.size, states };
+  }
+}

@@ -1,0 +1,311 @@
+/**
+ * A Link over a packet file descriptor (a TUN device, or anything where one read is one packet,
+ * such as a SOCK_SEQPACKET socket in tests), with the blocking I/O on a worker thread.
+ *
+ * Receive: the worker reads packets straight into a shared RX ring and bumps the ring's head;
+ * the main thread sleeps in `Atomics.waitAsync` on that head, so it never blocks the event loop,
+ * and hands everything that accumulated to the receiver in one call.
+ * Send: `send` copies the packet into a shared TX ring (dropping and counting when it is full);
+ * the worker writes it out. The worker sleeps in poll() on the device and a wake pipe, and the
+ * main thread writes one byte to the pipe only when the worker announced that it is asleep, at
+ * most once per turn of the event loop.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Link } from '../link/link.js';
+import { libc, O_CLOEXEC, O_NONBLOCK } from './libc.js';
+import {
+  Control,
+  CONTROL_INTS,
+  DEFAULT_RING_BYTES,
+  MAX_PACKET,
+  MIN_RING_BYTES,
+  recordBytes,
+  WRAP_MARKER,
+  type WorkerConfig,
+} from './ring-layout.js';
+import { TunError } from './tun-error.js';
+
+/** Packets handed to the receiver per call at most; more wait for the next turn of the event loop. */
+const MAX_BATCH = 1024;
+
+export interface PacketFdLinkOptions {
+  mtu: number;
+  /** Bytes per ring (each direction); a power of two, at least 256 KiB. Default 4 MiB. */
+  ringBytes?: number;
+  /**
+   * Copy each received packet out of the ring instead of handing out views into it. Views are
+   * what the Link contract allows and are cheaper; copies survive the receiver call.
+   */
+  copyReceived?: boolean;
+  /** Called once if the device reports an error or hang-up; the link stops reading from it. */
+  onDeviceFailure?: (error: TunError) => void;
+}
+
+export interface PacketFdLinkStats {
+  /** Packets handed to the receiver. */
+  packetsIn: number;
+  /** Packets accepted by send() into the TX ring. */
+  packetsOut: number;
+  /** Packets send() dropped because the TX ring was full. */
+  dropsOutQueueFull: number;
+  /** Packets send() dropped because they were empty or longer than 65535 bytes. */
+  dropsOutInvalid: number;
+  /** Receiver calls. */
+  batchesIn: number;
+  /** Packets the device refused to take (write errors), dropped by the worker. */
+  writeErrors: number;
+  /** Times the worker found the RX ring full and waited for the main thread. */
+  rxRingStalls: number;
+}
+
+type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
+// Node 20 has Atomics.waitAsync; the ES2023 lib this project targets does not declare it.
+const waitAsync = (Atomics as unknown as { waitAsync(array: Int32Array, index: number, value: number): WaitAsyncResult }).waitAsync;
+
+const workerUrl = new URL('./tun-worker.mjs', import.meta.url);
+
+export class PacketFdLink implements Link {
+  readonly mtu: number;
+  private readonly control: Int32Array;
+  private readonly rxBytes: Uint8Array;
+  private readonly rxWords: Int32Array;
+  private readonly rxMask: number;
+  private readonly txBytes: Uint8Array;
+  private readonly txWords: Int32Array;
+  private readonly txMask: number;
+  private readonly copyReceived: boolean;
+  private readonly wakeByte = new Uint8Array([1]);
+
+  private rxTail = 0;
+  private txHead = 0;
+  /** Last TX tail seen; refreshed only when the ring looks full, to keep send() free of atomics. */
+  private txTailSeen = 0;
+  private receiver: ((packets: readonly Uint8Array[]) => void) | undefined;
+  private waiting = false;
+  private wakeScheduled = false;
+  private closed = false;
+  private closePromise: Promise<void> | undefined;
+  private readonly workerExited: Promise<void>;
+  private readonly counts = { packetsIn: 0, packetsOut: 0, dropsOutQueueFull: 0, dropsOutInvalid: 0, batchesIn: 0 };
+
+  private constructor(
+    private readonly fd: number,
+    private readonly wakeReadFd: number,
+    private readonly wakeWriteFd: number,
+    worker: Worker,
+    buffers: { control: SharedArrayBuffer; rx: SharedArrayBuffer; tx: SharedArrayBuffer },
+    options: PacketFdLinkOptions,
+  ) {
+    this.mtu = options.mtu;
+    this.control = new Int32Array(buffers.control);
+    this.rxBytes = new Uint8Array(buffers.rx);
+    this.rxWords = new Int32Array(buffers.rx);
+    this.rxMask = buffers.rx.byteLength - 1;
+    this.txBytes = new Uint8Array(buffers.tx);
+    this.txWords = new Int32Array(buffers.tx);
+    this.txMask = buffers.tx.byteLength - 1;
+    this.copyReceived = options.copyReceived ?? false;
+    this.workerExited = new Promise((resolve) => worker.once('exit', () => resolve()));
+  }
+
+  /**
+   * Start moving packets for `fd` (non-blocking, one packet per read). The link owns the fd from
+   * then on and closes it in close(), also when start-up fails.
+   */
+  static async start(fd: number, options: PacketFdLinkOptions): Promise<PacketFdLink> {
+    const ringBytes = options.ringBytes ?? DEFAULT_RING_BYTES;
+    if (!Number.isInteger(ringBytes) || ringBytes < MIN_RING_BYTES || ringBytes > 1 << 30 || (ringBytes & (ringBytes - 1)) !== 0) {
+      libc().close(fd);
+      throw new TunError('EINVAL', `ring size ${ringBytes} must be a power of two between ${MIN_RING_BYTES} and ${1 << 30}`);
+    }
+    const sys = libc();
+    const pipeFds = new Int32Array(2);
+    if (sys.pipe2(pipeFds, O_NONBLOCK | O_CLOEXEC) !== 0) {
+      const errno = sys.errno();
+      sys.close(fd);
+      throw new TunError('EIO', `pipe2 failed (errno ${errno})`);
+    }
+    const wakeReadFd = pipeFds[0]!;
+    const wakeWriteFd = pipeFds[1]!;
+    const buffers = {
+      control: new SharedArrayBuffer(CONTROL_INTS * 4),
+      rx: new SharedArrayBuffer(ringBytes),
+      tx: new SharedArrayBuffer(ringBytes),
+    };
+    const config: WorkerConfig = {
+      fd,
+      wakeFd: wakeReadFd,
+      ...buffers,
+      layout: Control,
+      wrapMarker: WRAP_MARKER,
+      maxPacket: MAX_PACKET,
+    };
+    const closeFds = (): void => {
+      sys.close(fd);
+      sys.close(wakeReadFd);
+      sys.close(wakeWriteFd);
+    };
+    let worker: Worker;
+    try {
+      worker = new Worker(workerUrl, { workerData: config, name: 'tun-io' });
+    } catch (error) {
+      closeFds();
+      throw new TunError('EIO', `cannot start the TUN worker thread: ${String(error)}`, { cause: error });
+    }
+    const link = new PacketFdLink(fd, wakeReadFd, wakeWriteFd, worker, buffers, options);
+    let failureReported = false;
+    const ready = new Promise<void>((resolve, reject) => {
+      worker.on('message', (message: { type: string; reason?: string }) => {
+        if (message.type === 'ready') resolve();
+        else if (message.type === 'device-failed' && !failureReported) {
+          failureReported = true;
+          const error = new TunError('EIO', `TUN device stopped working: ${message.reason ?? 'unknown reason'}`);
+          if (options.onDeviceFailure) options.onDeviceFailure(error);
+          else process.emitWarning(error.message, 'TunWarning');
+        }
+      });
+      worker.once('error', (error) => reject(new TunError('EIO', `TUN worker thread failed: ${error.message}`, { cause: error })));
+      worker.once('exit', (code) => reject(new TunError('EIO', `TUN worker thread exited during start-up (code ${code})`)));
+    });
+    try {
+      await ready;
+    } catch (error) {
+      await link.close();
+      throw error;
+    }
+    // An error after start-up is a bug in the worker; surface it instead of dying silently.
+    worker.on('error', (error) => process.emitWarning(`TUN worker thread failed: ${error.message}`, 'TunWarning'));
+    return link;
+  }
+
+  setReceiver(receiver: (packets: readonly Uint8Array[]) => void): void {
+    this.receiver = receiver;
+    if (!this.waiting && !this.closed) this.drain();
+  }
+
+  send(packet: Uint8Array): void {
+    if (this.closed) return;
+    const length = packet.length;
+    if (length === 0 || length > MAX_PACKET) {
+      this.counts.dropsOutInvalid++;
+      return;
+    }
+    const size = recordBytes(length);
+    const capacity = this.txMask + 1;
+    let offset = this.txHead & this.txMask;
+    const contiguous = capacity - offset;
+    const needed = contiguous < size ? contiguous + size : size;
+    if (capacity - ((this.txHead - this.txTailSeen) | 0) < needed) {
+      this.txTailSeen = Atomics.load(this.control, Control.txTail);
+      if (capacity - ((this.txHead - this.txTailSeen) | 0) < needed) {
+        this.counts.dropsOutQueueFull++;
+        return;
+      }
+    }
+    if (contiguous < size) {
+      this.txWords[offset >> 2] = WRAP_MARKER;
+      this.txHead = (this.txHead + contiguous) | 0;
+      offset = 0;
+    }
+    this.txBytes.set(packet, offset + 4);
+    this.txWords[offset >> 2] = length;
+    this.txHead = (this.txHead + size) | 0;
+    // Publishing at once lets a worker that is awake pick the packet up without a wake byte.
+    Atomics.store(this.control, Control.txHead, this.txHead);
+    this.counts.packetsOut++;
+    if (!this.wakeScheduled) {
+      this.wakeScheduled = true;
+      queueMicrotask(this.flushWake);
+    }
+  }
+
+  stats(): PacketFdLinkStats {
+    return {
+      ...this.counts,
+      writeErrors: Atomics.load(this.control, Control.txWriteErrors),
+      rxRingStalls: Atomics.load(this.control, Control.rxStalls),
+    };
+  }
+
+  close(): Promise<void> {
+    this.closePromise ??= this.shutdown();
+    return this.closePromise;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    this.receiver = undefined;
+    Atomics.store(this.control, Control.stop, 1);
+    // Unconditionally: the worker may be about to poll without having announced it yet.
+    libc().write(this.wakeWriteFd, this.wakeByte, 1);
+    await this.workerExited;
+    // Release a pending waitAsync so that it (and the rings it references) can be collected.
+    Atomics.notify(this.control, Control.rxHead);
+    // The worker is gone, so nothing uses the descriptors any more. Closing the last descriptor
+    // of a non-persistent TUN device removes the interface.
+    const sys = libc();
+    sys.close(this.fd);
+    sys.close(this.wakeReadFd);
+    sys.close(this.wakeWriteFd);
+  }
+
+  private readonly flushWake = (): void => {
+    this.wakeScheduled = false;
+    this.wakeWorker();
+  };
+
+  private wakeWorker(): void {
+    if (this.closed) return;
+    if (Atomics.load(this.control, Control.workerSleeping) === 1 && Atomics.compareExchange(this.control, Control.wakePending, 0, 1) === 0) {
+      // A full pipe (EAGAIN) already holds a wake byte, so a failed write needs no handling.
+      libc().write(this.wakeWriteFd, this.wakeByte, 1);
+    }
+  }
+
+  /** Hand everything the worker has published to the receiver, then wait for more. */
+  private readonly drain = (): void => {
+    this.waiting = false;
+    const receiver = this.receiver;
+    if (this.closed || !receiver) return;
+    const head = Atomics.load(this.control, Control.rxHead);
+    const capacity = this.rxMask + 1;
+    const batch: Uint8Array[] = [];
+    let tail = this.rxTail;
+    while (tail !== head && batch.length < MAX_BATCH) {
+      const offset = tail & this.rxMask;
+      const length = this.rxWords[offset >> 2]!;
+      if (length === WRAP_MARKER) {
+        tail = (tail + (capacity - offset)) | 0;
+        continue;
+      }
+      const start = offset + 4;
+      batch.push(this.copyReceived ? this.rxBytes.slice(start, start + length) : this.rxBytes.subarray(start, start + length));
+      tail = (tail + recordBytes(length)) | 0;
+    }
+    try {
+      if (batch.length > 0) {
+        this.counts.batchesIn++;
+        this.counts.packetsIn += batch.length;
+        receiver(batch);
+      }
+    } finally {
+      // Only now may the worker overwrite the records the receiver was looking at.
+      this.rxTail = tail;
+      Atomics.store(this.control, Control.rxTail, tail);
+      if (Atomics.load(this.control, Control.rxStalled) === 1) this.wakeWorker();
+      this.waitForPackets(tail);
+    }
+  };
+
+  private waitForPackets(consumedUpTo: number): void {
+    if (this.closed || this.waiting) return;
+    this.waiting = true;
+    const result = waitAsync(this.control, Control.rxHead, consumedUpTo);
+    if (result.async) {
+      void result.value.then(this.drain);
+    } else {
+      // More arrived while the receiver ran: let timers and I/O run before the next batch.
+      setImmediate(this.drain);
+    }
+  }
+}

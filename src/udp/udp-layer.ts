@@ -1,0 +1,91 @@
+/**
+ * UDP demultiplexing and the port table (RFC 768, RFC 1122 4.1). Each bound port has one
+ * endpoint; a datagram to an unbound port draws ICMP port unreachable (RFC 1122 4.1.3.1), rate
+ * limited by the IP layer.
+ */
+import type { Counters } from '../counters.js';
+import type { NetErrorCode } from '../errors.js';
+import type { IPv4Address } from '../ip/address.js';
+import { ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE } from '../ip/icmp.js';
+import { IPV4_MIN_HEADER, PROTOCOL_UDP } from '../ip/ipv4.js';
+import { PortTable } from '../ports.js';
+import type { IpLayer, ReceivedPacket } from '../stack.js';
+import { encodeUdp, parseUdp } from './codec.js';
+
+/** A bound UDP port as the layer sees it; the API's sockets implement this. */
+export interface UdpEndpoint {
+  /** Connected peer, if any: datagrams from anyone else are not delivered (Go's DialUDP). */
+  readonly remote: { address: IPv4Address; port: number } | undefined;
+  /** A datagram arrived. `payload` is a view valid only during the call. */
+  deliver(source: IPv4Address, sourcePort: number, payload: Uint8Array): void;
+  /** An ICMP error concerning a datagram this endpoint sent to `destination:port`. */
+  deliverError(code: NetErrorCode, destination: IPv4Address, destinationPort: number): void;
+  /** The stack is shutting down. */
+  shutdown(): void;
+}
+
+export class UdpLayer {
+  readonly ports = new PortTable<UdpEndpoint>('udp');
+  readonly counters: Counters;
+
+  constructor(private readonly ip: IpLayer) {
+    this.counters = ip.counters('udp');
+  }
+
+  bind(port: number, endpoint: UdpEndpoint): number {
+    return this.ports.bind(port, endpoint);
+  }
+
+  unbind(port: number, endpoint: UdpEndpoint): void {
+    this.ports.release(port, endpoint);
+  }
+
+  receive(received: ReceivedPacket): void {
+    const { header, payload } = received;
+    const parsed = parseUdp(payload, header.source, header.destination);
+    if (!parsed.ok) {
+      this.counters.drop(parsed.reason);
+      return;
+    }
+    const datagram = parsed.datagram;
+    this.counters.add('received');
+    const endpoint = this.ports.get(datagram.destinationPort);
+    if (endpoint === undefined) {
+      this.counters.drop('no_port');
+      this.ip.sendIcmpError(ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE, received);
+      return;
+    }
+    const remote = endpoint.remote;
+    if (remote !== undefined && (remote.address !== header.source || remote.port !== datagram.sourcePort)) {
+      this.counters.drop('not_from_connected_peer');
+      return;
+    }
+    endpoint.deliver(header.source, datagram.sourcePort, datagram.payload);
+  }
+
+  receiveIcmpError(type: number, code: number, quote: { sourcePort: number; destination: IPv4Address; destinationPort: number }): void {
+    const endpoint = this.ports.get(quote.sourcePort);
+    if (endpoint === undefined) return;
+    // RFC 1122 4.1.3.3: pass ICMP errors up. Port unreachable becomes ECONNREFUSED as on Linux;
+    // other unreachables map to host/network unreachable.
+    const errorCode: NetErrorCode =
+      type === ICMP_DEST_UNREACHABLE ? (code === PORT_UNREACHABLE ? 'ECONNREFUSED' : code === 0 ? 'ENETUNREACH' : 'EHOSTUNREACH') : 'EHOSTUNREACH';
+    this.counters.add('icmp_errors');
+    endpoint.deliverError(errorCode, quote.destination, quote.destinationPort);
+  }
+
+  /** Send one datagram from `sourcePort` (fragmented by IP if larger than the MTU). */
+  send(sourcePort: number, destination: IPv4Address, destinationPort: number, payload: Uint8Array): void {
+    const packet = encodeUdp(sourcePort, destinationPort, payload, this.ip.address, destination, IPV4_MIN_HEADER);
+    this.counters.add('sent');
+    this.ip.sendTransport(PROTOCOL_UDP, destination, packet);
+  }
+
+  shutdown(): void {
+    for (const endpoint of this.ports.allOwners()) endpoint.shutdown();
+  }
+
+  tableStats(): { boundPorts: number } {
+    return { boundPorts: this.ports.size };
+  }
+}

@@ -1,0 +1,241 @@
+/**
+ * Integration harness: a fresh network namespace per test file, with the stack's CLI running
+ * inside it on a TUN device, so real ping / curl / nc talk to the stack without touching the
+ * machine's own network. Everything made here is removed in `stop()`, which tests call from
+ * afterAll (and which is safe to call twice).
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
+const tsxBin = `${projectRoot}node_modules/.bin/tsx`;
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+/** Run a command; never throws for a non-zero exit (the result carries the code). */
+export async function run(command: string, args: string[], options: { timeoutMs?: number; input?: string | Buffer } = {}): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+        code: code ?? (signal ? 128 : 1),
+      });
+    });
+    child.stdin.on('error', () => {});
+    if (options.input !== undefined) child.stdin.end(options.input);
+    else child.stdin.end();
+  });
+}
+
+export interface StackInNamespace {
+  namespace: string;
+  tun: string;
+  hostAddress: string;
+  stackAddress: string;
+  /** Output of the CLI so far. */
+  output(): { stdout: string; stderr: string };
+  /** Run a command inside the namespace. */
+  exec(command: string, args: string[], options?: { timeoutMs?: number; input?: string | Buffer }): Promise<ExecResult>;
+  /** Run a command inside the namespace and return a handle to the process (the caller ends it). */
+  spawn(command: string, args: string[]): ChildProcess;
+  /** Fetch /stats from the stack's HTTP service. */
+  stats(): Promise<{ counters: Record<string, Record<string, number>>; tcp: { connections: number } }>;
+  /** SIGTERM the CLI and wait for it to exit; returns its exit code and output. */
+  stopStack(): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** Stop the stack if running and delete the namespace. */
+  stop(): Promise<void>;
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}${randomBytes(3).toString('hex')}`;
+}
+
+export interface Namespace {
+  name: string;
+  exec(command: string, args: string[], options?: { timeoutMs?: number; input?: string | Buffer }): Promise<ExecResult>;
+  /** Start a long-running process inside the namespace; `stop()` ends it if still running. */
+  spawn(command: string, args: string[]): ChildProcess;
+  /** Run a project script with tsx inside the namespace. */
+  tsx(script: string, args: string[], options?: { timeoutMs?: number; input?: string | Buffer }): Promise<ExecResult>;
+  /** End every process spawned here and delete the namespace. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** A fresh, empty network namespace (loopback up) for one test file. */
+export async function createNamespace(prefix = 'tsnit-'): Promise<Namespace> {
+  const name = uniqueName(prefix);
+  await execFileAsync('ip', ['netns', 'add', name]);
+  await execFileAsync('ip', ['netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up']);
+  const children: ChildProcess[] = [];
+  const exec = (command: string, args: string[], options?: { timeoutMs?: number; input?: string | Buffer }) =>
+    run('ip', ['netns', 'exec', name, command, ...args], options);
+  return {
+    name,
+    exec,
+    spawn(command, args) {
+      const child = spawn('ip', ['netns', 'exec', name, command, ...args], { stdio: ['pipe', 'pipe', 'pipe'], cwd: projectRoot });
+      children.push(child);
+      return child;
+    },
+    tsx: (script, args, options) => exec(tsxBin, [`${projectRoot}${script}`, ...args], options),
+    async stop() {
+      for (const child of children) {
+        if (child.exitCode === null && child.signalCode === null) {
+          const exited = new Promise((resolve) => child.once('exit', resolve));
+          child.kill('SIGTERM');
+          const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+          await exited;
+          clearTimeout(killer);
+        }
+      }
+      await run('ip', ['netns', 'del', name]);
+    },
+  };
+}
+
+/** Wait until `child` prints a line matching `pattern` on stdout or stderr. */
+export function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; output: ${seen}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (pattern.test(seen)) {
+        clearTimeout(timer);
+        resolve(seen);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      if (!pattern.test(seen)) reject(new Error(`process exited (${code}) before ${pattern}; output: ${seen}`));
+    });
+  });
+}
+
+export interface StartOptions {
+  mtu?: number;
+  extraFlags?: string[];
+}
+
+/** Create a namespace, start the CLI inside it and wait for its `ready` line. */
+export async function startStackInNamespace(options: StartOptions = {}): Promise<StackInNamespace> {
+  const namespace = uniqueName('tsnit-');
+  const tun = 'tsn0';
+  const hostAddress = '10.0.0.1';
+  const stackAddress = '10.0.0.2';
+  await execFileAsync('ip', ['netns', 'add', namespace]);
+  let cli: ChildProcess | undefined;
+  let stdout = '';
+  let stderr = '';
+  let exited: Promise<number | null> | undefined;
+  const removeNamespace = async () => {
+    await run('ip', ['netns', 'del', namespace]);
+  };
+  try {
+    await execFileAsync('ip', ['netns', 'exec', namespace, 'ip', 'link', 'set', 'lo', 'up']);
+    const args = [
+      'netns', 'exec', namespace, tsxBin, `${projectRoot}scripts/cli.ts`,
+      '--tun', tun, '--host-addr', `${hostAddress}/24`, '--addr', stackAddress,
+      '--mtu', String(options.mtu ?? 1500), '--log', 'warn', ...(options.extraFlags ?? []),
+    ];
+    const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: projectRoot });
+    cli = child;
+    exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`stack did not print ready within 30 s; stderr: ${stderr}`)), 30_000);
+      const check = () => {
+        if (/^ready /m.test(stdout)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout!.on('data', check);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`stack exited with ${code} before ready; stderr: ${stderr}`));
+      });
+    });
+  } catch (error) {
+    if (cli?.pid !== undefined && cli.exitCode === null) cli.kill('SIGKILL');
+    await exited;
+    await removeNamespace();
+    throw error;
+  }
+
+  let stopped = false;
+  const stopStack = async () => {
+    if (!stopped && cli && cli.exitCode === null) {
+      stopped = true;
+      cli.kill('SIGTERM');
+      const killer = setTimeout(() => cli?.kill('SIGKILL'), 10_000);
+      const code = await exited!;
+      clearTimeout(killer);
+      return { code, stdout, stderr };
+    }
+    return { code: cli?.exitCode ?? null, stdout, stderr };
+  };
+
+  const exec = (command: string, args: string[], execOptions?: { timeoutMs?: number; input?: string | Buffer }) =>
+    run('ip', ['netns', 'exec', namespace, command, ...args], execOptions);
+
+  return {
+    namespace,
+    tun,
+    hostAddress,
+    stackAddress,
+    output: () => ({ stdout, stderr }),
+    exec,
+    spawn: (command, args) => spawn('ip', ['netns', 'exec', namespace, command, ...args], { stdio: ['pipe', 'pipe', 'pipe'] }),
+    async stats() {
+      const result = await exec('curl', ['-sS', '--max-time', '10', `http://${stackAddress}/stats`]);
+      if (result.code !== 0) throw new Error(`curl /stats failed: ${result.stderr}`);
+      return JSON.parse(result.stdout) as { counters: Record<string, Record<string, number>>; tcp: { connections: number } };
+    },
+    stopStack,
+    async stop() {
+      await stopStack();
+      await removeNamespace();
+    },
+  };
+}
+
+/** Parse the counters the CLI prints on shutdown ("layer: key=value ..."). */
+export function parseShutdownCounters(stderr: string): Record<string, Record<string, number>> {
+  const result: Record<string, Record<string, number>> = {};
+  const start = stderr.indexOf('counters:\n');
+  if (start < 0) return result;
+  for (const line of stderr.slice(start + 'counters:\n'.length).split('\n')) {
+    const match = /^(\w+): (.*)$/.exec(line);
+    if (!match) continue;
+    const values: Record<string, number> = {};
+    for (const pair of match[2]!.split(' ')) {
+      const [key, value] = pair.split('=');
+      if (key && value !== undefined) values[key] = Number(value);
+    }
+    result[match[1]!] = values;
+  }
+  return result;
+}

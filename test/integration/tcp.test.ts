@@ -1,0 +1,129 @@
+/**
+ * Issue 4 end to end: real curl, nc and node:net clients against the stack's TCP services on a
+ * TUN device in a fresh namespace, and the stack dialling kernel servers.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { declareRootRequirement, isRoot } from './root.js';
+import { createNamespace, startStackInNamespace, waitForOutput, type Namespace, type StackInNamespace } from './harness.js';
+
+declareRootRequirement();
+
+/** Reads stdin and checks byte i == i % 251; prints "<length> ok|bad". */
+const PATTERN_CHECK = `
+import sys
+data = sys.stdin.buffer.read()
+period = bytes(range(251))
+expected = (period * (len(data) // 251 + 1))[:len(data)]
+print(len(data), 'ok' if data == expected else 'bad')
+`;
+
+function sh(env: { exec: StackInNamespace['exec'] }, script: string, timeoutMs = 120_000) {
+  return env.exec('sh', ['-c', script], { timeoutMs });
+}
+
+describe.skipIf(!isRoot)('TCP over a TUN device', () => {
+  let env: StackInNamespace;
+  beforeAll(async () => {
+    env = await startStackInNamespace();
+  });
+  afterAll(async () => {
+    await env?.stop();
+  });
+
+  it('serves GET / to curl', async () => {
+    const result = await env.exec('curl', ['-sS', '--max-time', '10', `http://${env.stackAddress}/`]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('address: 10.0.0.2');
+  });
+
+  it('serves a 64 MiB download byte for byte', async () => {
+    const result = await sh(env, `curl -sS --max-time 100 http://${env.stackAddress}/bytes/67108864 | python3 -c "${PATTERN_CHECK.replace(/"/g, '\\"')}"`);
+    expect(result.stdout.trim()).toBe('67108864 ok');
+  });
+
+  it('receives a 32 MiB upload and reports the right sha256', async () => {
+    const result = await sh(
+      env,
+      `f=$(mktemp) && head -c 33554432 /dev/urandom > $f && want=$(sha256sum $f | cut -d' ' -f1) && ` +
+        `got=$(curl -sS --max-time 100 --data-binary @$f -H 'Content-Type: application/octet-stream' http://${env.stackAddress}/upload) && ` +
+        `rm -f $f && echo "want 33554432 $want" && echo "got $got"`,
+    );
+    const want = /want (\d+ [0-9a-f]{64})/.exec(result.stdout)?.[1];
+    expect(want).toBeDefined();
+    expect(result.stdout).toContain(`got ${want}`);
+  });
+
+  it('echoes a line through nc', async () => {
+    const result = await env.exec('nc', ['-q', '1', '-w', '5', env.stackAddress, '7'], { input: 'hi\n', timeoutMs: 15_000 });
+    expect(result.stdout).toBe('hi\n');
+  });
+
+  it('refuses a closed port with RST (curl: connection refused)', async () => {
+    const result = await env.exec('curl', ['-sS', '--max-time', '5', `http://${env.stackAddress}:81/`]);
+    expect(result.code).toBe(7);
+    expect(result.stderr).toMatch(/refused/i);
+  });
+
+  it('echoes 1 MiB on each of 200 parallel connections', async () => {
+    const result = await env.exec(`${process.cwd()}/node_modules/.bin/tsx`, [`${process.cwd()}/test/integration/clients/echo-load.ts`, env.stackAddress, '7', '--parallel', '200', '--bytes', '1048576'], {
+      timeoutMs: 150_000,
+    });
+    const summary = JSON.parse(result.stdout) as { ok: number; failed: number; errors: string[] };
+    expect(summary.errors).toEqual([]);
+    expect(summary.ok).toBe(200);
+  });
+
+  it('opens and closes 2000 connections in a row and leaks nothing', async () => {
+    const result = await env.exec(`${process.cwd()}/node_modules/.bin/tsx`, [`${process.cwd()}/test/integration/clients/echo-load.ts`, env.stackAddress, '7', '--sequential', '2000'], {
+      timeoutMs: 150_000,
+    });
+    const summary = JSON.parse(result.stdout) as { ok: number; failed: number; errors: string[] };
+    expect(summary.errors).toEqual([]);
+    expect(summary.ok).toBe(2000);
+    // The stack closed second on every connection (the client sent FIN first), so nothing is left
+    // in TIME-WAIT on our side; only the /stats request's own connection remains.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const stats = await env.stats();
+    expect(stats.tcp.connections).toBeLessThanOrEqual(1);
+  });
+});
+
+describe.skipIf(!isRoot)('the stack dialling kernel TCP servers, and the seed programs', () => {
+  let ns: Namespace;
+  beforeAll(async () => {
+    ns = await createNamespace();
+    // Two stacks in one namespace, each on its own TUN device; the kernel routes between them.
+    await ns.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+  });
+  afterAll(async () => {
+    await ns?.stop();
+  });
+
+  it('tcp-client.ts dials a kernel nc server and reads its answer', async () => {
+    const server = ns.spawn('sh', ['-c', `printf 'Hello from the kernel\\n' | nc -l -q 1 -p 8080 -s 0.0.0.0`]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const result = await ns.tsx('scripts/examples/tcp-client.ts', ['--tun', 'tsnc0', '--log', 'warn', '--connect', '10.0.0.1:8080'], { timeoutMs: 30_000 });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toContain('Received data: Hello from the kernel');
+    const serverOutput = await waitForOutput(server, /Hello, server!/);
+    expect(serverOutput).toContain('Hello, server!');
+  });
+
+  it('tcp-server.ts answers a kernel nc client', async () => {
+    const server = ns.spawn(`${process.cwd()}/node_modules/.bin/tsx`, [`${process.cwd()}/scripts/examples/tcp-server.ts`, '--tun', 'tsns0', '--host-addr', '10.0.2.1/24', '--addr', '10.0.2.2', '--log', 'warn']);
+    await waitForOutput(server, /listening on/, 20_000);
+    const result = await ns.exec('nc', ['-q', '2', '-w', '5', '10.0.2.2', '8080'], { input: 'Hello from nc\n', timeoutMs: 15_000 });
+    expect(result.stdout).toBe('Hello, client!\n');
+    await waitForOutput(server, /Received data: Hello from nc/);
+  });
+
+  it('the seed server and client talk to each other, each over its own stack', async () => {
+    const server = ns.spawn(`${process.cwd()}/node_modules/.bin/tsx`, [`${process.cwd()}/scripts/examples/tcp-server.ts`, '--tun', 'tsns1', '--host-addr', '10.0.3.1/24', '--addr', '10.0.3.2', '--log', 'warn']);
+    await waitForOutput(server, /listening on/, 20_000);
+    const result = await ns.tsx('scripts/examples/tcp-client.ts', ['--tun', 'tsnc1', '--host-addr', '10.0.4.1/24', '--addr', '10.0.4.2', '--log', 'warn', '--connect', '10.0.3.2:8080'], {
+      timeoutMs: 30_000,
+    });
+    expect(result.stdout).toContain('Received data: Hello, client!');
+    await waitForOutput(server, /Received data: Hello, server!/);
+  });
+});

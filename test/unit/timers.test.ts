@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { DeadlineQueue } from '../../src/timers.js';
+import { FakeClock } from '../../src/clock.js';
+
+describe('DeadlineQueue', () => {
+  it('fires in deadline order regardless of scheduling order, only when due', () => {
+    const queue = new DeadlineQueue();
+    const fired: string[] = [];
+    queue.schedule(30, () => fired.push('c'));
+    queue.schedule(10, () => fired.push('a'));
+    queue.schedule(20, () => fired.push('b'));
+    expect(queue.runExpired(9)).toBe(0);
+    expect(fired).toEqual([]);
+    expect(queue.runExpired(20)).toBe(2);
+    expect(fired).toEqual(['a', 'b']);
+    expect(queue.runExpired(100)).toBe(1);
+    expect(fired).toEqual(['a', 'b', 'c']);
+    expect(queue.size).toBe(0);
+  });
+
+  it('breaks ties in scheduling order', () => {
+    const queue = new DeadlineQueue();
+    const fired: number[] = [];
+    for (let i = 0; i < 20; i++) queue.schedule(5, () => fired.push(i));
+    queue.runExpired(5);
+    expect(fired).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+
+  it('passes now to the callback', () => {
+    const queue = new DeadlineQueue();
+    let seen = -1;
+    queue.schedule(10, (now) => (seen = now));
+    queue.runExpired(12.5);
+    expect(seen).toBe(12.5);
+  });
+
+  it('cancels: a cancelled timer never fires, cancelling twice or after firing is harmless', () => {
+    const queue = new DeadlineQueue();
+    const fired: string[] = [];
+    const a = queue.schedule(10, () => fired.push('a'));
+    const b = queue.schedule(20, () => fired.push('b'));
+    expect(a.active).toBe(true);
+    a.cancel();
+    a.cancel();
+    expect(a.active).toBe(false);
+    expect(queue.size).toBe(1);
+    expect(queue.nextDeadline()).toBe(20);
+    expect(queue.runExpired(100)).toBe(1);
+    expect(fired).toEqual(['b']);
+    expect(b.active).toBe(false);
+    b.cancel();
+    expect(queue.size).toBe(0);
+  });
+
+  it('reports nextDeadline and size, skipping cancelled entries', () => {
+    const queue = new DeadlineQueue();
+    expect(queue.nextDeadline()).toBeUndefined();
+    const early = queue.schedule(5, () => {});
+    queue.schedule(15, () => {});
+    queue.schedule(10, () => {});
+    expect(queue.size).toBe(3);
+    expect(queue.nextDeadline()).toBe(5);
+    early.cancel();
+    expect(queue.size).toBe(2);
+    expect(queue.nextDeadline()).toBe(10);
+    queue.runExpired(10);
+    expect(queue.nextDeadline()).toBe(15);
+    expect(queue.size).toBe(1);
+  });
+
+  it('runs timers scheduled by callbacks in the same call when due, later ones afterwards', () => {
+    const queue = new DeadlineQueue();
+    const fired: string[] = [];
+    queue.schedule(10, (now) => {
+      fired.push('first');
+      queue.schedule(now, () => fired.push('same-time'));
+      queue.schedule(now + 5, () => fired.push('later'));
+    });
+    expect(queue.runExpired(10)).toBe(2);
+    expect(fired).toEqual(['first', 'same-time']);
+    expect(queue.nextDeadline()).toBe(15);
+    queue.runExpired(15);
+    expect(fired).toEqual(['first', 'same-time', 'later']);
+  });
+
+  it('lets a callback cancel a timer that is also due', () => {
+    const queue = new DeadlineQueue();
+    const fired: string[] = [];
+    const victim = queue.schedule(10, () => fired.push('victim'));
+    queue.schedule(5, () => {
+      fired.push('killer');
+      victim.cancel();
+    });
+    queue.runExpired(10);
+    expect(fired).toEqual(['killer']);
+    expect(queue.size).toBe(0);
+  });
+
+  it('keeps heap order across many random deadlines and cancellations', () => {
+    const queue = new DeadlineQueue();
+    let seed = 12345;
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    const fired: number[] = [];
+    const expected: number[] = [];
+    for (let i = 0; i < 500; i++) {
+      const deadline = Math.floor(random() * 1000);
+      const handle = queue.schedule(deadline, () => fired.push(deadline));
+      if (random() < 0.3) handle.cancel();
+      else expected.push(deadline);
+    }
+    expect(queue.size).toBe(expected.length);
+    queue.runExpired(1000);
+    expect(fired).toEqual(expected.sort((a, b) => a - b));
+  });
+
+  it('drives from a FakeClock', () => {
+    const clock = new FakeClock(100);
+    const queue = new DeadlineQueue();
+    let count = 0;
+    const tick = (now: number): void => {
+      count++;
+      if (count < 3) queue.schedule(now + 50, tick);
+    };
+    queue.schedule(clock.now() + 50, tick);
+    for (let i = 0; i < 10; i++) {
+      clock.advance(25);
+      queue.runExpired(clock.now());
+    }
+    expect(count).toBe(3);
+    expect(queue.size).toBe(0);
+    expect(() => clock.advance(-1)).toThrow(RangeError);
+  });
+});
