@@ -18,3 +18,11 @@ export function writeUint32(bytes: Uint8Array, offset: number, value: number): v
   bytes[offset + 2] = (value >>> 8) & 0xff;
   bytes[offset + 3] = value & 0xff;
 }
+
+/**
+ * A real copy of `bytes`. `Buffer#slice` returns a view, not a copy, so code that may be handed
+ * a Buffer (every Buffer is a Uint8Array) must copy through this, never through `.slice()`.
+ */
+export function copyBytes(bytes: Uint8Array): Uint8Array {
+  return Uint8Array.prototype.slice.call(bytes);
+}

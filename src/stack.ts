@@ -207,7 +207,6 @@ export class Stack implements IpLayer {
       const whole = this.reassembler.accept(header, payload, packet, this.clock.now());
       this.armReassemblyTimer();
       if (whole === undefined) return;
-      ip.add('reassembled');
       header = whole.header;
       payload = whole.payload;
       originalPacket = quotablePacket(header, payload);

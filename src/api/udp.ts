@@ -13,6 +13,7 @@ import type { UdpEndpoint } from '../udp/udp-layer.js';
 import { makeAddr, parseHostPort, type NetAddr } from './address.js';
 import type { ReadOptions } from './tcp.js';
 import { deadlineToClock, Wakeup } from './wakeup.js';
+import { copyBytes } from '../bytes.js';
 
 /** Largest UDP payload in one IPv4 datagram: 65535 - 20 (IP) - 8 (UDP). */
 export const MAX_UDP_PAYLOAD = 0xffff - IPV4_MIN_HEADER - UDP_HEADER_LENGTH;
@@ -64,7 +65,7 @@ export class UdpSocket implements UdpEndpoint {
       this.stack.udp.counters.drop('receive_queue_full');
       return;
     }
-    this.queue.push({ source, sourcePort, payload: payload.slice() });
+    this.queue.push({ source, sourcePort, payload: copyBytes(payload) });
     this.queuedBytes += payload.length;
     this.wakeup.wakeAll();
   }

@@ -6,7 +6,7 @@
  * These functions work on ICMP message bytes (what follows the IP header); the stack wraps
  * them in an IPv4 header.
  */
-import { readUint16, readUint32, writeUint16, writeUint32 } from '../bytes.js';
+import { readUint16, readUint32, writeUint16, writeUint32, copyBytes } from '../bytes.js';
 import { BROADCAST_ADDRESS, isMulticast, readIPv4, type IPv4Address } from './address.js';
 import { internetChecksum, updateChecksum } from './checksum.js';
 import { IPV4_MIN_HEADER, PROTOCOL_ICMP, type IPv4Header } from './ipv4.js';
@@ -95,7 +95,7 @@ export function buildEchoReply(request: Uint8Array): Uint8Array {
   if (request.length < ICMP_HEADER_LENGTH || request[0] !== ICMP_ECHO_REQUEST) {
     throw new RangeError('buildEchoReply: not an ICMP echo request');
   }
-  const reply = request.slice();
+  const reply = copyBytes(request);
   const oldWord = readUint16(reply, 0);
   reply[0] = ICMP_ECHO_REPLY;
   const checksum = updateChecksum(readUint16(reply, 2), oldWord, readUint16(reply, 0));

@@ -38,6 +38,7 @@
  */
 import type { Counters } from '../counters.js';
 import type { IPv4Header } from './ipv4.js';
+import { copyBytes } from '../bytes.js';
 
 /** Memory charged per stored fragment on top of its bytes (object, array slot, typed array). */
 export const FRAGMENT_OVERHEAD_BYTES = 64;
@@ -141,7 +142,7 @@ export class Reassembler {
     const isLast = !header.moreFragments;
 
     if (isLast && offset === 0) {
-      return { header: wholeHeader(header, length), payload: payload.slice() };
+      return { header: wholeHeader(header, length), payload: copyBytes(payload) };
     }
     if (length === 0) {
       this.counters.drop('reassembly_empty_fragment');
@@ -338,7 +339,7 @@ function findPlacement(fragments: readonly Fragment[], offset: number, data: Uin
 }
 
 function insertFragment(datagram: PendingDatagram, index: number, offset: number, data: Uint8Array): void {
-  datagram.fragments.splice(index, 0, { offset, data: data.slice() });
+  datagram.fragments.splice(index, 0, { offset, data: copyBytes(data) });
   datagram.receivedBytes += data.length;
   if (offset + data.length > datagram.highestEnd) datagram.highestEnd = offset + data.length;
 }

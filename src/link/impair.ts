@@ -8,6 +8,7 @@
  * This is the edge of the stack, not protocol code, so it uses real timers (setTimeout).
  */
 import type { Link } from './link.js';
+import { copyBytes } from '../bytes.js';
 
 export interface ImpairSpec {
   /** Probability that a packet is dropped. */
@@ -207,7 +208,7 @@ class Direction {
     let packet = original;
     if (spec.corrupt > 0 && packet.length > 0 && random() < spec.corrupt) {
       // A copy, so a buffer someone else may still read is never changed behind their back.
-      packet = packet.slice();
+      packet = copyBytes(packet);
       const index = Math.floor(random() * packet.length);
       // XOR with 1..255 guarantees the byte really changes.
       packet[index] = packet[index]! ^ (1 + Math.floor(random() * 255));
@@ -218,7 +219,7 @@ class Direction {
     if (duplicate) {
       stats.duplicated++;
       // A separate copy: the receiver of the first may modify it in place.
-      this.reorder(packet.slice(), ready);
+      this.reorder(copyBytes(packet), ready);
     }
   }
 
@@ -234,7 +235,7 @@ class Direction {
     }
     if (this.spec.reorder > 0 && this.random() < this.spec.reorder) {
       this.owner.counts.reordered++;
-      this.held = this.borrowed ? packet.slice() : packet;
+      this.held = this.borrowed ? copyBytes(packet) : packet;
       this.heldTimer = this.owner.later(REORDER_HOLD_MS, () => {
         const stillHeld = this.held;
         this.held = undefined;
@@ -255,7 +256,7 @@ class Direction {
     }
     this.owner.counts.delayed += packets.length;
     // Timers of equal duration fire in the order they were set, so a fixed delay keeps order.
-    const kept = this.borrowed ? packets.map((packet) => packet.slice()) : packets;
+    const kept = this.borrowed ? packets.map((packet) => copyBytes(packet)) : packets;
     this.owner.later(delayMs, () => this.deliver(kept));
   }
 }

@@ -8,7 +8,7 @@
  * Ethernet and Linux "cooked" captures) and returns only the IPv4 packets.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { readUint16 } from '../bytes.js';
+import { readUint16, copyBytes } from '../bytes.js';
 
 export const PCAP_MAGIC_MICROSECONDS = 0xa1b2c3d4;
 export const PCAP_MAGIC_NANOSECONDS = 0xa1b23c4d;
@@ -171,7 +171,7 @@ export function readPcap(bytes: Uint8Array): PcapRecord[] {
     if (packet !== undefined && packet.length > 0 && packet[0]! >> 4 === 4) {
       records.push({
         timestampMs: seconds * 1000 + (nanoseconds ? fraction / 1e6 : fraction / 1e3),
-        data: packet.slice(),
+        data: copyBytes(packet),
       });
     }
     offset = dataStart + capturedLength;

@@ -42,8 +42,9 @@ export class NewRenoCongestionControl {
   /** In fast recovery (RFC 5681 3.2, RFC 6582 3.2). */
   inFastRecovery = false;
   /**
-   * RFC 6582 3.2 step 1: "recover", the highest offset sent when recovery (or a timeout) began;
-   * initialized to the initial send sequence number (offset -1 in the connection's numbering).
+   * RFC 6582 3.2 step 1: "recover", the offset of the highest octet sent when recovery (or a
+   * timeout) began; initialized to the initial send sequence number (offset -1 in the
+   * connection's numbering). An ACK above it is a full acknowledgment.
    */
   recover = -1;
   /** Bytes acknowledged in congestion avoidance since cwnd last grew (RFC 5681 3.1 byte counting). */
@@ -67,9 +68,9 @@ export class NewRenoCongestionControl {
 
   /**
    * A cumulative ACK acknowledged `ackedBytes` new bytes (sequence space) and SND.UNA is now
-   * `ackOffset`; `flightAfter` is what remains outstanding.
+   * `ackOffset`; `flightBefore` was outstanding before it, `flightAfter` remains outstanding.
    */
-  onNewAck(ackedBytes: number, ackOffset: number, flightAfter: number): NewAckOutcome {
+  onNewAck(ackedBytes: number, ackOffset: number, flightBefore: number, flightAfter: number): NewAckOutcome {
     this.duplicateAcks = 0;
     if (this.inFastRecovery) {
       if (ackOffset > this.recover) {
@@ -84,6 +85,9 @@ export class NewRenoCongestionControl {
       this.cwnd = Math.max(this.smss, this.cwnd - ackedBytes + (ackedBytes >= this.smss ? this.smss : 0));
       return 'partial';
     }
+    // RFC 7661 (and Linux's is_cwnd_limited): grow cwnd only while it limits the sender; an
+    // application- or receiver-limited sender has not shown that the path holds a larger window.
+    if (!this.wasCwndLimited(flightBefore)) return 'normal';
     if (this.cwnd < this.ssthresh) {
       // RFC 5681 3.1 slow start, with appropriate byte counting (RFC 3465 2.3) and L = 2*SMSS so
       // that delayed ACKs covering two segments still double cwnd every round trip.
@@ -99,10 +103,16 @@ export class NewRenoCongestionControl {
     return 'normal';
   }
 
+  /** In slow start a flight of half the window counts (ACK clocking doubles it); else a nearly full one. */
+  wasCwndLimited(flightBefore: number): boolean {
+    if (this.cwnd < this.ssthresh) return 2 * flightBefore >= this.cwnd;
+    return flightBefore + this.smss >= this.cwnd;
+  }
+
   /**
    * A duplicate ACK (RFC 5681 section 2, or RFC 6675 section 2 for SACK: one that SACKs new data).
-   * `sndUna` is the cumulative ACK, `highestSent` the highest offset transmitted, `flightSize` the
-   * bytes outstanding.
+   * `sndUna` is the cumulative ACK, `highestSent` the offset just past the highest octet
+   * transmitted (SND.MAX), `flightSize` the bytes outstanding.
    */
   onDuplicateAck(sndUna: number, highestSent: number, flightSize: number): DuplicateAckOutcome {
     if (this.inFastRecovery) {
@@ -115,7 +125,7 @@ export class NewRenoCongestionControl {
     // RFC 6582 3.2 step 2: only start recovery if the cumulative ACK covers more than "recover";
     // otherwise these duplicates are echoes of retransmissions already made.
     if (sndUna <= this.recover) return 'none';
-    this.recover = highestSent;
+    this.recover = highestSent - 1;
     // RFC 5681 3.2 step 2 (equation 4) and step 3.
     this.ssthresh = Math.max(Math.floor(flightSize / 2), 2 * this.smss);
     this.cwnd = this.ssthresh + DUPLICATE_ACK_THRESHOLD * this.smss;
@@ -123,11 +133,29 @@ export class NewRenoCongestionControl {
     return 'fast-retransmit';
   }
 
+  /**
+   * RFC 3042 Limited Transmit: on the first two duplicate ACKs a new segment may be sent beyond
+   * cwnd each, so that a small window still produces enough duplicates for fast retransmit.
+   */
+  get limitedTransmitAllowance(): number {
+    if (this.inFastRecovery || this.duplicateAcks === 0) return 0;
+    return Math.min(this.duplicateAcks, DUPLICATE_ACK_THRESHOLD - 1) * this.smss;
+  }
+
+  /**
+   * In fast recovery, the connection spent the credit of a duplicate ACK (RFC 5681 3.2 step 4
+   * inflation) on retransmitting a SACK-identified hole (RFC 6675 NextSeg rule 1) instead of on
+   * new data: one segment out per segment that left the network.
+   */
+  spendInflation(bytes: number): void {
+    if (this.inFastRecovery) this.cwnd = Math.max(this.smss, this.cwnd - bytes);
+  }
+
   /** RFC 5681 3.1 (equation 4 and the loss window) and RFC 6582 3.2 step 4: retransmission timeout. */
   onRetransmissionTimeout(flightSize: number, highestSent: number): void {
     this.ssthresh = Math.max(Math.floor(flightSize / 2), 2 * this.smss);
     this.cwnd = this.smss;
-    this.recover = highestSent;
+    this.recover = highestSent - 1;
     this.inFastRecovery = false;
     this.duplicateAcks = 0;
     this.bytesAckedInAvoidance = 0;

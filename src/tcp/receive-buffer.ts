@@ -84,6 +84,11 @@ export class ReceiveBuffer {
     return this.ranges.length > 0;
   }
 
+  /** Number of separate out-of-order ranges (holes after them). */
+  get outOfOrderRangeCount(): number {
+    return this.ranges.length;
+  }
+
   /** The out-of-order ranges in sequence order (copies). */
   outOfOrderRanges(): ByteRange[] {
     return this.ranges.map((r) => ({ start: r.start, end: r.end }));

@@ -62,6 +62,17 @@ type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { as
 // Node 20 has Atomics.waitAsync; the ES2023 lib this project targets does not declare it.
 const waitAsync = (Atomics as unknown as { waitAsync(array: Int32Array, index: number, value: number): WaitAsyncResult }).waitAsync;
 
+const MAX_RING_BYTES = 1 << 30;
+
+/** The ring size to use for `requested` (default when undefined); throws EINVAL when unusable. */
+export function checkRingBytes(requested: number | undefined): number {
+  const ringBytes = requested ?? DEFAULT_RING_BYTES;
+  if (!Number.isInteger(ringBytes) || ringBytes < MIN_RING_BYTES || ringBytes > MAX_RING_BYTES || (ringBytes & (ringBytes - 1)) !== 0) {
+    throw new TunError('EINVAL', `ring size ${ringBytes} must be a power of two between ${MIN_RING_BYTES} and ${MAX_RING_BYTES}`);
+  }
+  return ringBytes;
+}
+
 const workerUrl = new URL('./tun-worker.mjs', import.meta.url);
 
 export class PacketFdLink implements Link {
@@ -113,12 +124,14 @@ export class PacketFdLink implements Link {
    * then on and closes it in close(), also when start-up fails.
    */
   static async start(fd: number, options: PacketFdLinkOptions): Promise<PacketFdLink> {
-    const ringBytes = options.ringBytes ?? DEFAULT_RING_BYTES;
-    if (!Number.isInteger(ringBytes) || ringBytes < MIN_RING_BYTES || ringBytes > 1 << 30 || (ringBytes & (ringBytes - 1)) !== 0) {
-      libc().close(fd);
-      throw new TunError('EINVAL', `ring size ${ringBytes} must be a power of two between ${MIN_RING_BYTES} and ${1 << 30}`);
-    }
     const sys = libc();
+    let ringBytes: number;
+    try {
+      ringBytes = checkRingBytes(options.ringBytes);
+    } catch (error) {
+      sys.close(fd);
+      throw error;
+    }
     const pipeFds = new Int32Array(2);
     if (sys.pipe2(pipeFds, O_NONBLOCK | O_CLOEXEC) !== 0) {
       const errno = sys.errno();

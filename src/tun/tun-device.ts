@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { parseCidr } from '../ip/address.js';
 import type { Link } from '../link/link.js';
 import { errnoName, errnoNumbers, IFF_NO_PI, IFF_TUN, IFNAMSIZ, IFREQ_SIZE, libc, O_CLOEXEC, O_NONBLOCK, O_RDWR, TUNSETIFF } from './libc.js';
-import { PacketFdLink, type PacketFdLinkStats } from './packet-fd-link.js';
+import { checkRingBytes, PacketFdLink, type PacketFdLinkStats } from './packet-fd-link.js';
 import { TunError } from './tun-error.js';
 
 const execFileAsync = promisify(execFile);
@@ -113,7 +113,7 @@ function attachTun(devicePath: string, name: string): { fd: number; name: string
   const ifreq = new Uint8Array(IFREQ_SIZE);
   ifreq.set(Buffer.from(name));
   // ifr_flags: a native-endian short right after the 16-byte name.
-  new DataView(ifreq.buffer).setInt16(IFNAMSIZ, IFF_TUN | IFF_NO_PI, true);
+  new Int16Array(ifreq.buffer, IFNAMSIZ, 1)[0] = IFF_TUN | IFF_NO_PI;
   if (sys.ioctlPointer(fd, TUNSETIFF, ifreq) !== 0) {
     const errno = sys.errno();
     sys.close(fd);
@@ -171,6 +171,7 @@ export async function openTun(options: TunOptions): Promise<TunDevice> {
   if (!Number.isInteger(txQueueLength) || txQueueLength < 1 || txQueueLength > 1_000_000) {
     throw new TunError('EINVAL', `txQueueLength ${txQueueLength} is outside 1..1000000`);
   }
+  checkRingBytes(options.ringBytes);
   const devicePath = options.devicePath ?? DEFAULT_TUN_PATH;
 
   // Racy by nature (someone could create the name in between), but it is what decides whether

@@ -41,7 +41,7 @@ pollFds[2] = wakeFd;
 pollShorts[6] = POLLIN;
 const scratch = new Uint8Array(64);
 
-/** Read the room for one maximum-size record (length word + payload). */
+/** Ring bytes one read needs: the length word plus a maximum-size packet. */
 const reserve = maxPacket + 4;
 /** Packets read per round before looking at the TX ring again, so that neither direction starves. */
 const rxBudget = 256;

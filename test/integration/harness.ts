@@ -22,12 +22,21 @@ export interface ExecResult {
 /** Run a command; never throws for a non-zero exit (the result carries the code). */
 export async function run(command: string, args: string[], options: { timeoutMs?: number; input?: string | Buffer } = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    // Its own process group, so a timeout ends grandchildren too (tsx runs node as a child).
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    const timer = setTimeout(() => {
+      if (child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          child.kill('SIGKILL');
+        }
+      }
+    }, options.timeoutMs ?? 60_000);
     child.on('error', (error) => {
       clearTimeout(timer);
       reject(error);
@@ -94,6 +103,7 @@ export async function createNamespace(prefix = 'tsnit-'): Promise<Namespace> {
     spawn(command, args) {
       const child = spawn('ip', ['netns', 'exec', name, command, ...args], { stdio: ['pipe', 'pipe', 'pipe'], cwd: projectRoot });
       children.push(child);
+      recordOutput(child);
       return child;
     },
     tsx: (script, args, options) => exec(tsxBin, [`${projectRoot}${script}`, ...args], options),
@@ -112,24 +122,50 @@ export async function createNamespace(prefix = 'tsnit-'): Promise<Namespace> {
   };
 }
 
-/** Wait until `child` prints a line matching `pattern` on stdout or stderr. */
+/** Everything each spawned process printed so far (stdout and stderr interleaved). */
+const outputs = new WeakMap<ChildProcess, { text: string }>();
+
+function recordOutput(child: ChildProcess): void {
+  const record = { text: '' };
+  outputs.set(child, record);
+  child.stdout?.on('data', (chunk: Buffer) => (record.text += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (record.text += chunk.toString()));
+}
+
+/** Wait until `child` (spawned through this harness) has printed something matching `pattern`. */
 export function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
+  const record = outputs.get(child);
+  if (record === undefined) throw new Error('waitForOutput: process was not spawned through the harness');
   return new Promise((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; output: ${seen}`)), timeoutMs);
-    const onData = (chunk: Buffer) => {
-      seen += chunk.toString();
-      if (pattern.test(seen)) {
-        clearTimeout(timer);
-        resolve(seen);
-      }
+    const check = () => {
+      if (!pattern.test(record.text)) return false;
+      cleanup();
+      resolve(record.text);
+      return true;
     };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
+    const onExit = (code: number | null) => {
+      setImmediate(() => {
+        if (!check()) {
+          cleanup();
+          reject(new Error(`process exited (${code}) before ${pattern}; output: ${record.text}`));
+        }
+      });
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`timed out waiting for ${pattern}; output: ${record.text}`));
+    }, timeoutMs);
+    const cleanup = () => {
       clearTimeout(timer);
-      if (!pattern.test(seen)) reject(new Error(`process exited (${code}) before ${pattern}; output: ${seen}`));
-    });
+      child.stdout?.off('data', check);
+      child.stderr?.off('data', check);
+      child.off('exit', onExit);
+    };
+    if (check()) return;
+    child.stdout?.on('data', check);
+    child.stderr?.on('data', check);
+    if (child.exitCode !== null || child.signalCode !== null) onExit(child.exitCode);
+    else child.once('exit', onExit);
   });
 }
 

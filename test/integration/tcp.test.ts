@@ -59,9 +59,11 @@ describe.skipIf(!isRoot)('TCP over a TUN device', () => {
   });
 
   it('refuses a closed port with RST (curl: connection refused)', async () => {
+    const started = Date.now();
     const result = await env.exec('curl', ['-sS', '--max-time', '5', `http://${env.stackAddress}:81/`]);
+    // Exit 7 is "failed to connect"; a lost SYN would instead time out (exit 28) after 5 s.
     expect(result.code).toBe(7);
-    expect(result.stderr).toMatch(/refused/i);
+    expect(Date.now() - started).toBeLessThan(3000);
   });
 
   it('echoes 1 MiB on each of 200 parallel connections', async () => {
@@ -99,14 +101,28 @@ describe.skipIf(!isRoot)('the stack dialling kernel TCP servers, and the seed pr
     await ns?.stop();
   });
 
-  it('tcp-client.ts dials a kernel nc server and reads its answer', async () => {
-    const server = ns.spawn('sh', ['-c', `printf 'Hello from the kernel\\n' | nc -l -q 1 -p 8080 -s 0.0.0.0`]);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+  it('tcp-client.ts dials a kernel TCP server and reads its answer', async () => {
+    // The seed's server, in python on kernel sockets: read a line, answer, close.
+    const server = ns.spawn('python3', [
+      '-u',
+      '-c',
+      `import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', 8080))
+s.listen(1)
+print('listening', flush=True)
+c, addr = s.accept()
+line = c.makefile('rb').readline()
+print('Received data:', line.decode().strip(), 'from', addr[0], flush=True)
+c.sendall(b'Hello from the kernel\\n')
+c.close()`,
+    ]);
+    await waitForOutput(server, /listening/);
     const result = await ns.tsx('scripts/examples/tcp-client.ts', ['--tun', 'tsnc0', '--log', 'warn', '--connect', '10.0.0.1:8080'], { timeoutMs: 30_000 });
     expect(result.stderr).toBe('');
     expect(result.stdout).toContain('Received data: Hello from the kernel');
-    const serverOutput = await waitForOutput(server, /Hello, server!/);
-    expect(serverOutput).toContain('Hello, server!');
+    await waitForOutput(server, /Received data: Hello, server! from 10\.0\.0\.2/);
   });
 
   it('tcp-server.ts answers a kernel nc client', async () => {

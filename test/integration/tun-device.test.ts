@@ -4,7 +4,10 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readUint16, writeUint16 } from '../../src/bytes.js';
@@ -170,6 +173,16 @@ describe.skipIf(!isRoot)('TUN device (root)', () => {
     }
   });
 
+  it('lets the kernel pick the number in a %d name', async () => {
+    const device = await openTun({ name: 'tsntun%d', configure: false });
+    opened.push(device);
+    expect(device.name).toMatch(/^tsntun\d+$/);
+    expect(device.created).toBe(true);
+    expect(existsSync(`/sys/class/net/${device.name}`)).toBe(true);
+    await device.close();
+    expect(existsSync(`/sys/class/net/${device.name}`)).toBe(false);
+  });
+
   it('reports clear errors', async () => {
     const tooLong = openTun({ name: 'tsntun-name-too-long' });
     await expect(tooLong).rejects.toBeInstanceOf(TunError);
@@ -180,6 +193,7 @@ describe.skipIf(!isRoot)('TUN device (root)', () => {
     await expect(openTun({ name: uniqueName(), configure: { hostCidr: '10.231.0.1' } })).rejects.toMatchObject({ code: 'EINVAL' });
     await expect(openTun({ name: uniqueName(), configure: { hostCidr: '10.231.0.1/24', txQueueLength: 0 } })).rejects.toMatchObject({ code: 'EINVAL' });
     await expect(openTun({ name: 'lo' })).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(openTun({ name: uniqueName(), ringBytes: 1000 })).rejects.toMatchObject({ code: 'EINVAL' });
 
     const missing = '/nonexistent/tsntun-clone';
     const noDevice = openTun({ name: uniqueName(), devicePath: missing });
@@ -194,6 +208,41 @@ describe.skipIf(!isRoot)('TUN device (root)', () => {
     await expect(second).rejects.toMatchObject({ code: 'EBUSY' });
     await first.close();
     expect(await eventually(openFdCount, (count) => count <= fdsBefore)).toBe(fdsBefore);
+  });
+
+  it('tells an unprivileged user to run as root (EPERM)', async () => {
+    // Two ways to lack the privilege: /dev/net/tun is root-only (open fails with EACCES), or a
+    // world-accessible clone node lets open succeed and TUNSETIFF fails with EPERM.
+    const dir = mkdtempSync(join(tmpdir(), 'tsntun-'));
+    try {
+      chmodSync(dir, 0o755);
+      const openClone = join(dir, 'tun');
+      await execFileAsync('mknod', [openClone, 'c', '10', '200']);
+      chmodSync(openClone, 0o666);
+      const moduleUrl = new URL('../../src/tun/tun-device.ts', import.meta.url).href;
+      const script = `
+        import { openTun } from ${JSON.stringify(moduleUrl)};
+        const results = [];
+        for (const devicePath of [undefined, ${JSON.stringify(openClone)}]) {
+          try { await openTun({ name: ${JSON.stringify(uniqueName())}, devicePath }); results.push({ code: 'opened' }); }
+          catch (error) { results.push({ code: error.code, message: error.message }); }
+        }
+        console.log(JSON.stringify(results));`;
+      const { stdout } = await execFileAsync(
+        'setpriv',
+        ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script],
+        { cwd: fileURLToPath(new URL('../..', import.meta.url)), env: { ...process.env, HOME: dir } },
+      );
+      const results = JSON.parse(stdout.trim().split('\n').pop()!) as { code: string; message: string }[];
+      expect(results).toHaveLength(2);
+      for (const result of results) {
+        expect(result.code).toBe('EPERM');
+        expect(result.message).toMatch(/run as root/);
+      }
+      expect(results[0]!.message).toContain('/dev/net/tun');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('delivers a burst from the kernel in batches', async () => {

@@ -12,6 +12,7 @@ import { PROTOCOL_ICMP } from '../../src/ip/ipv4.js';
 import { readPcap } from '../../src/pcap/pcap.js';
 import { Stack } from '../../src/stack.js';
 import { datagramsOf, ReplayLink } from './replay-link.js';
+import { copyBytes } from '../../src/bytes.js';
 
 const CLIENT = parseAddress('10.77.0.1')!;
 const SERVER = parseAddress('10.77.0.2')!;
@@ -62,7 +63,7 @@ describe('replay: icmp-echo.pcap', () => {
     const link = new ReplayLink(1500);
     const stack = new Stack({ link, address: SERVER, manualTimers: true });
     const request = fromClient.find((p) => p[9] === PROTOCOL_ICMP && p[20] === ICMP_ECHO_REQUEST && (p[6]! & 0x3f) === 0 && p[7] === 0)!;
-    const damaged = request.slice();
+    const damaged = copyBytes(request);
     damaged[10] ^= 0x01;
     link.inject([damaged]);
     expect(link.drain()).toEqual([]);

@@ -6,6 +6,7 @@ import type { Link } from '../../src/link/link.js';
 import { parseIPv4, type IPv4Header } from '../../src/ip/ipv4.js';
 import { Reassembler } from '../../src/ip/reassembly.js';
 import { Counters } from '../../src/counters.js';
+import { copyBytes } from '../../src/bytes.js';
 
 export class ReplayLink implements Link {
   readonly sent: Uint8Array[] = [];
@@ -22,7 +23,7 @@ export class ReplayLink implements Link {
   }
 
   inject(packets: readonly Uint8Array[]): void {
-    this.receiver?.(packets.map((p) => p.slice()));
+    this.receiver?.(packets.map((p) => copyBytes(p)));
   }
 
   /** Take what was sent so far. */
@@ -49,7 +50,7 @@ export function datagramsOf(packets: readonly Uint8Array[]): Datagram[] {
       const whole = reassembler.accept(parsed.header, parsed.payload, packet, 0);
       if (whole) out.push({ header: whole.header, payload: whole.payload });
     } else {
-      out.push({ header: parsed.header, payload: parsed.payload.slice() });
+      out.push({ header: parsed.header, payload: copyBytes(parsed.payload) });
     }
   }
   return out;

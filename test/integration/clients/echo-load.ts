@@ -69,7 +69,7 @@ async function main(): Promise<void> {
         ok++;
       } catch (error) {
         errors.push(error instanceof Error ? error.message : String(error));
-        if (errors.length > 10) break;
+        if (errors.length > 3) break;
       }
     }
   }

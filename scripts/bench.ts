@@ -1,0 +1,243 @@
+/**
+ * `npm run bench` (as root): the stack against the Linux kernel, same clients, same run
+ * (DESIGN.md "The benchmark contract").
+ *
+ *   npm run bench -- [--mtu N] [--json FILE] [--quick] [--download-bytes N] [--upload-bytes N]
+ *
+ * The stack runs as the CLI on a TUN device in namespace `tsnbench-s-<rand>` (clients in the same
+ * namespace, against 10.0.0.2); the kernel serves the same demo (scripts/kernel-demo-server.ts)
+ * in `tsnbench-ks-<rand>`, reached over a veth pair of the same MTU from `tsnbench-kc-<rand>`.
+ * Each figure is measured on the kernel, then on the stack, and printed as
+ * `name value unit kernel value unit ratio stack/kernel`. Everything made here is removed at the
+ * end, on failure and on SIGINT / SIGTERM. Exit status: 0 when every figure was measured on both
+ * sides, 1 when any failed, 2 for a usage error, 130 / 143 when interrupted.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, openSync, closeSync, writeSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { FIGURES, MB, warmUp, type BenchSettings } from './bench/figures.js';
+import { NamespaceSet, setUpKernel, setUpStack, STACK_ADDR, KERNEL_SERVER_ADDR, type ServerProcess, type Side, type SideName } from './bench/netns.js';
+import { liveChildren, terminate } from './bench/proc.js';
+import { formatTable, jsonReport, type FigureResult, type Measured } from './bench/report.js';
+
+const USAGE = 'usage: npm run bench -- [--mtu N] [--json FILE] [--quick] [--download-bytes N] [--upload-bytes N]';
+const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+const MiB = 1024 * 1024;
+
+function usageError(message: string): never {
+  process.stderr.write(`error: ${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function byteCount(text: string, flag: string, max: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < 1 || value > max) usageError(`${flag} ${text}: expected an integer from 1 to ${max}`);
+  return value;
+}
+
+function parseFlags() {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: process.argv.slice(2),
+      strict: true,
+      allowPositionals: false,
+      options: {
+        mtu: { type: 'string', default: '1500' },
+        json: { type: 'string' },
+        quick: { type: 'boolean', default: false },
+        'download-bytes': { type: 'string' },
+        'upload-bytes': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (error) {
+    usageError(error instanceof Error ? error.message : String(error));
+  }
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    process.exit(0);
+  }
+  const mtuText = values.mtu!;
+  const mtu = Number(mtuText);
+  if (!/^\d+$/.test(mtuText) || mtu < 68 || mtu > 65535) usageError(`--mtu ${mtuText}: expected an integer from 68 to 65535`);
+  const quick = values.quick!;
+  return {
+    mtu,
+    quick,
+    json: values.json,
+    downloadBytes: values['download-bytes'] !== undefined ? byteCount(values['download-bytes'], '--download-bytes', 2 ** 34) : quick ? 16 * MiB : 256 * MiB,
+    uploadBytes: values['upload-bytes'] !== undefined ? byteCount(values['upload-bytes'], '--upload-bytes', 4 * 1024 * MiB) : quick ? 8 * MiB : 64 * MiB,
+  };
+}
+
+function progress(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+/** Random bytes to a file, returning their sha256. */
+function writeUploadFile(path: string, size: number): string {
+  const hash = createHash('sha256');
+  const fd = openSync(path, 'w');
+  try {
+    for (let left = size; left > 0; ) {
+      const chunk = randomBytes(Math.min(left, 4 * MiB));
+      hash.update(chunk);
+      writeSync(fd, chunk);
+      left -= chunk.length;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
+const namespaces = new NamespaceSet();
+const servers: ServerProcess[] = [];
+let tmpDir: string | undefined;
+let interrupted = false;
+let cleanupPromise: Promise<void> | undefined;
+
+/** Stop our servers and in-flight clients (by PID), delete our namespaces and temp files. Idempotent. */
+function cleanup(): Promise<void> {
+  cleanupPromise ??= (async () => {
+    await Promise.all([...servers.map((server) => server.stop()), ...liveChildren().map((child) => terminate(child, 2000))]);
+    for (const problem of await namespaces.removeAll()) progress(`cleanup: ${problem}`);
+    if (tmpDir !== undefined) rmSync(tmpDir, { recursive: true, force: true });
+  })();
+  return cleanupPromise;
+}
+
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    progress(`${signal}: cleaning up`);
+    void cleanup().finally(() => process.exit(code));
+  });
+}
+
+async function measureAll(sides: Record<SideName, Side | string>, settings: BenchSettings): Promise<FigureResult[]> {
+  const results: FigureResult[] = [];
+  for (const figure of FIGURES) {
+    const result: FigureResult = { figure, stack: {}, kernel: {} };
+    for (const name of ['kernel', 'stack'] as const) {
+      if (interrupted) throw new Error('interrupted');
+      const side = sides[name];
+      let measured: Measured;
+      if (typeof side === 'string') {
+        measured = { error: side };
+      } else if (side.server.exitReason() !== undefined) {
+        measured = { error: side.server.exitReason() };
+      } else {
+        progress(`${figure.name} on ${name}`);
+        try {
+          measured = { value: await figure.measure(side, settings) };
+        } catch (error) {
+          const reason = error instanceof Error ? error.message : String(error);
+          const exit = side.server.exitReason();
+          measured = { error: exit !== undefined ? `${reason}; ${exit}` : reason };
+        }
+      }
+      result[name] = measured;
+    }
+    results.push(result);
+  }
+  return results;
+}
+
+async function main(): Promise<number> {
+  const flags = parseFlags();
+  if (process.getuid?.() !== 0) usageError('must run as root (sudo npm run bench): it creates network namespaces and a TUN device');
+  const started = performance.now();
+  const suffix = randomBytes(3).toString('hex');
+  tmpDir = mkdtempSync(join(tmpdir(), 'tsnbench-'));
+  const tsx = `${projectRoot}node_modules/.bin/tsx`;
+
+  progress(`writing a ${flags.uploadBytes}-byte upload file`);
+  const uploadFile = join(tmpDir, 'upload.bin');
+  const uploadSha256 = writeUploadFile(uploadFile, flags.uploadBytes);
+  const settings: BenchSettings = {
+    mtu: flags.mtu,
+    quick: flags.quick,
+    downloadBytes: flags.downloadBytes,
+    uploadBytes: flags.uploadBytes,
+    uploadFile,
+    uploadSha256,
+    pingCount: flags.quick ? 20 : 50,
+    rpsRequests: flags.quick ? 100 : 500,
+    echoCount: flags.quick ? 200 : 1000,
+    tsx,
+    projectRoot,
+    tmpDir,
+  };
+
+  const context = { namespaces, suffix, mtu: flags.mtu, tsx, projectRoot, servers };
+  const sides: Record<SideName, Side | string> = { kernel: 'not started', stack: 'not started' };
+  const setUps: Array<[SideName, () => Promise<Side>]> = [
+    ['kernel', () => setUpKernel(context)],
+    ['stack', () => setUpStack(context)],
+  ];
+  for (const [name, setUp] of setUps) {
+    progress(`setting up the ${name} side`);
+    try {
+      const side = await setUp();
+      progress(`warming up the ${name} side`);
+      await warmUp(side, settings);
+      sides[name] = side;
+    } catch (error) {
+      sides[name] = `setup failed: ${error instanceof Error ? error.message : String(error)}`;
+      progress(sides[name]);
+    }
+    if (interrupted) throw new Error('interrupted');
+  }
+
+  const results = await measureAll(sides, settings);
+  const elapsed = (performance.now() - started) / 1000;
+
+  const lines = [
+    `# tsnet-stack benchmark: mtu ${flags.mtu}${flags.quick ? ' (--quick)' : ''}, ${elapsed.toFixed(0)} s; 1 MB = 10^6 bytes; ratio = stack/kernel`,
+    `# stack: the CLI on TUN ${STACK_ADDR}, clients in its namespace; kernel: Linux sockets over a veth pair (${KERNEL_SERVER_ADDR}), same MTU, same node:http handler`,
+    ...FIGURES.map((figure) => `#   ${figure.name}: ${figure.method}`),
+    `#   sizes: download ${settings.downloadBytes} B, upload ${settings.uploadBytes} B, ping ${settings.pingCount}, http ${settings.rpsRequests} requests, echo ${settings.echoCount} rounds`,
+    ...(['stack', 'kernel'] as const).flatMap((name) => (typeof sides[name] === 'string' ? [`# ${name}: failed (${sides[name]})`] : [])),
+    ...formatTable(results, {
+      stack: typeof sides.stack === 'string' ? sides.stack : undefined,
+      kernel: typeof sides.kernel === 'string' ? sides.kernel : undefined,
+    }),
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+
+  if (flags.json !== undefined) {
+    const report = jsonReport(flags.mtu, flags.quick, {
+      downloadBytes: settings.downloadBytes,
+      uploadBytes: settings.uploadBytes,
+      pingCount: settings.pingCount,
+      httpRequests: settings.rpsRequests,
+      echoRounds: settings.echoCount,
+      mb: `${MB} bytes`,
+    }, results);
+    writeFileSync(flags.json, JSON.stringify(report, null, 2) + '\n');
+    progress(`wrote ${flags.json}`);
+  }
+  const failed = results.filter((result) => result.stack.error !== undefined || result.kernel.error !== undefined).length;
+  if (failed > 0) progress(`${failed} of ${results.length} figures could not be measured on both sides`);
+  return failed > 0 ? 1 : 0;
+}
+
+main()
+  .then(async (code) => {
+    await cleanup();
+    process.exit(code);
+  })
+  .catch(async (error: unknown) => {
+    if (!interrupted) process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    await cleanup();
+    if (!interrupted) process.exit(1);
+  });

@@ -1,0 +1,105 @@
+/**
+ * TCP echo round-trip client for the benchmark (run inside the client namespace):
+ *
+ *   tsx scripts/bench/echo-client.ts --host IP [--port 7] [--count 1000] [--size 64] [--warmup 50] [--timeout-ms 60000]
+ *
+ * One connection with TCP_NODELAY; `warmup + count` times: send `size` bytes, wait until the same
+ * `size` bytes have come back (checked), and time it. Prints one JSON line
+ * `{"count", "medianUs", "p90Us", "minUs", "maxUs"}` over the timed rounds; exits 1 on any error.
+ */
+import { connect, type Socket } from 'node:net';
+import { parseArgs } from 'node:util';
+
+function fail(message: string): never {
+  process.stderr.write(`echo-client: ${message}\n`);
+  process.exit(1);
+}
+
+function positive(text: string | undefined, flag: string, min: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text ?? '') || value < min) fail(`${flag} ${text}: expected an integer >= ${min}`);
+  return value;
+}
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  strict: true,
+  options: {
+    host: { type: 'string' },
+    port: { type: 'string', default: '7' },
+    count: { type: 'string', default: '1000' },
+    size: { type: 'string', default: '64' },
+    warmup: { type: 'string', default: '50' },
+    'timeout-ms': { type: 'string', default: '60000' },
+  },
+});
+if (!values.host) fail('--host is required');
+const host = values.host;
+const port = positive(values.port, '--port', 1);
+const count = positive(values.count, '--count', 1);
+const size = positive(values.size, '--size', 1);
+const warmup = positive(values.warmup, '--warmup', 0);
+const timeoutMs = positive(values['timeout-ms'], '--timeout-ms', 1);
+
+const deadline = setTimeout(() => fail(`not done within ${timeoutMs} ms`), timeoutMs);
+
+function open(): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port, noDelay: true });
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
+async function main(): Promise<void> {
+  const socket = await open();
+  socket.setNoDelay(true);
+  const message = Buffer.alloc(size);
+  const received = Buffer.alloc(size);
+  let have = 0;
+  let waiter: (() => void) | undefined;
+  let failure: Error | undefined;
+  socket.on('data', (chunk: Buffer) => {
+    if (have + chunk.length > size) {
+      failure = new Error(`got ${have + chunk.length} bytes back for a ${size}-byte message`);
+    } else {
+      chunk.copy(received, have);
+      have += chunk.length;
+    }
+    if (waiter && (have === size || failure)) waiter();
+  });
+  const ended = (reason: string) => {
+    failure ??= new Error(reason);
+    waiter?.();
+  };
+  socket.on('error', (error) => ended(error.message));
+  socket.on('end', () => ended('connection closed by the server'));
+
+  const timesNs: bigint[] = [];
+  for (let round = 0; round < warmup + count; round++) {
+    for (let i = 0; i < size; i++) message[i] = (round + i) & 0xff;
+    have = 0;
+    const done = new Promise<void>((resolve) => (waiter = resolve));
+    const start = process.hrtime.bigint();
+    socket.write(message);
+    await done;
+    const elapsed = process.hrtime.bigint() - start;
+    waiter = undefined;
+    if (failure) throw failure;
+    if (!received.equals(message)) throw new Error(`round ${round}: the echo differs from what was sent`);
+    if (round >= warmup) timesNs.push(elapsed);
+  }
+  socket.end();
+  socket.destroy();
+
+  const sorted = timesNs.map((ns) => Number(ns) / 1000).sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  const median = sorted.length % 2 === 1 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+  process.stdout.write(JSON.stringify({ count: sorted.length, medianUs: median, p90Us: at(0.9), minUs: sorted[0]!, maxUs: sorted[sorted.length - 1]! }) + '\n');
+  clearTimeout(deadline);
+}
+
+main().catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));

@@ -1,0 +1,195 @@
+/**
+ * The benchmark's figures (DESIGN.md "The benchmark contract"). Each one is measured the same way
+ * on both sides, by real clients (ping, curl, a node TCP echo client) running in the side's client
+ * namespace; a figure's `measure` resolves with the value or throws with a one-line reason.
+ */
+import { readFileSync } from 'node:fs';
+import { nsRun, type Side } from './netns.js';
+import { statusKb, type RunResult } from './proc.js';
+
+export interface BenchSettings {
+  mtu: number;
+  quick: boolean;
+  downloadBytes: number;
+  uploadBytes: number;
+  uploadFile: string;
+  uploadSha256: string;
+  pingCount: number;
+  rpsRequests: number;
+  echoCount: number;
+  tsx: string;
+  projectRoot: string;
+  tmpDir: string;
+}
+
+export interface Figure {
+  name: string;
+  unit: string;
+  /** How it is measured, for the output's header. */
+  method: string;
+  measure(side: Side, settings: BenchSettings): Promise<number>;
+}
+
+/** 1 MB = 10^6 bytes throughout. */
+export const MB = 1e6;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function describeFailure(what: string, result: RunResult): string {
+  const how = result.timedOut ? `timed out after ${(result.elapsedMs / 1000).toFixed(1)} s` : result.signal ? `killed by ${result.signal}` : `exit ${result.code}`;
+  const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-2).join(' | ');
+  return `${what} ${how}${detail ? `: ${detail.slice(0, 300)}` : ''}`;
+}
+
+function curl(side: Side, args: string[], timeoutMs: number, input?: string): Promise<RunResult> {
+  return nsRun(side.clientNamespace, 'curl', ['-sS', ...args], { timeoutMs, input });
+}
+
+const pingRtt: Figure = {
+  name: 'ping_rtt_us',
+  unit: 'µs',
+  method: 'median of the per-reply times of `ping -c N -i 0.01`',
+  async measure(side, settings) {
+    const result = await nsRun(side.clientNamespace, 'ping', ['-n', '-c', String(settings.pingCount), '-i', '0.01', '-W', '2', '-w', '30', side.host], { timeoutMs: 40_000 });
+    const times = [...result.stdout.matchAll(/time=([\d.]+) ms/g)].map((match) => Number(match[1]) * 1000);
+    if (times.length < Math.ceil(settings.pingCount / 2)) throw new Error(describeFailure(`ping got ${times.length}/${settings.pingCount} replies;`, result));
+    return median(times);
+  },
+};
+
+const download: Figure = {
+  name: 'download_mb_s',
+  unit: 'MB/s',
+  method: "`curl -o /dev/null -w '%{speed_download}' http://HOST/bytes/N`, size checked",
+  async measure(side, settings) {
+    const n = settings.downloadBytes;
+    // Enough for 4 MB/s; below 100 kB/s for 10 s is a stall.
+    const maxTime = Math.max(30, Math.ceil(n / 4e6));
+    const result = await curl(side, ['-o', '/dev/null', '--max-time', String(maxTime), '--speed-limit', '100000', '--speed-time', '10', '-w', '%{http_code} %{size_download} %{speed_download}', `http://${side.host}/bytes/${n}`], (maxTime + 10) * 1000);
+    const [status, size, speed] = result.stdout.trim().split(' ').map(Number);
+    if (result.code !== 0) {
+      const partial = size !== undefined && speed !== undefined && Number.isFinite(size) ? ` (${size} of ${n} bytes at ${(speed / MB).toFixed(2)} MB/s)` : '';
+      throw new Error(describeFailure(`curl${partial}`, result));
+    }
+    if (status !== 200) throw new Error(`HTTP status ${status}`);
+    if (size !== n) throw new Error(`received ${size} bytes, expected ${n}`);
+    return speed! / MB;
+  },
+};
+
+const upload: Figure = {
+  name: 'upload_mb_s',
+  unit: 'MB/s',
+  method: "`curl --data-binary @file http://HOST/upload -w '%{speed_upload}'`, the server's byte count and sha256 checked",
+  async measure(side, settings) {
+    const n = settings.uploadBytes;
+    const maxTime = Math.max(30, Math.ceil(n / 2e6));
+    const result = await curl(
+      side,
+      ['--max-time', String(maxTime), '--speed-limit', '100000', '--speed-time', '10', '-H', 'Expect:', '-H', 'Content-Type: application/octet-stream', '--data-binary', `@${settings.uploadFile}`, '-w', '\n%{http_code} %{size_upload} %{speed_upload}', `http://${side.host}/upload`],
+      (maxTime + 10) * 1000,
+    );
+    if (result.code !== 0) throw new Error(describeFailure('curl', result));
+    const lines = result.stdout.trim().split('\n');
+    const [status, , speed] = (lines.pop() ?? '').split(' ').map(Number);
+    if (status !== 200) throw new Error(`HTTP status ${status}`);
+    const reply = lines.join('\n').trim();
+    const expected = `${n} ${settings.uploadSha256}`;
+    if (reply !== expected) throw new Error(`server reported "${reply.slice(0, 100)}", expected "${n} ${settings.uploadSha256.slice(0, 16)}..."`);
+    return speed! / MB;
+  },
+};
+
+/**
+ * One curl process fetching GET / `count` times: the URLs come from a config file on stdin, and
+ * `-w '%{http_code} %{num_connects}'` shows for each transfer whether it opened a connection.
+ */
+async function httpRps(side: Side, settings: BenchSettings, newConnections: boolean): Promise<number> {
+  const count = settings.rpsRequests;
+  const config: string[] = [];
+  if (newConnections) config.push('header = "Connection: close"');
+  for (let i = 0; i < count; i++) config.push(`url = "http://${side.host}/"`, 'output = "/dev/null"');
+  const result = await curl(side, ['--max-time', '10', '-w', '%{http_code} %{num_connects} %{time_total}\\n', '-K', '-'], 120_000, config.join('\n') + '\n');
+  if (result.code !== 0) throw new Error(describeFailure('curl', result));
+  const rows = result.stdout.trim().split('\n').map((line) => line.split(' ').map(Number));
+  if (rows.length !== count) throw new Error(`curl reported ${rows.length} transfers, expected ${count}`);
+  const bad = rows.filter(([status]) => status !== 200).length;
+  if (bad > 0) throw new Error(`${bad} of ${count} responses were not 200`);
+  const connects = rows.reduce((sum, row) => sum + (row[1] ?? 0), 0);
+  if (newConnections && connects !== count) throw new Error(`curl opened ${connects} connections for ${count} requests, expected one each`);
+  if (!newConnections && connects !== 1) throw new Error(`curl opened ${connects} connections for ${count} keep-alive requests, expected 1`);
+  // curl's own per-transfer times, so the process's start-up and exit are not counted
+  const seconds = rows.reduce((sum, row) => sum + (row[2] ?? 0), 0);
+  if (!(seconds > 0)) throw new Error('curl reported no transfer times');
+  return count / seconds;
+}
+
+const rpsKeepAlive: Figure = {
+  name: 'http_rps_keepalive',
+  unit: 'req/s',
+  method: "one curl process, N x GET / on one keep-alive connection (num_connects checked = 1); requests / the sum of curl's per-transfer time_total",
+  measure: (side, settings) => httpRps(side, settings, false),
+};
+
+const rpsNewConnection: Figure = {
+  name: 'http_rps_new_conn',
+  unit: 'req/s',
+  method: "one curl process, N x GET / each with 'Connection: close' so the server closes and curl reconnects (num_connects checked = 1 per request); requests / the sum of time_total",
+  measure: (side, settings) => httpRps(side, settings, true),
+};
+
+const echoRtt: Figure = {
+  name: 'tcp_echo_rtt_us',
+  unit: 'µs',
+  method: 'scripts/bench/echo-client.ts: one TCP_NODELAY connection to port 7, 64 bytes out and back, median of N rounds (after 50 warm-up rounds)',
+  async measure(side, settings) {
+    const result = await nsRun(
+      side.clientNamespace,
+      settings.tsx,
+      [`${settings.projectRoot}scripts/bench/echo-client.ts`, '--host', side.host, '--port', '7', '--count', String(settings.echoCount), '--size', '64', '--timeout-ms', '60000'],
+      { timeoutMs: 75_000 },
+    );
+    if (result.code !== 0) throw new Error(describeFailure('echo client', result));
+    const parsed = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { medianUs?: number };
+    if (typeof parsed.medianUs !== 'number') throw new Error(`echo client printed no result: ${result.stdout.slice(0, 200)}`);
+    return parsed.medianUs;
+  },
+};
+
+const peakRss: Figure = {
+  name: 'stack_peak_rss_mb',
+  unit: 'MB',
+  method: "VmHWM of the server's node process (the CLI / the kernel demo server, not the tsx launcher), read after all the other figures",
+  async measure(side) {
+    const pid = side.server.scriptPid();
+    if (pid === undefined) throw new Error(`the ${side.name} server's node process was not found`);
+    const kb = statusKb(pid, 'VmHWM');
+    if (kb === undefined) throw new Error(`no VmHWM in /proc/${pid}/status`);
+    return (kb * 1024) / MB;
+  },
+};
+
+export const FIGURES: Figure[] = [pingRtt, download, upload, rpsKeepAlive, rpsNewConnection, echoRtt, peakRss];
+
+/**
+ * Before measuring: a few requests so both servers have JIT-compiled their hot paths, and a
+ * content check of /bytes/N (byte i = i % 251) that the speed figures themselves skip.
+ */
+export async function warmUp(side: Side, settings: BenchSettings): Promise<void> {
+  const config = Array.from({ length: 20 }, () => `url = "http://${side.host}/"\noutput = "/dev/null"`).join('\n') + '\n';
+  const requests = await curl(side, ['--max-time', '10', '-K', '-'], 60_000, config);
+  if (requests.code !== 0) throw new Error(describeFailure('warm-up GET /', requests));
+  const n = 4 * 1024 * 1024 + 17;
+  const file = `${settings.tmpDir}/warmup-${side.name}.bin`;
+  const fetched = await curl(side, ['--max-time', '60', '-o', file, `http://${side.host}/bytes/${n}`], 70_000);
+  if (fetched.code !== 0) throw new Error(describeFailure('warm-up download', fetched));
+  const bytes = readFileSync(file);
+  if (bytes.length !== n) throw new Error(`warm-up download: ${bytes.length} bytes, expected ${n}`);
+  for (let i = 0; i < n; i++) {
+    if (bytes[i] !== i % 251) throw new Error(`warm-up download: byte ${i} is ${bytes[i]}, expected ${i % 251}`);
+  }
+}

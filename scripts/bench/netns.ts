@@ -1,0 +1,197 @@
+/**
+ * The benchmark's two worlds, each in network namespaces it creates and removes itself:
+ *  - stack:  `tsnbench-s-<rand>`, the CLI on a TUN device (kernel side 10.0.0.1, stack 10.0.0.2);
+ *            clients run in the same namespace.
+ *  - kernel: `tsnbench-kc-<rand>` (client, 10.0.1.1) and `tsnbench-ks-<rand>` (server, 10.0.1.2)
+ *            joined by a veth pair of the same MTU; scripts/kernel-demo-server.ts in the server one.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { findScriptProcess, run, terminate, track, type RunOptions, type RunResult } from './proc.js';
+
+export const STACK_TUN = 'tsnbench0';
+export const STACK_HOST_ADDR = '10.0.0.1';
+export const STACK_ADDR = '10.0.0.2';
+export const KERNEL_CLIENT_ADDR = '10.0.1.1';
+export const KERNEL_SERVER_ADDR = '10.0.1.2';
+const VETH_CLIENT = 'tsnbench-c';
+const VETH_SERVER = 'tsnbench-s';
+
+export type SideName = 'stack' | 'kernel';
+
+/** Run a command inside a namespace (with a timeout, like every client here). */
+export function nsRun(namespace: string, command: string, args: string[], options: RunOptions): Promise<RunResult> {
+  return run('ip', ['netns', 'exec', namespace, command, ...args], options);
+}
+
+/** The namespaces this run made, so cleanup removes exactly those. */
+export class NamespaceSet {
+  private readonly names: string[] = [];
+
+  async add(name: string): Promise<void> {
+    const result = await run('ip', ['netns', 'add', name], { timeoutMs: 10_000 });
+    if (result.code !== 0) throw new Error(`ip netns add ${name}: ${result.stderr.trim()}`);
+    this.names.push(name);
+    await must(nsRun(name, 'ip', ['link', 'set', 'lo', 'up'], { timeoutMs: 10_000 }), `lo up in ${name}`);
+  }
+
+  async removeAll(): Promise<string[]> {
+    const problems: string[] = [];
+    while (this.names.length > 0) {
+      const name = this.names.pop()!;
+      const result = await run('ip', ['netns', 'del', name], { timeoutMs: 10_000 });
+      if (result.code !== 0) problems.push(`ip netns del ${name}: ${result.stderr.trim()}`);
+    }
+    return problems;
+  }
+}
+
+async function must(pending: Promise<RunResult>, what: string): Promise<RunResult> {
+  const result = await pending;
+  if (result.code !== 0) throw new Error(`${what} failed (${result.timedOut ? 'timed out' : `exit ${result.code}`}): ${result.stderr.trim()}`);
+  return result;
+}
+
+/** The informative part of a server's stderr: its first error line, else its last lines. */
+function summarize(text: string): string {
+  const lines = text.trim().split('\n').map((line) => line.trim()).filter((line) => line !== '');
+  const errorLine = lines.find((line) => /^error\b|^\w*Error\b|Error \[|Error:/.test(line));
+  const kept = errorLine ?? lines.slice(-3).join(' | ');
+  return kept.length > 300 ? `${kept.slice(0, 300)}...` : kept;
+}
+
+/** A long-running server (the stack's CLI or the kernel demo server) started under `ip netns exec`. */
+export class ServerProcess {
+  private stdout = '';
+  private stderr = '';
+  private exitText: string | undefined;
+  private scriptPidCache: number | undefined;
+
+  private constructor(
+    readonly label: string,
+    private readonly child: ChildProcess,
+    private readonly script: string,
+  ) {
+    child.stdout!.on('data', (chunk: Buffer) => (this.stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-20_000)));
+    child.on('exit', (code, signal) => {
+      this.exitText = `${label} exited (${signal ?? `code ${code}`})${this.stderr.trim() ? `: ${summarize(this.stderr)}` : ''}`;
+    });
+  }
+
+  /** Start `tsx script args` in the namespace and wait for a line starting with `ready`. */
+  static async start(label: string, namespace: string, tsx: string, script: string, args: string[], cwd: string, readyTimeoutMs: number): Promise<ServerProcess> {
+    const child = track(spawn('ip', ['netns', 'exec', namespace, tsx, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd }));
+    const server = new ServerProcess(label, child, script);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${label} printed no ready line within ${readyTimeoutMs / 1000} s${server.stderr ? `: ${summarize(server.stderr)}` : ''}`)), readyTimeoutMs);
+        const check = () => {
+          if (/^ready/m.test(server.stdout)) {
+            clearTimeout(timer);
+            child.stdout!.off('data', check);
+            resolve();
+          }
+        };
+        child.stdout!.on('data', check);
+        child.once('error', (error) => {
+          clearTimeout(timer);
+          reject(error);
+        });
+        child.once('exit', () => {
+          clearTimeout(timer);
+          // let the stderr pipe drain before quoting it
+          setImmediate(() => reject(new Error(server.exitReason() ?? `${label} exited`)));
+        });
+      });
+    } catch (error) {
+      await server.stop();
+      throw error;
+    }
+    return server;
+  }
+
+  /** Why the server is gone, or undefined while it runs. */
+  exitReason(): string | undefined {
+    if (this.exitText === undefined && (this.child.exitCode !== null || this.child.signalCode !== null)) {
+      this.exitText = `${this.label} exited (${this.child.signalCode ?? `code ${this.child.exitCode}`})`;
+    }
+    return this.exitText;
+  }
+
+  /** The node process that runs the script (not the tsx launcher), for its peak RSS. */
+  scriptPid(): number | undefined {
+    if (this.scriptPidCache === undefined && this.child.pid !== undefined && this.exitReason() === undefined) {
+      this.scriptPidCache = findScriptProcess(this.child.pid, this.script);
+    }
+    return this.scriptPidCache;
+  }
+
+  async stop(): Promise<void> {
+    await terminate(this.child, 10_000);
+  }
+}
+
+export interface Side {
+  name: SideName;
+  /** Where clients run. */
+  clientNamespace: string;
+  /** The server's address, as clients see it. */
+  host: string;
+  server: ServerProcess;
+}
+
+export interface SetupContext {
+  namespaces: NamespaceSet;
+  suffix: string;
+  mtu: number;
+  tsx: string;
+  projectRoot: string;
+  /** Servers started, so cleanup can stop them even when setup fails half way. */
+  servers: ServerProcess[];
+}
+
+export async function setUpKernel(context: SetupContext): Promise<Side> {
+  const client = `tsnbench-kc-${context.suffix}`;
+  const server = `tsnbench-ks-${context.suffix}`;
+  await context.namespaces.add(client);
+  await context.namespaces.add(server);
+  const timeout = { timeoutMs: 10_000 };
+  // Made inside the client namespace with the peer put straight into the server namespace:
+  // the pair never appears in the machine's own namespace.
+  await must(run('ip', ['-n', client, 'link', 'add', VETH_CLIENT, 'type', 'veth', 'peer', 'name', VETH_SERVER, 'netns', server], timeout), 'veth pair');
+  for (const [namespace, device, address] of [
+    [client, VETH_CLIENT, KERNEL_CLIENT_ADDR],
+    [server, VETH_SERVER, KERNEL_SERVER_ADDR],
+  ] as const) {
+    await must(run('ip', ['-n', namespace, 'link', 'set', device, 'mtu', String(context.mtu)], timeout), `mtu ${context.mtu} on ${device}`);
+    await must(run('ip', ['-n', namespace, 'addr', 'add', `${address}/24`, 'dev', device], timeout), `address on ${device}`);
+    await must(run('ip', ['-n', namespace, 'link', 'set', device, 'up'], timeout), `${device} up`);
+  }
+  const process = await ServerProcess.start(
+    'kernel demo server',
+    server,
+    context.tsx,
+    `${context.projectRoot}scripts/kernel-demo-server.ts`,
+    ['--addr', KERNEL_SERVER_ADDR, '--log', 'warn'],
+    context.projectRoot,
+    30_000,
+  );
+  context.servers.push(process);
+  return { name: 'kernel', clientNamespace: client, host: KERNEL_SERVER_ADDR, server: process };
+}
+
+export async function setUpStack(context: SetupContext): Promise<Side> {
+  const namespace = `tsnbench-s-${context.suffix}`;
+  await context.namespaces.add(namespace);
+  const process = await ServerProcess.start(
+    'stack CLI',
+    namespace,
+    context.tsx,
+    `${context.projectRoot}scripts/cli.ts`,
+    ['--tun', STACK_TUN, '--host-addr', `${STACK_HOST_ADDR}/24`, '--addr', STACK_ADDR, '--mtu', String(context.mtu), '--log', 'warn'],
+    context.projectRoot,
+    30_000,
+  );
+  context.servers.push(process);
+  return { name: 'stack', clientNamespace: namespace, host: STACK_ADDR, server: process };
+}
