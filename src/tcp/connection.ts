@@ -1117,7 +1117,6 @@ export class TcpConnection {
       options: {},
       payload: EMPTY,
     });
-    this.counters.add('resets_sent');
   }
 
   /** RST answering an unacceptable ACK: <SEQ=SEG.ACK><CTL=RST> (RFC 9293 3.10.7.3, 3.10.7.4). */
@@ -1133,7 +1132,6 @@ export class TcpConnection {
       options: {},
       payload: EMPTY,
     });
-    this.counters.add('resets_sent');
   }
 
   private transmit(segment: TcpSegment): void {
