@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { parseCidr, parseIPv4 } from '../src/ip/address.js';
 import { parseImpairSpec } from '../src/link/impair.js';
 import { isLogLevel, type LogLevel } from '../src/log.js';
+import { openStack } from '../src/open.js';
 
 export const STACK_FLAGS_USAGE =
   '[--tun NAME] [--host-addr CIDR] [--addr IP] [--mtu N] [--pcap FILE] [--no-configure] [--log LEVEL] [--impair SPEC]';
@@ -27,7 +28,7 @@ export function fail(message: string): never {
   process.exit(2);
 }
 
-type ExtraOptions = Record<string, { type: 'string'; default?: string } | { type: 'boolean'; default?: boolean }>;
+export type ExtraOptions = Record<string, { type: 'string'; default?: string } | { type: 'boolean'; default?: boolean }>;
 
 /** Parse argv (without node and script) into stack flags plus the caller's own string/boolean flags. */
 export function parseStackFlags(
@@ -96,4 +97,30 @@ export function parseStackFlags(
 export function checkPrivileges(): void {
   if (process.getuid?.() !== 0) fail('must run as root (sudo npm start): creating a TUN device needs CAP_NET_ADMIN');
   if (!existsSync('/dev/net/tun')) fail('/dev/net/tun is missing: load the tun module (modprobe tun)');
+}
+
+/**
+ * The frame every example program shares: parse the stack flags plus its own, bring up a stack
+ * on a TUN device, run `body`, report an error the way the seed's Go programs do
+ * ("Error: ..." and exit 1), and always close the stack (FIN to peers, device removed).
+ */
+export async function runExample(
+  usage: string,
+  extra: ExtraOptions,
+  body: (options: Record<string, string | boolean | undefined>) => Promise<void>,
+): Promise<never> {
+  const parsed = parseStackFlags(process.argv.slice(2), `${usage} ${STACK_FLAGS_USAGE}`, extra);
+  checkPrivileges();
+  const { flags } = parsed;
+  const running = await openStack({ tun: flags.tun, hostCidr: flags.hostCidr, address: flags.addr, mtu: flags.mtu, configure: flags.configure });
+  let exitCode = 0;
+  try {
+    await body(parsed.extra);
+  } catch (error) {
+    console.error('Error:', error instanceof Error ? error.message : String(error));
+    exitCode = 1;
+  } finally {
+    await running.close();
+  }
+  process.exit(exitCode);
 }

@@ -66,7 +66,7 @@ export async function openStack(options: OpenStackOptions = {}): Promise<Running
     await device.close();
     throw error;
   }
-  const stack = new Stack({ link, address, logger: options.logger, tcp: options.tcp });
+  const stack = new Stack({ link, address, logger: options.logger, tcp: options.tcp, linkStats: () => device.stats() });
   if (options.setDefault !== false) setDefaultStack(stack);
   let closing: Promise<void> | undefined;
   return {

@@ -56,6 +56,11 @@ export class PortTable<T> {
     throw new NetError('EADDRINUSE', `no free ephemeral ${this.protocol} port`);
   }
 
+  /** Every (port, owner) pair (a snapshot). */
+  entries(): Array<[number, T]> {
+    return [...this.owners.entries()];
+  }
+
   /** Every current owner (a snapshot, safe to mutate the table while iterating). */
   allOwners(): T[] {
     return [...this.owners.values()];

@@ -56,6 +56,8 @@ export interface StackOptions {
   reassemblyTimeoutMs?: number;
   reassemblyMaxBytes?: number;
   logger?: Logger;
+  /** Statistics of the link underneath (e.g. the TUN device's queues), included in stats(). */
+  linkStats?: () => object;
 }
 
 /** What transports need from the IP layer. */
@@ -113,6 +115,7 @@ export class Stack implements IpLayer {
   readonly startedAt: number;
 
   private readonly link: Link;
+  private readonly linkStats: (() => object) | undefined;
   private readonly ipCounters: Counters;
   private readonly icmpCounters: Counters;
   private readonly reassembler: Reassembler;
@@ -131,6 +134,7 @@ export class Stack implements IpLayer {
     if (address === undefined) throw new NetError('EINVAL', `stack address ${String(options.address)} is not an IPv4 address`);
     this.address = address;
     this.link = options.link;
+    this.linkStats = options.linkStats;
     this.mtu = options.link.mtu;
     this.clock = options.clock ?? monotonicClock;
     this.manualTimers = options.manualTimers ?? false;
@@ -397,6 +401,7 @@ export class Stack implements IpLayer {
       tcp: this.tcp.tableStats(),
       udp: this.udp.tableStats(),
       reassembly: { pending: this.reassembler.pendingCount, heldBytes: this.reassembler.heldBytes },
+      ...(this.linkStats ? { link: this.linkStats() } : {}),
     };
   }
 

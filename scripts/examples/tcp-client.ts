@@ -8,22 +8,19 @@
 import { createInterface } from 'node:readline';
 import { toDuplex } from '../../src/api/duplex.js';
 import { dial } from '../../src/api/net.js';
-import { openStack } from '../../src/open.js';
-import { checkPrivileges, parseStackFlags, STACK_FLAGS_USAGE } from '../stack-flags.js';
+import { runExample } from '../stack-flags.js';
 
-const { flags, extra } = parseStackFlags(process.argv.slice(2), `tcp-client.ts [--connect ADDR] [--message TEXT] ${STACK_FLAGS_USAGE}`, {
+const flags = {
   connect: { type: 'string', default: '10.0.0.1:8080' },
   message: { type: 'string', default: 'Hello, server!' },
-});
-checkPrivileges();
-const running = await openStack({ tun: flags.tun, hostCidr: flags.hostCidr, address: flags.addr, mtu: flags.mtu, configure: flags.configure });
-let exitCode = 0;
-try {
+} as const;
+
+await runExample('tcp-client.ts [--connect ADDR] [--message TEXT]', flags, async (options) => {
   // net.Dial("tcp", address)
-  const conn = await dial('tcp', extra.connect as string, { timeout: 10_000 });
+  const conn = await dial('tcp', options.connect as string, { timeout: 10_000 });
   console.log('Sending data to server...');
   // conn.Write([]byte("Hello, server!\n"))
-  await conn.write(new TextEncoder().encode(`${extra.message as string}\n`));
+  await conn.write(new TextEncoder().encode(`${options.message as string}\n`));
   // bufio.NewReader(conn).ReadString('\n')
   const lines = createInterface({ input: toDuplex(conn), crlfDelay: Infinity });
   const first = await lines[Symbol.asyncIterator]().next();
@@ -31,10 +28,4 @@ try {
   console.log('Received data:', first.value);
   lines.close();
   conn.close();
-} catch (error) {
-  console.error('Error:', error instanceof Error ? error.message : String(error));
-  exitCode = 1;
-} finally {
-  await running.close();
-}
-process.exit(exitCode);
+});

@@ -8,37 +8,22 @@
 import { createInterface } from 'node:readline';
 import { toDuplex } from '../../src/api/duplex.js';
 import { listen } from '../../src/api/net.js';
-import { openStack } from '../../src/open.js';
-import { checkPrivileges, parseStackFlags, STACK_FLAGS_USAGE } from '../stack-flags.js';
+import { runExample } from '../stack-flags.js';
 
-const { flags, extra } = parseStackFlags(process.argv.slice(2), `tcp-server.ts [--listen ADDR] ${STACK_FLAGS_USAGE}`, {
-  listen: { type: 'string', default: ':8080' },
-});
-checkPrivileges();
-const running = await openStack({ tun: flags.tun, hostCidr: flags.hostCidr, address: flags.addr, mtu: flags.mtu, configure: flags.configure });
-let exitCode = 0;
-try {
+await runExample('tcp-server.ts [--listen ADDR]', { listen: { type: 'string', default: ':8080' } }, async (options) => {
   // net.Listen("tcp", ":8080")
-  const listener = await listen('tcp', extra.listen as string);
+  const listener = await listen('tcp', options.listen as string);
   console.log(`listening on ${listener.addr}`);
   // listener.Accept()
   const conn = await listener.accept();
   listener.close();
-  // bufio.NewReader(conn).ReadString('\n') — readline over the connection's Duplex stream
-  const stream = toDuplex(conn);
-  const lines = createInterface({ input: stream, crlfDelay: Infinity });
-  const iterator = lines[Symbol.asyncIterator]();
-  const first = await iterator.next();
+  // bufio.NewReader(conn).ReadString('\n'): readline over the connection's Duplex stream
+  const lines = createInterface({ input: toDuplex(conn), crlfDelay: Infinity });
+  const first = await lines[Symbol.asyncIterator]().next();
   if (first.done) throw new Error('connection closed before a line arrived');
   console.log('Received data:', first.value);
   // conn.Write([]byte("Hello, client!\n"))
   await conn.write(new TextEncoder().encode('Hello, client!\n'));
   lines.close();
   conn.close();
-} catch (error) {
-  console.error('Error:', error instanceof Error ? error.message : String(error));
-  exitCode = 1;
-} finally {
-  await running.close();
-}
-process.exit(exitCode);
+});

@@ -9,6 +9,9 @@
  */
 import type { Link } from './link.js';
 import { copyBytes } from '../bytes.js';
+import { mulberry32 } from '../random.js';
+
+export { mulberry32 };
 
 export interface ImpairSpec {
   /** Probability that a packet is dropped. */
@@ -84,17 +87,6 @@ export function parseImpairSpec(spec: string): ImpairSpec {
   return result;
 }
 
-/** mulberry32: a tiny 32-bit PRNG, plenty for fault injection, returning numbers in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x100000000;
-  };
-}
 
 /**
  * Wrap `link` with faults in both directions: on packets the wrapped link receives, and on

@@ -232,9 +232,18 @@ export class TcpLayer {
     }
   }
 
-  tableStats(): { connections: number; boundPorts: number; states: Record<string, number> } {
+  tableStats(): {
+    connections: number;
+    boundPorts: number;
+    states: Record<string, number>;
+    listeners: Array<{ port: number; halfOpen: number; acceptQueueRoom: number }>;
+  } {
     const states: Record<string, number> = {};
     for (const connection of this.connections.values()) states[connection.state] = (states[connection.state] ?? 0) + 1;
-    return { connections: this.connections.size, boundPorts: this.ports.size, states };
+    const listeners = [];
+    for (const [port, owner] of this.ports.entries()) {
+      if (owner.kind === 'listener') listeners.push({ port, halfOpen: owner.halfOpen, acceptQueueRoom: owner.endpoint.acceptQueueRoom });
+    }
+    return { connections: this.connections.size, boundPorts: this.ports.size, states, listeners };
   }
 }

@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { finishChecksum, internetChecksum, pseudoHeaderSum, sumWords, updateChecksum } from '../../src/ip/checksum.js';
 import { readUint16, writeUint16 } from '../../src/bytes.js';
-
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as prng } from '../../src/random.js';
 
 /** Test oracle: the textbook RFC 1071 loop, one word at a time, folded at the end. */
 function referenceChecksum(bytes: Uint8Array): number {

@@ -4,6 +4,7 @@ import { Counters } from '../../src/counters.js';
 import { internetChecksum } from '../../src/ip/checksum.js';
 import { PROTOCOL_TCP, PROTOCOL_UDP, parseIPv4, writeIPv4Header, type IPv4Header } from '../../src/ip/ipv4.js';
 import { DATAGRAM_OVERHEAD_BYTES, FRAGMENT_OVERHEAD_BYTES, Reassembler } from '../../src/ip/reassembly.js';
+import { mulberry32 as prng } from '../../src/random.js';
 
 const SOURCE = 0x0a000001;
 const DESTINATION = 0x0a000002;
@@ -62,17 +63,6 @@ function split(data: Uint8Array, size: number, id = 1): Fragment[] {
     out.push(fragment({ id, offset, data: piece, more: offset + piece.length < data.length }));
   }
   return out;
-}
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function shuffle<T>(items: T[], random: () => number): T[] {

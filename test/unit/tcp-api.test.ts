@@ -11,28 +11,8 @@ import { dial, listen } from '../../src/api/net.js';
 import type { TcpConn } from '../../src/api/tcp.js';
 import { NetError } from '../../src/errors.js';
 import { impairLink } from '../../src/link/impair.js';
-import { memoryLinkPair, type Link } from '../../src/link/link.js';
 import { Stack } from '../../src/stack.js';
-import type { TcpConfig } from '../../src/tcp/types.js';
-
-function stackPair(options: { mtu?: number; wrap?: (link: Link) => Link; tcp?: Partial<TcpConfig> } = {}) {
-  const [linkA, linkB] = memoryLinkPair(options.mtu ?? 1500);
-  const wrap = options.wrap ?? ((l: Link) => l);
-  const a = new Stack({ link: wrap(linkA), address: '10.0.0.1', tcp: options.tcp });
-  const b = new Stack({ link: linkB, address: '10.0.0.2', tcp: options.tcp });
-  return { a, b };
-}
-
-async function expectCode(promise: Promise<unknown>, code: string): Promise<NetError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(NetError);
-    expect((error as NetError).code).toBe(code);
-    return error as NetError;
-  }
-  throw new Error(`expected rejection with ${code}`);
-}
+import { expectCode, stackPair } from './stack-pair.js';
 
 async function readAll(conn: TcpConn): Promise<Buffer> {
   const chunks: Buffer[] = [];

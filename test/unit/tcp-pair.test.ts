@@ -11,18 +11,7 @@ import { TcpConnection } from '../../src/tcp/connection.js';
 import { TCP_SYN, type TcpSegment } from '../../src/tcp/segment.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpFourTuple } from '../../src/tcp/types.js';
 import { DeadlineQueue } from '../../src/timers.js';
-
-/** mulberry32: a small seeded PRNG so every run sees the same losses. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as prng } from '../../src/random.js';
 
 /** The payload handed to transmit is only valid during the call: the wire keeps a copy. */
 function cloneSegment(s: TcpSegment): TcpSegment {

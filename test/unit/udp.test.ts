@@ -3,32 +3,12 @@ import { dial, listenPacket } from '../../src/api/net.js';
 import { FakeClock } from '../../src/clock.js';
 import { NetError } from '../../src/errors.js';
 import { parseIPv4 } from '../../src/ip/address.js';
-import { memoryLinkPair } from '../../src/link/link.js';
 import { EPHEMERAL_FIRST, EPHEMERAL_LAST, PortTable } from '../../src/ports.js';
-import { Stack } from '../../src/stack.js';
 import { encodeUdp, parseUdp } from '../../src/udp/codec.js';
+import { expectCode, stackPair } from './stack-pair.js';
 
 const A = parseIPv4('10.0.0.1')!;
 const B = parseIPv4('10.0.0.2')!;
-
-function stackPair(options: { mtu?: number; clock?: FakeClock } = {}) {
-  const [linkA, linkB] = memoryLinkPair(options.mtu ?? 1500);
-  const manual = options.clock !== undefined;
-  const a = new Stack({ link: linkA, address: A, clock: options.clock, manualTimers: manual });
-  const b = new Stack({ link: linkB, address: B, clock: options.clock, manualTimers: manual });
-  return { a, b };
-}
-
-async function expectCode(promise: Promise<unknown>, code: string): Promise<NetError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(NetError);
-    expect((error as NetError).code).toBe(code);
-    return error as NetError;
-  }
-  throw new Error(`expected rejection with ${code}`);
-}
 
 describe('UDP codec (RFC 768)', () => {
   it('round trips a datagram with a valid pseudo-header checksum', () => {

@@ -3,8 +3,8 @@
  * namespace): opens connections to an echo server, sends a pattern, checks what comes back.
  *
  *   tsx echo-load.ts HOST PORT --parallel N --bytes B     N connections at once, B bytes each
- *   tsx echo-load.ts HOST PORT --sequential N             N connections one after another, 100 bytes each
- * Prints one JSON line: { ok, failed, bytes, errors[] }.
+ *   tsx echo-load.ts HOST PORT --sequential N             N connections one after another, 100 bytes each (60 s at most)
+ * Prints one JSON line: { ok, failed, bytes, errors[], slow, slowest[] }.
  */
 import { connect, type Socket } from 'node:net';
 
@@ -51,6 +51,8 @@ function echoOnce(size: number, seed: number, timeoutMs: number): Promise<number
 
 async function main(): Promise<void> {
   const errors: string[] = [];
+  /** Connections that took over 200 ms (a lost SYN costs a 1 s retransmission). */
+  const slow: string[] = [];
   let ok = 0;
   let bytes = 0;
   if (mode === '--parallel') {
@@ -63,9 +65,13 @@ async function main(): Promise<void> {
       } else errors.push(String(result.reason instanceof Error ? result.reason.message : result.reason));
     }
   } else {
-    for (let i = 0; i < count; i++) {
+    const deadline = Date.now() + 60_000;
+    for (let i = 0; i < count && Date.now() < deadline; i++) {
       try {
+        const started = Date.now();
         bytes += await echoOnce(100, i, 10_000);
+        const took = Date.now() - started;
+        if (took > 200) slow.push(`connection ${i}: ${took} ms`);
         ok++;
       } catch (error) {
         errors.push(error instanceof Error ? error.message : String(error));
@@ -73,7 +79,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  process.stdout.write(JSON.stringify({ ok, failed: errors.length, bytes, errors: errors.slice(0, 10) }) + '\n');
+  process.stdout.write(JSON.stringify({ ok, failed: errors.length, bytes, errors: errors.slice(0, 10), slow: slow.length, slowest: slow.slice(0, 10) }) + '\n');
 }
 
 void main();
