@@ -52,6 +52,10 @@ export async function openStack(options: OpenStackOptions = {}): Promise<Running
     name: options.tun ?? 'tun0',
     mtu: options.mtu ?? 1500,
     configure: options.configure === false ? false : { hostCidr },
+    // A TCP sender can put a whole window (several MB) on the link in one turn; a ring that
+    // holds it avoids dropping our own segments locally (measured: 4 MiB dropped ~1000 packets
+    // in the 200-connection echo test).
+    ringBytes: 16 * 1024 * 1024,
   });
   let link: Link = device;
   let pcap: PcapWriter | undefined;

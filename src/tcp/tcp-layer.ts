@@ -47,6 +47,7 @@ export class TcpLayer {
   readonly counters: Counters;
   private readonly connections = new Map<string, TcpConnection>();
   private readonly isn: IsnGenerator;
+  private lastQueueWarning = -Infinity;
 
   constructor(
     private readonly ip: IpLayer,
@@ -152,6 +153,15 @@ export class TcpLayer {
     // Linux does when the accept queue is full.
     if (listener.halfOpen >= listener.endpoint.maxHalfOpen || listener.endpoint.acceptQueueRoom <= 0) {
       this.counters.drop('listen_queue_full');
+      const now = this.ip.clock.now();
+      if (now - this.lastQueueWarning >= 1000) {
+        // Like Linux's "possible SYN flooding" message: once a second at most.
+        this.lastQueueWarning = now;
+        this.ip.logger.warn(
+          `tcp port ${segment.destinationPort}: listen queue full (${listener.halfOpen} half-open of ${listener.endpoint.maxHalfOpen}, ` +
+            `accept queue room ${listener.endpoint.acceptQueueRoom}); dropping SYNs`,
+        );
+      }
       return;
     }
     const tuple: TcpFourTuple = {

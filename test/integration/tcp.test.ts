@@ -80,7 +80,7 @@ describe.skipIf(!isRoot)('TCP over a TUN device', () => {
       timeoutMs: 100_000,
     });
     const summary = JSON.parse(result.stdout) as { ok: number; failed: number; errors: string[]; slowest: string[] };
-    if (summary.ok !== 2000) console.log('2000 connections:', summary, JSON.stringify(await env.stats()));
+    if (summary.ok !== 2000) console.log('2000 connections:', summary, JSON.stringify(await env.stats()), env.output().stderr);
     expect(summary.errors).toEqual([]);
     expect(summary.ok).toBe(2000);
     expect(result.stderr).toBe('');
