@@ -154,10 +154,16 @@ function fillRx() {
 }
 
 function drainWakePipe() {
-  Atomics.store(control, C.wakePending, 0);
   while (Number(read(wakeFd, scratch, scratch.length)) > 0) {
     // keep reading until EAGAIN: several wake bytes are one wake-up
   }
+  // Only after the pipe is empty: clearing the flag first would let the main thread set it
+  // and write a byte that this loop then swallows, leaving the flag set with an empty pipe, so
+  // the main thread would never write a wake byte again and queued packets would wait for the
+  // next received one (seen as stalls of seconds under load). The main thread publishes its
+  // packet before it looks at the flag, and this thread looks at the TX ring after draining, so
+  // a wake-up skipped while the flag was still set loses nothing.
+  Atomics.store(control, C.wakePending, 0);
 }
 
 parentPort?.postMessage({ type: 'ready' });
