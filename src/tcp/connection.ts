@@ -315,7 +315,6 @@ export class TcpConnection {
     if ((syn.flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN) throw new NetError('EINVAL', 'acceptSyn needs a SYN without ACK or RST');
     this.opened = true;
     this.passiveOpen = true;
-    this.counters.add('segments_in');
     this.lastReceiveTime = this.env.now();
     this.irs = syn.seq;
     this.rcvNxt = 0;
@@ -335,7 +334,6 @@ export class TcpConnection {
 
   /** RFC 9293 3.10.7 SEGMENT ARRIVES, for every state after the first SYN. */
   handleSegment(segment: TcpSegment): void {
-    this.counters.add('segments_in');
     switch (this.currentState) {
       case 'CLOSED':
       case 'LISTEN':
@@ -1135,7 +1133,6 @@ export class TcpConnection {
   }
 
   private transmit(segment: TcpSegment): void {
-    this.counters.add('segments_out');
     this.env.transmit(segment);
   }
 
