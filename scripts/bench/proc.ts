@@ -34,11 +34,14 @@ export function track(child: ChildProcess): ChildProcess {
   return child;
 }
 
-/** Run a command to completion; never throws for a non-zero exit. SIGKILLs it at the timeout. */
+/** Run a command to completion; never throws for a non-zero exit. SIGKILLs its process group at the timeout. */
 export function run(command: string, args: string[], options: RunOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = track(spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] }));
+    // Its own process group, so a timeout also ends grandchildren (tsx runs node as a child, and
+    // `ip netns exec` becomes the command): killing only the direct child would leave them holding
+    // the pipes open, and 'close' would never come.
+    const child = track(spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true }));
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let timedOut = false;
@@ -46,7 +49,11 @@ export function run(command: string, args: string[], options: RunOptions): Promi
     child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk));
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGKILL');
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
     }, options.timeoutMs);
     child.on('error', (error) => {
       clearTimeout(timer);

@@ -8,6 +8,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { run as runCommand } from '../../scripts/bench/proc.js';
 
 const execFileAsync = promisify(execFile);
 export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -19,40 +20,10 @@ export interface ExecResult {
   code: number;
 }
 
-/** Run a command; never throws for a non-zero exit (the result carries the code). */
+/** Run a command; never throws for a non-zero exit (the result carries the code; 128 after a signal). */
 export async function run(command: string, args: string[], options: { timeoutMs?: number; input?: string | Buffer } = {}): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    // Its own process group, so a timeout ends grandchildren too (tsx runs node as a child).
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          child.kill('SIGKILL');
-        }
-      }
-    }, options.timeoutMs ?? 60_000);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({
-        stdout: Buffer.concat(stdout).toString('utf8'),
-        stderr: Buffer.concat(stderr).toString('utf8'),
-        code: code ?? (signal ? 128 : 1),
-      });
-    });
-    child.stdin.on('error', () => {});
-    if (options.input !== undefined) child.stdin.end(options.input);
-    else child.stdin.end();
-  });
+  const result = await runCommand(command, args, { timeoutMs: options.timeoutMs ?? 60_000, input: options.input });
+  return { stdout: result.stdout, stderr: result.stderr, code: result.code ?? 128 };
 }
 
 export interface StackInNamespace {
