@@ -8,6 +8,8 @@
  * fills, inOrderEnd jumps over the ranges that became contiguous: no data moves.
  */
 
+import { ByteRing } from './byte-ring.js';
+
 export interface ByteRange {
   /** First stream offset in the range. */
   start: number;
@@ -33,9 +35,8 @@ export type ReceiveInsertStatus =
 const INITIAL_ALLOCATION = 16 * 1024;
 
 export class ReceiveBuffer {
-  private ring: Uint8Array;
-  /** Ring index of readOffset. */
-  private head = 0;
+  /** Relative position 0 is readOffset. */
+  private readonly ring: ByteRing;
   private readPosition = 0;
   private inOrder = 0;
   /** Out-of-order ranges past inOrderEnd, sorted, disjoint and non-adjacent. */
@@ -48,7 +49,7 @@ export class ReceiveBuffer {
     readonly outOfOrderLimit: number,
   ) {
     if (!Number.isInteger(capacity) || capacity <= 0) throw new RangeError(`bad receive buffer capacity ${capacity}`);
-    this.ring = new Uint8Array(Math.min(capacity, INITIAL_ALLOCATION));
+    this.ring = new ByteRing(capacity, INITIAL_ALLOCATION);
   }
 
   /** Stream offset of the next byte read() returns. */
@@ -121,7 +122,7 @@ export class ReceiveBuffer {
     const bytes = start === offset && end - start === data.length ? data : data.subarray(start - offset, end - offset);
 
     if (start === this.inOrder) {
-      this.store(start, bytes);
+      this.ring.write(start - this.readPosition, bytes);
       this.inOrder = end;
       this.absorbRanges();
       return 'in-order';
@@ -139,7 +140,7 @@ export class ReceiveBuffer {
     }
     const added = end - start - overlap;
     if (added > 0 && this.heldOutOfOrder + added > this.outOfOrderLimit) return 'over-limit';
-    this.store(start, bytes);
+    this.ring.write(start - this.readPosition, bytes);
     this.heldOutOfOrder += added;
     let mergedStart = start;
     let mergedEnd = end;
@@ -156,13 +157,10 @@ export class ReceiveBuffer {
   read(into: Uint8Array): number {
     const n = Math.min(into.length, this.inOrder - this.readPosition);
     if (n === 0) return 0;
-    const size = this.ring.length;
-    const firstPart = Math.min(n, size - this.head);
-    into.set(this.ring.subarray(this.head, this.head + firstPart), 0);
-    if (firstPart < n) into.set(this.ring.subarray(0, n - firstPart), firstPart);
-    this.head = (this.head + n) % size;
+    this.ring.copyOut(0, n, into);
+    this.ring.advance(n);
     this.readPosition += n;
-    if (this.readPosition === this.inOrder && this.ranges.length === 0) this.head = 0;
+    if (this.readPosition === this.inOrder && this.ranges.length === 0) this.ring.reset();
     return n;
   }
 
@@ -171,7 +169,7 @@ export class ReceiveBuffer {
     this.readPosition = this.inOrder;
     this.ranges = [];
     this.heldOutOfOrder = 0;
-    this.head = 0;
+    this.ring.reset();
   }
 
   private absorbRanges(): void {
@@ -196,29 +194,5 @@ export class ReceiveBuffer {
       else hi = mid;
     }
     return lo;
-  }
-
-  private store(offset: number, bytes: Uint8Array): void {
-    const span = offset + bytes.length - this.readPosition;
-    this.ensureAllocation(span);
-    const size = this.ring.length;
-    const at = (this.head + (offset - this.readPosition)) % size;
-    const first = Math.min(bytes.length, size - at);
-    this.ring.set(first === bytes.length ? bytes : bytes.subarray(0, first), at);
-    if (first < bytes.length) this.ring.set(bytes.subarray(first), 0);
-  }
-
-  private ensureAllocation(needed: number): void {
-    const size = this.ring.length;
-    if (needed <= size) return;
-    let next = size;
-    while (next < needed) next *= 2;
-    next = Math.min(next, this.capacity);
-    const grown = new Uint8Array(next);
-    // Rotate so that readOffset lands at index 0; out-of-order bytes keep their relative place.
-    grown.set(this.ring.subarray(this.head), 0);
-    grown.set(this.ring.subarray(0, this.head), size - this.head);
-    this.ring = grown;
-    this.head = 0;
   }
 }

@@ -8,18 +8,19 @@
  * once on write and once into the packet.
  */
 
+import { ByteRing } from './byte-ring.js';
+
 const INITIAL_ALLOCATION = 16 * 1024;
 
 export class SendBuffer {
-  private ring: Uint8Array;
-  /** Ring index of startOffset. */
-  private head = 0;
+  /** Relative position 0 is startOffset. */
+  private readonly ring: ByteRing;
   private held = 0;
   private start = 0;
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity <= 0) throw new RangeError(`bad send buffer capacity ${capacity}`);
-    this.ring = new Uint8Array(Math.min(capacity, INITIAL_ALLOCATION));
+    this.ring = new ByteRing(capacity, INITIAL_ALLOCATION);
   }
 
   /** Bytes held: unacknowledged plus unsent. */
@@ -45,12 +46,7 @@ export class SendBuffer {
   write(data: Uint8Array): number {
     const n = Math.min(data.length, this.capacity - this.held);
     if (n === 0) return 0;
-    this.ensureAllocation(this.held + n);
-    const size = this.ring.length;
-    const tail = (this.head + this.held) % size;
-    const first = Math.min(n, size - tail);
-    this.ring.set(first === data.length ? data : data.subarray(0, first), tail);
-    if (first < n) this.ring.set(data.subarray(first, n), 0);
+    this.ring.write(this.held, n === data.length ? data : data.subarray(0, n));
     this.held += n;
     return n;
   }
@@ -64,39 +60,17 @@ export class SendBuffer {
     if (rel < 0 || length < 0 || rel + length > this.held) {
       throw new RangeError(`send buffer range [${offset}, ${offset + length}) outside [${this.start}, ${this.endOffset})`);
     }
-    const size = this.ring.length;
-    const from = (this.head + rel) % size;
-    if (from + length <= size) return this.ring.subarray(from, from + length);
-    const copy = new Uint8Array(length);
-    const first = size - from;
-    copy.set(this.ring.subarray(from, size), 0);
-    copy.set(this.ring.subarray(0, length - first), first);
-    return copy;
+    return this.ring.view(rel, length);
   }
 
   /** Drop everything before `offset` (it was acknowledged). Returns the number of bytes freed. */
   releaseTo(offset: number): number {
     const n = Math.min(Math.max(0, offset - this.start), this.held);
     if (n === 0) return 0;
-    this.head = (this.head + n) % this.ring.length;
+    this.ring.advance(n);
     this.held -= n;
     this.start += n;
-    if (this.held === 0) this.head = 0;
+    if (this.held === 0) this.ring.reset();
     return n;
-  }
-
-  private ensureAllocation(needed: number): void {
-    const size = this.ring.length;
-    if (needed <= size) return;
-    let next = size;
-    while (next < needed) next *= 2;
-    next = Math.min(next, this.capacity);
-    const grown = new Uint8Array(next);
-    // Linearize: the held bytes move to index 0 of the new ring.
-    const first = Math.min(this.held, size - this.head);
-    grown.set(this.ring.subarray(this.head, this.head + first), 0);
-    if (first < this.held) grown.set(this.ring.subarray(0, this.held - first), first);
-    this.ring = grown;
-    this.head = 0;
   }
 }
