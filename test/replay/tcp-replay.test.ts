@@ -73,7 +73,7 @@ describe('replay: tcp-http.pcap (curl against a kernel HTTP server)', () => {
   const request = Buffer.concat(fromClient.map((s) => Buffer.from(s.payload)));
 
   it('holds a full session', () => {
-    expect(clientSyn.flags & TCP_SYN).toBeTruthy();
+    expect(clientSyn.flags & TCP_SYN).toBe(TCP_SYN);
     expect(clientSyn.options.mss).toBe(1460);
     expect(request.toString()).toMatch(/^GET \/ HTTP\/1\.1\r\n/);
     expect(kernelStream.toString('latin1')).toMatch(/^HTTP\/1\.[01] 200 OK\r\n/);
