@@ -36,14 +36,13 @@ export class TcpDuplex extends Duplex {
   private async pump(): Promise<void> {
     try {
       for (;;) {
-        const buffer = Buffer.allocUnsafe(READ_CHUNK);
-        const n = await this.conn.read(buffer);
+        const chunk = await this.conn.readChunk(READ_CHUNK);
         this.touch();
-        if (n === null) {
+        if (chunk === null) {
           this.push(null);
           return;
         }
-        if (!this.push(buffer.subarray(0, n))) break;
+        if (!this.push(chunk)) break;
       }
     } catch (error) {
       if (error instanceof NetError && error.code === 'ECLOSED') this.push(null);

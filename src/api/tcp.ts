@@ -79,16 +79,32 @@ export class TcpConn {
    */
   async read(buffer: Uint8Array, options: ReadOptions = {}): Promise<number | null> {
     if (buffer.length === 0) return 0;
+    if (!(await this.waitReadable(options))) return null;
+    const n = this.connection.read(buffer);
+    this.stack.poke();
+    return n;
+  }
+
+  /**
+   * Read whatever is available (at most `maxBytes`) into a buffer of exactly that size, or null
+   * at end of stream. For stream adapters, which must hand out a fresh buffer per chunk anyway.
+   */
+  async readChunk(maxBytes = 64 * 1024, options: ReadOptions = {}): Promise<Buffer | null> {
+    if (!(await this.waitReadable(options))) return null;
+    const chunk = Buffer.allocUnsafe(Math.min(this.connection.readableLength, maxBytes));
+    const n = this.connection.read(chunk);
+    this.stack.poke();
+    return n === chunk.length ? chunk : chunk.subarray(0, n);
+  }
+
+  /** Wait until bytes can be read (true) or the stream has ended (false); throws on errors. */
+  private async waitReadable(options: ReadOptions): Promise<boolean> {
     for (;;) {
       if (this.closedLocally) throw new NetError('ECLOSED', 'read on a closed connection');
-      const n = this.connection.read(buffer);
-      if (n > 0) {
-        this.stack.poke();
-        return n;
-      }
-      if (this.connection.receivedFin) return null;
+      if (this.connection.readableLength > 0) return true;
+      if (this.connection.receivedFin) return false;
       if (this.error) throw this.error;
-      if (this.ended) return null;
+      if (this.ended) return false;
       if (this.readDeadline !== undefined && this.stack.clock.now() >= this.readDeadline) throw new TimeoutError();
       await this.readWakeup.wait(this.readDeadline, options.signal);
     }
