@@ -148,6 +148,8 @@ export class TcpConnection {
 
   private opened = false;
   private released = false;
+  /** The last soft ICMP error (RFC 1122 4.2.3.9), reported if the connection times out. */
+  private softError: NetErrorCode | undefined;
   /** The peer's SYN was seen and options were negotiated. */
   private synNegotiated = false;
   private passiveOpen = false;
@@ -1311,7 +1313,7 @@ export class TcpConnection {
       this.counters.add('timeouts');
       this.synRetransmissions++;
       if (this.synRetransmissions > this.config.maxSynRetransmissions) {
-        this.deleteTcb('ETIMEDOUT');
+        this.deleteTcb(this.softError ?? 'ETIMEDOUT');
         return;
       }
       this.synLost = true;
@@ -1328,7 +1330,7 @@ export class TcpConnection {
     this.consecutiveTimeouts++;
     if (this.consecutiveTimeouts > this.config.maxRetransmissions) {
       this.sendReset();
-      this.deleteTcb('ETIMEDOUT');
+      this.deleteTcb(this.softError ?? 'ETIMEDOUT');
       return;
     }
     // RFC 5681 3.1 / RFC 6582 3.2 step 4: collapse cwnd, remember "recover".
@@ -1531,6 +1533,30 @@ export class TcpConnection {
   private isSynchronized(): boolean {
     const s = this.currentState;
     return s !== 'CLOSED' && s !== 'LISTEN' && s !== 'SYN-SENT' && s !== 'SYN-RECEIVED';
+  }
+
+  /**
+   * An ICMP error about a segment this connection sent (RFC 1122 4.2.3.9, RFC 5927). The quoted
+   * sequence number must lie in [SND.UNA, SND.MAX], which makes forging one as hard as forging
+   * an in-window RST (RFC 5927 4.1). Hard errors (protocol or port unreachable) abort a
+   * connection that is still opening, as Linux does for connect(); everything else, and every
+   * error once synchronized, is soft (RFC 5461): remembered, and reported instead of ETIMEDOUT
+   * if the connection later times out.
+   */
+  handleIcmpError(quotedSeq: SeqNumber, error: NetErrorCode, hard: boolean): void {
+    if (this.released || !this.opened) return;
+    const offset = this.ackOffset(quotedSeq);
+    if (offset < this.sndUna || offset > this.sndMax) {
+      this.counters.drop('icmp_out_of_window');
+      return;
+    }
+    this.counters.add('icmp_errors');
+    const opening = this.currentState === 'SYN-SENT' || this.currentState === 'SYN-RECEIVED';
+    if (hard && opening) {
+      this.deleteTcb(error);
+      return;
+    }
+    this.softError = error;
   }
 
   private setState(state: TcpState): void {

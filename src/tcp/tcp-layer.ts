@@ -4,7 +4,9 @@
  * RST (RFC 9293 3.10.7.1), and owns the port table for listeners and active opens.
  */
 import type { Counters } from '../counters.js';
-import { NetError } from '../errors.js';
+import { NetError, type NetErrorCode } from '../errors.js';
+import { readUint32 } from '../bytes.js';
+import { ICMP_DEST_UNREACHABLE, NET_UNREACHABLE, PORT_UNREACHABLE, PROTOCOL_UNREACHABLE, type IcmpErrorQuote } from '../ip/icmp.js';
 import type { IPv4Address } from '../ip/address.js';
 import { IPV4_MIN_HEADER, PROTOCOL_TCP } from '../ip/ipv4.js';
 import { PortTable } from '../ports.js';
@@ -219,11 +221,25 @@ export class TcpLayer {
     );
   }
 
-  receiveIcmpError(type: number, code: number, quote: { sourcePort: number; destination: IPv4Address; destinationPort: number }): void {
-    // RFC 1122 4.2.3.9 / RFC 5927: ICMP errors for TCP are soft errors; with no path MTU
-    // discovery yet we only count them.
-    this.counters.add(`icmp_errors_type_${type}_code_${code}`);
-    void quote;
+  receiveIcmpError(type: number, code: number, quote: IcmpErrorQuote): void {
+    const connection = this.connections.get(connectionKey(quote.destination, quote.destinationPort, quote.sourcePort));
+    if (connection === undefined || quote.transport.length < 8) {
+      this.counters.drop('icmp_no_connection');
+      return;
+    }
+    // RFC 1122 4.2.3.9: protocol and port unreachable are hard errors; net/host unreachable,
+    // time exceeded and the rest are soft. (Fragmentation needed would feed path MTU discovery,
+    // which this stack does not do: its segments are sized to the link MTU.)
+    const hard = type === ICMP_DEST_UNREACHABLE && (code === PROTOCOL_UNREACHABLE || code === PORT_UNREACHABLE);
+    const error: NetErrorCode =
+      type === ICMP_DEST_UNREACHABLE
+        ? hard
+          ? 'ECONNREFUSED'
+          : code === NET_UNREACHABLE
+            ? 'ENETUNREACH'
+            : 'EHOSTUNREACH'
+        : 'EHOSTUNREACH';
+    connection.handleIcmpError(readUint32(quote.transport, 4), error, hard);
   }
 
   /** Close every connection gracefully, waiting up to `graceMs` for them to finish. */
