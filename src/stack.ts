@@ -32,6 +32,7 @@ import {
   PROTOCOL_ICMP,
   PROTOCOL_TCP,
   PROTOCOL_UDP,
+  headerFieldsOf,
   writeIPv4Header,
   type IPv4Header,
 } from './ip/ipv4.js';
@@ -90,15 +91,7 @@ export interface ReceivedPacket {
 function quotablePacket(header: IPv4Header, payload: Uint8Array): Uint8Array {
   const quoted = Math.min(payload.length, ICMP_ERROR_MAX_PACKET);
   const packet = new Uint8Array(IPV4_MIN_HEADER + quoted);
-  writeIPv4Header(packet, 0, {
-    source: header.source,
-    destination: header.destination,
-    protocol: header.protocol,
-    payloadLength: payload.length,
-    identification: header.identification,
-    ttl: header.ttl,
-    tos: header.tos,
-  });
+  writeIPv4Header(packet, 0, headerFieldsOf(header, payload.length));
   packet.set(payload.subarray(0, quoted), IPV4_MIN_HEADER);
   return packet;
 }

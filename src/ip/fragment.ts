@@ -8,7 +8,7 @@
  * but the last fragment (and on the last too when the datagram being split was itself a
  * non-final fragment, so that refragmenting a fragment keeps the original's meaning).
  */
-import { IPV4_MIN_HEADER, parseIPv4, writeIPv4Header, type IPv4HeaderFields } from './ipv4.js';
+import { headerFieldsOf, IPV4_MIN_HEADER, parseIPv4, writeIPv4Header, type IPv4HeaderFields } from './ipv4.js';
 
 /** RFC 791 section 3.2: every internet module must be able to forward a 68-byte datagram. */
 export const MIN_IPV4_MTU = 68;
@@ -83,20 +83,5 @@ export function fragmentPacket(packet: Uint8Array, mtu: number): Uint8Array[] {
     throw new RangeError('fragmentPacket: packets with IP options are not supported');
   }
   if (header.totalLength <= mtu) return [packet];
-  return fragmentDatagram(
-    {
-      source: header.source,
-      destination: header.destination,
-      protocol: header.protocol,
-      payloadLength: payload.length,
-      identification: header.identification,
-      ttl: header.ttl,
-      tos: header.tos,
-      dontFragment: header.dontFragment,
-      moreFragments: header.moreFragments,
-      fragmentOffset: header.fragmentOffset,
-    },
-    payload,
-    mtu,
-  );
+  return fragmentDatagram(headerFieldsOf(header, payload.length), payload, mtu);
 }

@@ -90,6 +90,22 @@ export interface IPv4HeaderFields {
 
 export const DEFAULT_TTL = 64;
 
+/** The fields that rewrite `header` (without options) for a packet carrying `payloadLength` bytes. */
+export function headerFieldsOf(header: IPv4Header, payloadLength: number): IPv4HeaderFields {
+  return {
+    source: header.source,
+    destination: header.destination,
+    protocol: header.protocol,
+    payloadLength,
+    identification: header.identification,
+    ttl: header.ttl,
+    tos: header.tos,
+    dontFragment: header.dontFragment,
+    moreFragments: header.moreFragments,
+    fragmentOffset: header.fragmentOffset,
+  };
+}
+
 /** Write a 20-byte header (no options) at `offset` with a correct checksum. */
 export function writeIPv4Header(buffer: Uint8Array, offset: number, fields: IPv4HeaderFields): void {
   const totalLength = IPV4_MIN_HEADER + fields.payloadLength;
