@@ -147,84 +147,56 @@ export interface StartOptions {
 
 /** Create a namespace, start the CLI inside it and wait for its `ready` line. */
 export async function startStackInNamespace(options: StartOptions = {}): Promise<StackInNamespace> {
-  const namespace = uniqueName('tsnit-');
+  const ns = await createNamespace();
   const tun = 'tsn0';
   const hostAddress = '10.0.0.1';
   const stackAddress = '10.0.0.2';
-  await execFileAsync('ip', ['netns', 'add', namespace]);
-  let cli: ChildProcess | undefined;
+  const cli = ns.spawn(tsxBin, [
+    `${projectRoot}scripts/cli.ts`,
+    '--tun', tun, '--host-addr', `${hostAddress}/24`, '--addr', stackAddress,
+    '--mtu', String(options.mtu ?? 1500), '--log', 'warn', ...(options.extraFlags ?? []),
+  ]);
+  // Kept apart (the shared record interleaves them): the ready line is on stdout, the shutdown
+  // counters on stderr.
   let stdout = '';
   let stderr = '';
-  let exited: Promise<number | null> | undefined;
-  const removeNamespace = async () => {
-    await run('ip', ['netns', 'del', namespace]);
-  };
+  cli.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  cli.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => cli.once('exit', (code) => resolve(code)));
   try {
-    await execFileAsync('ip', ['netns', 'exec', namespace, 'ip', 'link', 'set', 'lo', 'up']);
-    const args = [
-      'netns', 'exec', namespace, tsxBin, `${projectRoot}scripts/cli.ts`,
-      '--tun', tun, '--host-addr', `${hostAddress}/24`, '--addr', stackAddress,
-      '--mtu', String(options.mtu ?? 1500), '--log', 'warn', ...(options.extraFlags ?? []),
-    ];
-    const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: projectRoot });
-    cli = child;
-    exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`stack did not print ready within 30 s; stderr: ${stderr}`)), 30_000);
-      const check = () => {
-        if (/^ready /m.test(stdout)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout!.on('data', check);
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`stack exited with ${code} before ready; stderr: ${stderr}`));
-      });
-    });
+    await waitForOutput(cli, /^ready /m, 30_000);
   } catch (error) {
-    if (cli?.pid !== undefined && cli.exitCode === null) cli.kill('SIGKILL');
-    await exited;
-    await removeNamespace();
+    await ns.stop();
     throw error;
   }
 
-  let stopped = false;
   const stopStack = async () => {
-    if (!stopped && cli && cli.exitCode === null) {
-      stopped = true;
+    if (cli.exitCode === null && cli.signalCode === null) {
       cli.kill('SIGTERM');
-      const killer = setTimeout(() => cli?.kill('SIGKILL'), 10_000);
-      const code = await exited!;
+      const killer = setTimeout(() => cli.kill('SIGKILL'), 10_000);
+      await exited;
       clearTimeout(killer);
-      return { code, stdout, stderr };
     }
-    return { code: cli?.exitCode ?? null, stdout, stderr };
+    return { code: await exited, stdout, stderr };
   };
 
-  const exec = (command: string, args: string[], execOptions?: { timeoutMs?: number; input?: string | Buffer }) =>
-    run('ip', ['netns', 'exec', namespace, command, ...args], execOptions);
-
   return {
-    namespace,
+    namespace: ns.name,
     tun,
     hostAddress,
     stackAddress,
     output: () => ({ stdout, stderr }),
-    exec,
-    spawn: (command, args) => spawn('ip', ['netns', 'exec', namespace, command, ...args], { stdio: ['pipe', 'pipe', 'pipe'] }),
+    exec: ns.exec,
+    spawn: ns.spawn,
     async stats() {
-      const result = await exec('curl', ['-sS', '--max-time', '10', `http://${stackAddress}/stats`]);
+      const result = await ns.exec('curl', ['-sS', '--max-time', '10', `http://${stackAddress}/stats`]);
       if (result.code !== 0) throw new Error(`curl /stats failed: ${result.stderr}`);
       return JSON.parse(result.stdout) as { counters: Record<string, Record<string, number>>; tcp: { connections: number } };
     },
     stopStack,
     async stop() {
       await stopStack();
-      await removeNamespace();
+      await ns.stop();
     },
   };
 }
