@@ -118,7 +118,7 @@ export class UdpSocket implements UdpEndpoint {
   /** Send one datagram to `addr` ("ip:port" or a NetAddr). Resolves to the bytes sent. */
   async writeTo(data: Uint8Array, addr: string | NetAddr): Promise<number> {
     if (this.remote !== undefined) throw new NetError('EINVAL', `writeTo on connected udp socket ${this.localAddr}: use write`);
-    const target = typeof addr === 'string' ? parseHostPort(addr) : parseHostPort(addr.toString());
+    const target = parseHostPort(addr.toString());
     if (target.port === 0) throw new NetError('EINVAL', `udp destination ${String(addr)} needs a port`);
     return this.send(data, target.address === 0 ? this.stack.address : target.address, target.port);
   }
