@@ -19,7 +19,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FIGURES, MB, warmUp, type BenchSettings } from './bench/figures.js';
-import { NamespaceSet, setUpKernel, setUpStack, STACK_ADDR, KERNEL_SERVER_ADDR, type ServerProcess, type Side, type SideName } from './bench/netns.js';
+import {
+  NamespaceSet,
+  setUpKernel,
+  setUpStack,
+  STACK_ADDR,
+  KERNEL_SERVER_ADDR,
+  type ServerProcess,
+  type Side,
+  type SideName,
+} from './bench/netns.js';
 import { liveChildren, terminate } from './bench/proc.js';
 import { formatTable, jsonReport, type FigureResult, type Measured } from './bench/report.js';
 
@@ -61,16 +70,26 @@ function parseFlags() {
     process.stdout.write(USAGE + '\n');
     process.exit(0);
   }
-  const mtuText = values.mtu!;
+  const mtuText = values.mtu;
   const mtu = Number(mtuText);
   if (!/^\d+$/.test(mtuText) || mtu < 68 || mtu > 65535) usageError(`--mtu ${mtuText}: expected an integer from 68 to 65535`);
-  const quick = values.quick!;
+  const quick = values.quick;
   return {
     mtu,
     quick,
     json: values.json,
-    downloadBytes: values['download-bytes'] !== undefined ? byteCount(values['download-bytes'], '--download-bytes', 2 ** 34) : quick ? 16 * MiB : 256 * MiB,
-    uploadBytes: values['upload-bytes'] !== undefined ? byteCount(values['upload-bytes'], '--upload-bytes', 4 * 1024 * MiB) : quick ? 8 * MiB : 64 * MiB,
+    downloadBytes:
+      values['download-bytes'] !== undefined
+        ? byteCount(values['download-bytes'], '--download-bytes', 2 ** 34)
+        : quick
+          ? 16 * MiB
+          : 256 * MiB,
+    uploadBytes:
+      values['upload-bytes'] !== undefined
+        ? byteCount(values['upload-bytes'], '--upload-bytes', 4 * 1024 * MiB)
+        : quick
+          ? 8 * MiB
+          : 64 * MiB,
   };
 }
 
@@ -83,7 +102,7 @@ function writeUploadFile(path: string, size: number): string {
   const hash = createHash('sha256');
   const fd = openSync(path, 'w');
   try {
-    for (let left = size; left > 0; ) {
+    for (let left = size; left > 0;) {
       const chunk = randomBytes(Math.min(left, 4 * MiB));
       hash.update(chunk);
       writeSync(fd, chunk);
@@ -215,14 +234,19 @@ async function main(): Promise<number> {
   process.stdout.write(lines.join('\n') + '\n');
 
   if (flags.json !== undefined) {
-    const report = jsonReport(flags.mtu, flags.quick, {
-      downloadBytes: settings.downloadBytes,
-      uploadBytes: settings.uploadBytes,
-      pingCount: settings.pingCount,
-      httpRequests: settings.rpsRequests,
-      echoRounds: settings.echoCount,
-      mb: `${MB} bytes`,
-    }, results);
+    const report = jsonReport(
+      flags.mtu,
+      flags.quick,
+      {
+        downloadBytes: settings.downloadBytes,
+        uploadBytes: settings.uploadBytes,
+        pingCount: settings.pingCount,
+        httpRequests: settings.rpsRequests,
+        echoRounds: settings.echoCount,
+        mb: `${MB} bytes`,
+      },
+      results,
+    );
     writeFileSync(flags.json, JSON.stringify(report, null, 2) + '\n');
     progress(`wrote ${flags.json}`);
   }

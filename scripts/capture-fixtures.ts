@@ -119,7 +119,7 @@ function runSync(argv: string[]): string {
     return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr ?? '';
-    throw new Error(`${argv.join(' ')} failed: ${stderr.trim() || String(error)}`);
+    throw new Error(`${argv.join(' ')} failed: ${stderr.trim() || String(error)}`, { cause: error });
   }
 }
 
@@ -148,7 +148,10 @@ async function startAndWaitFor(argv: string[], ready: RegExp, stream: 'stdout' |
   child.once('exit', () => children.delete(child));
   let output = '';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${argv.join(' ')}: no ${ready} within ${STEP_TIMEOUT_MS} ms; output: ${output}`)), STEP_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`${argv.join(' ')}: no ${ready} within ${STEP_TIMEOUT_MS} ms; output: ${output}`)),
+      STEP_TIMEOUT_MS,
+    );
     const onData = (chunk: Buffer): void => {
       output += chunk.toString('utf8');
       if (ready.test(output)) {
@@ -156,8 +159,8 @@ async function startAndWaitFor(argv: string[], ready: RegExp, stream: 'stdout' |
         resolve();
       }
     };
-    child.stdout!.on('data', stream === 'stdout' ? onData : () => {});
-    child.stderr!.on('data', stream === 'stderr' ? onData : (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.stdout.on('data', stream === 'stdout' ? onData : () => {});
+    child.stderr.on('data', stream === 'stderr' ? onData : (chunk: Buffer) => (output += chunk.toString('utf8')));
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       reject(new Error(`${argv.join(' ')} exited (${code ?? signal}) before it was ready; output: ${output}`));
@@ -249,7 +252,9 @@ function verify(name: string, file: string): void {
   for (const match of decoded.matchAll(/proto \w+ \(\d+\), length (\d+)/g)) {
     if (Number(match[1]) > MTU) throw new Error(`${name} contains a ${match[1]}-byte packet, larger than the MTU`);
   }
-  const packetCount = runSync(['tcpdump', '-nr', file]).split('\n').filter((line) => line.trim() !== '').length;
+  const packetCount = runSync(['tcpdump', '-nr', file])
+    .split('\n')
+    .filter((line) => line.trim() !== '').length;
   console.log(`wrote ${file}: ${packetCount} packets, ${size} bytes`);
 }
 
@@ -291,7 +296,9 @@ async function captureTcpHttp(): Promise<void> {
 
 async function captureTcpRst(): Promise<void> {
   await capture('tcp-rst.pcap', async () => {
-    const result = await run(inNamespace(NAMESPACE_A, ['curl', '-s', '-o', '/dev/null', '--connect-timeout', '3', `http://${ADDRESS_B}:81/`]));
+    const result = await run(
+      inNamespace(NAMESPACE_A, ['curl', '-s', '-o', '/dev/null', '--connect-timeout', '3', `http://${ADDRESS_B}:81/`]),
+    );
     // curl's exit code 7: "Failed to connect", which is what a RST to the SYN gives.
     if (result.code !== 7) throw new Error(`curl to closed port 81 exited ${result.code}, expected 7 (connection refused)`);
   });

@@ -37,12 +37,12 @@ function parseFlags() {
         log: { type: 'string', default: 'warn' },
       },
     });
-    const log = values.log!;
+    const log = values.log;
     if (!isLogLevel(log)) fail(`--log ${log}: expected error, warn, info or debug`);
     return {
-      addr: values.addr!,
-      httpPort: parsePort(values['http-port']!, '--http-port'),
-      echoPort: parsePort(values['echo-port']!, '--echo-port'),
+      addr: values.addr,
+      httpPort: parsePort(values['http-port'], '--http-port'),
+      echoPort: parsePort(values['echo-port'], '--echo-port'),
       log,
     };
   } catch (error) {
@@ -50,7 +50,14 @@ function parseFlags() {
   }
 }
 
-function listenOn(server: { listen(port: number, host: string, callback: () => void): unknown; once(event: 'error', listener: (error: Error) => void): unknown }, port: number, host: string): Promise<void> {
+function listenOn(
+  server: {
+    listen(port: number, host: string, callback: () => void): unknown;
+    once(event: 'error', listener: (error: Error) => void): unknown;
+  },
+  port: number,
+  host: string,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseCidr, parseIPv4 } from '../src/ip/address.js';
+import { parseCidr, parseIPv4Address } from '../src/wire/address.js';
 import { parseImpairSpec } from '../src/link/impair.js';
 import { isLogLevel, type LogLevel } from '../src/log.js';
 import { openStack } from '../src/open.js';
@@ -64,12 +64,13 @@ export function parseStackFlags(
     process.exit(0);
   }
   const tun = values.tun as string;
-  if (tun.length === 0 || tun.length > 15 || !/^[A-Za-z0-9_.-]+$/.test(tun)) fail(`--tun ${tun}: a device name is 1-15 letters, digits, '_', '.' or '-'`);
+  if (tun.length === 0 || tun.length > 15 || !/^[A-Za-z0-9_.-]+$/.test(tun))
+    fail(`--tun ${tun}: a device name is 1-15 letters, digits, '_', '.' or '-'`);
   const hostCidr = values['host-addr'] as string;
   const host = parseCidr(hostCidr);
   if (!host) fail(`--host-addr ${hostCidr}: expected an IPv4 CIDR like 10.0.0.1/24`);
   const addr = values.addr as string;
-  const stackAddress = parseIPv4(addr);
+  const stackAddress = parseIPv4Address(addr);
   if (stackAddress === undefined) fail(`--addr ${addr}: expected an IPv4 address like 10.0.0.2`);
   if (stackAddress === host.address) fail(`--addr ${addr} is the same as the host side's address`);
   const mtuText = values.mtu as string;
@@ -112,7 +113,13 @@ export async function runExample(
   const parsed = parseStackFlags(process.argv.slice(2), `${usage} ${STACK_FLAGS_USAGE}`, extra);
   checkPrivileges();
   const { flags } = parsed;
-  const running = await openStack({ tun: flags.tun, hostCidr: flags.hostCidr, address: flags.addr, mtu: flags.mtu, configure: flags.configure });
+  const running = await openStack({
+    tun: flags.tun,
+    hostCidr: flags.hostCidr,
+    address: flags.addr,
+    mtu: flags.mtu,
+    configure: flags.configure,
+  });
   let exitCode = 0;
   try {
     await body(parsed.extra);

@@ -39,6 +39,6 @@ export class TimeoutError extends NetError {
 
 export function abortError(signal: AbortSignal): NetError {
   const reason: unknown = signal.reason;
-  const detail = reason instanceof Error ? reason.message : reason === undefined ? 'aborted' : String(reason);
+  const detail = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'aborted';
   return new NetError('ABORT_ERR', `operation aborted: ${detail}`, { cause: reason });
 }

@@ -4,7 +4,7 @@
  */
 import { setDefaultStack } from './api/net.js';
 import { NetError } from './errors.js';
-import { parseCidr, parseIPv4 } from './ip/address.js';
+import { parseCidr, parseIPv4Address } from './wire/address.js';
 import { impairLink, parseImpairSpec } from './link/impair.js';
 import type { Link } from './link/link.js';
 import { tapLink } from './link/tap.js';
@@ -45,7 +45,7 @@ export interface RunningStack {
 export async function openStack(options: OpenStackOptions = {}): Promise<RunningStack> {
   const address = options.address ?? '10.0.0.2';
   const hostCidr = options.hostCidr ?? '10.0.0.1/24';
-  if (parseIPv4(address) === undefined) throw new NetError('EINVAL', `--addr ${address} is not an IPv4 address`);
+  if (parseIPv4Address(address) === undefined) throw new NetError('EINVAL', `--addr ${address} is not an IPv4 address`);
   if (parseCidr(hostCidr) === undefined) throw new NetError('EINVAL', `--host-addr ${hostCidr} is not an IPv4 CIDR like 10.0.0.1/24`);
   const impairSpec = options.impair !== undefined ? parseImpairSpec(options.impair) : undefined;
   const device = await openTun({

@@ -10,8 +10,9 @@
 import { monotonicClock, type Clock } from './clock.js';
 import { CounterSet, type Counters } from './counters.js';
 import { NetError } from './errors.js';
-import { formatIPv4, parseIPv4, type IPv4Address } from './ip/address.js';
+import { formatIPv4, parseIPv4Address, type IPv4Address } from './wire/address.js';
 import { fragmentPacket } from './ip/fragment.js';
+import { shouldSendIcmpError, TokenBucket } from './ip/icmp-errors.js';
 import {
   buildEchoReply,
   buildIcmpError,
@@ -23,19 +24,17 @@ import {
   parseIcmp,
   parseIcmpErrorQuote,
   PROTOCOL_UNREACHABLE,
-  shouldSendIcmpError,
-  TokenBucket,
-} from './ip/icmp.js';
+} from './wire/icmpv4.js';
 import {
   IPV4_MIN_HEADER,
-  parseIPv4 as parseIPv4Packet,
+  parseIPv4Packet,
   PROTOCOL_ICMP,
   PROTOCOL_TCP,
   PROTOCOL_UDP,
   headerFieldsOf,
   writeIPv4Header,
   type IPv4Header,
-} from './ip/ipv4.js';
+} from './wire/ipv4.js';
 import { Reassembler } from './ip/reassembly.js';
 import type { Link } from './link/link.js';
 import { silentLogger, type Logger } from './log.js';
@@ -123,7 +122,7 @@ export class Stack implements IpLayer {
   private closed = false;
 
   constructor(options: StackOptions) {
-    const address = typeof options.address === 'string' ? parseIPv4(options.address) : options.address;
+    const address = typeof options.address === 'string' ? parseIPv4Address(options.address) : options.address;
     if (address === undefined) throw new NetError('EINVAL', `stack address ${String(options.address)} is not an IPv4 address`);
     this.address = address;
     this.link = options.link;

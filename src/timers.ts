@@ -30,7 +30,6 @@ export class DeadlineQueue {
 
   /** Schedule `callback` to run once `now >= deadline`. */
   schedule(deadline: number, callback: (now: number) => void): TimerHandle {
-    const queue = this;
     const entry: Entry = {
       deadline,
       seq: this.insertionCounter++,
@@ -39,10 +38,10 @@ export class DeadlineQueue {
       get active() {
         return this.alive;
       },
-      cancel() {
-        if (this.alive) {
-          this.alive = false;
-          queue.liveCount--;
+      cancel: () => {
+        if (entry.alive) {
+          entry.alive = false;
+          this.liveCount--;
         }
       },
     };

@@ -97,8 +97,11 @@ async function main(): Promise<void> {
 
   const sorted = timesNs.map((ns) => Number(ns) / 1000).sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-  const median = sorted.length % 2 === 1 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
-  process.stdout.write(JSON.stringify({ count: sorted.length, medianUs: median, p90Us: at(0.9), minUs: sorted[0]!, maxUs: sorted[sorted.length - 1]! }) + '\n');
+  const median =
+    sorted.length % 2 === 1 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+  process.stdout.write(
+    JSON.stringify({ count: sorted.length, medianUs: median, p90Us: at(0.9), minUs: sorted[0]!, maxUs: sorted[sorted.length - 1]! }) + '\n',
+  );
   clearTimeout(deadline);
 }
 

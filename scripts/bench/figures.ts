@@ -40,7 +40,11 @@ function median(values: number[]): number {
 }
 
 function describeFailure(what: string, result: RunResult): string {
-  const how = result.timedOut ? `timed out after ${(result.elapsedMs / 1000).toFixed(1)} s` : result.signal ? `killed by ${result.signal}` : `exit ${result.code}`;
+  const how = result.timedOut
+    ? `timed out after ${(result.elapsedMs / 1000).toFixed(1)} s`
+    : result.signal
+      ? `killed by ${result.signal}`
+      : `exit ${result.code}`;
   const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-2).join(' | ');
   return `${what} ${how}${detail ? `: ${detail.slice(0, 300)}` : ''}`;
 }
@@ -54,9 +58,15 @@ const pingRtt: Figure = {
   unit: 'µs',
   method: 'median of the per-reply times of `ping -c N -i 0.01`',
   async measure(side, settings) {
-    const result = await nsRun(side.clientNamespace, 'ping', ['-n', '-c', String(settings.pingCount), '-i', '0.01', '-W', '2', '-w', '30', side.host], { timeoutMs: 40_000 });
+    const result = await nsRun(
+      side.clientNamespace,
+      'ping',
+      ['-n', '-c', String(settings.pingCount), '-i', '0.01', '-W', '2', '-w', '30', side.host],
+      { timeoutMs: 40_000 },
+    );
     const times = [...result.stdout.matchAll(/time=([\d.]+) ms/g)].map((match) => Number(match[1]) * 1000);
-    if (times.length < Math.ceil(settings.pingCount / 2)) throw new Error(describeFailure(`ping got ${times.length}/${settings.pingCount} replies;`, result));
+    if (times.length < Math.ceil(settings.pingCount / 2))
+      throw new Error(describeFailure(`ping got ${times.length}/${settings.pingCount} replies;`, result));
     return median(times);
   },
 };
@@ -69,10 +79,29 @@ const download: Figure = {
     const n = settings.downloadBytes;
     // Enough for 4 MB/s; below 100 kB/s for 10 s is a stall.
     const maxTime = Math.max(30, Math.ceil(n / 4e6));
-    const result = await curl(side, ['-o', '/dev/null', '--max-time', String(maxTime), '--speed-limit', '100000', '--speed-time', '10', '-w', '%{http_code} %{size_download} %{speed_download}', `http://${side.host}/bytes/${n}`], (maxTime + 10) * 1000);
+    const result = await curl(
+      side,
+      [
+        '-o',
+        '/dev/null',
+        '--max-time',
+        String(maxTime),
+        '--speed-limit',
+        '100000',
+        '--speed-time',
+        '10',
+        '-w',
+        '%{http_code} %{size_download} %{speed_download}',
+        `http://${side.host}/bytes/${n}`,
+      ],
+      (maxTime + 10) * 1000,
+    );
     const [status, size, speed] = result.stdout.trim().split(' ').map(Number);
     if (result.code !== 0) {
-      const partial = size !== undefined && speed !== undefined && Number.isFinite(size) ? ` (${size} of ${n} bytes at ${(speed / MB).toFixed(2)} MB/s)` : '';
+      const partial =
+        size !== undefined && speed !== undefined && Number.isFinite(size)
+          ? ` (${size} of ${n} bytes at ${(speed / MB).toFixed(2)} MB/s)`
+          : '';
       throw new Error(describeFailure(`curl${partial}`, result));
     }
     if (status !== 200) throw new Error(`HTTP status ${status}`);
@@ -90,7 +119,23 @@ const upload: Figure = {
     const maxTime = Math.max(30, Math.ceil(n / 2e6));
     const result = await curl(
       side,
-      ['--max-time', String(maxTime), '--speed-limit', '100000', '--speed-time', '10', '-H', 'Expect:', '-H', 'Content-Type: application/octet-stream', '--data-binary', `@${settings.uploadFile}`, '-w', '\n%{http_code} %{size_upload} %{speed_upload}', `http://${side.host}/upload`],
+      [
+        '--max-time',
+        String(maxTime),
+        '--speed-limit',
+        '100000',
+        '--speed-time',
+        '10',
+        '-H',
+        'Expect:',
+        '-H',
+        'Content-Type: application/octet-stream',
+        '--data-binary',
+        `@${settings.uploadFile}`,
+        '-w',
+        '\n%{http_code} %{size_upload} %{speed_upload}',
+        `http://${side.host}/upload`,
+      ],
       (maxTime + 10) * 1000,
     );
     if (result.code !== 0) throw new Error(describeFailure('curl', result));
@@ -99,7 +144,8 @@ const upload: Figure = {
     if (status !== 200) throw new Error(`HTTP status ${status}`);
     const reply = lines.join('\n').trim();
     const expected = `${n} ${settings.uploadSha256}`;
-    if (reply !== expected) throw new Error(`server reported "${reply.slice(0, 100)}", expected "${n} ${settings.uploadSha256.slice(0, 16)}..."`);
+    if (reply !== expected)
+      throw new Error(`server reported "${reply.slice(0, 100)}", expected "${n} ${settings.uploadSha256.slice(0, 16)}..."`);
     return speed! / MB;
   },
 };
@@ -113,15 +159,24 @@ async function httpRps(side: Side, settings: BenchSettings, newConnections: bool
   const config: string[] = [];
   if (newConnections) config.push('header = "Connection: close"');
   for (let i = 0; i < count; i++) config.push(`url = "http://${side.host}/"`, 'output = "/dev/null"');
-  const result = await curl(side, ['--max-time', '10', '-w', '%{http_code} %{num_connects} %{time_total}\\n', '-K', '-'], 120_000, config.join('\n') + '\n');
+  const result = await curl(
+    side,
+    ['--max-time', '10', '-w', '%{http_code} %{num_connects} %{time_total}\\n', '-K', '-'],
+    120_000,
+    config.join('\n') + '\n',
+  );
   if (result.code !== 0) throw new Error(describeFailure('curl', result));
-  const rows = result.stdout.trim().split('\n').map((line) => line.split(' ').map(Number));
+  const rows = result.stdout
+    .trim()
+    .split('\n')
+    .map((line) => line.split(' ').map(Number));
   if (rows.length !== count) throw new Error(`curl reported ${rows.length} transfers, expected ${count}`);
   const bad = rows.filter(([status]) => status !== 200).length;
   if (bad > 0) throw new Error(`${bad} of ${count} responses were not 200`);
   const connects = rows.reduce((sum, row) => sum + (row[1] ?? 0), 0);
   if (newConnections && connects !== count) throw new Error(`curl opened ${connects} connections for ${count} requests, expected one each`);
-  if (!newConnections && connects !== 1) throw new Error(`curl opened ${connects} connections for ${count} keep-alive requests, expected 1`);
+  if (!newConnections && connects !== 1)
+    throw new Error(`curl opened ${connects} connections for ${count} keep-alive requests, expected 1`);
   // curl's own per-transfer times, so the process's start-up and exit are not counted
   const seconds = rows.reduce((sum, row) => sum + (row[2] ?? 0), 0);
   if (!(seconds > 0)) throw new Error('curl reported no transfer times');
@@ -131,26 +186,41 @@ async function httpRps(side: Side, settings: BenchSettings, newConnections: bool
 const rpsKeepAlive: Figure = {
   name: 'http_rps_keepalive',
   unit: 'req/s',
-  method: "one curl process, N x GET / on one keep-alive connection (num_connects checked = 1); requests / the sum of curl's per-transfer time_total",
+  method:
+    "one curl process, N x GET / on one keep-alive connection (num_connects checked = 1); requests / the sum of curl's per-transfer time_total",
   measure: (side, settings) => httpRps(side, settings, false),
 };
 
 const rpsNewConnection: Figure = {
   name: 'http_rps_new_conn',
   unit: 'req/s',
-  method: "one curl process, N x GET / each with 'Connection: close' so the server closes and curl reconnects (num_connects checked = 1 per request); requests / the sum of time_total",
+  method:
+    "one curl process, N x GET / each with 'Connection: close' so the server closes and curl reconnects (num_connects checked = 1 per request); requests / the sum of time_total",
   measure: (side, settings) => httpRps(side, settings, true),
 };
 
 const echoRtt: Figure = {
   name: 'tcp_echo_rtt_us',
   unit: 'µs',
-  method: 'scripts/bench/echo-client.ts: one TCP_NODELAY connection to port 7, 64 bytes out and back, median of N rounds (after 50 warm-up rounds)',
+  method:
+    'scripts/bench/echo-client.ts: one TCP_NODELAY connection to port 7, 64 bytes out and back, median of N rounds (after 50 warm-up rounds)',
   async measure(side, settings) {
     const result = await nsRun(
       side.clientNamespace,
       settings.tsx,
-      [`${settings.projectRoot}scripts/bench/echo-client.ts`, '--host', side.host, '--port', '7', '--count', String(settings.echoCount), '--size', '64', '--timeout-ms', '60000'],
+      [
+        `${settings.projectRoot}scripts/bench/echo-client.ts`,
+        '--host',
+        side.host,
+        '--port',
+        '7',
+        '--count',
+        String(settings.echoCount),
+        '--size',
+        '64',
+        '--timeout-ms',
+        '60000',
+      ],
       { timeoutMs: 75_000 },
     );
     if (result.code !== 0) throw new Error(describeFailure('echo client', result));

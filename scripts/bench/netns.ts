@@ -47,13 +47,18 @@ export class NamespaceSet {
 
 async function must(pending: Promise<RunResult>, what: string): Promise<RunResult> {
   const result = await pending;
-  if (result.code !== 0) throw new Error(`${what} failed (${result.timedOut ? 'timed out' : `exit ${result.code}`}): ${result.stderr.trim()}`);
+  if (result.code !== 0)
+    throw new Error(`${what} failed (${result.timedOut ? 'timed out' : `exit ${result.code}`}): ${result.stderr.trim()}`);
   return result;
 }
 
 /** The informative part of a server's stderr: its first error line, else its last lines. */
 function summarize(text: string): string {
-  const lines = text.trim().split('\n').map((line) => line.trim()).filter((line) => line !== '');
+  const lines = text
+    .trim()
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
   const errorLine = lines.find((line) => /^error\b|^\w*Error\b|Error \[|Error:/.test(line));
   const kept = errorLine ?? lines.slice(-3).join(' | ');
   return kept.length > 300 ? `${kept.slice(0, 300)}...` : kept;
@@ -79,12 +84,28 @@ export class ServerProcess {
   }
 
   /** Start `tsx script args` in the namespace and wait for a line starting with `ready`. */
-  static async start(label: string, namespace: string, tsx: string, script: string, args: string[], cwd: string, readyTimeoutMs: number): Promise<ServerProcess> {
+  static async start(
+    label: string,
+    namespace: string,
+    tsx: string,
+    script: string,
+    args: string[],
+    cwd: string,
+    readyTimeoutMs: number,
+  ): Promise<ServerProcess> {
     const child = track(spawn('ip', ['netns', 'exec', namespace, tsx, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd }));
     const server = new ServerProcess(label, child, script);
     try {
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${label} printed no ready line within ${readyTimeoutMs / 1000} s${server.stderr ? `: ${summarize(server.stderr)}` : ''}`)), readyTimeoutMs);
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `${label} printed no ready line within ${readyTimeoutMs / 1000} s${server.stderr ? `: ${summarize(server.stderr)}` : ''}`,
+              ),
+            ),
+          readyTimeoutMs,
+        );
         const check = () => {
           if (/^ready/m.test(server.stdout)) {
             clearTimeout(timer);
@@ -158,7 +179,10 @@ export async function setUpKernel(context: SetupContext): Promise<Side> {
   const timeout = { timeoutMs: 10_000 };
   // Made inside the client namespace with the peer put straight into the server namespace:
   // the pair never appears in the machine's own namespace.
-  await must(run('ip', ['-n', client, 'link', 'add', VETH_CLIENT, 'type', 'veth', 'peer', 'name', VETH_SERVER, 'netns', server], timeout), 'veth pair');
+  await must(
+    run('ip', ['-n', client, 'link', 'add', VETH_CLIENT, 'type', 'veth', 'peer', 'name', VETH_SERVER, 'netns', server], timeout),
+    'veth pair',
+  );
   for (const [namespace, device, address] of [
     [client, VETH_CLIENT, KERNEL_CLIENT_ADDR],
     [server, VETH_SERVER, KERNEL_SERVER_ADDR],

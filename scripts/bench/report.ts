@@ -18,7 +18,15 @@ export interface JsonReport {
   /** 1 MB = 10^6 bytes. */
   mbBytes: number;
   settings: Record<string, number | string | boolean>;
-  figures: Array<{ name: string; unit: string; stack: number | null; kernel: number | null; ratio: number | null; stackError?: string; kernelError?: string }>;
+  figures: Array<{
+    name: string;
+    unit: string;
+    stack: number | null;
+    kernel: number | null;
+    ratio: number | null;
+    stackError?: string;
+    kernelError?: string;
+  }>;
 }
 
 function round(value: number): number {
@@ -50,19 +58,35 @@ export function formatTable(results: FigureResult[], setupFailures: { stack?: st
     note('stack', stack.error);
     note('kernel', kernel.error);
     return {
-      cells: [figure.name, stack.value === undefined ? '-' : formatValue(stack.value), figure.unit, 'kernel', kernel.value === undefined ? '-' : formatValue(kernel.value), figure.unit, 'ratio', ratio === undefined ? '-' : ratio.toFixed(3)],
+      cells: [
+        figure.name,
+        stack.value === undefined ? '-' : formatValue(stack.value),
+        figure.unit,
+        'kernel',
+        kernel.value === undefined ? '-' : formatValue(kernel.value),
+        figure.unit,
+        'ratio',
+        ratio === undefined ? '-' : ratio.toFixed(3),
+      ],
       notes,
     };
   });
   const widths = rows[0]!.cells.map((_, column) => Math.max(...rows.map((row) => row.cells[column]!.length)));
   const rightAligned = new Set([1, 4, 7]);
   return rows.map((row) => {
-    const line = row.cells.map((cell, column) => (rightAligned.has(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!))).join(' ');
+    const line = row.cells
+      .map((cell, column) => (rightAligned.has(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!)))
+      .join(' ');
     return row.notes.length > 0 ? `${line}  ${row.notes.join('; ')}` : line.trimEnd();
   });
 }
 
-export function jsonReport(mtu: number, quick: boolean, settings: Record<string, number | string | boolean>, results: FigureResult[]): JsonReport {
+export function jsonReport(
+  mtu: number,
+  quick: boolean,
+  settings: Record<string, number | string | boolean>,
+  results: FigureResult[],
+): JsonReport {
   return {
     mtu,
     quick,

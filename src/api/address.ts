@@ -4,7 +4,7 @@
  * no resolver.
  */
 import { NetError } from '../errors.js';
-import { formatIPv4, parseIPv4, type IPv4Address } from '../ip/address.js';
+import { formatIPv4, parseIPv4Address, type IPv4Address } from '../wire/address.js';
 
 export type Network = 'tcp' | 'tcp4' | 'udp' | 'udp4';
 
@@ -38,7 +38,7 @@ export function parseHostPort(text: string): { address: IPv4Address; port: numbe
   }
   let address: IPv4Address = 0;
   if (host !== '') {
-    const parsed = parseIPv4(host);
+    const parsed = parseIPv4Address(host);
     if (parsed === undefined) {
       throw new NetError('EINVAL', `address ${JSON.stringify(text)}: host must be an IPv4 literal like 10.0.0.1`);
     }

@@ -5,10 +5,10 @@
  * (as Linux does for connected UDP sockets).
  */
 import { NetError, TimeoutError } from '../errors.js';
-import { formatIPv4, type IPv4Address } from '../ip/address.js';
-import { IPV4_MIN_HEADER } from '../ip/ipv4.js';
+import { formatIPv4, type IPv4Address } from '../wire/address.js';
+import { IPV4_MIN_HEADER } from '../wire/ipv4.js';
 import type { Stack } from '../stack.js';
-import { UDP_HEADER_LENGTH } from '../udp/codec.js';
+import { UDP_HEADER_LENGTH } from '../wire/udp.js';
 import type { UdpEndpoint } from '../udp/udp-layer.js';
 import { makeAddr, parseHostPort, type NetAddr } from './address.js';
 import type { ReadOptions } from './tcp.js';
@@ -73,7 +73,10 @@ export class UdpSocket implements UdpEndpoint {
   deliverError(code: NetError['code'], destination: IPv4Address, destinationPort: number): void {
     // Only connected sockets learn of ICMP errors (Linux: unconnected sockets need IP_RECVERR).
     if (this.remote === undefined || this.remote.address !== destination || this.remote.port !== destinationPort) return;
-    this.pendingError = new NetError(code, `udp ${this.localAddr} -> ${formatIPv4(destination)}:${destinationPort}: ${code === 'ECONNREFUSED' ? 'connection refused (ICMP port unreachable)' : 'unreachable'}`);
+    this.pendingError = new NetError(
+      code,
+      `udp ${this.localAddr} -> ${formatIPv4(destination)}:${destinationPort}: ${code === 'ECONNREFUSED' ? 'connection refused (ICMP port unreachable)' : 'unreachable'}`,
+    );
     this.wakeup.wakeAll();
   }
 

@@ -36,7 +36,9 @@ export async function startDemoServices(stack: Stack, logger: Logger): Promise<D
     for await (const conn of listener) {
       openConns.add(conn);
       handler(conn)
-        .catch((error: unknown) => logger.debug(`${listener.addr.port} ${conn.remoteAddr}: ${error instanceof Error ? error.message : String(error)}`))
+        .catch((error: unknown) =>
+          logger.debug(`${listener.addr.port} ${conn.remoteAddr}: ${error instanceof Error ? error.message : String(error)}`),
+        )
         .finally(() => {
           openConns.delete(conn);
           conn.close();

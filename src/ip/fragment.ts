@@ -8,7 +8,7 @@
  * but the last fragment (and on the last too when the datagram being split was itself a
  * non-final fragment, so that refragmenting a fragment keeps the original's meaning).
  */
-import { headerFieldsOf, IPV4_MIN_HEADER, parseIPv4, writeIPv4Header, type IPv4HeaderFields } from './ipv4.js';
+import { headerFieldsOf, IPV4_MIN_HEADER, parseIPv4Packet, writeIPv4Header, type IPv4HeaderFields } from '../wire/ipv4.js';
 
 /** RFC 791 section 3.2: every internet module must be able to forward a 68-byte datagram. */
 export const MIN_IPV4_MTU = 68;
@@ -41,9 +41,7 @@ export function fragmentDatagram(fields: IPv4HeaderFields, payload: Uint8Array, 
     return [packet];
   }
   if (fields.dontFragment) {
-    throw new RangeError(
-      `datagram of ${IPV4_MIN_HEADER + payload.length} bytes exceeds MTU ${mtu} and Don't Fragment is set`,
-    );
+    throw new RangeError(`datagram of ${IPV4_MIN_HEADER + payload.length} bytes exceeds MTU ${mtu} and Don't Fragment is set`);
   }
   // Largest multiple of 8 that fits after the header (RFC 791: NFB, the number of fragment blocks).
   const maxData = ((mtu - IPV4_MIN_HEADER) >> 3) << 3;
@@ -75,7 +73,7 @@ export function fragmentDatagram(fields: IPv4HeaderFields, payload: Uint8Array, 
  */
 export function fragmentPacket(packet: Uint8Array, mtu: number): Uint8Array[] {
   checkMtu(mtu);
-  const parsed = parseIPv4(packet);
+  const parsed = parseIPv4Packet(packet);
   if (!parsed.ok) throw new RangeError(`fragmentPacket: not a valid IPv4 packet (${parsed.reason})`);
   const { header, payload } = parsed;
   if (header.headerLength !== IPV4_MIN_HEADER) {

@@ -37,7 +37,7 @@
  *   RFC 1122 3.2.1.2: only when fragment zero is available).
  */
 import type { Counters } from '../counters.js';
-import type { IPv4Header } from './ipv4.js';
+import type { IPv4Header } from '../wire/ipv4.js';
 import { copyBytes } from '../bytes.js';
 
 /** Memory charged per stored fragment on top of its bytes (object, array slot, typed array). */

@@ -87,7 +87,6 @@ export function parseImpairSpec(spec: string): ImpairSpec {
   return result;
 }
 
-
 /**
  * Wrap `link` with faults in both directions: on packets the wrapped link receives, and on
  * packets sent through it. `options.random` replaces the seeded PRNG (for tests that script

@@ -50,7 +50,10 @@ export class PcapWriter {
   private used = 0;
   private fd: number | undefined;
 
-  private constructor(fd: number, readonly path: string) {
+  private constructor(
+    fd: number,
+    readonly path: string,
+  ) {
     this.fd = fd;
     this.writeGlobalHeader();
     // Written at once so that even a file that never sees a packet is a valid capture.
@@ -162,9 +165,7 @@ export function readPcap(bytes: Uint8Array): PcapRecord[] {
     const capturedLength = view.getUint32(offset + 8, littleEndian);
     const dataStart = offset + RECORD_HEADER_LENGTH;
     if (dataStart + capturedLength > bytes.length) {
-      throw new Error(
-        `truncated pcap record at byte ${offset}: claims ${capturedLength} bytes, ${bytes.length - dataStart} remain`,
-      );
+      throw new Error(`truncated pcap record at byte ${offset}: claims ${capturedLength} bytes, ${bytes.length - dataStart} remain`);
     }
     const frame = bytes.subarray(dataStart, dataStart + capturedLength);
     const packet = extractIPv4(frame);

@@ -6,12 +6,12 @@
 import type { Counters } from '../counters.js';
 import { NetError, type NetErrorCode } from '../errors.js';
 import { readUint32 } from '../bytes.js';
-import { ICMP_DEST_UNREACHABLE, NET_UNREACHABLE, PORT_UNREACHABLE, PROTOCOL_UNREACHABLE, type IcmpErrorQuote } from '../ip/icmp.js';
-import type { IPv4Address } from '../ip/address.js';
-import { IPV4_MIN_HEADER, PROTOCOL_TCP } from '../ip/ipv4.js';
+import { ICMP_DEST_UNREACHABLE, NET_UNREACHABLE, PORT_UNREACHABLE, PROTOCOL_UNREACHABLE, type IcmpErrorQuote } from '../wire/icmpv4.js';
+import type { IPv4Address } from '../wire/address.js';
+import { IPV4_MIN_HEADER, PROTOCOL_TCP } from '../wire/ipv4.js';
 import { PortTable } from '../ports.js';
 import type { IpLayer, ReceivedPacket } from '../stack.js';
-import { encodeTcpSegment, parseTcpSegment } from './codec.js';
+import { encodeTcpSegment, parseTcpSegment } from '../wire/tcp.js';
 import { TcpConnection } from './connection.js';
 import { IsnGenerator } from './isn.js';
 import { segmentLength, TCP_ACK, TCP_RST, TCP_SYN, type TcpSegment } from './segment.js';
@@ -76,7 +76,11 @@ export class TcpLayer {
   connect(remoteAddress: IPv4Address, remotePort: number): TcpConnection {
     if (remotePort < 1 || remotePort > 65535) throw new NetError('EINVAL', `TCP port ${remotePort} is out of range 1-65535`);
     const owner: ActiveOpenEntry = { kind: 'active' };
-    const localPort = this.ports.bind(0, owner, (candidate) => !this.ports.has(candidate) && !this.connections.has(connectionKey(remoteAddress, remotePort, candidate)));
+    const localPort = this.ports.bind(
+      0,
+      owner,
+      (candidate) => !this.ports.has(candidate) && !this.connections.has(connectionKey(remoteAddress, remotePort, candidate)),
+    );
     const tuple: TcpFourTuple = { localAddress: this.ip.address, localPort, remoteAddress, remotePort };
     const connection = this.createConnection(tuple, () => this.ports.release(localPort, owner));
     connection.openActive();
@@ -232,13 +236,7 @@ export class TcpLayer {
     // which this stack does not do: its segments are sized to the link MTU.)
     const hard = type === ICMP_DEST_UNREACHABLE && (code === PROTOCOL_UNREACHABLE || code === PORT_UNREACHABLE);
     const error: NetErrorCode =
-      type === ICMP_DEST_UNREACHABLE
-        ? hard
-          ? 'ECONNREFUSED'
-          : code === NET_UNREACHABLE
-            ? 'ENETUNREACH'
-            : 'EHOSTUNREACH'
-        : 'EHOSTUNREACH';
+      type === ICMP_DEST_UNREACHABLE ? (hard ? 'ECONNREFUSED' : code === NET_UNREACHABLE ? 'ENETUNREACH' : 'EHOSTUNREACH') : 'EHOSTUNREACH';
     connection.handleIcmpError(readUint32(quote.transport, 4), error, hard);
   }
 

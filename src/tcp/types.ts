@@ -4,7 +4,7 @@
  */
 import type { Counters } from '../counters.js';
 import type { NetErrorCode } from '../errors.js';
-import type { IPv4Address } from '../ip/address.js';
+import type { IPv4Address } from '../wire/address.js';
 import type { DeadlineQueue } from '../timers.js';
 import type { TcpSegment } from './segment.js';
 

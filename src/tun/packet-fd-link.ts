@@ -60,7 +60,7 @@ export interface PacketFdLinkStats {
 
 type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
 // Node 20 has Atomics.waitAsync; the ES2023 lib this project targets does not declare it.
-const waitAsync = (Atomics as unknown as { waitAsync(array: Int32Array, index: number, value: number): WaitAsyncResult }).waitAsync;
+const waitAsync = (Atomics as unknown as { waitAsync: (array: Int32Array, index: number, value: number) => WaitAsyncResult }).waitAsync;
 
 const MAX_RING_BYTES = 1 << 30;
 
@@ -269,7 +269,10 @@ export class PacketFdLink implements Link {
 
   private wakeWorker(): void {
     if (this.closed) return;
-    if (Atomics.load(this.control, Control.workerSleeping) === 1 && Atomics.compareExchange(this.control, Control.wakePending, 0, 1) === 0) {
+    if (
+      Atomics.load(this.control, Control.workerSleeping) === 1 &&
+      Atomics.compareExchange(this.control, Control.wakePending, 0, 1) === 0
+    ) {
       // A full pipe (EAGAIN) already holds a wake byte, so a failed write needs no handling.
       libc().write(this.wakeWriteFd, this.wakeByte, 1);
     }

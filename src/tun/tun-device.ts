@@ -6,9 +6,21 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { parseCidr } from '../ip/address.js';
+import { parseCidr } from '../wire/address.js';
 import type { Link } from '../link/link.js';
-import { errnoName, errnoNumbers, IFF_NO_PI, IFF_TUN, IFNAMSIZ, IFREQ_SIZE, libc, O_CLOEXEC, O_NONBLOCK, O_RDWR, TUNSETIFF } from './libc.js';
+import {
+  errnoName,
+  errnoNumbers,
+  IFF_NO_PI,
+  IFF_TUN,
+  IFNAMSIZ,
+  IFREQ_SIZE,
+  libc,
+  O_CLOEXEC,
+  O_NONBLOCK,
+  O_RDWR,
+  TUNSETIFF,
+} from './libc.js';
 import { checkRingBytes, PacketFdLink, type PacketFdLinkStats } from './packet-fd-link.js';
 import { TunError } from './tun-error.js';
 
@@ -63,17 +75,22 @@ export interface TunDevice extends Link {
 function validateName(name: string): void {
   const bytes = Buffer.byteLength(name);
   if (bytes === 0 || bytes >= IFNAMSIZ) throw new TunError('EINVAL', `interface name "${name}" must be 1 to ${IFNAMSIZ - 1} bytes long`);
-  if (name === '.' || name === '..' || /[/:\s]/.test(name)) throw new TunError('EINVAL', `interface name "${name}" contains characters the kernel refuses`);
+  if (name === '.' || name === '..' || /[/:\s]/.test(name))
+    throw new TunError('EINVAL', `interface name "${name}" contains characters the kernel refuses`);
 }
 
 function validateMtu(mtu: number): void {
-  if (!Number.isInteger(mtu) || mtu < MIN_MTU || mtu > MAX_MTU) throw new TunError('EINVAL', `MTU ${mtu} is outside ${MIN_MTU}..${MAX_MTU}`);
+  if (!Number.isInteger(mtu) || mtu < MIN_MTU || mtu > MAX_MTU)
+    throw new TunError('EINVAL', `MTU ${mtu} is outside ${MIN_MTU}..${MAX_MTU}`);
 }
 
 function openError(path: string, errno: number): TunError {
   const name = errnoName(errno);
   if (errno === errnoNumbers.ENOENT || errno === errnoNumbers.ENODEV || errno === errnoNumbers.ENXIO) {
-    return new TunError('ENOENT', `${path} does not exist (${name}): this kernel has no TUN support, or the device node is missing (modprobe tun)`);
+    return new TunError(
+      'ENOENT',
+      `${path} does not exist (${name}): this kernel has no TUN support, or the device node is missing (modprobe tun)`,
+    );
   }
   if (errno === errnoNumbers.EACCES || errno === errnoNumbers.EPERM) {
     return new TunError('EPERM', `cannot open ${path} (${name}): run as root (or with CAP_NET_ADMIN)`);
@@ -84,13 +101,19 @@ function openError(path: string, errno: number): TunError {
 function attachError(name: string, errno: number): TunError {
   const errname = errnoName(errno);
   if (errno === errnoNumbers.EPERM || errno === errnoNumbers.EACCES) {
-    return new TunError('EPERM', `cannot create or attach TUN device ${name} (${errname}): run as root (or with CAP_NET_ADMIN), or the persistent device belongs to another user`);
+    return new TunError(
+      'EPERM',
+      `cannot create or attach TUN device ${name} (${errname}): run as root (or with CAP_NET_ADMIN), or the persistent device belongs to another user`,
+    );
   }
   if (errno === errnoNumbers.EBUSY) {
     return new TunError('EBUSY', `TUN device ${name} is busy: another file descriptor (maybe in this process) is attached to it`);
   }
   if (errno === errnoNumbers.EINVAL) {
-    return new TunError('EINVAL', `cannot attach to ${name} (${errname}): the name belongs to a non-TUN interface, or a persistent device with other flags (it needs tun mode without packet information)`);
+    return new TunError(
+      'EINVAL',
+      `cannot attach to ${name} (${errname}): the name belongs to a non-TUN interface, or a persistent device with other flags (it needs tun mode without packet information)`,
+    );
   }
   return new TunError('EIO', `TUNSETIFF for ${name} failed: ${errname}`);
 }
@@ -100,7 +123,8 @@ async function runIp(args: string[]): Promise<void> {
     await execFileAsync('ip', args, { timeout: 10_000 });
   } catch (error) {
     const stderr = (error as { stderr?: unknown }).stderr;
-    const detail = typeof stderr === 'string' && stderr.trim() !== '' ? stderr.trim() : error instanceof Error ? error.message : String(error);
+    const detail =
+      typeof stderr === 'string' && stderr.trim() !== '' ? stderr.trim() : error instanceof Error ? error.message : String(error);
     throw new TunError('EIO', `ip ${args.join(' ')} failed: ${detail}`, { cause: error });
   }
 }

@@ -179,11 +179,7 @@ for (;;) {
   const ringFull = rxState === RING_FULL;
   if (ringFull) Atomics.store(control, C.rxStalled, 1);
   Atomics.store(control, C.workerSleeping, 1);
-  if (
-    Atomics.load(control, C.stop) !== 0 ||
-    (!txBlocked && Atomics.load(control, C.txHead) !== txTail) ||
-    (ringFull && rxHasRoom())
-  ) {
+  if (Atomics.load(control, C.stop) !== 0 || (!txBlocked && Atomics.load(control, C.txHead) !== txTail) || (ringFull && rxHasRoom())) {
     Atomics.store(control, C.workerSleeping, 0);
     Atomics.store(control, C.rxStalled, 0);
     continue;

@@ -5,12 +5,12 @@
  */
 import type { Counters } from '../counters.js';
 import type { NetErrorCode } from '../errors.js';
-import type { IPv4Address } from '../ip/address.js';
-import { ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE } from '../ip/icmp.js';
-import { IPV4_MIN_HEADER, PROTOCOL_UDP } from '../ip/ipv4.js';
+import type { IPv4Address } from '../wire/address.js';
+import { ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE } from '../wire/icmpv4.js';
+import { IPV4_MIN_HEADER, PROTOCOL_UDP } from '../wire/ipv4.js';
 import { PortTable } from '../ports.js';
 import type { IpLayer, ReceivedPacket } from '../stack.js';
-import { encodeUdp, parseUdp } from './codec.js';
+import { encodeUdp, parseUdp } from '../wire/udp.js';
 
 /** A bound UDP port as the layer sees it; the API's sockets implement this. */
 export interface UdpEndpoint {
@@ -69,7 +69,13 @@ export class UdpLayer {
     // RFC 1122 4.1.3.3: pass ICMP errors up. Port unreachable becomes ECONNREFUSED as on Linux;
     // other unreachables map to host/network unreachable.
     const errorCode: NetErrorCode =
-      type === ICMP_DEST_UNREACHABLE ? (code === PORT_UNREACHABLE ? 'ECONNREFUSED' : code === 0 ? 'ENETUNREACH' : 'EHOSTUNREACH') : 'EHOSTUNREACH';
+      type === ICMP_DEST_UNREACHABLE
+        ? code === PORT_UNREACHABLE
+          ? 'ECONNREFUSED'
+          : code === 0
+            ? 'ENETUNREACH'
+            : 'EHOSTUNREACH'
+        : 'EHOSTUNREACH';
     this.counters.add('icmp_errors');
     endpoint.deliverError(errorCode, quote.destination, quote.destinationPort);
   }

@@ -37,7 +37,11 @@ describe('CLI flag errors: one line, exit 2', () => {
   }
 
   it.skipIf(!isRoot)('refuses to run without root, in one line with exit 2', async () => {
-    const result = await run('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, '--import', 'tsx', cli], { timeoutMs: 30_000 });
+    const result = await run(
+      'setpriv',
+      ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, '--import', 'tsx', cli],
+      { timeoutMs: 30_000 },
+    );
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toMatch(/^error: must run as root/);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
@@ -102,7 +106,18 @@ describe.skipIf(!isRoot)('CLI --no-configure on a device made by ip tuntap', () 
   });
 
   it('attaches, answers ping, and leaves the device in place on exit', async () => {
-    const child = ns.spawn(tsx, [cli, '--tun', 'tsnpre0', '--no-configure', '--addr', '10.9.0.2', '--host-addr', '10.9.0.1/24', '--log', 'warn']);
+    const child = ns.spawn(tsx, [
+      cli,
+      '--tun',
+      'tsnpre0',
+      '--no-configure',
+      '--addr',
+      '10.9.0.2',
+      '--host-addr',
+      '10.9.0.1/24',
+      '--log',
+      'warn',
+    ]);
     await waitForOutput(child, /^ready /m, 30_000);
     const ping = await ns.exec('ping', ['-c', '2', '-i', '0.2', '-W', '2', '10.9.0.2']);
     expect(ping.stdout).toMatch(/2 received/);

@@ -21,7 +21,11 @@ export interface ExecResult {
 }
 
 /** Run a command; never throws for a non-zero exit (the result carries the code; 128 after a signal). */
-export async function run(command: string, args: string[], options: { timeoutMs?: number; input?: string | Buffer } = {}): Promise<ExecResult> {
+export async function run(
+  command: string,
+  args: string[],
+  options: { timeoutMs?: number; input?: string | Buffer } = {},
+): Promise<ExecResult> {
   const result = await runCommand(command, args, { timeoutMs: options.timeoutMs ?? 60_000, input: options.input });
   return { stdout: result.stdout, stderr: result.stderr, code: result.code ?? 128 };
 }
@@ -34,9 +38,9 @@ export interface StackInNamespace {
   /** Output of the CLI so far. */
   output(): { stdout: string; stderr: string };
   /** Run a command inside the namespace. */
-  exec(command: string, args: string[], options?: { timeoutMs?: number; input?: string | Buffer }): Promise<ExecResult>;
+  exec: (command: string, args: string[], options?: { timeoutMs?: number; input?: string | Buffer }) => Promise<ExecResult>;
   /** Run a command inside the namespace and return a handle to the process (the caller ends it). */
-  spawn(command: string, args: string[]): ChildProcess;
+  spawn: (command: string, args: string[]) => ChildProcess;
   /** Fetch /stats from the stack's HTTP service. */
   stats(): Promise<{ counters: Record<string, Record<string, number>>; tcp: { connections: number } }>;
   /** SIGTERM the CLI and wait for it to exit; returns its exit code and output. */
@@ -51,9 +55,9 @@ export function uniqueName(prefix: string): string {
 
 export interface Namespace {
   name: string;
-  exec(command: string, args: string[], options?: { timeoutMs?: number; input?: string | Buffer }): Promise<ExecResult>;
+  exec: (command: string, args: string[], options?: { timeoutMs?: number; input?: string | Buffer }) => Promise<ExecResult>;
   /** Start a long-running process inside the namespace; `stop()` ends it if still running. */
-  spawn(command: string, args: string[]): ChildProcess;
+  spawn: (command: string, args: string[]) => ChildProcess;
   /** Run a project script with tsx inside the namespace. */
   tsx(script: string, args: string[], options?: { timeoutMs?: number; input?: string | Buffer }): Promise<ExecResult>;
   /** End every process spawned here and delete the namespace. Safe to call twice. */
@@ -153,8 +157,17 @@ export async function startStackInNamespace(options: StartOptions = {}): Promise
   const stackAddress = '10.0.0.2';
   const cli = ns.spawn(tsxBin, [
     `${projectRoot}scripts/cli.ts`,
-    '--tun', tun, '--host-addr', `${hostAddress}/24`, '--addr', stackAddress,
-    '--mtu', String(options.mtu ?? 1500), '--log', 'warn', ...(options.extraFlags ?? []),
+    '--tun',
+    tun,
+    '--host-addr',
+    `${hostAddress}/24`,
+    '--addr',
+    stackAddress,
+    '--mtu',
+    String(options.mtu ?? 1500),
+    '--log',
+    'warn',
+    ...(options.extraFlags ?? []),
   ]);
   // Kept apart (the shared record interleaves them): the ready line is on stdout, the shutdown
   // counters on stderr.

@@ -37,7 +37,10 @@ describe.skipIf(!isRoot)('TCP over a TUN device', () => {
   });
 
   it('serves a 64 MiB download byte for byte', async () => {
-    const result = await sh(env, `curl -sS --max-time 100 http://${env.stackAddress}/bytes/67108864 | python3 -c "${PATTERN_CHECK.replace(/"/g, '\\"')}"`);
+    const result = await sh(
+      env,
+      `curl -sS --max-time 100 http://${env.stackAddress}/bytes/67108864 | python3 -c "${PATTERN_CHECK.replace(/"/g, '\\"')}"`,
+    );
     expect(result.stdout.trim()).toBe('67108864 ok');
   });
 
@@ -67,18 +70,26 @@ describe.skipIf(!isRoot)('TCP over a TUN device', () => {
   });
 
   it('echoes 1 MiB on each of 200 parallel connections', async () => {
-    const result = await env.exec(`${process.cwd()}/node_modules/.bin/tsx`, [`${process.cwd()}/test/integration/clients/echo-load.ts`, env.stackAddress, '7', '--parallel', '200', '--bytes', '1048576'], {
-      timeoutMs: 150_000,
-    });
+    const result = await env.exec(
+      `${process.cwd()}/node_modules/.bin/tsx`,
+      [`${process.cwd()}/test/integration/clients/echo-load.ts`, env.stackAddress, '7', '--parallel', '200', '--bytes', '1048576'],
+      {
+        timeoutMs: 150_000,
+      },
+    );
     const summary = JSON.parse(result.stdout) as { ok: number; failed: number; errors: string[] };
     expect(summary.errors).toEqual([]);
     expect(summary.ok).toBe(200);
   }, 200_000);
 
   it('opens and closes 2000 connections in a row and leaks nothing', async () => {
-    const result = await env.exec(`${process.cwd()}/node_modules/.bin/tsx`, [`${process.cwd()}/test/integration/clients/echo-load.ts`, env.stackAddress, '7', '--sequential', '2000'], {
-      timeoutMs: 100_000,
-    });
+    const result = await env.exec(
+      `${process.cwd()}/node_modules/.bin/tsx`,
+      [`${process.cwd()}/test/integration/clients/echo-load.ts`, env.stackAddress, '7', '--sequential', '2000'],
+      {
+        timeoutMs: 100_000,
+      },
+    );
     const summary = JSON.parse(result.stdout) as { ok: number; failed: number; errors: string[]; slowest: string[] };
     if (summary.ok !== 2000) console.log('2000 connections:', summary, JSON.stringify(await env.stats()), env.output().stderr);
     expect(summary.errors).toEqual([]);
@@ -121,14 +132,26 @@ c.sendall(b'Hello from the kernel\\n')
 c.close()`,
     ]);
     await waitForOutput(server, /listening/);
-    const result = await ns.tsx('scripts/examples/tcp-client.ts', ['--tun', 'tsnc0', '--log', 'warn', '--connect', '10.0.0.1:8080'], { timeoutMs: 30_000 });
+    const result = await ns.tsx('scripts/examples/tcp-client.ts', ['--tun', 'tsnc0', '--log', 'warn', '--connect', '10.0.0.1:8080'], {
+      timeoutMs: 30_000,
+    });
     expect(result.stderr).toBe('');
     expect(result.stdout).toContain('Received data: Hello from the kernel');
     await waitForOutput(server, /Received data: Hello, server! from 10\.0\.0\.2/);
   });
 
   it('tcp-server.ts answers a kernel nc client', async () => {
-    const server = ns.spawn(`${process.cwd()}/node_modules/.bin/tsx`, [`${process.cwd()}/scripts/examples/tcp-server.ts`, '--tun', 'tsns0', '--host-addr', '10.0.2.1/24', '--addr', '10.0.2.2', '--log', 'warn']);
+    const server = ns.spawn(`${process.cwd()}/node_modules/.bin/tsx`, [
+      `${process.cwd()}/scripts/examples/tcp-server.ts`,
+      '--tun',
+      'tsns0',
+      '--host-addr',
+      '10.0.2.1/24',
+      '--addr',
+      '10.0.2.2',
+      '--log',
+      'warn',
+    ]);
     await waitForOutput(server, /listening on/, 20_000);
     const result = await ns.exec('nc', ['-q', '2', '-w', '5', '10.0.2.2', '8080'], { input: 'Hello from nc\n', timeoutMs: 15_000 });
     expect(result.stdout).toBe('Hello, client!\n');
@@ -136,11 +159,25 @@ c.close()`,
   });
 
   it('the seed server and client talk to each other, each over its own stack', async () => {
-    const server = ns.spawn(`${process.cwd()}/node_modules/.bin/tsx`, [`${process.cwd()}/scripts/examples/tcp-server.ts`, '--tun', 'tsns1', '--host-addr', '10.0.3.1/24', '--addr', '10.0.3.2', '--log', 'warn']);
+    const server = ns.spawn(`${process.cwd()}/node_modules/.bin/tsx`, [
+      `${process.cwd()}/scripts/examples/tcp-server.ts`,
+      '--tun',
+      'tsns1',
+      '--host-addr',
+      '10.0.3.1/24',
+      '--addr',
+      '10.0.3.2',
+      '--log',
+      'warn',
+    ]);
     await waitForOutput(server, /listening on/, 20_000);
-    const result = await ns.tsx('scripts/examples/tcp-client.ts', ['--tun', 'tsnc1', '--host-addr', '10.0.4.1/24', '--addr', '10.0.4.2', '--log', 'warn', '--connect', '10.0.3.2:8080'], {
-      timeoutMs: 30_000,
-    });
+    const result = await ns.tsx(
+      'scripts/examples/tcp-client.ts',
+      ['--tun', 'tsnc1', '--host-addr', '10.0.4.1/24', '--addr', '10.0.4.2', '--log', 'warn', '--connect', '10.0.3.2:8080'],
+      {
+        timeoutMs: 30_000,
+      },
+    );
     expect(result.stdout).toContain('Received data: Hello, client!');
     await waitForOutput(server, /Received data: Hello, server!/);
   });
@@ -161,7 +198,11 @@ table inet tsnloss {
 
 /** 16 MiB down (checked against the pattern) and 16 MiB up (checked by sha256). */
 async function transferBothWays(env: StackInNamespace): Promise<void> {
-  const down = await sh(env, `curl -sS --max-time 150 http://${env.stackAddress}/bytes/16777216 | python3 -c "${PATTERN_CHECK.replace(/"/g, '\\"')}"`, 160_000);
+  const down = await sh(
+    env,
+    `curl -sS --max-time 150 http://${env.stackAddress}/bytes/16777216 | python3 -c "${PATTERN_CHECK.replace(/"/g, '\\"')}"`,
+    160_000,
+  );
   expect(down.stderr).toBe('');
   expect(down.stdout.trim()).toBe('16777216 ok');
   const up = await sh(

@@ -11,9 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readUint16, writeUint16 } from '../../src/bytes.js';
-import { formatIPv4, parseIPv4 as parseAddress } from '../../src/ip/address.js';
-import { finishChecksum, pseudoHeaderSum, sumWords } from '../../src/ip/checksum.js';
-import { parseIPv4, PROTOCOL_UDP, writeIPv4Header } from '../../src/ip/ipv4.js';
+import { formatIPv4, parseIPv4Address } from '../../src/wire/address.js';
+import { finishChecksum, pseudoHeaderSum, sumWords } from '../../src/wire/checksum.js';
+import { parseIPv4Packet, PROTOCOL_UDP, writeIPv4Header } from '../../src/wire/ipv4.js';
 import { AF_UNIX, libc, SOCK_SEQPACKET } from '../../src/tun/libc.js';
 import { PacketFdLink } from '../../src/tun/packet-fd-link.js';
 import { TunError } from '../../src/tun/tun-error.js';
@@ -70,8 +70,13 @@ function udpPacket(source: number, destination: number, sourcePort: number, dest
 
 /** The IPv4/UDP packets among a batch (the kernel also sends IPv6 router solicitations and such). */
 function udpTo(packet: Uint8Array, destination: number, port: number): boolean {
-  const parsed = parseIPv4(packet);
-  return parsed.ok && parsed.header.protocol === PROTOCOL_UDP && parsed.header.destination === destination && readUint16(parsed.payload, 2) === port;
+  const parsed = parseIPv4Packet(packet);
+  return (
+    parsed.ok &&
+    parsed.header.protocol === PROTOCOL_UDP &&
+    parsed.header.destination === destination &&
+    readUint16(parsed.payload, 2) === port
+  );
 }
 
 describe.skipIf(!isRoot)('TUN device (root)', () => {
@@ -90,15 +95,20 @@ describe.skipIf(!isRoot)('TUN device (root)', () => {
     expect(device.mtu).toBe(1400);
 
     const { stdout } = await execFileAsync('ip', ['-j', 'addr', 'show', 'dev', name]);
-    const [info] = JSON.parse(stdout) as { mtu: number; txqlen: number; flags: string[]; addr_info: { family: string; local: string; prefixlen: number }[] }[];
+    const [info] = JSON.parse(stdout) as {
+      mtu: number;
+      txqlen: number;
+      flags: string[];
+      addr_info: { family: string; local: string; prefixlen: number }[];
+    }[];
     expect(info?.mtu).toBe(1400);
     expect(info?.txqlen).toBe(DEFAULT_TX_QUEUE_LENGTH);
     expect(info?.flags).toContain('UP');
     expect(info?.addr_info).toContainEqual(expect.objectContaining({ family: 'inet', local: subnet.host, prefixlen: 24 }));
 
     // Kernel -> device: a datagram to the peer address is routed into the TUN device.
-    const peer = parseAddress(subnet.peer)!;
-    const host = parseAddress(subnet.host)!;
+    const peer = parseIPv4Address(subnet.peer)!;
+    const host = parseIPv4Address(subnet.host)!;
     const received: Uint8Array[] = [];
     device.setReceiver((packets) => {
       for (const packet of packets) if (udpTo(packet, peer, 4321)) received.push(packet.slice());
@@ -106,12 +116,17 @@ describe.skipIf(!isRoot)('TUN device (root)', () => {
     const socket = dgram.createSocket('udp4');
     try {
       await new Promise<void>((resolve, reject) => socket.bind(0, subnet.host, () => resolve()).once('error', reject));
-      await new Promise<void>((resolve, reject) => socket.send('from the kernel', 4321, subnet.peer, (error) => (error ? reject(error) : resolve())));
-      await eventually(() => received.length, (count) => count > 0);
+      await new Promise<void>((resolve, reject) =>
+        socket.send('from the kernel', 4321, subnet.peer, (error) => (error ? reject(error) : resolve())),
+      );
+      await eventually(
+        () => received.length,
+        (count) => count > 0,
+      );
       expect(received.length).toBe(1);
       const packet = received[0]!;
       expect(packet[0]! >> 4).toBe(4);
-      const parsed = parseIPv4(packet);
+      const parsed = parseIPv4Packet(packet);
       if (!parsed.ok) throw new Error(`kernel packet did not parse: ${parsed.reason}`);
       expect(formatIPv4(parsed.header.source)).toBe(subnet.host);
       expect(formatIPv4(parsed.header.destination)).toBe(subnet.peer);
@@ -123,7 +138,10 @@ describe.skipIf(!isRoot)('TUN device (root)', () => {
         socket.once('message', (message, remote) => resolve({ text: message.toString(), from: remote.address, port: remote.port })),
       );
       device.send(udpPacket(peer, host, 5555, hostPort, new TextEncoder().encode('from the device')));
-      const message = await Promise.race([arrived, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('datagram did not arrive')), 3000))]);
+      const message = await Promise.race([
+        arrived,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('datagram did not arrive')), 3000)),
+      ]);
       expect(message).toEqual({ text: 'from the device', from: subnet.peer, port: 5555 });
       expect(device.stats().packetsOut).toBe(1);
       expect(device.stats().writeErrors).toBe(0);
@@ -191,7 +209,9 @@ describe.skipIf(!isRoot)('TUN device (root)', () => {
     await expect(openTun({ name: uniqueName(), mtu: 10 })).rejects.toMatchObject({ code: 'EINVAL' });
     await expect(openTun({ name: uniqueName(), mtu: 65536 })).rejects.toMatchObject({ code: 'EINVAL' });
     await expect(openTun({ name: uniqueName(), configure: { hostCidr: '10.231.0.1' } })).rejects.toMatchObject({ code: 'EINVAL' });
-    await expect(openTun({ name: uniqueName(), configure: { hostCidr: '10.231.0.1/24', txQueueLength: 0 } })).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(openTun({ name: uniqueName(), configure: { hostCidr: '10.231.0.1/24', txQueueLength: 0 } })).rejects.toMatchObject({
+      code: 'EINVAL',
+    });
     await expect(openTun({ name: 'lo' })).rejects.toMatchObject({ code: 'EINVAL' });
     await expect(openTun({ name: uniqueName(), ringBytes: 1000 })).rejects.toMatchObject({ code: 'EINVAL' });
 
@@ -230,7 +250,18 @@ describe.skipIf(!isRoot)('TUN device (root)', () => {
         console.log(JSON.stringify(results));`;
       const { stdout } = await execFileAsync(
         'setpriv',
-        ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script],
+        [
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          '--',
+          process.execPath,
+          '--import',
+          'tsx',
+          '--input-type=module',
+          '-e',
+          script,
+        ],
         { cwd: fileURLToPath(new URL('../..', import.meta.url)), env: { ...process.env, HOME: dir } },
       );
       const results = JSON.parse(stdout.trim().split('\n').pop()!) as { code: string; message: string }[];
@@ -249,7 +280,7 @@ describe.skipIf(!isRoot)('TUN device (root)', () => {
     const subnet = uniqueSubnet();
     const device = await openTun({ name: uniqueName(), configure: { hostCidr: subnet.cidr } });
     opened.push(device);
-    const peer = parseAddress(subnet.peer)!;
+    const peer = parseIPv4Address(subnet.peer)!;
     const port = 7777;
     const total = 20_000;
     let received = 0;
@@ -282,11 +313,17 @@ describe.skipIf(!isRoot)('TUN device (root)', () => {
     let senderOutput = '';
     sender.stdout.on('data', (chunk: Buffer) => (senderOutput += chunk.toString()));
     try {
-      await new Promise<void>((resolve, reject) => sender.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sender exited with ${code}`)))));
+      await new Promise<void>((resolve, reject) =>
+        sender.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sender exited with ${code}`)))),
+      );
     } finally {
       if (sender.exitCode === null) sender.kill();
     }
-    await eventually(() => received, (count) => count >= total, 2000);
+    await eventually(
+      () => received,
+      (count) => count >= total,
+      2000,
+    );
     const seconds = (last - first) / 1000;
     console.log(
       `burst: ${received}/${total} datagrams in ${calls} receiver calls (${(received / calls).toFixed(1)} per call), ` +
@@ -303,7 +340,8 @@ function seqpacketPair(): [number, number] {
   const fds = new Int32Array(2);
   const O_NONBLOCK = 0o4000;
   const SOCK_CLOEXEC = 0o2000000;
-  if (libc().socketpair(AF_UNIX, SOCK_SEQPACKET | O_NONBLOCK | SOCK_CLOEXEC, 0, fds) !== 0) throw new Error(`socketpair failed: errno ${libc().errno()}`);
+  if (libc().socketpair(AF_UNIX, SOCK_SEQPACKET | O_NONBLOCK | SOCK_CLOEXEC, 0, fds) !== 0)
+    throw new Error(`socketpair failed: errno ${libc().errno()}`);
   return [fds[0]!, fds[1]!];
 }
 
@@ -337,7 +375,11 @@ describe('PacketFdLink over a socketpair (no root needed)', () => {
           a.send(packet);
           sent++;
         }
-        await eventually(() => a.stats().packetsOut - receivedAtB.length, (pending) => pending === 0, 5000);
+        await eventually(
+          () => a.stats().packetsOut - receivedAtB.length,
+          (pending) => pending === 0,
+          5000,
+        );
       }
       expect(a.stats().dropsOutQueueFull).toBe(0);
       expect(receivedAtB.map((packet) => packet.length)).toEqual(sizes);
@@ -353,7 +395,10 @@ describe('PacketFdLink over a socketpair (no root needed)', () => {
         for (const packet of packets) b.send(packet);
       });
       a.send(new Uint8Array(77));
-      await eventually(() => echoedToA.length, (count) => count > 0);
+      await eventually(
+        () => echoedToA.length,
+        (count) => count > 0,
+      );
       expect(echoedToA).toEqual([77]);
 
       // Oversized and empty packets are dropped and counted, not thrown.
@@ -393,13 +438,21 @@ describe('PacketFdLink over a socketpair (no root needed)', () => {
       // 12 x 30000 bytes is more than b's 256 KiB RX ring holds: b's worker must stall and be woken.
       for (let i = 0; i < 12; i++) a.send(new Uint8Array(30_000).fill(i));
       expect(a.stats().dropsOutQueueFull).toBe(0);
-      await eventually(() => b.stats().rxRingStalls, (count) => count > 0, 2000);
+      await eventually(
+        () => b.stats().rxRingStalls,
+        (count) => count > 0,
+        2000,
+      );
       expect(b.stats().packetsIn).toBe(0);
       const firstBytes: number[] = [];
       b.setReceiver((packets) => {
         for (const packet of packets) firstBytes.push(packet[0]!);
       });
-      await eventually(() => firstBytes.length, (count) => count >= 12, 5000);
+      await eventually(
+        () => firstBytes.length,
+        (count) => count >= 12,
+        5000,
+      );
       expect(firstBytes).toEqual(Array.from({ length: 12 }, (_, i) => i));
       expect(b.stats().rxRingStalls).toBeGreaterThan(0);
     } finally {

@@ -87,9 +87,13 @@ s.sendto(b'kernel says: ' + data, addr)
 print('answered', addr, flush=True)`,
     ]);
     await waitForOutput(server, /listening/);
-    const result = await ns.tsx('scripts/examples/udp-client.ts', ['--tun', 'tsnu0', '--log', 'warn', '--connect', '10.0.0.1:9000', '--message', 'hi from the stack'], {
-      timeoutMs: 30_000,
-    });
+    const result = await ns.tsx(
+      'scripts/examples/udp-client.ts',
+      ['--tun', 'tsnu0', '--log', 'warn', '--connect', '10.0.0.1:9000', '--message', 'hi from the stack'],
+      {
+        timeoutMs: 30_000,
+      },
+    );
     expect(result.stderr).toBe('');
     expect(result.stdout).toContain('Received data: kernel says: hi from the stack');
     await waitForOutput(server, /answered \('10\.0\.0\.2', \d+\)/);

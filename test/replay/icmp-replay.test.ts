@@ -5,25 +5,24 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseIPv4 as parseAddress, readIPv4 } from '../../src/ip/address.js';
-import { internetChecksum } from '../../src/ip/checksum.js';
-import { ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, parseIcmp } from '../../src/ip/icmp.js';
-import { PROTOCOL_ICMP } from '../../src/ip/ipv4.js';
+import { flipBits } from '../support/bytes.js';
+import { parseIPv4Address, readIPv4 } from '../../src/wire/address.js';
+import { internetChecksum } from '../../src/wire/checksum.js';
+import { ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, parseIcmp } from '../../src/wire/icmpv4.js';
+import { PROTOCOL_ICMP } from '../../src/wire/ipv4.js';
 import { readPcap } from '../../src/pcap/pcap.js';
 import { Stack } from '../../src/stack.js';
 import { datagramsOf, ReplayLink } from './replay-link.js';
 import { copyBytes } from '../../src/bytes.js';
 
-const CLIENT = parseAddress('10.77.0.1')!;
-const SERVER = parseAddress('10.77.0.2')!;
+const CLIENT = parseIPv4Address('10.77.0.1')!;
+const SERVER = parseIPv4Address('10.77.0.2')!;
 
 describe('replay: icmp-echo.pcap', () => {
   const records = readPcap(readFileSync(new URL('../fixtures/icmp-echo.pcap', import.meta.url)));
   const packets = records.map((r) => r.data);
   const fromClient = packets.filter((p) => readIPv4(p, 12) === CLIENT);
-  const kernelReplies = datagramsOf(packets.filter((p) => readIPv4(p, 12) === SERVER)).filter(
-    (d) => d.header.protocol === PROTOCOL_ICMP,
-  );
+  const kernelReplies = datagramsOf(packets.filter((p) => readIPv4(p, 12) === SERVER)).filter((d) => d.header.protocol === PROTOCOL_ICMP);
 
   it('holds requests (some fragmented) and the kernel replies', () => {
     expect(fromClient.length).toBeGreaterThan(5);
@@ -64,7 +63,7 @@ describe('replay: icmp-echo.pcap', () => {
     const stack = new Stack({ link, address: SERVER, manualTimers: true });
     const request = fromClient.find((p) => p[9] === PROTOCOL_ICMP && p[20] === ICMP_ECHO_REQUEST && (p[6]! & 0x3f) === 0 && p[7] === 0)!;
     const damaged = copyBytes(request);
-    damaged[10] ^= 0x01;
+    flipBits(damaged, 10, 0x01);
     link.inject([damaged]);
     expect(link.drain()).toEqual([]);
     expect(stack.counters('ip').get('drop.bad_checksum')).toBe(1);

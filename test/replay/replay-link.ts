@@ -3,7 +3,7 @@
  * collects what the stack sends back.
  */
 import type { Link } from '../../src/link/link.js';
-import { parseIPv4, type IPv4Header } from '../../src/ip/ipv4.js';
+import { parseIPv4Packet, type IPv4Header } from '../../src/wire/ipv4.js';
 import { Reassembler } from '../../src/ip/reassembly.js';
 import { Counters } from '../../src/counters.js';
 import { copyBytes } from '../../src/bytes.js';
@@ -44,7 +44,7 @@ export function datagramsOf(packets: readonly Uint8Array[]): Datagram[] {
   const reassembler = new Reassembler({ timeoutMs: 60_000, counters: new Counters('replay') });
   const out: Datagram[] = [];
   for (const packet of packets) {
-    const parsed = parseIPv4(packet);
+    const parsed = parseIPv4Packet(packet);
     if (!parsed.ok) throw new Error(`replay: unparseable packet (${parsed.reason})`);
     if (parsed.header.moreFragments || parsed.header.fragmentOffset !== 0) {
       const whole = reassembler.accept(parsed.header, parsed.payload, packet, 0);

@@ -8,23 +8,23 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { listen } from '../../src/api/net.js';
-import { parseIPv4 as parseAddress, readIPv4 } from '../../src/ip/address.js';
-import { IPV4_MIN_HEADER, parseIPv4, PROTOCOL_TCP, writeIPv4Header } from '../../src/ip/ipv4.js';
+import { parseIPv4Address, readIPv4 } from '../../src/wire/address.js';
+import { IPV4_MIN_HEADER, parseIPv4Packet, PROTOCOL_TCP, writeIPv4Header } from '../../src/wire/ipv4.js';
 import { readPcap } from '../../src/pcap/pcap.js';
 import { Stack } from '../../src/stack.js';
-import { encodeTcpSegment, parseTcpSegment } from '../../src/tcp/codec.js';
+import { encodeTcpSegment, parseTcpSegment } from '../../src/wire/tcp.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpSegment } from '../../src/tcp/segment.js';
 import { seqAdd, seqDiff } from '../../src/tcp/seq.js';
 import { ReplayLink } from './replay-link.js';
 
-const CLIENT = parseAddress('10.77.0.1')!;
-const SERVER = parseAddress('10.77.0.2')!;
+const CLIENT = parseIPv4Address('10.77.0.1')!;
+const SERVER = parseIPv4Address('10.77.0.2')!;
 
 function segmentsOf(file: string): Array<{ from: number; segment: TcpSegment }> {
   const packets = readPcap(readFileSync(new URL(`../fixtures/${file}`, import.meta.url))).map((r) => r.data);
   const out: Array<{ from: number; segment: TcpSegment }> = [];
   for (const packet of packets) {
-    const ip = parseIPv4(packet);
+    const ip = parseIPv4Packet(packet);
     if (!ip.ok || ip.header.protocol !== PROTOCOL_TCP) continue;
     const parsed = parseTcpSegment(ip.payload, ip.header.source, ip.header.destination);
     if (!parsed.ok) throw new Error(`fixture segment does not parse: ${parsed.reason}`);
@@ -35,13 +35,18 @@ function segmentsOf(file: string): Array<{ from: number; segment: TcpSegment }> 
 
 function packetOf(segment: TcpSegment): Uint8Array {
   const packet = encodeTcpSegment(segment, CLIENT, SERVER, IPV4_MIN_HEADER);
-  writeIPv4Header(packet, 0, { source: CLIENT, destination: SERVER, protocol: PROTOCOL_TCP, payloadLength: packet.length - IPV4_MIN_HEADER });
+  writeIPv4Header(packet, 0, {
+    source: CLIENT,
+    destination: SERVER,
+    protocol: PROTOCOL_TCP,
+    payloadLength: packet.length - IPV4_MIN_HEADER,
+  });
   return packet;
 }
 
 function sentSegments(packets: Uint8Array[]): TcpSegment[] {
   return packets.map((packet) => {
-    const ip = parseIPv4(packet);
+    const ip = parseIPv4Packet(packet);
     if (!ip.ok) throw new Error(`stack sent a bad IPv4 packet: ${ip.reason}`);
     expect(readIPv4(packet, 16)).toBe(CLIENT);
     const parsed = parseTcpSegment(ip.payload, ip.header.source, ip.header.destination);
@@ -110,7 +115,11 @@ describe('replay: tcp-http.pcap (curl against a kernel HTTP server)', () => {
     };
     /** Highest sequence the stack has sent so far, relative to its ISN. */
     const sentUpTo = () =>
-      sent.reduce((max, s) => Math.max(max, seqDiff(seqAdd(s.seq, s.payload.length + (s.flags & TCP_FIN ? 1 : 0) + (s.flags & TCP_SYN ? 1 : 0)), stackIss!)), 0);
+      sent.reduce(
+        (max, s) =>
+          Math.max(max, seqDiff(seqAdd(s.seq, s.payload.length + (s.flags & TCP_FIN ? 1 : 0) + (s.flags & TCP_SYN ? 1 : 0)), stackIss!)),
+        0,
+      );
 
     for (const original of fromClient) {
       const segment = { ...original, options: { ...original.options } };

@@ -7,16 +7,16 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { listenPacket } from '../../src/api/net.js';
-import { parseIPv4 as parseAddress, readIPv4 } from '../../src/ip/address.js';
-import { ICMP_DEST_UNREACHABLE, parseIcmp, PORT_UNREACHABLE } from '../../src/ip/icmp.js';
-import { PROTOCOL_ICMP, PROTOCOL_UDP } from '../../src/ip/ipv4.js';
+import { parseIPv4Address, readIPv4 } from '../../src/wire/address.js';
+import { ICMP_DEST_UNREACHABLE, parseIcmp, PORT_UNREACHABLE } from '../../src/wire/icmpv4.js';
+import { PROTOCOL_ICMP, PROTOCOL_UDP } from '../../src/wire/ipv4.js';
 import { readPcap } from '../../src/pcap/pcap.js';
 import { Stack } from '../../src/stack.js';
-import { parseUdp } from '../../src/udp/codec.js';
+import { parseUdp } from '../../src/wire/udp.js';
 import { datagramsOf, ReplayLink } from './replay-link.js';
 
-const CLIENT = parseAddress('10.77.0.1')!;
-const SERVER = parseAddress('10.77.0.2')!;
+const CLIENT = parseIPv4Address('10.77.0.1')!;
+const SERVER = parseIPv4Address('10.77.0.2')!;
 
 describe('replay: udp-echo.pcap', () => {
   const packets = readPcap(readFileSync(new URL('../fixtures/udp-echo.pcap', import.meta.url))).map((r) => r.data);

@@ -6,19 +6,19 @@
  */
 import { describe, expect, it } from 'vitest';
 import { dial, listen, listenPacket } from '../../src/api/net.js';
-import { parseIPv4 as parseAddress } from '../../src/ip/address.js';
-import { buildEchoRequest, ICMP_ECHO_REPLY } from '../../src/ip/icmp.js';
-import { IPV4_MIN_HEADER, PROTOCOL_ICMP, PROTOCOL_TCP, PROTOCOL_UDP, writeIPv4Header } from '../../src/ip/ipv4.js';
+import { parseIPv4Address } from '../../src/wire/address.js';
+import { buildEchoRequest, ICMP_ECHO_REPLY } from '../../src/wire/icmpv4.js';
+import { IPV4_MIN_HEADER, PROTOCOL_ICMP, PROTOCOL_TCP, PROTOCOL_UDP, writeIPv4Header } from '../../src/wire/ipv4.js';
 import { memoryLinkPair } from '../../src/link/link.js';
 import { mulberry32 } from '../../src/random.js';
 import { Stack } from '../../src/stack.js';
-import { encodeTcpSegment } from '../../src/tcp/codec.js';
+import { encodeTcpSegment } from '../../src/wire/tcp.js';
 import type { TcpSegment } from '../../src/tcp/segment.js';
-import { encodeUdp } from '../../src/udp/codec.js';
+import { encodeUdp } from '../../src/wire/udp.js';
 import { ReplayLink } from '../replay/replay-link.js';
 
-const PEER = parseAddress('10.0.0.1')!;
-const STACK = parseAddress('10.0.0.2')!;
+const PEER = parseIPv4Address('10.0.0.1')!;
+const STACK = parseIPv4Address('10.0.0.2')!;
 
 function ipPacket(protocol: number, transport: Uint8Array): Uint8Array {
   writeIPv4Header(transport, 0, { source: PEER, destination: STACK, protocol, payloadLength: transport.length - IPV4_MIN_HEADER });
@@ -54,7 +54,10 @@ describe('stack under random segments with valid checksums', () => {
     const udp = await listenPacket('udp', ':53', { stack, receiveQueueLength: 8 });
     const random = mulberry32(2024);
     for (let round = 0; round < 20_000; round++) {
-      const segment = randomSegment(random, { source: 1024 + Math.floor(random() * 64), destination: random() < 0.7 ? 80 : Math.floor(random() * 100) });
+      const segment = randomSegment(random, {
+        source: 1024 + Math.floor(random() * 64),
+        destination: random() < 0.7 ? 80 : Math.floor(random() * 100),
+      });
       link.inject([ipPacket(PROTOCOL_TCP, encodeTcpSegment(segment, PEER, STACK, IPV4_MIN_HEADER))]);
       if (round % 10 === 0) {
         const payload = new Uint8Array(Math.floor(random() * 200));

@@ -43,7 +43,8 @@ function echoOnce(size: number, seed: number, timeoutMs: number): Promise<number
     socket.on('close', () => {
       clearTimeout(timer);
       const all = Buffer.concat(received);
-      if (all.length !== size || !all.equals(expected)) reject(new Error(`connection ${seed}: got ${all.length} bytes, content ${all.equals(expected) ? 'same' : 'different'}`));
+      if (all.length !== size || !all.equals(expected))
+        reject(new Error(`connection ${seed}: got ${all.length} bytes, content ${all.equals(expected) ? 'same' : 'different'}`));
       else resolve(size);
     });
   });
@@ -79,7 +80,9 @@ async function main(): Promise<void> {
       }
     }
   }
-  process.stdout.write(JSON.stringify({ ok, failed: errors.length, bytes, errors: errors.slice(0, 10), slow: slow.length, slowest: slow.slice(0, 10) }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ ok, failed: errors.length, bytes, errors: errors.slice(0, 10), slow: slow.length, slowest: slow.slice(0, 10) }) + '\n',
+  );
 }
 
 void main();

@@ -1,0 +1,86 @@
+/**
+ * When the IP layer may send an ICMP error, and how often: the RFC 1122 3.2.2 rules on which
+ * datagrams never draw an error, and a token bucket that rate-limits errors (RFC 1812 4.3.2.8,
+ * as Linux's icmp_ratelimit does). The message codec is in src/wire/icmpv4.ts.
+ */
+import { BROADCAST_ADDRESS, isMulticast, type IPv4Address } from '../wire/address.js';
+import { PROTOCOL_ICMP, type IPv4Header } from '../wire/ipv4.js';
+
+/** Types RFC 792 and its successors define as queries or informational: errors may answer them.
+ *  Anything else, unknown types included, is treated as an error (as Linux does). */
+const NON_ERROR_TYPES = new Set([0, 8, 9, 10, 13, 14, 15, 16, 17, 18]);
+
+/** RFC 1122 3.2.1.3: addresses that do not name a single host. */
+function isNotASingleHost(address: IPv4Address): boolean {
+  return (
+    address === 0 ||
+    address === BROADCAST_ADDRESS ||
+    isMulticast(address) ||
+    address >>> 24 === 127 || // loopback
+    address >>> 28 === 0xf // class E, reserved
+  );
+}
+
+/**
+ * May an ICMP error be sent about this datagram? RFC 1122 3.2.2: never about an ICMP error
+ * message, a datagram sent to a broadcast or multicast address, a fragment other than the first,
+ * or a datagram whose source does not define a single host (zero, loopback, broadcast,
+ * multicast, class E). A subnet-directed broadcast is not recognisable here; the caller, which
+ * knows its prefix, must screen that.
+ */
+export function shouldSendIcmpError(offendingHeader: IPv4Header, offendingPayload: Uint8Array): boolean {
+  if (offendingHeader.fragmentOffset !== 0) return false;
+  if (offendingHeader.destination === BROADCAST_ADDRESS || isMulticast(offendingHeader.destination)) return false;
+  if (isNotASingleHost(offendingHeader.source)) return false;
+  if (offendingHeader.protocol === PROTOCOL_ICMP) {
+    const type = offendingPayload[0];
+    // Without the type we cannot tell it is not an error: stay silent.
+    if (type === undefined || !NON_ERROR_TYPES.has(type)) return false;
+  }
+  return true;
+}
+
+export interface TokenBucketOptions {
+  /** Tokens added per second. */
+  ratePerSecond: number;
+  /** Most tokens held, and the number available at the start. */
+  burst: number;
+}
+
+/**
+ * A token bucket driven by passed-in time (milliseconds, as everywhere in the stack): `take`
+ * spends one token if there is one. Starts full, so a quiet stack can answer a short burst.
+ */
+export class TokenBucket {
+  private readonly ratePerSecond: number;
+  private readonly burst: number;
+  private tokens: number;
+  private lastRefill: number | undefined;
+
+  constructor(options: TokenBucketOptions) {
+    if (!(options.ratePerSecond >= 0) || !Number.isFinite(options.ratePerSecond)) {
+      throw new RangeError(`ratePerSecond must be a finite number >= 0, got ${options.ratePerSecond}`);
+    }
+    if (!(options.burst >= 1) || !Number.isFinite(options.burst)) {
+      throw new RangeError(`burst must be a finite number >= 1, got ${options.burst}`);
+    }
+    this.ratePerSecond = options.ratePerSecond;
+    this.burst = options.burst;
+    this.tokens = options.burst;
+  }
+
+  take(now: number): boolean {
+    if (this.lastRefill === undefined) {
+      this.lastRefill = now;
+    } else if (now > this.lastRefill) {
+      this.tokens = Math.min(this.burst, this.tokens + ((now - this.lastRefill) * this.ratePerSecond) / 1000);
+      this.lastRefill = now;
+    }
+    // The epsilon absorbs rounding from adding fractional tokens over many refills.
+    if (this.tokens >= 1 - 1e-9) {
+      this.tokens = Math.max(0, this.tokens - 1);
+      return true;
+    }
+    return false;
+  }
+}

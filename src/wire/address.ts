@@ -1,0 +1,51 @@
+import { readUint32, writeUint32 } from '../bytes.js';
+
+/**
+ * IPv4 addresses are carried as unsigned 32-bit numbers (network order value: 10.0.0.2 is
+ * 0x0a000002) everywhere inside the stack; strings appear only at the API edge.
+ */
+export type IPv4Address = number;
+
+const dottedQuad = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/** Parse dotted-quad notation; returns undefined for anything malformed. */
+export function parseIPv4Address(text: string): IPv4Address | undefined {
+  const m = dottedQuad.exec(text);
+  if (!m) return undefined;
+  let value = 0;
+  for (let i = 1; i <= 4; i++) {
+    const part = m[i]!;
+    if (part.length > 1 && part[0] === '0') return undefined; // no octal-looking parts
+    const octet = Number(part);
+    if (octet > 255) return undefined;
+    value = value * 256 + octet;
+  }
+  return value >>> 0;
+}
+
+export function formatIPv4(address: IPv4Address): string {
+  return `${address >>> 24}.${(address >>> 16) & 0xff}.${(address >>> 8) & 0xff}.${address & 0xff}`;
+}
+
+/** Read / write an address stored big-endian at `offset`. */
+export const readIPv4: (bytes: Uint8Array, offset: number) => IPv4Address = readUint32;
+export const writeIPv4: (bytes: Uint8Array, offset: number, address: IPv4Address) => void = writeUint32;
+
+/** Parse `a.b.c.d/len` into address and prefix length. */
+export function parseCidr(text: string): { address: IPv4Address; prefixLength: number } | undefined {
+  const slash = text.indexOf('/');
+  if (slash < 0) return undefined;
+  const address = parseIPv4Address(text.slice(0, slash));
+  const lenText = text.slice(slash + 1);
+  if (address === undefined || !/^\d{1,2}$/.test(lenText)) return undefined;
+  const prefixLength = Number(lenText);
+  if (prefixLength > 32) return undefined;
+  return { address, prefixLength };
+}
+
+export const ANY_ADDRESS: IPv4Address = 0;
+export const BROADCAST_ADDRESS: IPv4Address = 0xffffffff;
+
+export function isMulticast(address: IPv4Address): boolean {
+  return address >>> 28 === 0xe;
+}
