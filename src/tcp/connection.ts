@@ -21,7 +21,7 @@ import type { DeadlineQueue, TimerHandle } from '../timers.js';
 import { NewRenoCongestionControl } from './congestion.js';
 import { ReceiveBuffer, type ByteRange } from './receive-buffer.js';
 import { RttEstimator } from './rtt.js';
-import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type SackBlock, type TcpOptions, type TcpSegment } from './segment.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type SackBlock, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
 import { SendBuffer } from './send-buffer.js';
 import { seqAdd, seqDiff, seqGe, seqLt, type SeqNumber } from './seq.js';
 import type { TcpConfig, TcpConnectionEvents, TcpEnvironment, TcpFourTuple, TcpState } from './types.js';

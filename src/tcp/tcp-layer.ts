@@ -11,10 +11,9 @@ import type { IPv4Address } from '../wire/address.js';
 import { IPV4_MIN_HEADER, PROTOCOL_TCP } from '../wire/ipv4.js';
 import { PortTable } from '../ports.js';
 import type { IpLayer, ReceivedPacket } from '../stack.js';
-import { encodeTcpSegment, parseTcpSegment } from '../wire/tcp.js';
+import { encodeTcpSegment, parseTcpSegment, segmentLength, TCP_ACK, TCP_RST, TCP_SYN, type TcpSegment } from '../wire/tcp.js';
 import { TcpConnection } from './connection.js';
 import { IsnGenerator } from './isn.js';
-import { segmentLength, TCP_ACK, TCP_RST, TCP_SYN, type TcpSegment } from './segment.js';
 import { seqAdd } from './seq.js';
 import type { TcpConfig, TcpFourTuple } from './types.js';
 

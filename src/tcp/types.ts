@@ -6,7 +6,7 @@ import type { Counters } from '../counters.js';
 import type { NetErrorCode } from '../errors.js';
 import type { IPv4Address } from '../wire/address.js';
 import type { DeadlineQueue } from '../timers.js';
-import type { TcpSegment } from './segment.js';
+import type { TcpSegment } from '../wire/tcp.js';
 
 /** RFC 9293 section 3.3.2. */
 export type TcpState =

@@ -12,8 +12,7 @@ import { parseIPv4Address, readIPv4 } from '../../src/wire/address.js';
 import { IPV4_MIN_HEADER, parseIPv4Packet, PROTOCOL_TCP, writeIPv4Header } from '../../src/wire/ipv4.js';
 import { readPcap } from '../../src/pcap/pcap.js';
 import { Stack } from '../../src/stack.js';
-import { encodeTcpSegment, parseTcpSegment } from '../../src/wire/tcp.js';
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpSegment } from '../../src/tcp/segment.js';
+import { encodeTcpSegment, parseTcpSegment, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpSegment } from '../../src/wire/tcp.js';
 import { seqAdd, seqDiff } from '../../src/tcp/seq.js';
 import { ReplayLink } from './replay-link.js';
 

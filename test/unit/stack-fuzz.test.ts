@@ -12,8 +12,7 @@ import { IPV4_MIN_HEADER, PROTOCOL_ICMP, PROTOCOL_TCP, PROTOCOL_UDP, writeIPv4He
 import { memoryLinkPair } from '../../src/link/link.js';
 import { mulberry32 } from '../../src/random.js';
 import { Stack } from '../../src/stack.js';
-import { encodeTcpSegment } from '../../src/wire/tcp.js';
-import type { TcpSegment } from '../../src/tcp/segment.js';
+import { encodeTcpSegment, type TcpSegment } from '../../src/wire/tcp.js';
 import { encodeUdp } from '../../src/wire/udp.js';
 import { ReplayLink } from '../replay/replay-link.js';
 

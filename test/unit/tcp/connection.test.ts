@@ -6,7 +6,7 @@ import { FakeClock } from '../../../src/clock.js';
 import { Counters } from '../../../src/counters.js';
 import { NetError, type NetErrorCode } from '../../../src/errors.js';
 import { TcpConnection } from '../../../src/tcp/connection.js';
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpSegment } from '../../../src/tcp/segment.js';
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpSegment } from '../../../src/wire/tcp.js';
 import { seqAdd } from '../../../src/tcp/seq.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpFourTuple } from '../../../src/tcp/types.js';
 import { DeadlineQueue } from '../../../src/timers.js';

@@ -8,7 +8,7 @@ import { FakeClock } from '../../../src/clock.js';
 import { Counters } from '../../../src/counters.js';
 import type { NetErrorCode } from '../../../src/errors.js';
 import { TcpConnection } from '../../../src/tcp/connection.js';
-import { TCP_SYN, type TcpSegment } from '../../../src/tcp/segment.js';
+import { TCP_SYN, type TcpSegment } from '../../../src/wire/tcp.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpFourTuple } from '../../../src/tcp/types.js';
 import { DeadlineQueue } from '../../../src/timers.js';
 import { mulberry32 as prng } from '../../../src/random.js';

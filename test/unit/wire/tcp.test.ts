@@ -3,8 +3,19 @@ import { writeUint16, writeUint32 } from '../../../src/bytes.js';
 import { parseIPv4Address } from '../../../src/wire/address.js';
 import { internetChecksum, pseudoHeaderSum } from '../../../src/wire/checksum.js';
 import { PROTOCOL_TCP } from '../../../src/wire/ipv4.js';
-import { encodeTcpSegment, parseTcpSegment, tcpHeaderLength, writeTcpSegment } from '../../../src/wire/tcp.js';
-import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN, type SackBlock, type TcpOptions, type TcpSegment } from '../../../src/tcp/segment.js';
+import {
+  encodeTcpSegment,
+  parseTcpSegment,
+  tcpHeaderLength,
+  writeTcpSegment,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_PSH,
+  TCP_SYN,
+  type SackBlock,
+  type TcpOptions,
+  type TcpSegment,
+} from '../../../src/wire/tcp.js';
 
 const HOST = parseIPv4Address('10.0.0.1')!;
 const STACK = parseIPv4Address('10.0.0.2')!;
