@@ -21,27 +21,30 @@ import type { DeadlineQueue, TimerHandle } from '../timers.js';
 import { NewRenoCongestionControl } from './congestion.js';
 import { ReceiveBuffer, type ByteRange } from './receive-buffer.js';
 import { RttEstimator } from './rtt.js';
-import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type SackBlock, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
+import {
+  TCP_ACK,
+  TCP_DEFAULT_MSS,
+  TCP_FIN,
+  TCP_MAX_SACK_BLOCKS,
+  TCP_MAX_SACK_BLOCKS_WITH_TIMESTAMPS,
+  TCP_MAX_WINDOW_FIELD,
+  TCP_MAX_WINDOW_SHIFT,
+  TCP_PSH,
+  TCP_RST,
+  TCP_SACK_BLOCK_BYTES,
+  TCP_SACK_OPTION_OVERHEAD,
+  TCP_SYN,
+  TCP_TIMESTAMP_OPTION_BYTES,
+  type SackBlock,
+  type TcpOptions,
+  type TcpSegment,
+} from '../wire/tcp.js';
 import { SendBuffer } from './send-buffer.js';
 import { seqAdd, seqDiff, seqGe, seqLt, type SeqNumber } from './seq.js';
 import type { TcpConfig, TcpConnectionEvents, TcpEnvironment, TcpFourTuple, TcpState } from './types.js';
 
-/** RFC 9293 3.7.1: the send MSS when the peer sent no MSS option. */
-const DEFAULT_PEER_MSS = 536;
 /** Smallest peer MSS we honour, so a hostile option cannot make us send 1-byte segments. */
 const MIN_PEER_MSS = 64;
-/** RFC 7323 2.3: the largest shift count. */
-const MAX_WINDOW_SHIFT = 14;
-/** RFC 9293 3.1: the 16-bit window field. */
-const MAX_WINDOW_FIELD = 0xffff;
-/** Timestamps option as laid out by Linux: NOP, NOP, kind 8 length 10 (RFC 7323 3.2 / appendix A). */
-const TIMESTAMP_OPTION_BYTES = 12;
-/** SACK option: NOP, NOP, kind 5, length, then 8 bytes per block (RFC 2018 section 3). */
-const SACK_OPTION_OVERHEAD = 4;
-const SACK_BLOCK_BYTES = 8;
-/** RFC 2018 section 3: at most 3 blocks fit next to timestamps, 4 without. */
-const MAX_SACK_BLOCKS_WITH_TIMESTAMPS = 3;
-const MAX_SACK_BLOCKS = 4;
 /** RFC 5961 section 7 asks for a rate limit on challenge ACKs; this many per second per connection. */
 const CHALLENGE_ACK_LIMIT_PER_SECOND = 10;
 /** RFC 7323 5.5: TS.Recent older than 24 days is no longer a valid PAWS reference. */
@@ -122,7 +125,7 @@ class ConnectionTimer {
 /** RFC 7323 2.3: the smallest shift that lets the 16-bit field describe the whole buffer. */
 function chooseWindowShift(bufferSize: number): number {
   let shift = 0;
-  while (shift < MAX_WINDOW_SHIFT && bufferSize > MAX_WINDOW_FIELD * 2 ** shift) shift++;
+  while (shift < TCP_MAX_WINDOW_SHIFT && bufferSize > TCP_MAX_WINDOW_FIELD * 2 ** shift) shift++;
   return shift;
 }
 
@@ -174,11 +177,11 @@ export class TcpConnection {
   private readClosed = false;
 
   // --- Negotiated options.
-  private peerMss = DEFAULT_PEER_MSS;
+  private peerMss = TCP_DEFAULT_MSS;
   /** min(peer MSS, our MSS): the segment size before options (RFC 9293 3.7.1). */
-  private mssBase = DEFAULT_PEER_MSS;
+  private mssBase = TCP_DEFAULT_MSS;
   /** SMSS: payload bytes per full segment after the fixed options (timestamps). */
-  private smss = DEFAULT_PEER_MSS;
+  private smss = TCP_DEFAULT_MSS;
   private windowScaling = false;
   private sndShift = 0;
   private rcvShift = 0;
@@ -195,7 +198,7 @@ export class TcpConnection {
   private ackOwed = false;
   private bytesSinceAck = 0;
   /** Largest segment payload received: what counts as "full-sized" (RFC 1122 4.2.3.2). */
-  private receiveMss = DEFAULT_PEER_MSS;
+  private receiveMss = TCP_DEFAULT_MSS;
   private challengeWindowStart = Number.NEGATIVE_INFINITY;
   private challengeAcksInWindow = 0;
 
@@ -247,8 +250,8 @@ export class TcpConnection {
     this.sendBuffer = new SendBuffer(config.sendBufferSize);
     this.receiveBuffer = new ReceiveBuffer(config.receiveBufferSize, config.outOfOrderLimit);
     this.rtt = new RttEstimator({ initialRto: config.initialRto, minRto: config.minRto, maxRto: config.maxRto });
-    this.congestion = new NewRenoCongestionControl(DEFAULT_PEER_MSS);
-    this.receiveMss = Math.min(config.mss, DEFAULT_PEER_MSS);
+    this.congestion = new NewRenoCongestionControl(TCP_DEFAULT_MSS);
+    this.receiveMss = Math.min(config.mss, TCP_DEFAULT_MSS);
     const timers = env.timers;
     this.rtoTimer = new ConnectionTimer(timers, (now) => this.onRetransmissionTimeout(now));
     this.delayedAckTimer = new ConnectionTimer(timers, () => this.onDelayedAckTimeout());
@@ -1179,7 +1182,7 @@ export class TcpConnection {
 
   /** Window offered in our SYN or SYN-ACK (unscaled, RFC 7323 2.2). */
   private synWindow(): number {
-    return Math.min(this.config.receiveBufferSize, MAX_WINDOW_FIELD);
+    return Math.min(this.config.receiveBufferSize, TCP_MAX_WINDOW_FIELD);
   }
 
   /**
@@ -1194,7 +1197,7 @@ export class TcpConnection {
     let offer = remaining;
     if (free >= remaining + this.windowUpdateThreshold()) offer = Math.floor(free / granule) * granule;
     if (offer < remaining) offer = remaining;
-    const field = Math.min(Math.ceil(offer / granule), MAX_WINDOW_FIELD);
+    const field = Math.min(Math.ceil(offer / granule), TCP_MAX_WINDOW_FIELD);
     this.rcvAdvRight = Math.max(this.rcvAdvRight, this.rcvNxt + field * granule);
     return field;
   }
@@ -1224,15 +1227,15 @@ export class TcpConnection {
   // ====================================================================================
 
   private outgoingSackBlocks(): SackBlock[] {
-    const max = this.timestamps ? MAX_SACK_BLOCKS_WITH_TIMESTAMPS : MAX_SACK_BLOCKS;
+    const max = this.timestamps ? TCP_MAX_SACK_BLOCKS_WITH_TIMESTAMPS : TCP_MAX_SACK_BLOCKS;
     return this.receiveBuffer.sackRanges(max).map((r) => ({ left: this.receiveSeq(r.start), right: this.receiveSeq(r.end) }));
   }
 
   private outgoingSackOptionBytes(): number {
     if (!this.sackPermitted || !this.receiveBuffer.hasOutOfOrder) return 0;
-    const max = this.timestamps ? MAX_SACK_BLOCKS_WITH_TIMESTAMPS : MAX_SACK_BLOCKS;
+    const max = this.timestamps ? TCP_MAX_SACK_BLOCKS_WITH_TIMESTAMPS : TCP_MAX_SACK_BLOCKS;
     const blocks = Math.min(max, this.receiveBuffer.outOfOrderRangeCount);
-    return SACK_OPTION_OVERHEAD + SACK_BLOCK_BYTES * blocks;
+    return TCP_SACK_OPTION_OVERHEAD + TCP_SACK_BLOCK_BYTES * blocks;
   }
 
   /** Merge the peer's SACK blocks into the scoreboard; returns bytes SACKed for the first time. */
@@ -1436,11 +1439,11 @@ export class TcpConnection {
   private negotiate(syn: TcpSegment): void {
     const o = syn.options;
     this.synNegotiated = true;
-    this.peerMss = o.mss !== undefined ? Math.max(o.mss, MIN_PEER_MSS) : DEFAULT_PEER_MSS;
+    this.peerMss = o.mss !== undefined ? Math.max(o.mss, MIN_PEER_MSS) : TCP_DEFAULT_MSS;
     this.windowScaling = this.config.windowScaling && o.windowScale !== undefined;
     if (this.windowScaling) {
       // RFC 7323 2.3: shifts above 14 are treated as 14.
-      this.sndShift = Math.min(o.windowScale!, MAX_WINDOW_SHIFT);
+      this.sndShift = Math.min(o.windowScale!, TCP_MAX_WINDOW_SHIFT);
       this.rcvShift = chooseWindowShift(this.config.receiveBufferSize);
     } else {
       this.sndShift = 0;
@@ -1455,7 +1458,7 @@ export class TcpConnection {
     this.sackPermitted = this.config.sack && o.sackPermitted === true;
     this.mssBase = Math.min(this.peerMss, this.config.mss);
     // Linux-like: the timestamp option comes out of every segment's payload.
-    this.smss = Math.max(1, this.mssBase - (this.timestamps ? TIMESTAMP_OPTION_BYTES : 0));
+    this.smss = Math.max(1, this.mssBase - (this.timestamps ? TCP_TIMESTAMP_OPTION_BYTES : 0));
   }
 
   private onEstablishedReached(): void {

@@ -83,12 +83,22 @@ const LENGTH_MSS = 4;
 const LENGTH_WINDOW_SCALE = 3;
 const LENGTH_SACK_PERMITTED = 2;
 const LENGTH_TIMESTAMP = 10;
-const SACK_BLOCK_BYTES = 8;
-/** 2 + 8 * 4 = 34 bytes is the most a SACK option can be within 40 bytes of options (RFC 2018 3). */
-const MAX_SACK_BLOCKS = 4;
 
-/** RFC 7323 2.3: a shift count above 14 is treated as 14. */
-const MAX_WINDOW_SCALE = 14;
+/** RFC 9293 3.7.1: the send MSS when the peer sent no MSS option. */
+export const TCP_DEFAULT_MSS = 536;
+/** RFC 9293 3.1: the 16-bit window field. */
+export const TCP_MAX_WINDOW_FIELD = 0xffff;
+/** RFC 7323 2.3: the largest shift count; a larger one received is treated as 14. */
+export const TCP_MAX_WINDOW_SHIFT = 14;
+/** Timestamps option as laid out by Linux: NOP, NOP, kind 8 length 10 (RFC 7323 3.2 / appendix A). */
+export const TCP_TIMESTAMP_OPTION_BYTES = 12;
+/** SACK option: NOP, NOP, kind 5, length, then 8 bytes per block (RFC 2018 section 3). */
+export const TCP_SACK_OPTION_OVERHEAD = 4;
+export const TCP_SACK_BLOCK_BYTES = 8;
+/** RFC 2018 section 3: 2 + 8 * 4 = 34 bytes is the most a SACK option can be within 40 bytes of options. */
+export const TCP_MAX_SACK_BLOCKS = 4;
+/** RFC 2018 section 3: at most 3 blocks fit next to timestamps. */
+export const TCP_MAX_SACK_BLOCKS_WITH_TIMESTAMPS = 3;
 
 export type TcpDropReason =
   | 'truncated' // fewer than 20 bytes
@@ -158,7 +168,7 @@ function parseOptions(bytes: Uint8Array, headerLength: number, options: TcpOptio
       case OPTION_WINDOW_SCALE: {
         if (optionLength !== LENGTH_WINDOW_SCALE) return false;
         const shift = bytes[i + 2]!;
-        options.windowScale = shift > MAX_WINDOW_SCALE ? MAX_WINDOW_SCALE : shift;
+        options.windowScale = shift > TCP_MAX_WINDOW_SHIFT ? TCP_MAX_WINDOW_SHIFT : shift;
         break;
       }
       case OPTION_SACK_PERMITTED:
@@ -167,10 +177,10 @@ function parseOptions(bytes: Uint8Array, headerLength: number, options: TcpOptio
         break;
       case OPTION_SACK: {
         const blockBytes = optionLength - 2;
-        const count = blockBytes / SACK_BLOCK_BYTES;
-        if (blockBytes % SACK_BLOCK_BYTES !== 0 || count < 1 || count > MAX_SACK_BLOCKS) return false;
+        const count = blockBytes / TCP_SACK_BLOCK_BYTES;
+        if (blockBytes % TCP_SACK_BLOCK_BYTES !== 0 || count < 1 || count > TCP_MAX_SACK_BLOCKS) return false;
         const blocks: SackBlock[] = new Array<SackBlock>(count);
-        for (let b = 0, at = i + 2; b < count; b++, at += SACK_BLOCK_BYTES) {
+        for (let b = 0, at = i + 2; b < count; b++, at += TCP_SACK_BLOCK_BYTES) {
           blocks[b] = { left: readUint32(bytes, at), right: readUint32(bytes, at + 4) };
         }
         options.sackBlocks = blocks;
@@ -219,8 +229,8 @@ function fixedOptionsLength(options: TcpOptions): number {
 function sackBlocksThatFit(options: TcpOptions, fixedLength: number): number {
   const blocks = options.sackBlocks;
   if (blocks === undefined || blocks.length === 0) return 0;
-  const room = Math.floor((TCP_MAX_OPTIONS - fixedLength - 4) / SACK_BLOCK_BYTES);
-  const fit = room < MAX_SACK_BLOCKS ? room : MAX_SACK_BLOCKS;
+  const room = Math.floor((TCP_MAX_OPTIONS - fixedLength - 4) / TCP_SACK_BLOCK_BYTES);
+  const fit = room < TCP_MAX_SACK_BLOCKS ? room : TCP_MAX_SACK_BLOCKS;
   if (fit <= 0) return 0;
   return blocks.length < fit ? blocks.length : fit;
 }
@@ -229,7 +239,7 @@ function sackBlocksThatFit(options: TcpOptions, fixedLength: number): number {
 export function tcpHeaderLength(options: TcpOptions): number {
   const fixedLength = fixedOptionsLength(options);
   const sackCount = sackBlocksThatFit(options, fixedLength);
-  return TCP_MIN_HEADER + fixedLength + (sackCount > 0 ? 4 + sackCount * SACK_BLOCK_BYTES : 0);
+  return TCP_MIN_HEADER + fixedLength + (sackCount > 0 ? 4 + sackCount * TCP_SACK_BLOCK_BYTES : 0);
 }
 
 /**
@@ -257,7 +267,7 @@ export function writeTcpSegment(
   const options = segment.options;
   const fixedLength = fixedOptionsLength(options);
   const sackCount = sackBlocksThatFit(options, fixedLength);
-  const headerLength = TCP_MIN_HEADER + fixedLength + (sackCount > 0 ? 4 + sackCount * SACK_BLOCK_BYTES : 0);
+  const headerLength = TCP_MIN_HEADER + fixedLength + (sackCount > 0 ? 4 + sackCount * TCP_SACK_BLOCK_BYTES : 0);
   const payload = segment.payload;
   const segmentLength = headerLength + payload.length;
 
@@ -311,9 +321,9 @@ export function writeTcpSegment(
     buffer[at] = OPTION_NOP;
     buffer[at + 1] = OPTION_NOP;
     buffer[at + 2] = OPTION_SACK;
-    buffer[at + 3] = 2 + sackCount * SACK_BLOCK_BYTES;
+    buffer[at + 3] = 2 + sackCount * TCP_SACK_BLOCK_BYTES;
     at += 4;
-    for (let b = 0; b < sackCount; b++, at += SACK_BLOCK_BYTES) {
+    for (let b = 0; b < sackCount; b++, at += TCP_SACK_BLOCK_BYTES) {
       const block = blocks[b]!;
       writeUint32(buffer, at, block.left);
       writeUint32(buffer, at + 4, block.right);
