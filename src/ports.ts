@@ -4,6 +4,7 @@
  * same ports (RFC 6056 spirit).
  */
 import { NetError } from './errors.js';
+import type { RandomSource } from './random.js';
 
 export const EPHEMERAL_FIRST = 49152;
 export const EPHEMERAL_LAST = 65535;
@@ -12,11 +13,12 @@ export class PortTable<T> {
   private readonly owners = new Map<number, T>();
   private nextEphemeral: number;
 
+  /** @param random where the first ephemeral port is drawn from (the stack's RandomSource) */
   constructor(
     readonly protocol: string,
-    random: () => number = Math.random,
+    random: RandomSource,
   ) {
-    this.nextEphemeral = EPHEMERAL_FIRST + Math.floor(random() * (EPHEMERAL_LAST - EPHEMERAL_FIRST + 1));
+    this.nextEphemeral = EPHEMERAL_FIRST + Math.floor(random.float() * (EPHEMERAL_LAST - EPHEMERAL_FIRST + 1));
   }
 
   get size(): number {

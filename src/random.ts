@@ -1,4 +1,39 @@
-/** Seeded randomness for fault injection and tests, so a run can be repeated exactly. */
+/**
+ * Randomness, passed in like time: the stack draws every random choice (the first ephemeral
+ * port, the first IPv4 identification, the ISN secret) from the `RandomSource` in its options,
+ * so a test with a seeded source and manual time repeats the same packets byte for byte.
+ */
+import { randomBytes } from 'node:crypto';
+
+export interface RandomSource {
+  /** A number in [0, 1), uniformly distributed (as Math.random). */
+  float(): number;
+  /** `length` random bytes, a new array. */
+  bytes(length: number): Uint8Array;
+}
+
+/**
+ * The default: every draw comes from the operating system's CSPRNG. The ISN secret must be
+ * unguessable (RFC 6528 3), so it may not come from a PRNG whose 32-bit seed an observer of a few
+ * ISNs could search; the few other draws happen once per stack and cost nothing worth saving.
+ */
+export const cryptoRandom: RandomSource = {
+  float: () => randomBytes(4).readUInt32BE(0) / 0x100000000,
+  bytes: (length) => new Uint8Array(randomBytes(length)),
+};
+
+/** A repeatable source for tests and fault injection: the same seed gives the same draws. */
+export function seededRandom(seed: number): RandomSource {
+  const next = mulberry32(seed);
+  return {
+    float: next,
+    bytes: (length) => {
+      const bytes = new Uint8Array(length);
+      for (let i = 0; i < length; i++) bytes[i] = Math.floor(next() * 256);
+      return bytes;
+    },
+  };
+}
 
 /** mulberry32: a tiny 32-bit PRNG, plenty for fault injection, returning numbers in [0, 1). */
 export function mulberry32(seed: number): () => number {

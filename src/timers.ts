@@ -4,6 +4,10 @@
  * `nextDeadline()` to know when to wake up next. Cancelling is O(1) (the entry is marked dead
  * and discarded when it reaches the top), so re-arming a retransmission timer on every ACK is
  * cheap.
+ *
+ * Time arms itself: the queue tells its owner (`onEarlierDeadline`) whenever a new deadline is
+ * earlier than everything queued, so a real-time driver that sleeps until the earliest deadline
+ * can wake sooner, whoever scheduled it (an ACK handler, an API call, a timer callback).
  */
 export interface TimerHandle {
   /** Cancel the timer; calling it after it fired or twice is harmless. */
@@ -22,6 +26,15 @@ export class DeadlineQueue {
   private heap: Entry[] = [];
   private insertionCounter = 0;
   private liveCount = 0;
+
+  /**
+   * @param onEarlierDeadline called with the new deadline when one is scheduled earlier than
+   *   every entry in the heap, cancelled entries not yet discarded included. A driver armed for
+   *   `nextDeadline()` is therefore never later than the earliest live deadline: an entry that
+   *   does not trigger the call is no earlier than one the driver already wakes for (or wakes
+   *   for after discarding a cancelled one).
+   */
+  constructor(private readonly onEarlierDeadline?: (deadline: number) => void) {}
 
   /** Number of timers still pending (cancelled ones excluded). */
   get size(): number {
@@ -93,6 +106,7 @@ export class DeadlineQueue {
       [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
       i = parent;
     }
+    if (i === 0) this.onEarlierDeadline?.(entry.deadline);
   }
 
   private pop(): void {

@@ -34,10 +34,9 @@ export class TcpConn {
     const tuple = connection.tuple;
     this.localAddr = makeAddr('tcp', tuple.localAddress, tuple.localPort);
     this.remoteAddr = makeAddr('tcp', tuple.remoteAddress, tuple.remotePort);
-    const poke = () => stack.poke();
-    this.readWakeup = new Wakeup(stack.timers, poke);
-    this.writeWakeup = new Wakeup(stack.timers, poke);
-    this.stateWakeup = new Wakeup(stack.timers, poke);
+    this.readWakeup = new Wakeup(stack.timers);
+    this.writeWakeup = new Wakeup(stack.timers);
+    this.stateWakeup = new Wakeup(stack.timers);
     this.established = connection.state !== 'SYN-SENT' && connection.state !== 'SYN-RECEIVED';
     connection.events = {
       onEstablished: () => {
@@ -81,7 +80,6 @@ export class TcpConn {
     if (buffer.length === 0) return 0;
     if (!(await this.waitReadable(options))) return null;
     const n = this.connection.read(buffer);
-    this.stack.poke();
     return n;
   }
 
@@ -93,7 +91,6 @@ export class TcpConn {
     if (!(await this.waitReadable(options))) return null;
     const chunk = Buffer.allocUnsafe(Math.min(this.connection.readableLength, maxBytes));
     const n = this.connection.read(chunk);
-    this.stack.poke();
     return n === chunk.length ? chunk : chunk.subarray(0, n);
   }
 
@@ -123,7 +120,6 @@ export class TcpConn {
       if (this.ended) throw new NetError('EPIPE', 'write on a connection that has ended');
       const accepted = this.connection.write(offset === 0 ? data : data.subarray(offset));
       offset += accepted;
-      if (accepted > 0) this.stack.poke();
       if (offset >= data.length) break;
       if (this.writeDeadline !== undefined && this.stack.clock.now() >= this.writeDeadline) throw new TimeoutError();
       await this.writeWakeup.wait(this.writeDeadline, options.signal);
@@ -140,7 +136,6 @@ export class TcpConn {
   closeWrite(): void {
     if (this.closedLocally || this.ended) return;
     this.connection.shutdownWrite();
-    this.stack.poke();
   }
 
   /** Close: FIN after pending data, the close handshake finishes in the background. */
@@ -148,7 +143,6 @@ export class TcpConn {
     if (this.closedLocally) return;
     this.closedLocally = true;
     if (!this.ended) this.connection.close();
-    this.stack.poke();
     this.readWakeup.wakeAll();
     this.writeWakeup.wakeAll();
     this.stateWakeup.wakeAll();
@@ -158,7 +152,6 @@ export class TcpConn {
   destroy(): void {
     this.closedLocally = true;
     if (!this.ended) this.connection.abort();
-    this.stack.poke();
     this.readWakeup.wakeAll();
     this.writeWakeup.wakeAll();
   }
@@ -169,7 +162,6 @@ export class TcpConn {
 
   setKeepAlive(enable: boolean, idleMs?: number): void {
     this.connection.setKeepAlive(enable, idleMs);
-    this.stack.poke();
   }
 
   /** Go's SetDeadline: both read and write. A Date in the past makes pending calls time out. */
@@ -224,7 +216,7 @@ export class TcpListener implements TcpListenerEndpoint, AsyncIterable<TcpConn> 
     private readonly backlog: number,
   ) {
     this.maxHalfOpen = backlog;
-    this.wakeup = new Wakeup(stack.timers, () => stack.poke());
+    this.wakeup = new Wakeup(stack.timers);
     const bound = stack.tcp.listen(port, this);
     this.addr = makeAddr('tcp', stack.address, bound);
   }
@@ -268,7 +260,6 @@ export class TcpListener implements TcpListenerEndpoint, AsyncIterable<TcpConn> 
     this.closed = true;
     this.stack.tcp.unlisten(this.addr.port, this);
     for (const connection of this.queue.splice(0)) connection.abort();
-    this.stack.poke();
     this.wakeup.wakeAll();
   }
 }

@@ -53,7 +53,7 @@ export class UdpSocket implements UdpEndpoint {
     this.remote = remote;
     this.maxQueueLength = options.receiveQueueLength ?? 1024;
     this.maxQueueBytes = options.receiveQueueBytes ?? 4 * 1024 * 1024;
-    this.wakeup = new Wakeup(stack.timers, () => stack.poke());
+    this.wakeup = new Wakeup(stack.timers);
     const port = stack.udp.bind(localPort, this);
     this.localAddr = makeAddr('udp', stack.address, port);
     this.remoteAddr = remote ? makeAddr('udp', remote.address, remote.port) : undefined;
@@ -138,7 +138,6 @@ export class UdpSocket implements UdpEndpoint {
       throw new NetError('EMSGSIZE', `udp payload of ${data.length} bytes exceeds ${MAX_UDP_PAYLOAD}`);
     }
     this.stack.udp.send(this.localAddr.port, address, port, data);
-    this.stack.poke();
     return data.length;
   }
 

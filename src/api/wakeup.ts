@@ -10,10 +10,8 @@ import type { DeadlineQueue, TimerHandle } from '../timers.js';
 export class Wakeup {
   private waiters: Array<() => void> = [];
 
-  constructor(
-    private readonly timers: DeadlineQueue,
-    private readonly onScheduled: () => void,
-  ) {}
+  /** @param timers the stack's deadlines; scheduling one wakes the stack's driver by itself */
+  constructor(private readonly timers: DeadlineQueue) {}
 
   get waiting(): number {
     return this.waiters.length;
@@ -51,7 +49,6 @@ export class Wakeup {
       this.waiters.push(finish);
       if (deadline !== undefined) {
         timer = this.timers.schedule(deadline, finish);
-        this.onScheduled();
       }
       signal?.addEventListener('abort', onAbort, { once: true });
     });

@@ -1,10 +1,13 @@
 /**
- * When the IP layer may send an ICMP error, and how often: the RFC 1122 3.2.2 rules on which
- * datagrams never draw an error, and a token bucket that rate-limits errors (RFC 1812 4.3.2.8,
- * as Linux's icmp_ratelimit does). The message codec is in src/wire/icmpv4.ts.
+ * ICMP error policy. Sending: when the IP layer may send an ICMP error (the RFC 1122 3.2.2 rules
+ * on which datagrams never draw one) and how often (a token bucket, RFC 1812 4.3.2.8, as Linux's
+ * icmp_ratelimit does). Receiving: which socket error a received ICMP error becomes. The message
+ * codec is in src/wire/icmpv4.ts.
  */
+import type { NetErrorCode } from '../errors.js';
 import { BROADCAST_ADDRESS, isMulticast, type IPv4Address } from '../wire/address.js';
-import { PROTOCOL_ICMP, type IPv4Header } from '../wire/ipv4.js';
+import { ICMP_DEST_UNREACHABLE, NET_UNREACHABLE, PORT_UNREACHABLE, PROTOCOL_UNREACHABLE } from '../wire/icmpv4.js';
+import { PROTOCOL_ICMP, PROTOCOL_TCP, type IPv4Header } from '../wire/ipv4.js';
 
 /** Types RFC 792 and its successors define as queries or informational: errors may answer them.
  *  Anything else, unknown types included, is treated as an error (as Linux does). */
@@ -82,5 +85,45 @@ export class TokenBucket {
       return true;
     }
     return false;
+  }
+}
+
+/** The socket error a transport reports for a received ICMP error. */
+export interface IcmpSocketError {
+  readonly code: NetErrorCode;
+  /**
+   * RFC 1122 4.2.3.9: a hard error ends a connection that is still opening; a soft one is only
+   * remembered, and reported if the connection later times out.
+   */
+  readonly hard: boolean;
+}
+
+const REFUSED: IcmpSocketError = { code: 'ECONNREFUSED', hard: true };
+const NET_UNREACHABLE_SOFT: IcmpSocketError = { code: 'ENETUNREACH', hard: false };
+const HOST_UNREACHABLE_SOFT: IcmpSocketError = { code: 'EHOSTUNREACH', hard: false };
+/** UDP reports protocol unreachable as a host it cannot reach (see socketErrorForIcmp). */
+const HOST_UNREACHABLE_HARD: IcmpSocketError = { code: 'EHOSTUNREACH', hard: true };
+
+/**
+ * Map a received ICMP error (`type`, `code`) about a datagram of transport `protocol` to the
+ * socket error the transport reports. RFC 1122 4.2.3.9 (and RFC 5927 for TCP): protocol and
+ * port unreachable are hard errors, reported as ECONNREFUSED (Linux does the same for port
+ * unreachable); net unreachable is ENETUNREACH, every other unreachable, time exceeded included,
+ * is EHOSTUNREACH, and those are soft. Fragmentation needed would feed path MTU discovery, which
+ * this stack does not do (its segments are sized to the link MTU), so it is a soft error too.
+ * UDP (RFC 1122 4.1.3.3) uses the same table except for protocol unreachable, which it has
+ * always reported as EHOSTUNREACH.
+ */
+export function socketErrorForIcmp(type: number, code: number, protocol: number): IcmpSocketError {
+  if (type !== ICMP_DEST_UNREACHABLE) return HOST_UNREACHABLE_SOFT;
+  switch (code) {
+    case PORT_UNREACHABLE:
+      return REFUSED;
+    case PROTOCOL_UNREACHABLE:
+      return protocol === PROTOCOL_TCP ? REFUSED : HOST_UNREACHABLE_HARD;
+    case NET_UNREACHABLE:
+      return NET_UNREACHABLE_SOFT;
+    default:
+      return HOST_UNREACHABLE_SOFT;
   }
 }

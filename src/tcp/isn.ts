@@ -5,7 +5,7 @@
  * of one four-tuple moving forward through the sequence space; the keyed part keeps an off-path
  * attacker who does not know the secret from predicting the ISN of a connection it cannot see.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { writeUint16, writeUint32 } from '../bytes.js';
 import type { SeqNumber } from './seq.js';
 import type { TcpFourTuple } from './types.js';
@@ -13,7 +13,7 @@ import type { TcpFourTuple } from './types.js';
 /** M advances by 250 per millisecond: one tick per 4 microseconds (RFC 9293 3.4.1). */
 const TICKS_PER_MS = 250;
 /** RFC 6528 3: the secret should be at least 128 bits. */
-const DEFAULT_SECRET_BYTES = 16;
+export const ISN_SECRET_BYTES = 16;
 
 export class IsnGenerator {
   private readonly clock: () => number;
@@ -23,10 +23,10 @@ export class IsnGenerator {
 
   /**
    * @param clock the stack's clock in milliseconds
-   * @param secret the hash key; random by default (RFC 6528 3 asks for an unguessable secret,
-   *   fixed here so tests can pin it)
+   * @param secret the hash key, ISN_SECRET_BYTES long: RFC 6528 3 asks for an unguessable
+   *   secret, so the stack draws it from its RandomSource (the OS CSPRNG unless a test seeds it)
    */
-  constructor(clock: () => number, secret: Uint8Array = randomBytes(DEFAULT_SECRET_BYTES)) {
+  constructor(clock: () => number, secret: Uint8Array) {
     this.clock = clock;
     this.secret = Uint8Array.from(secret); // our own copy: later changes by the caller must not alter F
   }

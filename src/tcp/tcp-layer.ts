@@ -4,16 +4,18 @@
  * RST (RFC 9293 3.10.7.1), and owns the port table for listeners and active opens.
  */
 import type { Counters } from '../counters.js';
-import { NetError, type NetErrorCode } from '../errors.js';
+import { NetError } from '../errors.js';
 import { readUint32 } from '../bytes.js';
-import { ICMP_DEST_UNREACHABLE, NET_UNREACHABLE, PORT_UNREACHABLE, PROTOCOL_UNREACHABLE, type IcmpErrorQuote } from '../wire/icmpv4.js';
+import { socketErrorForIcmp } from '../ip/icmp-errors.js';
+import type { IpLayer, ReceivedPacket, TransportProtocol } from '../ip/transport-contract.js';
+import type { TimerHandle } from '../timers.js';
+import type { IcmpErrorQuote } from '../wire/icmpv4.js';
 import type { IPv4Address } from '../wire/address.js';
 import { IPV4_MIN_HEADER, PROTOCOL_TCP } from '../wire/ipv4.js';
 import { PortTable } from '../ports.js';
-import type { IpLayer, ReceivedPacket } from '../stack.js';
 import { encodeTcpSegment, parseTcpSegment, segmentLength, TCP_ACK, TCP_RST, TCP_SYN, type TcpSegment } from '../wire/tcp.js';
 import { TcpConnection } from './connection.js';
-import { IsnGenerator } from './isn.js';
+import { IsnGenerator, ISN_SECRET_BYTES } from './isn.js';
 import { seqAdd } from './seq.js';
 import type { TcpConfig, TcpFourTuple } from './types.js';
 
@@ -43,19 +45,30 @@ function connectionKey(remoteAddress: IPv4Address, remotePort: number, localPort
   return `${remoteAddress}:${remotePort}:${localPort}`;
 }
 
-export class TcpLayer {
-  readonly ports = new PortTable<PortOwner>('tcp');
+/**
+ * A shutdown waiting for its connections: those not yet in TIME-WAIT or gone, and how to end
+ * the wait.
+ */
+interface Drain {
+  readonly pending: Set<TcpConnection>;
+  readonly done: () => void;
+}
+
+export class TcpLayer implements TransportProtocol {
+  readonly ports: PortTable<PortOwner>;
   readonly counters: Counters;
   private readonly connections = new Map<string, TcpConnection>();
   private readonly isn: IsnGenerator;
   private lastQueueWarning = -Infinity;
+  private drain: Drain | undefined;
 
   constructor(
     private readonly ip: IpLayer,
     readonly config: TcpConfig,
   ) {
     this.counters = ip.counters('tcp');
-    this.isn = new IsnGenerator(() => ip.clock.now());
+    this.ports = new PortTable<PortOwner>('tcp', ip.random);
+    this.isn = new IsnGenerator(() => ip.clock.now(), ip.random.bytes(ISN_SECRET_BYTES));
   }
 
   get connectionCount(): number {
@@ -83,7 +96,6 @@ export class TcpLayer {
     const tuple: TcpFourTuple = { localAddress: this.ip.address, localPort, remoteAddress, remotePort };
     const connection = this.createConnection(tuple, () => this.ports.release(localPort, owner));
     connection.openActive();
-    this.ip.poke();
     return connection;
   }
 
@@ -100,9 +112,11 @@ export class TcpLayer {
         released = true;
         if (this.connections.get(key) === connection) this.connections.delete(key);
         onRelease();
+        this.settled(connection);
       },
     });
     this.connections.set(key, connection);
+    this.drain?.pending.add(connection);
     this.counters.add('connections_created');
     return connection;
   }
@@ -127,6 +141,9 @@ export class TcpLayer {
     const connection = this.connections.get(connectionKey(header.source, segment.sourcePort, segment.destinationPort));
     if (connection !== undefined) {
       connection.handleSegment(segment);
+      // TIME-WAIT is only ever entered on a segment (RFC 9293 3.10.7.4), so this is where a
+      // shutdown learns of it.
+      if (this.drain !== undefined && connection.state === 'TIME-WAIT') this.settled(connection);
       return;
     }
     const owner = this.ports.get(segment.destinationPort);
@@ -230,29 +247,41 @@ export class TcpLayer {
       this.counters.drop('icmp_no_connection');
       return;
     }
-    // RFC 1122 4.2.3.9: protocol and port unreachable are hard errors; net/host unreachable,
-    // time exceeded and the rest are soft. (Fragmentation needed would feed path MTU discovery,
-    // which this stack does not do: its segments are sized to the link MTU.)
-    const hard = type === ICMP_DEST_UNREACHABLE && (code === PROTOCOL_UNREACHABLE || code === PORT_UNREACHABLE);
-    const error: NetErrorCode =
-      type === ICMP_DEST_UNREACHABLE ? (hard ? 'ECONNREFUSED' : code === NET_UNREACHABLE ? 'ENETUNREACH' : 'EHOSTUNREACH') : 'EHOSTUNREACH';
-    connection.handleIcmpError(readUint32(quote.transport, 4), error, hard);
+    const error = socketErrorForIcmp(type, code, PROTOCOL_TCP);
+    connection.handleIcmpError(readUint32(quote.transport, 4), error.code, error.hard);
   }
 
-  /** Close every connection gracefully, waiting up to `graceMs` for them to finish. */
+  /**
+   * Close every connection gracefully (RFC 9293 3.10.4; a handshake still in progress is
+   * aborted), wait until each is in TIME-WAIT or gone, or until `graceMs` of stack time have
+   * passed, then abort what is left. The wait needs the stack's timers to run: with manual
+   * timers pass 0 (no wait), or the wait lasts until the test moves time.
+   */
   async shutdown(graceMs: number): Promise<void> {
     for (const connection of [...this.connections.values()]) {
       if (connection.state === 'SYN-SENT' || connection.state === 'SYN-RECEIVED') connection.abort();
       else connection.close();
     }
-    this.ip.poke();
-    const deadline = Date.now() + graceMs;
-    while (Date.now() < deadline && [...this.connections.values()].some((c) => c.state !== 'TIME-WAIT')) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
+    const pending = new Set([...this.connections.values()].filter((connection) => connection.state !== 'TIME-WAIT'));
+    if (pending.size > 0 && graceMs > 0) {
+      let graceTimer: TimerHandle | undefined;
+      await new Promise<void>((resolve) => {
+        this.drain = { pending, done: resolve };
+        graceTimer = this.ip.timers.schedule(this.ip.clock.now() + graceMs, () => resolve());
+      });
+      graceTimer?.cancel();
+      this.drain = undefined;
     }
     for (const connection of [...this.connections.values()]) {
       if (connection.state !== 'TIME-WAIT' && connection.state !== 'CLOSED') connection.abort();
     }
+  }
+
+  /** During a shutdown: `connection` reached TIME-WAIT or went away; end the wait after the last. */
+  private settled(connection: TcpConnection): void {
+    const drain = this.drain;
+    if (drain === undefined || !drain.pending.delete(connection)) return;
+    if (drain.pending.size === 0) drain.done();
   }
 
   tableStats(): {

@@ -5,11 +5,12 @@
  */
 import type { Counters } from '../counters.js';
 import type { NetErrorCode } from '../errors.js';
+import { socketErrorForIcmp } from '../ip/icmp-errors.js';
+import type { IpLayer, ReceivedPacket, TransportProtocol } from '../ip/transport-contract.js';
 import type { IPv4Address } from '../wire/address.js';
 import { ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE } from '../wire/icmpv4.js';
 import { IPV4_MIN_HEADER, PROTOCOL_UDP } from '../wire/ipv4.js';
 import { PortTable } from '../ports.js';
-import type { IpLayer, ReceivedPacket } from '../stack.js';
 import { encodeUdp, parseUdp } from '../wire/udp.js';
 
 /** A bound UDP port as the layer sees it; the API's sockets implement this. */
@@ -24,12 +25,13 @@ export interface UdpEndpoint {
   shutdown(): void;
 }
 
-export class UdpLayer {
-  readonly ports = new PortTable<UdpEndpoint>('udp');
+export class UdpLayer implements TransportProtocol {
+  readonly ports: PortTable<UdpEndpoint>;
   readonly counters: Counters;
 
   constructor(private readonly ip: IpLayer) {
     this.counters = ip.counters('udp');
+    this.ports = new PortTable<UdpEndpoint>('udp', ip.random);
   }
 
   bind(port: number, endpoint: UdpEndpoint): number {
@@ -66,16 +68,8 @@ export class UdpLayer {
   receiveIcmpError(type: number, code: number, quote: { sourcePort: number; destination: IPv4Address; destinationPort: number }): void {
     const endpoint = this.ports.get(quote.sourcePort);
     if (endpoint === undefined) return;
-    // RFC 1122 4.1.3.3: pass ICMP errors up. Port unreachable becomes ECONNREFUSED as on Linux;
-    // other unreachables map to host/network unreachable.
-    const errorCode: NetErrorCode =
-      type === ICMP_DEST_UNREACHABLE
-        ? code === PORT_UNREACHABLE
-          ? 'ECONNREFUSED'
-          : code === 0
-            ? 'ENETUNREACH'
-            : 'EHOSTUNREACH'
-        : 'EHOSTUNREACH';
+    // RFC 1122 4.1.3.3: pass ICMP errors up (port unreachable becomes ECONNREFUSED, as on Linux).
+    const errorCode = socketErrorForIcmp(type, code, PROTOCOL_UDP).code;
     this.counters.add('icmp_errors');
     endpoint.deliverError(errorCode, quote.destination, quote.destinationPort);
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { IsnGenerator } from '../../../src/tcp/isn.js';
+import { cryptoRandom } from '../../../src/random.js';
+import { IsnGenerator, ISN_SECRET_BYTES } from '../../../src/tcp/isn.js';
 import type { TcpFourTuple } from '../../../src/tcp/types.js';
 
 const SECRET_A = Uint8Array.from({ length: 16 }, (_, i) => i);
@@ -80,9 +81,10 @@ describe('IsnGenerator (RFC 6528)', () => {
     expect(new IsnGenerator(clock, SECRET_A).next(TUPLE)).not.toBe(new IsnGenerator(clock, SECRET_B).next(TUPLE));
   });
 
-  it('uses a random secret by default, so two generators disagree', () => {
+  it('with a secret from the default random source, two generators disagree', () => {
     const { clock } = fixedClock(1234);
-    expect(new IsnGenerator(clock).next(TUPLE)).not.toBe(new IsnGenerator(clock).next(TUPLE));
+    const randomSecret = () => cryptoRandom.bytes(ISN_SECRET_BYTES);
+    expect(new IsnGenerator(clock, randomSecret()).next(TUPLE)).not.toBe(new IsnGenerator(clock, randomSecret()).next(TUPLE));
   });
 
   it('is unaffected by later changes to the secret array the caller passed', () => {

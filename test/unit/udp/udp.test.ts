@@ -5,6 +5,7 @@ import { FakeClock } from '../../../src/clock.js';
 import type { NetError } from '../../../src/errors.js';
 import { parseIPv4Address } from '../../../src/wire/address.js';
 import { EPHEMERAL_FIRST, EPHEMERAL_LAST, PortTable } from '../../../src/ports.js';
+import { cryptoRandom, type RandomSource } from '../../../src/random.js';
 import { encodeUdp, parseUdp } from '../../../src/wire/udp.js';
 import { expectCode, stackPair } from '../../support/stack-pair.js';
 
@@ -73,20 +74,25 @@ describe('UDP codec (RFC 768)', () => {
   });
 });
 
+/** A random source whose every draw is `value`. */
+function constantRandom(value: number): RandomSource {
+  return { float: () => value, bytes: (length) => new Uint8Array(length).fill(Math.floor(value * 256)) };
+}
+
 describe('PortTable', () => {
   it('allocates ephemeral ports in 49152-65535 from a random start and wraps around', () => {
-    const table = new PortTable<string>('udp', () => 0.9999999);
+    const table = new PortTable<string>('udp', constantRandom(0.9999999));
     const first = table.bind(0, 'a');
     expect(first).toBe(EPHEMERAL_LAST);
     expect(table.bind(0, 'b')).toBe(EPHEMERAL_FIRST);
-    const other = new PortTable<string>('udp', () => 0.5);
+    const other = new PortTable<string>('udp', constantRandom(0.5));
     const port = other.bind(0, 'x');
     expect(port).toBeGreaterThanOrEqual(EPHEMERAL_FIRST);
     expect(port).toBeLessThanOrEqual(EPHEMERAL_LAST);
   });
 
   it('refuses a taken port with EADDRINUSE and reuses it after release', () => {
-    const table = new PortTable<string>('tcp');
+    const table = new PortTable<string>('tcp', cryptoRandom);
     table.bind(8080, 'a');
     expect(() => table.bind(8080, 'b')).toThrow(/EADDRINUSE/);
     table.release(8080, 'b'); // not the owner: no effect
@@ -96,7 +102,7 @@ describe('PortTable', () => {
   });
 
   it('rejects out-of-range ports with EINVAL and reports exhaustion', () => {
-    const table = new PortTable<number>('udp');
+    const table = new PortTable<number>('udp', cryptoRandom);
     expect(() => table.bind(70000, 1)).toThrow(/EINVAL/);
     expect(() => table.bind(-1, 1)).toThrow(/EINVAL/);
     for (let i = EPHEMERAL_FIRST; i <= EPHEMERAL_LAST; i++) table.bind(0, i);

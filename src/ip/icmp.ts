@@ -1,0 +1,98 @@
+/**
+ * ICMPv4 for the IPv4 layer (RFC 792, RFC 1122 3.2.2): answers echo requests, sends errors about
+ * datagrams we received (screened by the RFC 1122 3.2.2 rules and rate limited by a token
+ * bucket), and passes the errors we receive to the transport whose datagram they quote.
+ */
+import type { Clock } from '../clock.js';
+import type { Counters } from '../counters.js';
+import type { IPv4Address } from '../wire/address.js';
+import {
+  buildEchoReply,
+  buildIcmpError,
+  ICMP_DEST_UNREACHABLE,
+  ICMP_ECHO_REQUEST,
+  ICMP_TIME_EXCEEDED,
+  parseIcmp,
+  parseIcmpErrorQuote,
+} from '../wire/icmpv4.js';
+import { IPV4_MIN_HEADER, PROTOCOL_ICMP } from '../wire/ipv4.js';
+import { shouldSendIcmpError, TokenBucket } from './icmp-errors.js';
+import type { ReceivedPacket, TransportProtocol } from './transport-contract.js';
+
+/** What ICMP needs from the IPv4 layer it belongs to. */
+export interface IcmpHost {
+  readonly address: IPv4Address;
+  sendTransport(protocol: number, destination: IPv4Address, packet: Uint8Array): void;
+  /** The transport registered for an IP protocol number, if any. */
+  transportFor(protocol: number): TransportProtocol | undefined;
+}
+
+export interface IcmpOptions {
+  clock: Clock;
+  counters: Counters;
+  /** ICMP errors per second (token bucket, burst of the same size). */
+  errorsPerSecond: number;
+}
+
+export class Icmp {
+  private readonly clock: Clock;
+  private readonly counters: Counters;
+  private readonly errorBucket: TokenBucket;
+
+  constructor(
+    private readonly ip: IcmpHost,
+    options: IcmpOptions,
+  ) {
+    this.clock = options.clock;
+    this.counters = options.counters;
+    this.errorBucket = new TokenBucket({ ratePerSecond: options.errorsPerSecond, burst: options.errorsPerSecond });
+  }
+
+  /** An ICMP message addressed to us. */
+  receive(received: ReceivedPacket): void {
+    const icmp = this.counters;
+    icmp.add('received');
+    const parsed = parseIcmp(received.payload);
+    if (!parsed.ok) {
+      icmp.drop(parsed.reason);
+      return;
+    }
+    const message = parsed.message;
+    if (message.type === ICMP_ECHO_REQUEST) {
+      // RFC 792 / RFC 1122 3.2.2.6: echo the identifier, sequence number and data unchanged.
+      const reply = buildEchoReply(received.payload);
+      const packet = new Uint8Array(IPV4_MIN_HEADER + reply.length);
+      packet.set(reply, IPV4_MIN_HEADER);
+      icmp.add('echo_replies');
+      this.ip.sendTransport(PROTOCOL_ICMP, received.header.source, packet);
+      return;
+    }
+    if (message.type === ICMP_DEST_UNREACHABLE || message.type === ICMP_TIME_EXCEEDED) {
+      // RFC 1122 3.2.2.1 / 4.1.3.3 / 4.2.3.9: pass the error to the transport whose datagram it
+      // quotes; a quote of something we did not send is not ours to act on.
+      const quote = parseIcmpErrorQuote(message.body);
+      if (quote === undefined || quote.source !== this.ip.address) {
+        icmp.drop('bad_error_quote');
+        return;
+      }
+      icmp.add('errors_received');
+      this.ip.transportFor(quote.protocol)?.receiveIcmpError(message.type, message.code, quote);
+      return;
+    }
+    icmp.add(`ignored_type_${message.type}`);
+  }
+
+  /** Send an ICMP error about `offending`, unless RFC 1122 3.2.2 forbids it or the rate limit is spent. */
+  sendError(type: number, code: number, offending: ReceivedPacket, restOfHeader = 0): void {
+    if (!shouldSendIcmpError(offending.header, offending.payload)) return;
+    if (!this.errorBucket.take(this.clock.now())) {
+      this.counters.add('errors_rate_limited');
+      return;
+    }
+    const message = buildIcmpError(type, code, offending.packet, restOfHeader);
+    const packet = new Uint8Array(IPV4_MIN_HEADER + message.length);
+    packet.set(message, IPV4_MIN_HEADER);
+    this.counters.add('errors_sent');
+    this.ip.sendTransport(PROTOCOL_ICMP, offending.header.source, packet);
+  }
+}

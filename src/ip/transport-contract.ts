@@ -1,0 +1,52 @@
+/**
+ * The contract between the IP layer and the transports above it, in both directions, so that
+ * src/tcp and src/udp depend on this file and not on the stack that wires them together (the
+ * shape of gVisor's stack/registration.go: what a transport may ask of the network layer, and
+ * what the network layer hands to a transport).
+ */
+import type { Clock } from '../clock.js';
+import type { Counters } from '../counters.js';
+import type { Logger } from '../log.js';
+import type { RandomSource } from '../random.js';
+import type { DeadlineQueue } from '../timers.js';
+import type { IPv4Address } from '../wire/address.js';
+import type { IcmpErrorQuote } from '../wire/icmpv4.js';
+import type { IPv4Header } from '../wire/ipv4.js';
+
+/** A datagram delivered to a transport: validated, for us, reassembled if it was fragmented. */
+export interface ReceivedPacket {
+  header: IPv4Header;
+  payload: Uint8Array;
+  /** The original packet (first fragment for reassembled datagrams), for ICMP quoting. */
+  packet: Uint8Array;
+}
+
+/** What transports need from below: the IP layer, and the stack's time, randomness and counters. */
+export interface IpLayer {
+  readonly address: IPv4Address;
+  readonly mtu: number;
+  /** The stack's deadlines. Scheduling one wakes the stack's driver by itself (no poke needed). */
+  readonly timers: DeadlineQueue;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly logger: Logger;
+  counters(layer: string): Counters;
+  /**
+   * Send a transport payload that starts at IPV4_MIN_HEADER in `packet` (the headroom the IPv4
+   * header is written into). Throws EMSGSIZE when it exceeds the MTU with `dontFragment`.
+   */
+  sendTransport(protocol: number, destination: IPv4Address, packet: Uint8Array, dontFragment?: boolean): void;
+  /** Send an ICMP error about a received packet (rate limited, RFC 1122 3.2.2 rules applied). */
+  sendIcmpError(type: number, code: number, offending: ReceivedPacket, restOfHeader?: number): void;
+}
+
+/** What the IP layer needs from a transport it demultiplexes to. */
+export interface TransportProtocol {
+  /** A datagram of this transport's protocol number, addressed to us. */
+  receive(received: ReceivedPacket): void;
+  /**
+   * An ICMP destination unreachable or time exceeded about a datagram this transport sent; the
+   * quote is checked to come from our address and to carry this protocol.
+   */
+  receiveIcmpError(type: number, code: number, quote: IcmpErrorQuote): void;
+}
