@@ -1,7 +1,10 @@
 /**
  * The stack's single notion of time. Protocol code never reads a clock itself: it is handed
  * `now` (milliseconds, monotonic, fractional allowed) by whoever drives it. This module gives
- * the two drivers: the real monotonic clock and a fake clock for deterministic tests.
+ * the two clocks: the real monotonic one and a fake one for deterministic tests. The driver is
+ * elsewhere: the stack fires its DeadlineQueue on its clock, from one setTimeout that re-arms
+ * itself whenever an earlier deadline is scheduled (src/stack.ts); with a FakeClock and
+ * `manualTimers`, the test is the driver (test/support/manual-time.ts).
  */
 export interface Clock {
   /** Monotonic milliseconds. Only differences are meaningful. */

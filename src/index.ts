@@ -8,6 +8,7 @@ export { TcpDuplex, toDuplex } from './api/duplex.js';
 export { type NetAddr, parseHostPort } from './api/address.js';
 export { NetError, TimeoutError, type NetErrorCode } from './errors.js';
 export { FakeClock, monotonicClock, type Clock } from './clock.js';
+export { cryptoRandom, seededRandom, type RandomSource } from './random.js';
 export { memoryLinkPair, type Link } from './link/link.js';
 export { impairLink, parseImpairSpec } from './link/impair.js';
 export { PcapWriter, readPcap } from './pcap/pcap.js';

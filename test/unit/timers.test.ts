@@ -133,4 +133,32 @@ describe('DeadlineQueue', () => {
     expect(queue.size).toBe(0);
     expect(() => clock.advance(-1)).toThrow(RangeError);
   });
+
+  it('tells its owner when a new deadline is earlier than everything queued, and only then', () => {
+    const earlier: number[] = [];
+    const queue = new DeadlineQueue((deadline) => earlier.push(deadline));
+    queue.schedule(100, () => {});
+    queue.schedule(150, () => {});
+    queue.schedule(100, () => {}); // a tie is not earlier
+    queue.schedule(50, () => {});
+    expect(earlier).toEqual([100, 50]);
+    queue.runExpired(200);
+    queue.schedule(300, () => {}); // the queue is empty again: any deadline is the earliest
+    expect(earlier).toEqual([100, 50, 300]);
+  });
+
+  it('keeps a driver armed for nextDeadline() early enough when a cancelled entry holds the top', () => {
+    let armedFor = Infinity;
+    const queue = new DeadlineQueue((deadline) => (armedFor = Math.min(armedFor, deadline)));
+    const cancelled = queue.schedule(10, () => {});
+    queue.schedule(40, () => {});
+    armedFor = queue.nextDeadline()!; // the driver arms for 10
+    cancelled.cancel();
+    queue.schedule(20, () => {}); // not reported (10 is still in the heap), but no later than the armed 10
+    expect(armedFor).toBe(10);
+    expect(queue.nextDeadline()).toBe(20); // the driver wakes at 10, discards, re-arms for 20
+    queue.schedule(15, () => {});
+    expect(armedFor).toBe(10);
+    expect(queue.nextDeadline()).toBe(15);
+  });
 });

@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { TokenBucket, shouldSendIcmpError } from '../../../src/ip/icmp-errors.js';
-import { ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST } from '../../../src/wire/icmpv4.js';
+import { socketErrorForIcmp, TokenBucket, shouldSendIcmpError } from '../../../src/ip/icmp-errors.js';
+import {
+  FRAGMENT_REASSEMBLY_TIME_EXCEEDED,
+  FRAGMENTATION_NEEDED,
+  HOST_UNREACHABLE,
+  ICMP_DEST_UNREACHABLE,
+  ICMP_ECHO_REPLY,
+  ICMP_ECHO_REQUEST,
+  ICMP_TIME_EXCEEDED,
+  NET_UNREACHABLE,
+  PORT_UNREACHABLE,
+  PROTOCOL_UNREACHABLE,
+  TTL_EXCEEDED_IN_TRANSIT,
+} from '../../../src/wire/icmpv4.js';
 import { PROTOCOL_ICMP, PROTOCOL_TCP, PROTOCOL_UDP, type IPv4Header } from '../../../src/wire/ipv4.js';
 
 function header(overrides: Partial<IPv4Header> = {}): IPv4Header {
@@ -92,4 +104,29 @@ describe('TokenBucket', () => {
     expect(() => new TokenBucket({ ratePerSecond: 1, burst: 0 })).toThrow(RangeError);
     expect(() => new TokenBucket({ ratePerSecond: Number.NaN, burst: 1 })).toThrow(RangeError);
   });
+});
+
+describe('socketErrorForIcmp (RFC 1122 4.2.3.9, 4.1.3.3; RFC 5927)', () => {
+  const table: Array<[string, number, number, { tcp: [string, boolean]; udp: string }]> = [
+    ['port unreachable', ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE, { tcp: ['ECONNREFUSED', true], udp: 'ECONNREFUSED' }],
+    ['protocol unreachable', ICMP_DEST_UNREACHABLE, PROTOCOL_UNREACHABLE, { tcp: ['ECONNREFUSED', true], udp: 'EHOSTUNREACH' }],
+    ['net unreachable', ICMP_DEST_UNREACHABLE, NET_UNREACHABLE, { tcp: ['ENETUNREACH', false], udp: 'ENETUNREACH' }],
+    ['host unreachable', ICMP_DEST_UNREACHABLE, HOST_UNREACHABLE, { tcp: ['EHOSTUNREACH', false], udp: 'EHOSTUNREACH' }],
+    ['fragmentation needed', ICMP_DEST_UNREACHABLE, FRAGMENTATION_NEEDED, { tcp: ['EHOSTUNREACH', false], udp: 'EHOSTUNREACH' }],
+    ['an unassigned unreachable code', ICMP_DEST_UNREACHABLE, 15, { tcp: ['EHOSTUNREACH', false], udp: 'EHOSTUNREACH' }],
+    ['TTL exceeded in transit', ICMP_TIME_EXCEEDED, TTL_EXCEEDED_IN_TRANSIT, { tcp: ['EHOSTUNREACH', false], udp: 'EHOSTUNREACH' }],
+    [
+      'reassembly time exceeded',
+      ICMP_TIME_EXCEEDED,
+      FRAGMENT_REASSEMBLY_TIME_EXCEEDED,
+      { tcp: ['EHOSTUNREACH', false], udp: 'EHOSTUNREACH' },
+    ],
+  ];
+  for (const [name, type, code, expected] of table) {
+    it(`maps ${name} to ${expected.tcp[0]} (${expected.tcp[1] ? 'hard' : 'soft'}) for TCP and ${expected.udp} for UDP`, () => {
+      const tcp = socketErrorForIcmp(type, code, PROTOCOL_TCP);
+      expect([tcp.code, tcp.hard]).toEqual(expected.tcp);
+      expect(socketErrorForIcmp(type, code, PROTOCOL_UDP).code).toBe(expected.udp);
+    });
+  }
 });

@@ -1,27 +1,58 @@
 /**
- * The stack's IPv4 input and output paths with crafted packets: drops by reason, protocol
- * unreachable for protocols we do not speak (rate limited), and fragmentation of what we send.
+ * The IPv4 layer with crafted packets, first through a whole Stack (drops by reason, protocol
+ * unreachable for protocols we do not speak, rate limited, fragmentation of what we send), then
+ * the IPv4Layer class on its own: demultiplexing to a registered transport, local delivery,
+ * ICMP echo, errors sent and received, the reassembly timer, identification and DF.
  */
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../src/clock.js';
+import { CounterSet } from '../../../src/counters.js';
+import { NetError } from '../../../src/errors.js';
+import { IPv4Layer } from '../../../src/ip/ip-layer.js';
+import type { ReceivedPacket, TransportProtocol } from '../../../src/ip/transport-contract.js';
+import { silentLogger } from '../../../src/log.js';
 import { parseIPv4Address } from '../../../src/wire/address.js';
-import { buildEchoRequest, ICMP_DEST_UNREACHABLE, parseIcmp, PROTOCOL_UNREACHABLE } from '../../../src/wire/icmpv4.js';
-import { IPV4_MIN_HEADER, parseIPv4Packet, PROTOCOL_ICMP, writeIPv4Header } from '../../../src/wire/ipv4.js';
-import { mulberry32 } from '../../../src/random.js';
+import {
+  buildEchoRequest,
+  buildIcmpError,
+  FRAGMENT_REASSEMBLY_TIME_EXCEEDED,
+  ICMP_DEST_UNREACHABLE,
+  ICMP_ECHO_REPLY,
+  ICMP_TIME_EXCEEDED,
+  parseIcmp,
+  PORT_UNREACHABLE,
+  PROTOCOL_UNREACHABLE,
+  type IcmpErrorQuote,
+} from '../../../src/wire/icmpv4.js';
+import { IPV4_MIN_HEADER, parseIPv4Packet, PROTOCOL_ICMP, PROTOCOL_TCP, PROTOCOL_UDP, writeIPv4Header } from '../../../src/wire/ipv4.js';
+import { mulberry32, seededRandom } from '../../../src/random.js';
 import { Stack } from '../../../src/stack.js';
 import { ReplayLink } from '../../replay/replay-link.js';
+import { ManualTime } from '../../support/manual-time.js';
 
 const HOST = parseIPv4Address('10.0.0.1')!;
 const STACK = parseIPv4Address('10.0.0.2')!;
 
-function packet(protocol: number, payload: Uint8Array, fields: { destination?: number; ttl?: number } = {}): Uint8Array {
+interface PacketFields {
+  source?: number;
+  destination?: number;
+  ttl?: number;
+  identification?: number;
+  moreFragments?: boolean;
+  fragmentOffset?: number;
+}
+
+function packet(protocol: number, payload: Uint8Array, fields: PacketFields = {}): Uint8Array {
   const bytes = new Uint8Array(IPV4_MIN_HEADER + payload.length);
   writeIPv4Header(bytes, 0, {
-    source: HOST,
+    source: fields.source ?? HOST,
     destination: fields.destination ?? STACK,
     protocol,
     payloadLength: payload.length,
     ttl: fields.ttl ?? 64,
+    identification: fields.identification ?? 0,
+    moreFragments: fields.moreFragments ?? false,
+    fragmentOffset: fields.fragmentOffset ?? 0,
   });
   bytes.set(payload, IPV4_MIN_HEADER);
   return bytes;
@@ -31,7 +62,7 @@ function setup(options: { icmpErrorRate?: number } = {}) {
   const link = new ReplayLink(1500);
   const clock = new FakeClock(0);
   const stack = new Stack({ link, address: STACK, clock, manualTimers: true, icmpErrorRate: options.icmpErrorRate });
-  return { link, clock, stack };
+  return { link, time: ManualTime.of(stack), stack };
 }
 
 describe('stack IPv4 input', () => {
@@ -55,11 +86,11 @@ describe('stack IPv4 input', () => {
   });
 
   it('rate-limits ICMP errors with a token bucket and counts what it suppresses', () => {
-    const { link, clock, stack } = setup({ icmpErrorRate: 5 });
+    const { link, time, stack } = setup({ icmpErrorRate: 5 });
     for (let i = 0; i < 20; i++) link.inject([packet(99, new Uint8Array(8))]);
     expect(link.drain()).toHaveLength(5);
     expect(stack.counters('icmp').get('errors_rate_limited')).toBe(15);
-    clock.advance(1000);
+    time.advance(1000);
     for (let i = 0; i < 20; i++) link.inject([packet(99, new Uint8Array(8))]);
     expect(link.drain()).toHaveLength(5);
   });
@@ -109,5 +140,239 @@ describe('stack IPv4 input', () => {
     expect(stack.counters('ip').get('received')).toBe(5000);
     expect(stack.counters('ip').get('drop.internal_error')).toBe(0);
     expect(stack.stats()).toMatchObject({ reassembly: { pending: 0 } });
+  });
+});
+
+/** A transport that records what the IPv4 layer hands it. */
+class RecordingTransport implements TransportProtocol {
+  readonly received: ReceivedPacket[] = [];
+  readonly errors: Array<{ type: number; code: number; quote: IcmpErrorQuote }> = [];
+  throwOnReceive = false;
+
+  receive(received: ReceivedPacket): void {
+    if (this.throwOnReceive) throw new Error('transport bug');
+    this.received.push({ ...received, payload: received.payload.slice() });
+  }
+
+  receiveIcmpError(type: number, code: number, quote: IcmpErrorQuote): void {
+    this.errors.push({ type, code, quote });
+  }
+}
+
+function layerSetup(options: { icmpErrorRate?: number; reassemblyTimeoutMs?: number } = {}) {
+  const link = new ReplayLink(1500);
+  const time = new ManualTime();
+  const counterSet = new CounterSet();
+  const looped: Uint8Array[][] = [];
+  const ip = new IPv4Layer({
+    address: STACK,
+    link,
+    clock: time.clock,
+    timers: time.timers,
+    random: seededRandom(1),
+    logger: silentLogger,
+    counterSet,
+    icmpErrorRate: options.icmpErrorRate ?? 100,
+    reassemblyTimeoutMs: options.reassemblyTimeoutMs ?? 30_000,
+    reassemblyMaxBytes: 1024 * 1024,
+    loopback: (packets) => looped.push([...packets]),
+  });
+  link.setReceiver((packets) => ip.receiveBatch(packets));
+  const udp = new RecordingTransport();
+  ip.register(PROTOCOL_UDP, udp);
+  return { link, time, ip, ipCounters: counterSet.layer('ip'), icmpCounters: counterSet.layer('icmp'), looped, udp };
+}
+
+/** The ICMP message in a packet the layer sent. */
+function icmpIn(sent: Uint8Array) {
+  const ip = parseIPv4Packet(sent);
+  if (!ip.ok) throw new Error(`unparseable packet: ${ip.reason}`);
+  expect(ip.header.protocol).toBe(PROTOCOL_ICMP);
+  const icmp = parseIcmp(ip.payload);
+  if (!icmp.ok) throw new Error(`unparseable ICMP: ${icmp.reason}`);
+  return { header: ip.header, message: icmp.message };
+}
+
+/** A transport payload with the IPV4_MIN_HEADER headroom sendTransport expects. */
+function withHeadroom(payloadLength: number): Uint8Array {
+  return new Uint8Array(IPV4_MIN_HEADER + payloadLength).map((_, i) => (i < IPV4_MIN_HEADER ? 0 : i & 0xff));
+}
+
+describe('IPv4Layer input', () => {
+  it('hands a datagram for us to the transport registered for its protocol', () => {
+    const { link, ip, ipCounters, udp } = layerSetup();
+    const datagram = packet(PROTOCOL_UDP, new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]));
+    link.inject([datagram]);
+    expect(udp.received).toHaveLength(1);
+    expect(udp.received[0]!.header.source).toBe(HOST);
+    expect([...udp.received[0]!.payload]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(ip.transportFor(PROTOCOL_UDP)).toBe(udp);
+    expect(ipCounters.get('delivered')).toBe(1);
+    expect(link.drain()).toEqual([]);
+  });
+
+  it('drops what fails validation, is for another address or has TTL 0, before any transport sees it', () => {
+    const { link, ipCounters, udp } = layerSetup();
+    const badChecksum = packet(PROTOCOL_UDP, new Uint8Array(8));
+    badChecksum[10]! ^= 0xff;
+    link.inject([
+      packet(PROTOCOL_UDP, new Uint8Array(8), { destination: parseIPv4Address('10.0.0.3')! }),
+      packet(PROTOCOL_UDP, new Uint8Array(8), { ttl: 0 }),
+      new Uint8Array(12),
+      badChecksum,
+    ]);
+    expect(udp.received).toEqual([]);
+    expect(ipCounters.get('drop.not_for_us')).toBe(1);
+    expect(ipCounters.get('drop.ttl_zero')).toBe(1);
+    expect(ipCounters.get('drop.truncated')).toBe(1);
+    expect(ipCounters.get('dropped')).toBe(4);
+    expect(ipCounters.get('delivered')).toBe(0);
+  });
+
+  it('counts a transport that throws as an internal error and goes on with the batch', () => {
+    const { link, ipCounters, udp } = layerSetup();
+    udp.throwOnReceive = true;
+    link.inject([packet(PROTOCOL_UDP, new Uint8Array(8)), packet(PROTOCOL_UDP, new Uint8Array(8))]);
+    expect(ipCounters.get('drop.internal_error')).toBe(2);
+    expect(ipCounters.get('received')).toBe(2);
+  });
+
+  it('answers a protocol nobody registered with protocol unreachable', () => {
+    const { link, ipCounters } = layerSetup();
+    link.inject([packet(PROTOCOL_TCP, new Uint8Array(20))]);
+    const [reply] = link.drain();
+    const { header, message } = icmpIn(reply!);
+    expect(header.destination).toBe(HOST);
+    expect([message.type, message.code]).toEqual([ICMP_DEST_UNREACHABLE, PROTOCOL_UNREACHABLE]);
+    expect(ipCounters.get('drop.unknown_protocol')).toBe(1);
+  });
+
+  it('answers an echo request with the same identifier, sequence number and data (RFC 792)', () => {
+    const { link, icmpCounters } = layerSetup();
+    const data = new Uint8Array([9, 8, 7, 6, 5]);
+    link.inject([packet(PROTOCOL_ICMP, buildEchoRequest(0x1234, 7, data))]);
+    const sent = link.drain();
+    expect(sent).toHaveLength(1);
+    const { header, message } = icmpIn(sent[0]!);
+    expect([header.source, header.destination]).toEqual([STACK, HOST]);
+    expect(message.type).toBe(ICMP_ECHO_REPLY);
+    expect(message.restOfHeader).toBe((0x1234 << 16) | 7);
+    expect([...message.body]).toEqual([...data]);
+    expect(icmpCounters.get('echo_replies')).toBe(1);
+  });
+
+  it('rate-limits the errors it sends, refilling with time', () => {
+    const { link, time, icmpCounters } = layerSetup({ icmpErrorRate: 2 });
+    for (let i = 0; i < 5; i++) link.inject([packet(99, new Uint8Array(8))]);
+    expect(link.drain()).toHaveLength(2);
+    expect(icmpCounters.get('errors_rate_limited')).toBe(3);
+    time.advance(500);
+    for (let i = 0; i < 5; i++) link.inject([packet(99, new Uint8Array(8))]);
+    expect(link.drain()).toHaveLength(1);
+    expect(icmpCounters.get('errors_sent')).toBe(3);
+  });
+
+  it('sends time exceeded (reassembly) when a datagram whose first fragment arrived times out', () => {
+    const { link, time, ipCounters } = layerSetup({ reassemblyTimeoutMs: 1000 });
+    const first = packet(PROTOCOL_UDP, new Uint8Array(16).fill(0xab), { identification: 77, moreFragments: true });
+    link.inject([first]);
+    time.advance(999);
+    expect(link.drain()).toEqual([]);
+    time.advance(1);
+    const sent = link.drain();
+    expect(sent).toHaveLength(1);
+    const { header, message } = icmpIn(sent[0]!);
+    expect(header.destination).toBe(HOST);
+    expect([message.type, message.code]).toEqual([ICMP_TIME_EXCEEDED, FRAGMENT_REASSEMBLY_TIME_EXCEEDED]);
+    expect(Buffer.compare(message.body.subarray(0, IPV4_MIN_HEADER + 8), first.subarray(0, IPV4_MIN_HEADER + 8))).toBe(0);
+    expect(ipCounters.get('fragments_received')).toBe(1);
+  });
+
+  it('stays silent when a datagram times out without its first fragment (RFC 1122 3.2.1.4)', () => {
+    const { link, time, ip } = layerSetup({ reassemblyTimeoutMs: 1000 });
+    link.inject([packet(PROTOCOL_UDP, new Uint8Array(16), { identification: 78, fragmentOffset: 16 })]);
+    expect(ip.reassemblyStats().pending).toBe(1);
+    time.advance(1000);
+    expect(link.drain()).toEqual([]);
+    expect(ip.reassemblyStats()).toEqual({ pending: 0, heldBytes: 0 });
+  });
+
+  it('passes a received ICMP error to the transport whose datagram it quotes', () => {
+    const { link, ip, icmpCounters, udp } = layerSetup();
+    const ours = withHeadroom(8);
+    ours.set([0xc0, 0x00, 0x00, 0x35], IPV4_MIN_HEADER); // ports 49152 -> 53
+    ip.sendTransport(PROTOCOL_UDP, HOST, ours);
+    const [sent] = link.drain();
+    link.inject([packet(PROTOCOL_ICMP, buildIcmpError(ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE, sent!))]);
+    expect(udp.errors).toHaveLength(1);
+    expect(udp.errors[0]).toMatchObject({
+      type: ICMP_DEST_UNREACHABLE,
+      code: PORT_UNREACHABLE,
+      quote: { protocol: PROTOCOL_UDP, source: STACK, destination: HOST, sourcePort: 49152, destinationPort: 53 },
+    });
+    expect(icmpCounters.get('errors_received')).toBe(1);
+  });
+
+  it('drops an ICMP error that quotes a datagram we did not send', () => {
+    const { link, icmpCounters, udp } = layerSetup();
+    const notOurs = packet(PROTOCOL_UDP, new Uint8Array(8), { source: HOST, destination: parseIPv4Address('10.0.0.9')! });
+    link.inject([packet(PROTOCOL_ICMP, buildIcmpError(ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE, notOurs))]);
+    expect(udp.errors).toEqual([]);
+    expect(icmpCounters.get('drop.bad_error_quote')).toBe(1);
+  });
+});
+
+describe('IPv4Layer output', () => {
+  it('writes the header into the headroom with an identification that advances by one', () => {
+    const { link, ip } = layerSetup();
+    const expectedFirst = (Math.floor(seededRandom(1).float() * 0x10000) + 1) & 0xffff;
+    ip.sendTransport(PROTOCOL_UDP, HOST, withHeadroom(8));
+    ip.sendTransport(PROTOCOL_UDP, HOST, withHeadroom(8));
+    const headers = link.drain().map((sent) => {
+      const parsed = parseIPv4Packet(sent);
+      if (!parsed.ok) throw new Error(parsed.reason);
+      return parsed.header;
+    });
+    expect(headers.map((header) => header.identification)).toEqual([expectedFirst, (expectedFirst + 1) & 0xffff]);
+    expect(headers[0]).toMatchObject({ source: STACK, destination: HOST, protocol: PROTOCOL_UDP, totalLength: IPV4_MIN_HEADER + 8 });
+  });
+
+  it('delivers datagrams to our own address locally, batched on a later turn of the event loop', async () => {
+    const { link, ip, ipCounters, looped } = layerSetup();
+    ip.sendTransport(PROTOCOL_UDP, STACK, withHeadroom(8));
+    ip.sendTransport(PROTOCOL_UDP, STACK, withHeadroom(4));
+    expect(looped).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(looped).toHaveLength(1);
+    expect(looped[0]!.map((p) => p.length)).toEqual([IPV4_MIN_HEADER + 8, IPV4_MIN_HEADER + 4]);
+    expect(link.drain()).toEqual([]);
+    expect(ipCounters.get('looped_back')).toBe(2);
+    expect(ipCounters.get('sent')).toBe(0);
+  });
+
+  it('fragments what exceeds the MTU, and refuses it with EMSGSIZE when DF is set', () => {
+    const { link, ip, ipCounters } = layerSetup();
+    ip.sendTransport(PROTOCOL_UDP, HOST, withHeadroom(4000));
+    const fragments = link.drain();
+    expect(fragments).toHaveLength(3);
+    expect(fragments.every((fragment) => fragment.length <= 1500)).toBe(true);
+    expect(ipCounters.get('fragments_sent')).toBe(3);
+    let error: unknown;
+    try {
+      ip.sendTransport(PROTOCOL_UDP, HOST, withHeadroom(4000), true);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(NetError);
+    expect((error as NetError).code).toBe('EMSGSIZE');
+    expect(ipCounters.get('drop.too_big_df')).toBe(1);
+    expect(link.drain()).toEqual([]);
+  });
+
+  it('sends nothing once closed', () => {
+    const { link, ip } = layerSetup();
+    ip.close();
+    ip.sendTransport(PROTOCOL_UDP, HOST, withHeadroom(8));
+    expect(link.drain()).toEqual([]);
   });
 });

@@ -12,6 +12,7 @@ import { IPV4_MIN_HEADER, PROTOCOL_ICMP, writeIPv4Header } from '../../../src/wi
 import { Stack } from '../../../src/stack.js';
 import { readUint32, writeUint32 } from '../../../src/bytes.js';
 import { ReplayLink } from '../../replay/replay-link.js';
+import { ManualTime } from '../../support/manual-time.js';
 import { expectCode } from '../../support/stack-pair.js';
 
 const ROUTER = parseIPv4Address('10.0.0.1')!;
@@ -30,7 +31,7 @@ function setup() {
   const link = new ReplayLink(1500);
   const clock = new FakeClock(0);
   const stack = new Stack({ link, address: STACK, clock, manualTimers: true });
-  return { link, clock, stack };
+  return { link, time: ManualTime.of(stack), stack };
 }
 
 describe('ICMP errors for TCP', () => {
@@ -46,7 +47,7 @@ describe('ICMP errors for TCP', () => {
   });
 
   it('ignores an error whose quoted sequence number is not in flight (RFC 5927 4.1)', async () => {
-    const { link, clock, stack } = setup();
+    const { link, time, stack } = setup();
     const pending = dial('tcp', '10.0.0.1:80', { stack, timeout: 500 });
     const [syn] = link.drain();
     const forged = Uint8Array.from(syn!);
@@ -55,13 +56,12 @@ describe('ICMP errors for TCP', () => {
     link.inject([icmpAbout(forged, PORT_UNREACHABLE)]);
     expect(stack.counters('tcp').get('drop.icmp_out_of_window')).toBe(1);
     expect(stack.tcp.connectionCount).toBe(1);
-    clock.advance(500);
-    stack.runTimers();
+    time.advance(500);
     await expectCode(pending, 'ETIMEDOUT');
   });
 
   it('reports a soft error (host unreachable) when the handshake finally times out', async () => {
-    const { link, clock, stack } = setup();
+    const { link, time, stack } = setup();
     const pending = dial('tcp', '10.0.0.1:80', { stack });
     const [syn] = link.drain();
     link.inject([icmpAbout(syn!, HOST_UNREACHABLE)]);
@@ -69,8 +69,7 @@ describe('ICMP errors for TCP', () => {
     let settled = false;
     pending.catch(() => {}).finally(() => (settled = true));
     for (let i = 0; i < 200 && !settled; i++) {
-      clock.advance(1000);
-      stack.runTimers();
+      time.advance(1000);
       await new Promise((resolve) => setImmediate(resolve));
     }
     await expectCode(pending, 'EHOSTUNREACH');

@@ -1,17 +1,16 @@
 /**
  * Two TcpConnections back to back through a simulated wire with loss, reordering, duplication
- * and delay (seeded PRNG, fake clock, one DeadlineQueue): bulk data both ways at once must arrive
+ * and delay (seeded PRNG, manual time): bulk data both ways at once must arrive
  * intact, and both ends must close cleanly.
  */
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../../../src/clock.js';
 import { Counters } from '../../../src/counters.js';
 import type { NetErrorCode } from '../../../src/errors.js';
 import { TcpConnection } from '../../../src/tcp/connection.js';
 import { TCP_SYN, type TcpSegment } from '../../../src/wire/tcp.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpFourTuple } from '../../../src/tcp/types.js';
-import { DeadlineQueue } from '../../../src/timers.js';
 import { mulberry32 as prng } from '../../../src/random.js';
+import { ManualTime } from '../../support/manual-time.js';
 
 /** The payload handed to transmit is only valid during the call: the wire keeps a copy. */
 function cloneSegment(s: TcpSegment): TcpSegment {
@@ -67,8 +66,8 @@ function runPair(options: {
   issA?: number;
   issB?: number;
 }): { a: Endpoint; b: Endpoint; simulatedMs: number; delivered: number } {
-  const clock = new FakeClock();
-  const timers = new DeadlineQueue();
+  const time = new ManualTime();
+  const { clock, timers } = time;
   const rnd = prng(options.seed);
   const config: TcpConfig = { ...DEFAULT_TCP_CONFIG, ...options.config };
   const tupleA: TcpFourTuple = { localAddress: 0x0a000001, localPort: 40000, remoteAddress: 0x0a000002, remotePort: 80 };
@@ -186,8 +185,7 @@ function runPair(options: {
     const next = timers.nextDeadline();
     if (next === undefined) break;
     if (next > limitMs) break;
-    if (next > clock.now()) clock.set(next);
-    timers.runExpired(clock.now());
+    time.advanceTo(Math.max(next, clock.now()));
   }
   return { a, b, simulatedMs: clock.now(), delivered };
 }

@@ -7,6 +7,7 @@ import { parseIPv4Address } from '../../../src/wire/address.js';
 import { EPHEMERAL_FIRST, EPHEMERAL_LAST, PortTable } from '../../../src/ports.js';
 import { cryptoRandom, type RandomSource } from '../../../src/random.js';
 import { encodeUdp, parseUdp } from '../../../src/wire/udp.js';
+import { ManualTime } from '../../support/manual-time.js';
 import { expectCode, stackPair } from '../../support/stack-pair.js';
 
 const A = parseIPv4Address('10.0.0.1')!;
@@ -166,17 +167,16 @@ describe('UDP sockets over two stacks in memory', () => {
   it('ends a pending read at the read deadline with a timeout error (fake clock)', async () => {
     const clock = new FakeClock(1000);
     const { b } = stackPair({ clock });
+    const time = ManualTime.of(b);
     const socket = await listenPacket('udp', ':7', { stack: b });
     socket.setReadDeadline(new Date(Date.now() + 500));
     const pending = socket.readFrom(new Uint8Array(10));
     let settled = false;
     pending.catch(() => {}).finally(() => (settled = true));
-    clock.advance(400);
-    b.runTimers();
+    time.advance(400);
     await new Promise((r) => setImmediate(r));
     expect(settled).toBe(false);
-    clock.advance(100);
-    b.runTimers();
+    time.advance(100);
     const error = await expectCode(pending, 'ETIMEDOUT');
     expect((error as NetError & { timeout?: boolean }).timeout).toBe(true);
     expect(error.message).toMatch(/timeout/);
