@@ -14,14 +14,14 @@ import { formatIPv4, parseIPv4Address, type IPv4Address } from './wire/address.j
 import { fragmentPacket } from './ip/fragment.js';
 import { shouldSendIcmpError, TokenBucket } from './ip/icmp-errors.js';
 import {
-  buildEchoReply,
-  buildIcmpError,
+  encodeEchoReply,
+  encodeIcmpError,
   ICMP_DEST_UNREACHABLE,
   ICMP_ECHO_REQUEST,
   ICMP_TIME_EXCEEDED,
   FRAGMENT_REASSEMBLY_TIME_EXCEEDED,
   ICMP_ERROR_MAX_PACKET,
-  parseIcmp,
+  parseIcmpMessage,
   parseIcmpErrorQuote,
   PROTOCOL_UNREACHABLE,
 } from './wire/icmpv4.js';
@@ -229,7 +229,7 @@ export class Stack implements IpLayer {
   private receiveIcmp(received: ReceivedPacket): void {
     const icmp = this.icmpCounters;
     icmp.add('received');
-    const parsed = parseIcmp(received.payload);
+    const parsed = parseIcmpMessage(received.payload);
     if (!parsed.ok) {
       icmp.drop(parsed.reason);
       return;
@@ -237,7 +237,7 @@ export class Stack implements IpLayer {
     const message = parsed.message;
     if (message.type === ICMP_ECHO_REQUEST) {
       // RFC 792 / RFC 1122 3.2.2.6: echo the identifier, sequence number and data unchanged.
-      const reply = buildEchoReply(received.payload);
+      const reply = encodeEchoReply(received.payload);
       const packet = new Uint8Array(IPV4_MIN_HEADER + reply.length);
       packet.set(reply, IPV4_MIN_HEADER);
       icmp.add('echo_replies');
@@ -311,7 +311,7 @@ export class Stack implements IpLayer {
       this.icmpCounters.add('errors_rate_limited');
       return;
     }
-    const message = buildIcmpError(type, code, offending.packet, restOfHeader);
+    const message = encodeIcmpError(type, code, offending.packet, restOfHeader);
     const packet = new Uint8Array(IPV4_MIN_HEADER + message.length);
     packet.set(message, IPV4_MIN_HEADER);
     this.icmpCounters.add(`errors_sent`);

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../src/clock.js';
 import { parseIPv4Address } from '../../../src/wire/address.js';
-import { buildEchoRequest, ICMP_DEST_UNREACHABLE, parseIcmp, PROTOCOL_UNREACHABLE } from '../../../src/wire/icmpv4.js';
+import { encodeEchoRequest, ICMP_DEST_UNREACHABLE, parseIcmpMessage, PROTOCOL_UNREACHABLE } from '../../../src/wire/icmpv4.js';
 import { IPV4_MIN_HEADER, parseIPv4Packet, PROTOCOL_ICMP, writeIPv4Header } from '../../../src/wire/ipv4.js';
 import { mulberry32 } from '../../../src/random.js';
 import { Stack } from '../../../src/stack.js';
@@ -46,7 +46,7 @@ describe('stack IPv4 input', () => {
     if (!ip.ok) return;
     expect(ip.header.destination).toBe(HOST);
     expect(ip.header.protocol).toBe(PROTOCOL_ICMP);
-    const icmp = parseIcmp(ip.payload);
+    const icmp = parseIcmpMessage(ip.payload);
     expect(icmp.ok).toBe(true);
     if (!icmp.ok) return;
     expect([icmp.message.type, icmp.message.code]).toEqual([ICMP_DEST_UNREACHABLE, PROTOCOL_UNREACHABLE]);
@@ -66,7 +66,7 @@ describe('stack IPv4 input', () => {
 
   it('drops and counts datagrams for other addresses, with TTL 0, and malformed headers', () => {
     const { link, stack } = setup();
-    const echo = buildEchoRequest(1, 1, new Uint8Array(8));
+    const echo = encodeEchoRequest(1, 1, new Uint8Array(8));
     link.inject([packet(PROTOCOL_ICMP, echo, { destination: parseIPv4Address('10.0.0.3')! })]);
     link.inject([packet(PROTOCOL_ICMP, echo, { ttl: 0 })]);
     const badVersion = packet(PROTOCOL_ICMP, echo);
@@ -86,7 +86,7 @@ describe('stack IPv4 input', () => {
 
   it('fragments an echo reply larger than the MTU and answers a fragmented request', () => {
     const { link } = setup();
-    const request = buildEchoRequest(
+    const request = encodeEchoRequest(
       7,
       9,
       new Uint8Array(4000).map((_, i) => i & 0xff),

@@ -3,7 +3,7 @@ import { flipBits } from '../../support/bytes.js';
 import { writeUint16 } from '../../../src/bytes.js';
 import { internetChecksum } from '../../../src/wire/checksum.js';
 import {
-  DEFAULT_TTL,
+  IPV4_DEFAULT_TTL,
   IPV4_MIN_HEADER,
   PROTOCOL_UDP,
   parseIPv4Packet,
@@ -72,7 +72,7 @@ describe('IPv4 header codec (RFC 791 3.1)', () => {
     const result = parseIPv4Packet(buildPacket(new Uint8Array(0)));
     expect(result.ok).toBe(true);
     if (!result.ok) return;
-    expect(result.header.ttl).toBe(DEFAULT_TTL);
+    expect(result.header.ttl).toBe(IPV4_DEFAULT_TTL);
     expect(result.header.dontFragment).toBe(false);
     expect(result.header.moreFragments).toBe(false);
     expect(result.header.fragmentOffset).toBe(0);
