@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { flipBits } from '../../support/bytes.js';
+import { udpPacket as buildUdpPacket, type IPv4Extra } from '../../support/packets.js';
 import { readUint16, readUint32, writeUint16 } from '../../../src/bytes.js';
 import { internetChecksum } from '../../../src/wire/checksum.js';
 import {
@@ -12,8 +13,12 @@ import {
   PROTOCOL_UNREACHABLE,
   encodeEchoReply,
   encodeEchoRequest,
+  checkIcmpMessage,
   encodeIcmpError,
+  encodeIcmpMessage,
+  icmpMessageLength,
   parseIcmpMessage,
+  writeIcmpMessage,
   parseIcmpErrorQuote,
 } from '../../../src/wire/icmpv4.js';
 import { PROTOCOL_TCP, PROTOCOL_UDP, parseIPv4Packet, writeIPv4Header } from '../../../src/wire/ipv4.js';
@@ -30,22 +35,10 @@ function handBuiltEchoRequest(identifier: number, sequence: number, payload: Uin
   return message;
 }
 
-function udpPacket(payloadLength: number, extra: Partial<Parameters<typeof writeIPv4Header>[2]> = {}): Uint8Array {
-  const udpLength = 8 + payloadLength;
-  const packet = new Uint8Array(20 + udpLength);
-  writeIPv4Header(packet, 0, {
-    source: 0x0a000001,
-    destination: 0x0a000002,
-    protocol: PROTOCOL_UDP,
-    payloadLength: udpLength,
-    identification: 0x1111,
-    ...extra,
-  });
-  writeUint16(packet, 20, 40000); // source port
-  writeUint16(packet, 22, 9999); // destination port
-  writeUint16(packet, 24, udpLength);
-  for (let i = 28; i < packet.length; i++) packet[i] = i & 0xff;
-  return packet;
+/** A UDP packet from 10.0.0.1:40000 to 10.0.0.2:9999 whose payload bytes count on from the packet start. */
+function udpPacket(payloadLength: number, extra: IPv4Extra = {}): Uint8Array {
+  const payload = Uint8Array.from({ length: payloadLength }, (_, i) => (28 + i) & 0xff);
+  return buildUdpPacket({ sourcePort: 40000, destinationPort: 9999, payload }, { identification: 0x1111, ...extra });
 }
 
 describe('ICMP codec (RFC 792)', () => {
@@ -215,5 +208,63 @@ describe('parseIcmpErrorQuote', () => {
     expect(parsedOffending.ok).toBe(true);
     const quote = parseIcmpErrorQuote(encodeIcmpError(3, 3, offending).subarray(8));
     expect(quote?.protocol).toBe(parsedOffending.ok ? parsedOffending.header.protocol : -1);
+  });
+});
+
+describe('checkIcmpMessage (the checked view)', () => {
+  it('reads every field in place, agreeing with parseIcmpMessage', () => {
+    const message = handBuiltEchoRequest(0xabcd, 0x0102, Uint8Array.from([7, 8]));
+    const checked = checkIcmpMessage(message);
+    const parsed = parseIcmpMessage(message);
+    if (!checked.ok || !parsed.ok) throw new Error('expected ok');
+    const view = checked.view;
+    expect({
+      type: view.type,
+      code: view.code,
+      identifier: view.identifier,
+      sequence: view.sequence,
+      restOfHeader: view.restOfHeader,
+      body: view.body,
+    }).toEqual(parsed.message);
+    expect(view.checksum).toBe(readUint16(message, 2));
+    message[8] = 0x55;
+    expect(view.body[0]).toBe(0x55); // in place, not a copy
+  });
+
+  it('drops truncated messages and bad checksums', () => {
+    const message = handBuiltEchoRequest(1, 2, new Uint8Array(5));
+    for (let length = 0; length < 8; length++)
+      expect(checkIcmpMessage(message.subarray(0, length))).toEqual({ ok: false, reason: 'truncated' });
+    const corrupt = message.slice();
+    flipBits(corrupt, 12, 0x80); // odd-length message: the padded last byte is covered too
+    expect(checkIcmpMessage(corrupt)).toEqual({ ok: false, reason: 'bad_checksum' });
+  });
+});
+
+describe('writeIcmpMessage into a caller buffer', () => {
+  it('writes at a non-zero offset of a dirty buffer the same bytes as a hand-built message', () => {
+    const body = Uint8Array.from({ length: 11 }, (_, i) => i * 3);
+    const offset = 21;
+    const buffer = new Uint8Array(offset + icmpMessageLength(body.length) + 3).fill(0xbb);
+    const written = writeIcmpMessage(buffer, offset, 8, 0, 0x00070009, body);
+    expect(written).toBe(19);
+    expect(buffer[offset - 1]).toBe(0xbb);
+    expect(buffer[offset + written]).toBe(0xbb);
+    expect(buffer.subarray(offset, offset + written)).toEqual(handBuiltEchoRequest(7, 9, body));
+  });
+
+  it('every encode function leaves its headroom zero and puts the same message after it', () => {
+    const request = handBuiltEchoRequest(3, 4, Uint8Array.from([1, 2, 3]));
+    const offending = udpPacket(4);
+    const pairs: Array<[Uint8Array, Uint8Array]> = [
+      [encodeIcmpMessage(3, 1, 0, Uint8Array.from([9]), 20), encodeIcmpMessage(3, 1, 0, Uint8Array.from([9]))],
+      [encodeEchoRequest(3, 4, Uint8Array.from([1, 2, 3]), 20), request],
+      [encodeEchoReply(request, 20), encodeEchoReply(request)],
+      [encodeIcmpError(3, 3, offending, 0, 20), encodeIcmpError(3, 3, offending)],
+    ];
+    for (const [withRoom, plain] of pairs) {
+      expect([...withRoom.subarray(0, 20)]).toEqual(new Array<number>(20).fill(0));
+      expect(withRoom.subarray(20)).toEqual(plain);
+    }
   });
 });
