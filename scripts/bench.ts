@@ -31,6 +31,7 @@ import {
 } from './bench/netns.js';
 import { liveChildren, terminate } from './bench/proc.js';
 import { formatTable, jsonReport, type FigureResult, type Measured } from './bench/report.js';
+import { IPV4_MAX_DATAGRAM, IPV4_MIN_MTU } from '../src/wire/ipv4.js';
 
 const USAGE = 'usage: npm run bench -- [--mtu N] [--json FILE] [--quick] [--download-bytes N] [--upload-bytes N]';
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -72,7 +73,8 @@ function parseFlags() {
   }
   const mtuText = values.mtu;
   const mtu = Number(mtuText);
-  if (!/^\d+$/.test(mtuText) || mtu < 68 || mtu > 65535) usageError(`--mtu ${mtuText}: expected an integer from 68 to 65535`);
+  if (!/^\d+$/.test(mtuText) || mtu < IPV4_MIN_MTU || mtu > IPV4_MAX_DATAGRAM)
+    usageError(`--mtu ${mtuText}: expected an integer from ${IPV4_MIN_MTU} to ${IPV4_MAX_DATAGRAM}`);
   const quick = values.quick;
   return {
     mtu,

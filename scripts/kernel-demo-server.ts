@@ -12,6 +12,7 @@ import { createServer as createTcpServer, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { createDemoHttpServer } from '../src/demo/services.js';
 import { createLogger, isLogLevel } from '../src/log.js';
+import { MAX_PORT } from '../src/wire/address.js';
 
 function fail(message: string): never {
   process.stderr.write(`error: ${message}\n`);
@@ -20,7 +21,7 @@ function fail(message: string): never {
 
 function parsePort(text: string, flag: string): number {
   const port = Number(text);
-  if (!/^\d+$/.test(text) || port < 1 || port > 65535) fail(`${flag} ${text}: expected a port from 1 to 65535`);
+  if (!/^\d+$/.test(text) || port < 1 || port > MAX_PORT) fail(`${flag} ${text}: expected a port from 1 to ${MAX_PORT}`);
   return port;
 }
 

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseCidr, parseIPv4Address } from '../src/wire/address.js';
+import { IPV4_MAX_DATAGRAM, IPV4_MIN_MTU } from '../src/wire/ipv4.js';
 import { parseImpairSpec } from '../src/link/impair.js';
 import { isLogLevel, type LogLevel } from '../src/log.js';
 import { openStack } from '../src/open.js';
@@ -75,7 +76,8 @@ export function parseStackFlags(
   if (stackAddress === host.address) fail(`--addr ${addr} is the same as the host side's address`);
   const mtuText = values.mtu as string;
   const mtu = Number(mtuText);
-  if (!/^\d+$/.test(mtuText) || mtu < 68 || mtu > 65535) fail(`--mtu ${mtuText}: expected an integer from 68 to 65535`);
+  if (!/^\d+$/.test(mtuText) || mtu < IPV4_MIN_MTU || mtu > IPV4_MAX_DATAGRAM)
+    fail(`--mtu ${mtuText}: expected an integer from ${IPV4_MIN_MTU} to ${IPV4_MAX_DATAGRAM}`);
   const log = values.log as string;
   if (!isLogLevel(log)) fail(`--log ${log}: expected error, warn, info or debug`);
   const impair = values.impair as string | undefined;

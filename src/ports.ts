@@ -5,9 +5,10 @@
  */
 import { NetError } from './errors.js';
 import type { RandomSource } from './random.js';
+import { MAX_PORT } from './wire/address.js';
 
 export const EPHEMERAL_FIRST = 49152;
-export const EPHEMERAL_LAST = 65535;
+export const EPHEMERAL_LAST = MAX_PORT;
 
 export class PortTable<T> {
   private readonly owners = new Map<number, T>();
@@ -38,8 +39,8 @@ export class PortTable<T> {
    * the port is taken (or every ephemeral port is), EINVAL for a port outside 0..65535.
    */
   bind(port: number, owner: T, isFree: (port: number) => boolean = (p) => !this.owners.has(p)): number {
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new NetError('EINVAL', `${this.protocol} port ${port} is out of range 0-65535`);
+    if (!Number.isInteger(port) || port < 0 || port > MAX_PORT) {
+      throw new NetError('EINVAL', `${this.protocol} port ${port} is out of range 0-${MAX_PORT}`);
     }
     if (port !== 0) {
       if (!isFree(port)) throw new NetError('EADDRINUSE', `${this.protocol} port ${port} is already in use`);

@@ -4,7 +4,7 @@
  * no resolver.
  */
 import { NetError } from '../errors.js';
-import { formatIPv4, parseIPv4Address, type IPv4Address } from '../wire/address.js';
+import { formatIPv4, MAX_PORT, parseIPv4Address, type IPv4Address } from '../wire/address.js';
 
 export type Network = 'tcp' | 'tcp4' | 'udp' | 'udp4';
 
@@ -33,7 +33,7 @@ export function parseHostPort(text: string): { address: IPv4Address; port: numbe
   if (colon < 0) throw new NetError('EINVAL', `address ${JSON.stringify(text)}: missing port (want "host:port" or ":port")`);
   const host = text.slice(0, colon);
   const portText = text.slice(colon + 1);
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > MAX_PORT) {
     throw new NetError('EINVAL', `address ${JSON.stringify(text)}: invalid port ${JSON.stringify(portText)}`);
   }
   let address: IPv4Address = 0;

@@ -6,17 +6,16 @@
  */
 import { NetError, TimeoutError } from '../errors.js';
 import { formatIPv4, type IPv4Address } from '../wire/address.js';
-import { IPV4_MIN_HEADER } from '../wire/ipv4.js';
 import type { Stack } from '../stack.js';
-import { UDP_HEADER_LENGTH } from '../wire/udp.js';
+import { UDP_MAX_PAYLOAD } from '../wire/udp.js';
 import type { UdpEndpoint } from '../udp/udp-layer.js';
 import { makeAddr, parseHostPort, type NetAddr } from './address.js';
 import type { ReadOptions } from './tcp.js';
 import { deadlineToClock, Wakeup } from './wakeup.js';
 import { copyBytes } from '../bytes.js';
 
-/** Largest UDP payload in one IPv4 datagram: 65535 - 20 (IP) - 8 (UDP). */
-export const MAX_UDP_PAYLOAD = 0xffff - IPV4_MIN_HEADER - UDP_HEADER_LENGTH;
+/** Largest UDP payload in one IPv4 datagram (65507; defined with the UDP codec). */
+export const MAX_UDP_PAYLOAD = UDP_MAX_PAYLOAD;
 
 export interface UdpSocketOptions {
   /** Datagrams held for reading at most; more are dropped and counted. Default 1024. */

@@ -1,6 +1,7 @@
 /**
  * Outgoing IPv4 fragmentation (RFC 791 section 3.2, "Fragmentation and Reassembly", and the
- * fragmentation procedure in section 3.2's example algorithm).
+ * fragmentation procedure in section 3.2's example algorithm). Packets are written with the
+ * IPv4 codec (src/wire/ipv4.ts), which also holds the MTU range and the largest datagram.
  *
  * Every fragment is a complete IPv4 packet with a 20-byte header: the same identification,
  * source, destination, protocol, TOS and TTL as the original; the data of every fragment but the
@@ -8,15 +9,20 @@
  * but the last fragment (and on the last too when the datagram being split was itself a
  * non-final fragment, so that refragmenting a fragment keeps the original's meaning).
  */
-import { headerFieldsOf, IPV4_MIN_HEADER, parseIPv4Packet, writeIPv4Header, type IPv4HeaderFields } from '../wire/ipv4.js';
-
-/** RFC 791 section 3.2: every internet module must be able to forward a 68-byte datagram. */
-export const MIN_IPV4_MTU = 68;
-export const MAX_IPV4_DATAGRAM = 0xffff;
+import {
+  headerFieldsOf,
+  IPV4_MAX_DATAGRAM,
+  IPV4_MIN_HEADER,
+  IPV4_MIN_MTU,
+  ipv4PacketLength,
+  parseIPv4Packet,
+  writeIPv4Header,
+  type IPv4HeaderFields,
+} from '../wire/ipv4.js';
 
 function checkMtu(mtu: number): void {
-  if (!Number.isInteger(mtu) || mtu < MIN_IPV4_MTU || mtu > MAX_IPV4_DATAGRAM) {
-    throw new RangeError(`MTU must be an integer in ${MIN_IPV4_MTU}..${MAX_IPV4_DATAGRAM}, got ${mtu}`);
+  if (!Number.isInteger(mtu) || mtu < IPV4_MIN_MTU || mtu > IPV4_MAX_DATAGRAM) {
+    throw new RangeError(`MTU must be an integer in ${IPV4_MIN_MTU}..${IPV4_MAX_DATAGRAM}, got ${mtu}`);
   }
 }
 
@@ -31,17 +37,17 @@ function checkMtu(mtu: number): void {
 export function fragmentDatagram(fields: IPv4HeaderFields, payload: Uint8Array, mtu: number): Uint8Array[] {
   checkMtu(mtu);
   const baseOffset = fields.fragmentOffset ?? 0;
-  if (IPV4_MIN_HEADER + baseOffset + payload.length > MAX_IPV4_DATAGRAM) {
-    throw new RangeError(`IPv4 datagram of ${IPV4_MIN_HEADER + baseOffset + payload.length} bytes exceeds 65535`);
+  if (ipv4PacketLength(baseOffset + payload.length) > IPV4_MAX_DATAGRAM) {
+    throw new RangeError(`IPv4 datagram of ${ipv4PacketLength(baseOffset + payload.length)} bytes exceeds ${IPV4_MAX_DATAGRAM}`);
   }
-  if (IPV4_MIN_HEADER + payload.length <= mtu) {
-    const packet = new Uint8Array(IPV4_MIN_HEADER + payload.length);
+  if (ipv4PacketLength(payload.length) <= mtu) {
+    const packet = new Uint8Array(ipv4PacketLength(payload.length));
     writeIPv4Header(packet, 0, { ...fields, payloadLength: payload.length });
     packet.set(payload, IPV4_MIN_HEADER);
     return [packet];
   }
   if (fields.dontFragment) {
-    throw new RangeError(`datagram of ${IPV4_MIN_HEADER + payload.length} bytes exceeds MTU ${mtu} and Don't Fragment is set`);
+    throw new RangeError(`datagram of ${ipv4PacketLength(payload.length)} bytes exceeds MTU ${mtu} and Don't Fragment is set`);
   }
   // Largest multiple of 8 that fits after the header (RFC 791: NFB, the number of fragment blocks).
   const maxData = ((mtu - IPV4_MIN_HEADER) >> 3) << 3;
@@ -50,7 +56,7 @@ export function fragmentDatagram(fields: IPv4HeaderFields, payload: Uint8Array, 
   for (let start = 0; start < payload.length; start += maxData) {
     const length = Math.min(maxData, payload.length - start);
     const isLast = start + length === payload.length;
-    const packet = new Uint8Array(IPV4_MIN_HEADER + length);
+    const packet = new Uint8Array(ipv4PacketLength(length));
     writeIPv4Header(packet, 0, {
       ...fields,
       payloadLength: length,

@@ -7,12 +7,12 @@ import type { Clock } from '../clock.js';
 import type { Counters } from '../counters.js';
 import type { IPv4Address } from '../wire/address.js';
 import {
-  buildEchoReply,
-  buildIcmpError,
+  encodeEchoReply,
+  encodeIcmpError,
   ICMP_DEST_UNREACHABLE,
   ICMP_ECHO_REQUEST,
   ICMP_TIME_EXCEEDED,
-  parseIcmp,
+  parseIcmpMessage,
   parseIcmpErrorQuote,
 } from '../wire/icmpv4.js';
 import { IPV4_MIN_HEADER, PROTOCOL_ICMP } from '../wire/ipv4.js';
@@ -52,7 +52,7 @@ export class Icmp {
   receive(received: ReceivedPacket): void {
     const icmp = this.counters;
     icmp.add('received');
-    const parsed = parseIcmp(received.payload);
+    const parsed = parseIcmpMessage(received.payload);
     if (!parsed.ok) {
       icmp.drop(parsed.reason);
       return;
@@ -60,7 +60,7 @@ export class Icmp {
     const message = parsed.message;
     if (message.type === ICMP_ECHO_REQUEST) {
       // RFC 792 / RFC 1122 3.2.2.6: echo the identifier, sequence number and data unchanged.
-      const reply = buildEchoReply(received.payload);
+      const reply = encodeEchoReply(received.payload);
       const packet = new Uint8Array(IPV4_MIN_HEADER + reply.length);
       packet.set(reply, IPV4_MIN_HEADER);
       icmp.add('echo_replies');
@@ -89,7 +89,7 @@ export class Icmp {
       this.counters.add('errors_rate_limited');
       return;
     }
-    const message = buildIcmpError(type, code, offending.packet, restOfHeader);
+    const message = encodeIcmpError(type, code, offending.packet, restOfHeader);
     const packet = new Uint8Array(IPV4_MIN_HEADER + message.length);
     packet.set(message, IPV4_MIN_HEADER);
     this.counters.add('errors_sent');

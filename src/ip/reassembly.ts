@@ -37,15 +37,13 @@
  *   RFC 1122 3.2.1.2: only when fragment zero is available).
  */
 import type { Counters } from '../counters.js';
-import type { IPv4Header } from '../wire/ipv4.js';
+import { IPV4_MAX_DATAGRAM, type IPv4Header } from '../wire/ipv4.js';
 import { copyBytes } from '../bytes.js';
 
 /** Memory charged per stored fragment on top of its bytes (object, array slot, typed array). */
 export const FRAGMENT_OVERHEAD_BYTES = 64;
 /** Memory charged per incomplete datagram on top of its fragments. */
 export const DATAGRAM_OVERHEAD_BYTES = 256;
-
-const MAX_DATAGRAM = 0xffff;
 
 export interface ReassemblerOptions {
   /** How long an incomplete datagram waits for its missing pieces. Default 30 s (Linux ipfrag_time). */
@@ -158,7 +156,7 @@ export class Reassembler {
 
     // The final header is the offset-0 fragment's, so its length (options included) counts.
     const headerLength = offset === 0 ? header.headerLength : (datagram?.firstHeader?.headerLength ?? 20);
-    if (headerLength + fragmentEnd > MAX_DATAGRAM) {
+    if (headerLength + fragmentEnd > IPV4_MAX_DATAGRAM) {
       this.counters.drop('reassembly_oversize');
       if (datagram) this.discard(datagram);
       return undefined;
@@ -264,7 +262,7 @@ export class Reassembler {
     this.discard(datagram);
     const first = datagram.firstHeader!;
     const total = datagram.end!;
-    if (first.headerLength + total > MAX_DATAGRAM) {
+    if (first.headerLength + total > IPV4_MAX_DATAGRAM) {
       this.counters.drop('reassembly_oversize');
       return undefined;
     }

@@ -10,7 +10,7 @@ import { socketErrorForIcmp } from '../ip/icmp-errors.js';
 import type { IpLayer, ReceivedPacket, TransportProtocol } from '../ip/transport-contract.js';
 import type { TimerHandle } from '../timers.js';
 import type { IcmpErrorQuote } from '../wire/icmpv4.js';
-import type { IPv4Address } from '../wire/address.js';
+import { MAX_PORT, type IPv4Address } from '../wire/address.js';
 import { IPV4_MIN_HEADER, PROTOCOL_TCP } from '../wire/ipv4.js';
 import { PortTable } from '../ports.js';
 import { encodeTcpSegment, parseTcpSegment, segmentLength, TCP_ACK, TCP_RST, TCP_SYN, type TcpSegment } from '../wire/tcp.js';
@@ -86,7 +86,7 @@ export class TcpLayer implements TransportProtocol {
 
   /** Active open (RFC 9293 3.10.1): a new connection in SYN-SENT from an ephemeral port. */
   connect(remoteAddress: IPv4Address, remotePort: number): TcpConnection {
-    if (remotePort < 1 || remotePort > 65535) throw new NetError('EINVAL', `TCP port ${remotePort} is out of range 1-65535`);
+    if (remotePort < 1 || remotePort > MAX_PORT) throw new NetError('EINVAL', `TCP port ${remotePort} is out of range 1-${MAX_PORT}`);
     const owner: ActiveOpenEntry = { kind: 'active' };
     const localPort = this.ports.bind(
       0,

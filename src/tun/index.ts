@@ -3,8 +3,6 @@ export {
   DEFAULT_MTU,
   DEFAULT_TX_QUEUE_LENGTH,
   DEFAULT_TUN_PATH,
-  MAX_MTU,
-  MIN_MTU,
   type TunDevice,
   type TunOptions,
   type TunStats,

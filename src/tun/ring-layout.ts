@@ -12,6 +12,7 @@
  * `(head - tail) | 0` is the number of bytes in use and a full ring is told apart from an empty
  * one without wasting a slot. The capacity is a power of two well below 2^31.
  */
+import { IPV4_MAX_DATAGRAM } from '../wire/ipv4.js';
 
 /** Int32 slots between control words, so that words written by different threads sit on different 64-byte cache lines. */
 const STRIDE = 16;
@@ -46,7 +47,7 @@ export const CONTROL_INTS = 8 * STRIDE;
 export const WRAP_MARKER = -1;
 
 /** Largest IPv4 packet, hence the largest record payload and the size of every read. */
-export const MAX_PACKET = 65535;
+export const MAX_PACKET = IPV4_MAX_DATAGRAM;
 
 /** Bytes a record of `length` payload bytes occupies: the length word plus the payload, padded to 4. */
 export function recordBytes(length: number): number {

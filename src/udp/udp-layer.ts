@@ -11,7 +11,7 @@ import type { IPv4Address } from '../wire/address.js';
 import { ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE } from '../wire/icmpv4.js';
 import { IPV4_MIN_HEADER, PROTOCOL_UDP } from '../wire/ipv4.js';
 import { PortTable } from '../ports.js';
-import { encodeUdp, parseUdp } from '../wire/udp.js';
+import { encodeUdpDatagram, parseUdpDatagram } from '../wire/udp.js';
 
 /** A bound UDP port as the layer sees it; the API's sockets implement this. */
 export interface UdpEndpoint {
@@ -44,7 +44,7 @@ export class UdpLayer implements TransportProtocol {
 
   receive(received: ReceivedPacket): void {
     const { header, payload } = received;
-    const parsed = parseUdp(payload, header.source, header.destination);
+    const parsed = parseUdpDatagram(payload, header.source, header.destination);
     if (!parsed.ok) {
       this.counters.drop(parsed.reason);
       return;
@@ -76,7 +76,7 @@ export class UdpLayer implements TransportProtocol {
 
   /** Send one datagram from `sourcePort` (fragmented by IP if larger than the MTU). */
   send(sourcePort: number, destination: IPv4Address, destinationPort: number, payload: Uint8Array): void {
-    const packet = encodeUdp(sourcePort, destinationPort, payload, this.ip.address, destination, IPV4_MIN_HEADER);
+    const packet = encodeUdpDatagram(sourcePort, destinationPort, payload, this.ip.address, destination, IPV4_MIN_HEADER);
     this.counters.add('sent');
     this.ip.sendTransport(PROTOCOL_UDP, destination, packet);
   }

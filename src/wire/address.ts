@@ -1,3 +1,9 @@
+/**
+ * Addresses on the wire: IPv4 addresses (RFC 791 3.1, carried as numbers inside the stack, text
+ * only at the API edge, with the dotted-quad and CIDR parsers) and the range of the transport
+ * port numbers TCP and UDP share. The packet codecs (ipv4.ts, icmpv4.ts, udp.ts, tcp.ts) read and
+ * write addresses with readIPv4 / writeIPv4.
+ */
 import { readUint32, writeUint32 } from '../bytes.js';
 
 /**
@@ -45,6 +51,9 @@ export function parseCidr(text: string): { address: IPv4Address; prefixLength: n
 
 export const ANY_ADDRESS: IPv4Address = 0;
 export const BROADCAST_ADDRESS: IPv4Address = 0xffffffff;
+
+/** The largest port: UDP (RFC 768) and TCP (RFC 9293 3.1) ports are 16-bit fields. Port 0 is never a peer's port. */
+export const MAX_PORT = 0xffff;
 
 export function isMulticast(address: IPv4Address): boolean {
   return address >>> 28 === 0xe;

@@ -1,14 +1,23 @@
 /**
- * ICMP for IPv4 (RFC 792): the message codec, echo replies, and error messages with their quoted
- * datagram. When an error may be sent, and how often, is the IP layer's (src/ip/icmp-errors.ts).
+ * ICMP for IPv4 (RFC 792) message codec: echo request and reply, and error messages with their
+ * quoted datagram. When an error may be sent, and how often, is the IP layer's
+ * (src/ip/icmp-errors.ts).
  *
- * These functions work on ICMP message bytes (what follows the IP header); the stack wraps
- * them in an IPv4 header.
+ * The same parts as every codec in src/wire, on ICMP message bytes (what follows the IP header):
+ * - checkIcmpMessage: length and checksum checks, giving a checked IcmpMessageView or a drop
+ *   reason (never a throw on wire input);
+ * - parseIcmpMessage: the same checks, giving the plain IcmpMessage record;
+ * - writeIcmpMessage into a caller's buffer at an offset (returns the bytes written), sized by
+ *   icmpMessageLength;
+ * - encodeIcmpMessage, encodeEchoRequest, encodeEchoReply, encodeIcmpError: allocating
+ *   conveniences with optional headroom for the IPv4 header, built on writeIcmpMessage (the echo
+ *   reply is a copy of the request with an incremental checksum update instead).
+ * parseIcmpErrorQuote reads the datagram an error quotes with the IPv4 view in 'quoted' mode.
  */
-import { readUint16, readUint32, writeUint16, writeUint32, copyBytes } from '../bytes.js';
-import { readIPv4, type IPv4Address } from './address.js';
+import { readUint16, readUint32, writeUint16, writeUint32 } from '../bytes.js';
+import type { IPv4Address } from './address.js';
 import { internetChecksum, updateChecksum } from './checksum.js';
-import { IPV4_MIN_HEADER } from './ipv4.js';
+import { checkIPv4Packet, IPV4_MIN_HEADER } from './ipv4.js';
 
 export const ICMP_HEADER_LENGTH = 8;
 
@@ -35,6 +44,8 @@ export const FRAGMENT_REASSEMBLY_TIME_EXCEEDED = 1;
  */
 export const ICMP_ERROR_MAX_PACKET = 576;
 const MAX_QUOTE = ICMP_ERROR_MAX_PACKET - IPV4_MIN_HEADER - ICMP_HEADER_LENGTH;
+/** The quoted transport bytes an error must hold to be matched to a socket: both ports. */
+const QUOTED_PORT_BYTES = 4;
 
 export interface IcmpMessage {
   type: number;
@@ -49,12 +60,58 @@ export interface IcmpMessage {
   body: Uint8Array;
 }
 
-export type IcmpParseResult = { ok: true; message: IcmpMessage } | { ok: false; reason: 'truncated' | 'bad_checksum' };
+export type IcmpDropReason =
+  | 'truncated' // fewer than 8 bytes
+  | 'bad_checksum'; // the checksum over the whole message does not verify (RFC 792)
 
-/** Parse an ICMP message; the checksum covers the whole message (RFC 792). */
-export function parseIcmp(message: Uint8Array): IcmpParseResult {
-  if (message.length < ICMP_HEADER_LENGTH) return { ok: false, reason: 'truncated' };
-  if (internetChecksum(message) !== 0) return { ok: false, reason: 'bad_checksum' };
+/** A message that passed checkIcmpMessage; the accessors read the bytes in place. */
+class IcmpMessageView {
+  constructor(readonly bytes: Uint8Array) {}
+
+  get type(): number {
+    return this.bytes[0]!;
+  }
+  get code(): number {
+    return this.bytes[1]!;
+  }
+  get checksum(): number {
+    return readUint16(this.bytes, 2);
+  }
+  get identifier(): number {
+    return readUint16(this.bytes, 4);
+  }
+  get sequence(): number {
+    return readUint16(this.bytes, 6);
+  }
+  get restOfHeader(): number {
+    return readUint32(this.bytes, 4);
+  }
+  get body(): Uint8Array {
+    return this.bytes.subarray(ICMP_HEADER_LENGTH);
+  }
+}
+// Views come only from checkIcmpMessage: the class is exported as a type, not as a constructor.
+export type { IcmpMessageView };
+
+export type IcmpCheckResult = { ok: true; view: IcmpMessageView } | { ok: false; reason: IcmpDropReason };
+export type IcmpParseResult = { ok: true; message: IcmpMessage } | { ok: false; reason: IcmpDropReason };
+
+/** The checksum covers the whole message (RFC 792). */
+function dropReason(message: Uint8Array): IcmpDropReason | undefined {
+  if (message.length < ICMP_HEADER_LENGTH) return 'truncated';
+  if (internetChecksum(message) !== 0) return 'bad_checksum';
+  return undefined;
+}
+
+export function checkIcmpMessage(message: Uint8Array): IcmpCheckResult {
+  const reason = dropReason(message);
+  return reason === undefined ? { ok: true, view: new IcmpMessageView(message) } : { ok: false, reason };
+}
+
+/** Check a message and read it into a record (the view's fields in one go, without a view object). */
+export function parseIcmpMessage(message: Uint8Array): IcmpParseResult {
+  const reason = dropReason(message);
+  if (reason !== undefined) return { ok: false, reason };
   return {
     ok: true,
     message: {
@@ -68,33 +125,59 @@ export function parseIcmp(message: Uint8Array): IcmpParseResult {
   };
 }
 
-/** Build a message with a computed checksum: the 8-byte header followed by `body`. */
-export function buildIcmpMessage(type: number, code: number, restOfHeader: number, body: Uint8Array): Uint8Array {
-  const message = new Uint8Array(ICMP_HEADER_LENGTH + body.length);
-  message[0] = type;
-  message[1] = code;
-  writeUint32(message, 4, restOfHeader >>> 0);
-  message.set(body, ICMP_HEADER_LENGTH);
-  writeUint16(message, 2, internetChecksum(message));
-  return message;
+/** Bytes writeIcmpMessage writes for a body of `bodyLength` bytes. */
+export function icmpMessageLength(bodyLength: number): number {
+  return ICMP_HEADER_LENGTH + bodyLength;
+}
+
+/**
+ * Write a message at `offset`: the 8-byte header (type, code, checksum, `restOfHeader` in bytes
+ * 4..7) then `body`, with the checksum computed. Returns the bytes written.
+ */
+export function writeIcmpMessage(
+  buffer: Uint8Array,
+  offset: number,
+  type: number,
+  code: number,
+  restOfHeader: number,
+  body: Uint8Array,
+): number {
+  const length = icmpMessageLength(body.length);
+  buffer[offset] = type;
+  buffer[offset + 1] = code;
+  writeUint16(buffer, offset + 2, 0);
+  writeUint32(buffer, offset + 4, restOfHeader >>> 0);
+  buffer.set(body, offset + ICMP_HEADER_LENGTH);
+  writeUint16(buffer, offset + 2, internetChecksum(buffer, offset, length));
+  return length;
+}
+
+/** A new buffer of `headroom` bytes (left zero, for the IPv4 header) followed by the message. */
+export function encodeIcmpMessage(type: number, code: number, restOfHeader: number, body: Uint8Array, headroom = 0): Uint8Array {
+  const buffer = new Uint8Array(headroom + icmpMessageLength(body.length));
+  writeIcmpMessage(buffer, headroom, type, code, restOfHeader, body);
+  return buffer;
 }
 
 /** An echo request (used by tests and by anything that pings). */
-export function buildEchoRequest(identifier: number, sequence: number, data: Uint8Array): Uint8Array {
-  return buildIcmpMessage(ICMP_ECHO_REQUEST, 0, ((identifier & 0xffff) * 0x10000 + (sequence & 0xffff)) >>> 0, data);
+export function encodeEchoRequest(identifier: number, sequence: number, data: Uint8Array, headroom = 0): Uint8Array {
+  return encodeIcmpMessage(ICMP_ECHO_REQUEST, 0, ((identifier & 0xffff) * 0x10000 + (sequence & 0xffff)) >>> 0, data, headroom);
 }
 
 /**
  * The reply to an echo request (RFC 792: "the data received in the echo message must be returned
- * in the echo reply message"): a copy with the type changed to 0. Only the first word changed, so
- * the checksum is updated incrementally (RFC 1624 eqn. 3) instead of summing the whole payload.
- * Throws RangeError if `request` is not an echo request (the caller checks the type first).
+ * in the echo reply message"): a copy with the type changed to 0, after `headroom` zero bytes.
+ * Only the first word changed, so the checksum is updated incrementally (RFC 1624 eqn. 3)
+ * instead of summing the whole payload. Throws RangeError if `request` is not an echo request
+ * (the caller checks the type first).
  */
-export function buildEchoReply(request: Uint8Array): Uint8Array {
+export function encodeEchoReply(request: Uint8Array, headroom = 0): Uint8Array {
   if (request.length < ICMP_HEADER_LENGTH || request[0] !== ICMP_ECHO_REQUEST) {
-    throw new RangeError('buildEchoReply: not an ICMP echo request');
+    throw new RangeError('encodeEchoReply: not an ICMP echo request');
   }
-  const reply = copyBytes(request);
+  const buffer = new Uint8Array(headroom + request.length);
+  buffer.set(request, headroom);
+  const reply = buffer.subarray(headroom);
   const oldWord = readUint16(reply, 0);
   reply[0] = ICMP_ECHO_REPLY;
   const checksum = updateChecksum(readUint16(reply, 2), oldWord, readUint16(reply, 0));
@@ -106,21 +189,22 @@ export function buildEchoReply(request: Uint8Array): Uint8Array {
     writeUint16(reply, 2, 0);
     writeUint16(reply, 2, internetChecksum(reply));
   }
-  return reply;
+  return buffer;
 }
 
 /**
  * An ICMP error about `offendingPacket` (the IP packet as received, header included): the
  * 8-byte header with `restOfHeader` in bytes 4..7 (zero, or e.g. the next-hop MTU in the low 16
  * bits for fragmentation needed, RFC 1191), then the offending packet from its first byte, cut
- * at its total length and at what keeps the IP packet within 576 bytes. Throws RangeError for a
- * packet shorter than an IPv4 header (a caller bug: it was parsed before).
+ * at its total length and at what keeps the IP packet within 576 bytes; after `headroom` zero
+ * bytes. Throws RangeError for a packet shorter than an IPv4 header (a caller bug: it was parsed
+ * before).
  */
-export function buildIcmpError(type: number, code: number, offendingPacket: Uint8Array, restOfHeader = 0): Uint8Array {
-  if (offendingPacket.length < IPV4_MIN_HEADER) throw new RangeError('buildIcmpError: offending packet too short');
+export function encodeIcmpError(type: number, code: number, offendingPacket: Uint8Array, restOfHeader = 0, headroom = 0): Uint8Array {
+  if (offendingPacket.length < IPV4_MIN_HEADER) throw new RangeError('encodeIcmpError: offending packet too short');
   const totalLength = readUint16(offendingPacket, 2);
   const available = totalLength >= IPV4_MIN_HEADER && totalLength <= offendingPacket.length ? totalLength : offendingPacket.length;
-  return buildIcmpMessage(type, code, restOfHeader, offendingPacket.subarray(0, Math.min(available, MAX_QUOTE)));
+  return encodeIcmpMessage(type, code, restOfHeader, offendingPacket.subarray(0, Math.min(available, MAX_QUOTE)), headroom);
 }
 
 export interface IcmpErrorQuote {
@@ -137,24 +221,24 @@ export interface IcmpErrorQuote {
 
 /**
  * Read the datagram quoted in a received Destination Unreachable / Time Exceeded body, so the
- * error can be matched to the socket that sent it. The quoted header's checksum is not checked:
- * routers may have rewritten the quote (NAT), and the fields used here are checked for sanity.
- * Returns undefined when the quote is too short to hold a header and both ports, is not IPv4,
- * or quotes a non-initial fragment (whose data does not start with the ports).
+ * error can be matched to the socket that sent it. The quote is checked by the IPv4 view in
+ * 'quoted' mode: its checksum is not checked (routers may have rewritten the quote, NAT) and it
+ * may be cut after its first transport bytes. Returns undefined when the quote is too short to
+ * hold a header and both ports, is not IPv4, or quotes a non-initial fragment (whose data does
+ * not start with the ports).
  */
 export function parseIcmpErrorQuote(body: Uint8Array): IcmpErrorQuote | undefined {
-  if (body.length < IPV4_MIN_HEADER) return undefined;
-  const versionIhl = body[0]!;
-  if (versionIhl >> 4 !== 4) return undefined;
-  const headerLength = (versionIhl & 0x0f) * 4;
-  if (headerLength < IPV4_MIN_HEADER || body.length < headerLength + 4) return undefined;
-  if ((readUint16(body, 6) & 0x1fff) !== 0) return undefined;
+  const checked = checkIPv4Packet(body, 'quoted');
+  if (!checked.ok) return undefined;
+  const quoted = checked.view;
+  const transport = quoted.payload;
+  if (transport.length < QUOTED_PORT_BYTES || quoted.fragmentOffset !== 0) return undefined;
   return {
-    protocol: body[9]!,
-    source: readIPv4(body, 12),
-    destination: readIPv4(body, 16),
-    sourcePort: readUint16(body, headerLength),
-    destinationPort: readUint16(body, headerLength + 2),
-    transport: body.subarray(headerLength),
+    protocol: quoted.protocol,
+    source: quoted.source,
+    destination: quoted.destination,
+    sourcePort: readUint16(transport, 0),
+    destinationPort: readUint16(transport, 2),
+    transport,
   };
 }

@@ -1,14 +1,21 @@
 /**
  * TCP segment codec (RFC 9293 section 3.1) with the options the stack speaks: MSS (RFC 9293
- * 3.2), window scale and timestamps (RFC 7323), SACK-permitted and SACK blocks (RFC 2018).
+ * 3.2), window scale and timestamps (RFC 7323), SACK-permitted and SACK blocks (RFC 2018); the
+ * segment record and flags the connection (src/tcp) handles; and the home of the TCP option and
+ * window limits.
  *
- * Parsing reads the header in place and returns the payload as a view of the caller's bytes;
- * every length field is checked against the bytes present and a problem is reported as a drop
- * reason, never thrown. Encoding allocates one buffer sized for the IPv4 header (headroom) plus
- * the segment, so the IP layer can write its header in front without a copy.
+ * The same parts as every codec in src/wire:
+ * - checkTcpSegment: data offset, checksum (with the pseudo-header) and option list checks,
+ *   giving a checked TcpSegmentView or a drop reason (never a throw on wire input);
+ * - parseTcpSegment: the same checks, giving the plain TcpSegment record with the payload as a
+ *   view of the caller's bytes;
+ * - writeTcpSegment into a caller's buffer at an offset (returns the bytes written), sized by
+ *   tcpSegmentLength;
+ * - encodeTcpSegment: the allocating convenience with headroom for the IPv4 header, built on
+ *   writeTcpSegment, so the IP layer can write its header in front without a copy.
  *
- * Both directions run for every segment, so they avoid closures, iterators and allocations for
- * options that are absent.
+ * Parsing and writing run for every segment, so they avoid closures, iterators and allocations
+ * for options that are absent.
  */
 import { readUint16, readUint32, writeUint16, writeUint32 } from '../bytes.js';
 import type { IPv4Address } from './address.js';
@@ -62,11 +69,15 @@ export interface TcpSegment {
   payload: Uint8Array;
 }
 
-/** Sequence space the segment occupies: payload plus one for SYN and one for FIN. */
+/**
+ * SEG.LEN (RFC 9293 3.3.1): the sequence space the segment occupies, payload plus one for SYN and
+ * one for FIN. (Its size in bytes on the wire is tcpSegmentLength.)
+ */
 export function segmentLength(segment: TcpSegment): number {
   return segment.payload.length + (segment.flags & TCP_SYN ? 1 : 0) + (segment.flags & TCP_FIN ? 1 : 0);
 }
 
+/** RFC 9293 3.1: data offset of 5 words. */
 export const TCP_MIN_HEADER = 20;
 /** The data offset field is 4 bits of 32-bit words: 60 bytes of header, 40 of options. */
 export const TCP_MAX_OPTIONS = 40;
@@ -83,6 +94,11 @@ const LENGTH_MSS = 4;
 const LENGTH_WINDOW_SCALE = 3;
 const LENGTH_SACK_PERMITTED = 2;
 const LENGTH_TIMESTAMP = 10;
+
+/** The 4-byte groups the writer lays out (see the layout below). */
+const MSS_GROUP_BYTES = 4;
+const SACK_PERMITTED_GROUP_BYTES = 4;
+const WINDOW_SCALE_GROUP_BYTES = 4;
 
 /** RFC 9293 3.7.1: the send MSS when the peer sent no MSS option. */
 export const TCP_DEFAULT_MSS = 536;
@@ -106,23 +122,94 @@ export type TcpDropReason =
   | 'bad_checksum' // pseudo header + segment does not verify (RFC 9293 3.1)
   | 'bad_option'; // malformed option list (length byte < 2, past the header, wrong fixed length)
 
+/** A segment that passed checkTcpSegment; the accessors read the bytes in place. */
+class TcpSegmentView {
+  constructor(readonly bytes: Uint8Array) {}
+
+  get sourcePort(): number {
+    return readUint16(this.bytes, 0);
+  }
+  get destinationPort(): number {
+    return readUint16(this.bytes, 2);
+  }
+  get seq(): SeqNumber {
+    return readUint32(this.bytes, 4);
+  }
+  get ack(): SeqNumber {
+    return readUint32(this.bytes, 8);
+  }
+  /** Data offset in bytes, options included. */
+  get headerLength(): number {
+    return (this.bytes[12]! >>> 4) * 4;
+  }
+  /** The low 8 of the 12 control bits (TCP_* flags); see parseTcpSegment. */
+  get flags(): number {
+    return this.bytes[13]!;
+  }
+  get window(): number {
+    return readUint16(this.bytes, 14);
+  }
+  get checksum(): number {
+    return readUint16(this.bytes, 16);
+  }
+  get urgentPointer(): number {
+    return readUint16(this.bytes, 18);
+  }
+  /** The option bytes between the fixed header and the data. */
+  get optionBytes(): Uint8Array {
+    return this.bytes.subarray(TCP_MIN_HEADER, this.headerLength);
+  }
+  get payload(): Uint8Array {
+    return this.bytes.subarray(this.headerLength);
+  }
+  /** The options as a record (a new object each call; the list was validated by the check). */
+  options(): TcpOptions {
+    const options: TcpOptions = {};
+    readOptions(this.bytes, this.headerLength, options);
+    return options;
+  }
+}
+// Views come only from checkTcpSegment: the class is exported as a type, not as a constructor.
+export type { TcpSegmentView };
+
+export type TcpCheckResult = { ok: true; view: TcpSegmentView } | { ok: false; reason: TcpDropReason };
 export type TcpParseResult = { ok: true; segment: TcpSegment } | { ok: false; reason: TcpDropReason };
 
-/**
- * Parse a TCP segment from the IP payload. `source` and `destination` are the IPv4 addresses
- * the checksum's pseudo header covers (RFC 9293 3.1).
- */
-export function parseTcpSegment(bytes: Uint8Array, source: IPv4Address, destination: IPv4Address): TcpParseResult {
+/** The header and checksum checks of RFC 9293 3.1; the option list is checked by readOptions. */
+function headerDropReason(bytes: Uint8Array, source: IPv4Address, destination: IPv4Address): TcpDropReason | undefined {
   const length = bytes.length;
-  if (length < TCP_MIN_HEADER) return { ok: false, reason: 'truncated' };
+  if (length < TCP_MIN_HEADER) return 'truncated';
   const headerLength = (bytes[12]! >>> 4) * 4;
-  if (headerLength < TCP_MIN_HEADER || headerLength > length) return { ok: false, reason: 'bad_data_offset' };
+  if (headerLength < TCP_MIN_HEADER || headerLength > length) return 'bad_data_offset';
   // A segment containing a correct checksum sums to zero (RFC 1071 section 1).
   const sum = sumWords(bytes, 0, length, pseudoHeaderSum(source, destination, PROTOCOL_TCP, length));
-  if (finishChecksum(sum) !== 0) return { ok: false, reason: 'bad_checksum' };
+  if (finishChecksum(sum) !== 0) return 'bad_checksum';
+  return undefined;
+}
 
+/**
+ * Check a TCP segment (the IP payload). `source` and `destination` are the IPv4 addresses the
+ * checksum's pseudo header covers (RFC 9293 3.1).
+ */
+export function checkTcpSegment(bytes: Uint8Array, source: IPv4Address, destination: IPv4Address): TcpCheckResult {
+  const reason = headerDropReason(bytes, source, destination);
+  if (reason !== undefined) return { ok: false, reason };
+  const headerLength = (bytes[12]! >>> 4) * 4;
+  if (headerLength > TCP_MIN_HEADER && !readOptions(bytes, headerLength, undefined)) return { ok: false, reason: 'bad_option' };
+  return { ok: true, view: new TcpSegmentView(bytes) };
+}
+
+/**
+ * Check a TCP segment and read it into a record. Per segment, so it makes no view object: the
+ * same checks, then the view's fields read in one go, the options filled in by the same walk
+ * that validates them.
+ */
+export function parseTcpSegment(bytes: Uint8Array, source: IPv4Address, destination: IPv4Address): TcpParseResult {
+  const reason = headerDropReason(bytes, source, destination);
+  if (reason !== undefined) return { ok: false, reason };
+  const headerLength = (bytes[12]! >>> 4) * 4;
   const options: TcpOptions = {};
-  if (headerLength > TCP_MIN_HEADER && !parseOptions(bytes, headerLength, options)) {
+  if (headerLength > TCP_MIN_HEADER && !readOptions(bytes, headerLength, options)) {
     return { ok: false, reason: 'bad_option' };
   }
   return {
@@ -138,17 +225,18 @@ export function parseTcpSegment(bytes: Uint8Array, source: IPv4Address, destinat
       window: readUint16(bytes, 14),
       urgentPointer: readUint16(bytes, 18),
       options,
-      payload: bytes.subarray(headerLength, length),
+      payload: bytes.subarray(headerLength, bytes.length),
     },
   };
 }
 
 /**
- * Walk the option list (RFC 9293 3.2). Returns false for a malformed list. EOL ends the list,
- * NOP is one byte of padding, and options we do not know are skipped by their length byte, as
- * RFC 9293 3.2 requires of a receiver ("must be prepared to handle an illegal option length").
+ * Walk the option list (RFC 9293 3.2), filling `options` when given (a check passes none).
+ * Returns false for a malformed list. EOL ends the list, NOP is one byte of padding, and options
+ * we do not know are skipped by their length byte, as RFC 9293 3.2 requires of a receiver
+ * ("must be prepared to handle an illegal option length").
  */
-function parseOptions(bytes: Uint8Array, headerLength: number, options: TcpOptions): boolean {
+function readOptions(bytes: Uint8Array, headerLength: number, options: TcpOptions | undefined): boolean {
   let i = TCP_MIN_HEADER;
   while (i < headerLength) {
     const kind = bytes[i]!;
@@ -163,22 +251,23 @@ function parseOptions(bytes: Uint8Array, headerLength: number, options: TcpOptio
     switch (kind) {
       case OPTION_MSS:
         if (optionLength !== LENGTH_MSS) return false;
-        options.mss = readUint16(bytes, i + 2);
+        if (options !== undefined) options.mss = readUint16(bytes, i + 2);
         break;
       case OPTION_WINDOW_SCALE: {
         if (optionLength !== LENGTH_WINDOW_SCALE) return false;
         const shift = bytes[i + 2]!;
-        options.windowScale = shift > TCP_MAX_WINDOW_SHIFT ? TCP_MAX_WINDOW_SHIFT : shift;
+        if (options !== undefined) options.windowScale = shift > TCP_MAX_WINDOW_SHIFT ? TCP_MAX_WINDOW_SHIFT : shift;
         break;
       }
       case OPTION_SACK_PERMITTED:
         if (optionLength !== LENGTH_SACK_PERMITTED) return false;
-        options.sackPermitted = true;
+        if (options !== undefined) options.sackPermitted = true;
         break;
       case OPTION_SACK: {
         const blockBytes = optionLength - 2;
         const count = blockBytes / TCP_SACK_BLOCK_BYTES;
         if (blockBytes % TCP_SACK_BLOCK_BYTES !== 0 || count < 1 || count > TCP_MAX_SACK_BLOCKS) return false;
+        if (options === undefined) break;
         const blocks: SackBlock[] = new Array<SackBlock>(count);
         for (let b = 0, at = i + 2; b < count; b++, at += TCP_SACK_BLOCK_BYTES) {
           blocks[b] = { left: readUint32(bytes, at), right: readUint32(bytes, at + 4) };
@@ -188,7 +277,7 @@ function parseOptions(bytes: Uint8Array, headerLength: number, options: TcpOptio
       }
       case OPTION_TIMESTAMP:
         if (optionLength !== LENGTH_TIMESTAMP) return false;
-        options.timestamp = { value: readUint32(bytes, i + 2), echo: readUint32(bytes, i + 6) };
+        if (options !== undefined) options.timestamp = { value: readUint32(bytes, i + 2), echo: readUint32(bytes, i + 6) };
         break;
       default:
         break; // unknown option with a sane length: skip it
@@ -214,10 +303,10 @@ function parseOptions(bytes: Uint8Array, headerLength: number, options: TcpOptio
 /** Bytes of options other than SACK blocks, always a multiple of 4 and at most 20. */
 function fixedOptionsLength(options: TcpOptions): number {
   let length = 0;
-  if (options.mss !== undefined) length += 4;
-  if (options.timestamp !== undefined) length += 12;
-  else if (options.sackPermitted) length += 4;
-  if (options.windowScale !== undefined) length += 4;
+  if (options.mss !== undefined) length += MSS_GROUP_BYTES;
+  if (options.timestamp !== undefined) length += TCP_TIMESTAMP_OPTION_BYTES;
+  else if (options.sackPermitted) length += SACK_PERMITTED_GROUP_BYTES;
+  if (options.windowScale !== undefined) length += WINDOW_SCALE_GROUP_BYTES;
   return length;
 }
 
@@ -229,33 +318,31 @@ function fixedOptionsLength(options: TcpOptions): number {
 function sackBlocksThatFit(options: TcpOptions, fixedLength: number): number {
   const blocks = options.sackBlocks;
   if (blocks === undefined || blocks.length === 0) return 0;
-  const room = Math.floor((TCP_MAX_OPTIONS - fixedLength - 4) / TCP_SACK_BLOCK_BYTES);
+  const room = Math.floor((TCP_MAX_OPTIONS - fixedLength - TCP_SACK_OPTION_OVERHEAD) / TCP_SACK_BLOCK_BYTES);
   const fit = room < TCP_MAX_SACK_BLOCKS ? room : TCP_MAX_SACK_BLOCKS;
   if (fit <= 0) return 0;
   return blocks.length < fit ? blocks.length : fit;
 }
 
-/** Length of the TCP header, options included, that encodeTcpSegment writes for these options. */
-export function tcpHeaderLength(options: TcpOptions): number {
-  const fixedLength = fixedOptionsLength(options);
-  const sackCount = sackBlocksThatFit(options, fixedLength);
-  return TCP_MIN_HEADER + fixedLength + (sackCount > 0 ? 4 + sackCount * TCP_SACK_BLOCK_BYTES : 0);
+function headerLengthFor(fixedLength: number, sackCount: number): number {
+  return TCP_MIN_HEADER + fixedLength + (sackCount > 0 ? TCP_SACK_OPTION_OVERHEAD + sackCount * TCP_SACK_BLOCK_BYTES : 0);
 }
 
-/**
- * Encode a segment into a new buffer of exactly `headroom` + header + payload bytes. The TCP
- * header starts at `headroom`; the bytes before it are left zero for the IPv4 header. The
- * checksum covers the pseudo header built from `source` and `destination` (RFC 9293 3.1).
- */
-export function encodeTcpSegment(segment: TcpSegment, source: IPv4Address, destination: IPv4Address, headroom = 0): Uint8Array {
-  const buffer = new Uint8Array(headroom + tcpHeaderLength(segment.options) + segment.payload.length);
-  writeTcpSegment(buffer, headroom, segment, source, destination);
-  return buffer;
+/** Length of the TCP header, options included, that writeTcpSegment writes for these options. */
+export function tcpHeaderLength(options: TcpOptions): number {
+  const fixedLength = fixedOptionsLength(options);
+  return headerLengthFor(fixedLength, sackBlocksThatFit(options, fixedLength));
+}
+
+/** Bytes writeTcpSegment writes for a segment with these options and `payloadLength` bytes of data. */
+export function tcpSegmentLength(options: TcpOptions, payloadLength: number): number {
+  return tcpHeaderLength(options) + payloadLength;
 }
 
 /**
  * Write a segment at `offset` of a caller-provided buffer, which must have room for
- * tcpHeaderLength(segment.options) + payload bytes there. Returns the bytes written.
+ * tcpSegmentLength(segment.options, segment.payload.length) bytes there. The checksum covers the
+ * pseudo header built from `source` and `destination` (RFC 9293 3.1). Returns the bytes written.
  */
 export function writeTcpSegment(
   buffer: Uint8Array,
@@ -267,7 +354,7 @@ export function writeTcpSegment(
   const options = segment.options;
   const fixedLength = fixedOptionsLength(options);
   const sackCount = sackBlocksThatFit(options, fixedLength);
-  const headerLength = TCP_MIN_HEADER + fixedLength + (sackCount > 0 ? 4 + sackCount * TCP_SACK_BLOCK_BYTES : 0);
+  const headerLength = headerLengthFor(fixedLength, sackCount);
   const payload = segment.payload;
   const segmentLength = headerLength + payload.length;
 
@@ -286,7 +373,7 @@ export function writeTcpSegment(
     buffer[at] = OPTION_MSS;
     buffer[at + 1] = LENGTH_MSS;
     writeUint16(buffer, at + 2, options.mss);
-    at += 4;
+    at += MSS_GROUP_BYTES;
   }
   const timestamp = options.timestamp;
   if (timestamp !== undefined) {
@@ -301,20 +388,20 @@ export function writeTcpSegment(
     buffer[at + 3] = LENGTH_TIMESTAMP;
     writeUint32(buffer, at + 4, timestamp.value);
     writeUint32(buffer, at + 8, timestamp.echo);
-    at += 12;
+    at += TCP_TIMESTAMP_OPTION_BYTES;
   } else if (options.sackPermitted) {
     buffer[at] = OPTION_NOP;
     buffer[at + 1] = OPTION_NOP;
     buffer[at + 2] = OPTION_SACK_PERMITTED;
     buffer[at + 3] = LENGTH_SACK_PERMITTED;
-    at += 4;
+    at += SACK_PERMITTED_GROUP_BYTES;
   }
   if (options.windowScale !== undefined) {
     buffer[at] = OPTION_NOP;
     buffer[at + 1] = OPTION_WINDOW_SCALE;
     buffer[at + 2] = LENGTH_WINDOW_SCALE;
     buffer[at + 3] = options.windowScale;
-    at += 4;
+    at += WINDOW_SCALE_GROUP_BYTES;
   }
   if (sackCount > 0) {
     const blocks = options.sackBlocks!;
@@ -322,7 +409,7 @@ export function writeTcpSegment(
     buffer[at + 1] = OPTION_NOP;
     buffer[at + 2] = OPTION_SACK;
     buffer[at + 3] = 2 + sackCount * TCP_SACK_BLOCK_BYTES;
-    at += 4;
+    at += TCP_SACK_OPTION_OVERHEAD;
     for (let b = 0; b < sackCount; b++, at += TCP_SACK_BLOCK_BYTES) {
       const block = blocks[b]!;
       writeUint32(buffer, at, block.left);
@@ -334,4 +421,14 @@ export function writeTcpSegment(
   const sum = sumWords(buffer, offset, segmentLength, pseudoHeaderSum(source, destination, PROTOCOL_TCP, segmentLength));
   writeUint16(buffer, offset + 16, finishChecksum(sum));
   return segmentLength;
+}
+
+/**
+ * A new buffer of `headroom` bytes (left zero, for the IPv4 header) followed by the segment, so
+ * the IP layer writes its header in place.
+ */
+export function encodeTcpSegment(segment: TcpSegment, source: IPv4Address, destination: IPv4Address, headroom = 0): Uint8Array {
+  const buffer = new Uint8Array(headroom + tcpSegmentLength(segment.options, segment.payload.length));
+  writeTcpSegment(buffer, headroom, segment, source, destination);
+  return buffer;
 }

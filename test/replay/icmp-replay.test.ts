@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { flipBits } from '../support/bytes.js';
 import { parseIPv4Address, readIPv4 } from '../../src/wire/address.js';
 import { internetChecksum } from '../../src/wire/checksum.js';
-import { ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, parseIcmp } from '../../src/wire/icmpv4.js';
+import { ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, parseIcmpMessage } from '../../src/wire/icmpv4.js';
 import { PROTOCOL_ICMP } from '../../src/wire/ipv4.js';
 import { readPcap } from '../../src/pcap/pcap.js';
 import { Stack } from '../../src/stack.js';
@@ -44,8 +44,8 @@ describe('replay: icmp-echo.pcap', () => {
     ours.forEach((datagram, i) => {
       const kernel = kernelReplies[i]!;
       expect(datagram.header.destination).toBe(CLIENT);
-      const mine = parseIcmp(datagram.payload);
-      const theirs = parseIcmp(kernel.payload);
+      const mine = parseIcmpMessage(datagram.payload);
+      const theirs = parseIcmpMessage(kernel.payload);
       expect(mine.ok && theirs.ok).toBe(true);
       if (!mine.ok || !theirs.ok) return;
       expect(mine.message.type).toBe(ICMP_ECHO_REPLY);

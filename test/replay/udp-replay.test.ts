@@ -8,11 +8,11 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { listenPacket } from '../../src/api/net.js';
 import { parseIPv4Address, readIPv4 } from '../../src/wire/address.js';
-import { ICMP_DEST_UNREACHABLE, parseIcmp, PORT_UNREACHABLE } from '../../src/wire/icmpv4.js';
+import { ICMP_DEST_UNREACHABLE, parseIcmpMessage, PORT_UNREACHABLE } from '../../src/wire/icmpv4.js';
 import { PROTOCOL_ICMP, PROTOCOL_UDP } from '../../src/wire/ipv4.js';
 import { readPcap } from '../../src/pcap/pcap.js';
 import { Stack } from '../../src/stack.js';
-import { parseUdp } from '../../src/wire/udp.js';
+import { parseUdpDatagram } from '../../src/wire/udp.js';
 import { datagramsOf, ReplayLink } from './replay-link.js';
 
 const CLIENT = parseIPv4Address('10.77.0.1')!;
@@ -46,8 +46,8 @@ describe('replay: udp-echo.pcap', () => {
     expect(kernelUdp.length).toBe(3);
     expect(ourUdp.length).toBe(kernelUdp.length);
     ourUdp.forEach((datagram, i) => {
-      const mine = parseUdp(datagram.payload, SERVER, CLIENT);
-      const theirs = parseUdp(kernelUdp[i]!.payload, SERVER, CLIENT);
+      const mine = parseUdpDatagram(datagram.payload, SERVER, CLIENT);
+      const theirs = parseUdpDatagram(kernelUdp[i]!.payload, SERVER, CLIENT);
       expect(mine.ok && theirs.ok).toBe(true);
       if (!mine.ok || !theirs.ok) return;
       expect(mine.datagram.sourcePort).toBe(theirs.datagram.sourcePort);
@@ -59,8 +59,8 @@ describe('replay: udp-echo.pcap', () => {
     const ourIcmp = ours.filter((d) => d.header.protocol === PROTOCOL_ICMP);
     expect(kernelIcmp.length).toBe(1);
     expect(ourIcmp.length).toBe(1);
-    const mine = parseIcmp(ourIcmp[0]!.payload);
-    const theirs = parseIcmp(kernelIcmp[0]!.payload);
+    const mine = parseIcmpMessage(ourIcmp[0]!.payload);
+    const theirs = parseIcmpMessage(kernelIcmp[0]!.payload);
     expect(mine.ok && theirs.ok).toBe(true);
     if (!mine.ok || !theirs.ok) return;
     expect([mine.message.type, mine.message.code]).toEqual([ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE]);

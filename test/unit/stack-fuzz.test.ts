@@ -7,13 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import { dial, listen, listenPacket } from '../../src/api/net.js';
 import { parseIPv4Address } from '../../src/wire/address.js';
-import { buildEchoRequest, ICMP_ECHO_REPLY } from '../../src/wire/icmpv4.js';
+import { encodeEchoRequest, ICMP_ECHO_REPLY } from '../../src/wire/icmpv4.js';
 import { IPV4_MIN_HEADER, PROTOCOL_ICMP, PROTOCOL_TCP, PROTOCOL_UDP, writeIPv4Header } from '../../src/wire/ipv4.js';
 import { memoryLinkPair } from '../../src/link/link.js';
 import { mulberry32 } from '../../src/random.js';
 import { Stack } from '../../src/stack.js';
 import { encodeTcpSegment, type TcpSegment } from '../../src/wire/tcp.js';
-import { encodeUdp } from '../../src/wire/udp.js';
+import { encodeUdpDatagram } from '../../src/wire/udp.js';
 import { ReplayLink } from '../replay/replay-link.js';
 
 const PEER = parseIPv4Address('10.0.0.1')!;
@@ -60,7 +60,7 @@ describe('stack under random segments with valid checksums', () => {
       link.inject([ipPacket(PROTOCOL_TCP, encodeTcpSegment(segment, PEER, STACK, IPV4_MIN_HEADER))]);
       if (round % 10 === 0) {
         const payload = new Uint8Array(Math.floor(random() * 200));
-        link.inject([ipPacket(PROTOCOL_UDP, encodeUdp(4000, random() < 0.5 ? 53 : 54, payload, PEER, STACK, IPV4_MIN_HEADER))]);
+        link.inject([ipPacket(PROTOCOL_UDP, encodeUdpDatagram(4000, random() < 0.5 ? 53 : 54, payload, PEER, STACK, IPV4_MIN_HEADER))]);
       }
       if (round % 1000 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
@@ -72,7 +72,7 @@ describe('stack under random segments with valid checksums', () => {
     expect(table.connections).toBeLessThanOrEqual(32);
     expect(stack.counters('udp').get('drop.receive_queue_full')).toBeGreaterThan(0);
     // The stack still works: a ping gets its reply.
-    const echo = buildEchoRequest(0x77, 1, new Uint8Array(16));
+    const echo = encodeEchoRequest(0x77, 1, new Uint8Array(16));
     const request = new Uint8Array(IPV4_MIN_HEADER + echo.length);
     request.set(echo, IPV4_MIN_HEADER);
     link.inject([ipPacket(PROTOCOL_ICMP, request)]);

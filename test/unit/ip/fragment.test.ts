@@ -1,9 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { flipBits } from '../../support/bytes.js';
+import { ipv4Packet, type IPv4Extra } from '../../support/packets.js';
 import { Counters } from '../../../src/counters.js';
 import { internetChecksum } from '../../../src/wire/checksum.js';
 import { fragmentDatagram, fragmentPacket } from '../../../src/ip/fragment.js';
-import { PROTOCOL_UDP, parseIPv4Packet, writeIPv4Header, type IPv4Header, type IPv4HeaderFields } from '../../../src/wire/ipv4.js';
+import {
+  IPV4_MAX_DATAGRAM,
+  IPV4_MIN_MTU,
+  PROTOCOL_UDP,
+  parseIPv4Packet,
+  writeIPv4Header,
+  type IPv4Header,
+  type IPv4HeaderFields,
+} from '../../../src/wire/ipv4.js';
 import { Reassembler } from '../../../src/ip/reassembly.js';
 
 const fields: IPv4HeaderFields = {
@@ -113,6 +122,9 @@ describe('fragmentDatagram (RFC 791 3.2)', () => {
   });
 
   it('rejects datagrams over 65535 bytes and MTUs outside 68..65535', () => {
+    expect([IPV4_MIN_MTU, IPV4_MAX_DATAGRAM]).toEqual([68, 65535]);
+    expect(fragmentDatagram(fields, patterned(10), IPV4_MIN_MTU)).toHaveLength(1);
+    expect(fragmentDatagram(fields, patterned(10), IPV4_MAX_DATAGRAM)).toHaveLength(1);
     expect(() => fragmentDatagram(fields, new Uint8Array(65516), 1500)).toThrow(RangeError);
     expect(() => fragmentDatagram(fields, patterned(10), 67)).toThrow(RangeError);
     expect(() => fragmentDatagram(fields, patterned(10), 65536)).toThrow(RangeError);
@@ -128,11 +140,8 @@ describe('fragmentDatagram (RFC 791 3.2)', () => {
 });
 
 describe('fragmentPacket', () => {
-  function built(payload: Uint8Array, extra: Partial<IPv4HeaderFields> = {}): Uint8Array {
-    const packet = new Uint8Array(20 + payload.length);
-    writeIPv4Header(packet, 0, { ...fields, ...extra, payloadLength: payload.length });
-    packet.set(payload, 20);
-    return packet;
+  function built(payload: Uint8Array, extra: IPv4Extra = {}): Uint8Array {
+    return ipv4Packet(payload, { ...fields, ...extra });
   }
 
   it('returns a packet that fits unchanged (same object)', () => {

@@ -13,13 +13,13 @@ import type { ReceivedPacket, TransportProtocol } from '../../../src/ip/transpor
 import { silentLogger } from '../../../src/log.js';
 import { parseIPv4Address } from '../../../src/wire/address.js';
 import {
-  buildEchoRequest,
-  buildIcmpError,
+  encodeEchoRequest,
+  encodeIcmpError,
   FRAGMENT_REASSEMBLY_TIME_EXCEEDED,
   ICMP_DEST_UNREACHABLE,
   ICMP_ECHO_REPLY,
   ICMP_TIME_EXCEEDED,
-  parseIcmp,
+  parseIcmpMessage,
   PORT_UNREACHABLE,
   PROTOCOL_UNREACHABLE,
   type IcmpErrorQuote,
@@ -77,7 +77,7 @@ describe('stack IPv4 input', () => {
     if (!ip.ok) return;
     expect(ip.header.destination).toBe(HOST);
     expect(ip.header.protocol).toBe(PROTOCOL_ICMP);
-    const icmp = parseIcmp(ip.payload);
+    const icmp = parseIcmpMessage(ip.payload);
     expect(icmp.ok).toBe(true);
     if (!icmp.ok) return;
     expect([icmp.message.type, icmp.message.code]).toEqual([ICMP_DEST_UNREACHABLE, PROTOCOL_UNREACHABLE]);
@@ -97,7 +97,7 @@ describe('stack IPv4 input', () => {
 
   it('drops and counts datagrams for other addresses, with TTL 0, and malformed headers', () => {
     const { link, stack } = setup();
-    const echo = buildEchoRequest(1, 1, new Uint8Array(8));
+    const echo = encodeEchoRequest(1, 1, new Uint8Array(8));
     link.inject([packet(PROTOCOL_ICMP, echo, { destination: parseIPv4Address('10.0.0.3')! })]);
     link.inject([packet(PROTOCOL_ICMP, echo, { ttl: 0 })]);
     const badVersion = packet(PROTOCOL_ICMP, echo);
@@ -117,7 +117,7 @@ describe('stack IPv4 input', () => {
 
   it('fragments an echo reply larger than the MTU and answers a fragmented request', () => {
     const { link } = setup();
-    const request = buildEchoRequest(
+    const request = encodeEchoRequest(
       7,
       9,
       new Uint8Array(4000).map((_, i) => i & 0xff),
@@ -188,7 +188,7 @@ function icmpIn(sent: Uint8Array) {
   const ip = parseIPv4Packet(sent);
   if (!ip.ok) throw new Error(`unparseable packet: ${ip.reason}`);
   expect(ip.header.protocol).toBe(PROTOCOL_ICMP);
-  const icmp = parseIcmp(ip.payload);
+  const icmp = parseIcmpMessage(ip.payload);
   if (!icmp.ok) throw new Error(`unparseable ICMP: ${icmp.reason}`);
   return { header: ip.header, message: icmp.message };
 }
@@ -250,7 +250,7 @@ describe('IPv4Layer input', () => {
   it('answers an echo request with the same identifier, sequence number and data (RFC 792)', () => {
     const { link, icmpCounters } = layerSetup();
     const data = new Uint8Array([9, 8, 7, 6, 5]);
-    link.inject([packet(PROTOCOL_ICMP, buildEchoRequest(0x1234, 7, data))]);
+    link.inject([packet(PROTOCOL_ICMP, encodeEchoRequest(0x1234, 7, data))]);
     const sent = link.drain();
     expect(sent).toHaveLength(1);
     const { header, message } = icmpIn(sent[0]!);
@@ -303,7 +303,7 @@ describe('IPv4Layer input', () => {
     ours.set([0xc0, 0x00, 0x00, 0x35], IPV4_MIN_HEADER); // ports 49152 -> 53
     ip.sendTransport(PROTOCOL_UDP, HOST, ours);
     const [sent] = link.drain();
-    link.inject([packet(PROTOCOL_ICMP, buildIcmpError(ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE, sent!))]);
+    link.inject([packet(PROTOCOL_ICMP, encodeIcmpError(ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE, sent!))]);
     expect(udp.errors).toHaveLength(1);
     expect(udp.errors[0]).toMatchObject({
       type: ICMP_DEST_UNREACHABLE,
@@ -316,7 +316,7 @@ describe('IPv4Layer input', () => {
   it('drops an ICMP error that quotes a datagram we did not send', () => {
     const { link, icmpCounters, udp } = layerSetup();
     const notOurs = packet(PROTOCOL_UDP, new Uint8Array(8), { source: HOST, destination: parseIPv4Address('10.0.0.9')! });
-    link.inject([packet(PROTOCOL_ICMP, buildIcmpError(ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE, notOurs))]);
+    link.inject([packet(PROTOCOL_ICMP, encodeIcmpError(ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE, notOurs))]);
     expect(udp.errors).toEqual([]);
     expect(icmpCounters.get('drop.bad_error_quote')).toBe(1);
   });

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { dial } from '../../../src/api/net.js';
 import { FakeClock } from '../../../src/clock.js';
 import { parseIPv4Address } from '../../../src/wire/address.js';
-import { buildIcmpError, HOST_UNREACHABLE, ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE } from '../../../src/wire/icmpv4.js';
+import { encodeIcmpError, HOST_UNREACHABLE, ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE } from '../../../src/wire/icmpv4.js';
 import { IPV4_MIN_HEADER, PROTOCOL_ICMP, writeIPv4Header } from '../../../src/wire/ipv4.js';
 import { Stack } from '../../../src/stack.js';
 import { readUint32, writeUint32 } from '../../../src/bytes.js';
@@ -20,7 +20,7 @@ const STACK = parseIPv4Address('10.0.0.2')!;
 
 /** An ICMP error from the router about `offending` (a packet the stack sent). */
 function icmpAbout(offending: Uint8Array, code: number): Uint8Array {
-  const message = buildIcmpError(ICMP_DEST_UNREACHABLE, code, offending);
+  const message = encodeIcmpError(ICMP_DEST_UNREACHABLE, code, offending);
   const packet = new Uint8Array(IPV4_MIN_HEADER + message.length);
   writeIPv4Header(packet, 0, { source: ROUTER, destination: STACK, protocol: PROTOCOL_ICMP, payloadLength: message.length });
   packet.set(message, IPV4_MIN_HEADER);

@@ -6,7 +6,7 @@ import type { NetError } from '../../../src/errors.js';
 import { parseIPv4Address } from '../../../src/wire/address.js';
 import { EPHEMERAL_FIRST, EPHEMERAL_LAST, PortTable } from '../../../src/ports.js';
 import { cryptoRandom, type RandomSource } from '../../../src/random.js';
-import { encodeUdp, parseUdp } from '../../../src/wire/udp.js';
+import { encodeUdpDatagram, parseUdpDatagram } from '../../../src/wire/udp.js';
 import { ManualTime } from '../../support/manual-time.js';
 import { expectCode, stackPair } from '../../support/stack-pair.js';
 
@@ -16,8 +16,8 @@ const B = parseIPv4Address('10.0.0.2')!;
 describe('UDP codec (RFC 768)', () => {
   it('round trips a datagram with a valid pseudo-header checksum', () => {
     const payload = new TextEncoder().encode('hello, udp');
-    const bytes = encodeUdp(5000, 7, payload, A, B);
-    const parsed = parseUdp(bytes, A, B);
+    const bytes = encodeUdpDatagram(5000, 7, payload, A, B);
+    const parsed = parseUdpDatagram(bytes, A, B);
     expect(parsed.ok).toBe(true);
     if (!parsed.ok) return;
     expect(parsed.datagram.sourcePort).toBe(5000);
@@ -26,51 +26,51 @@ describe('UDP codec (RFC 768)', () => {
   });
 
   it('accepts a zero checksum as "none" and rejects a wrong one', () => {
-    const bytes = encodeUdp(1, 2, new Uint8Array([1, 2, 3]), A, B);
+    const bytes = encodeUdpDatagram(1, 2, new Uint8Array([1, 2, 3]), A, B);
     const wrong = bytes.slice();
     flipBits(wrong, 8, 0xff);
-    expect(parseUdp(wrong, A, B)).toEqual({ ok: false, reason: 'bad_checksum' });
+    expect(parseUdpDatagram(wrong, A, B)).toEqual({ ok: false, reason: 'bad_checksum' });
     wrong[6] = 0;
     wrong[7] = 0;
-    expect(parseUdp(wrong, A, B).ok).toBe(true);
+    expect(parseUdpDatagram(wrong, A, B).ok).toBe(true);
   });
 
   it('checks the pseudo-header: the same bytes from another source fail', () => {
-    const bytes = encodeUdp(1, 2, new Uint8Array([9, 9]), A, B);
-    expect(parseUdp(bytes, parseIPv4Address('10.0.0.3')!, B)).toEqual({ ok: false, reason: 'bad_checksum' });
+    const bytes = encodeUdpDatagram(1, 2, new Uint8Array([9, 9]), A, B);
+    expect(parseUdpDatagram(bytes, parseIPv4Address('10.0.0.3')!, B)).toEqual({ ok: false, reason: 'bad_checksum' });
   });
 
   it('sends a computed checksum of zero as 0xffff', () => {
     let found = false;
     for (let value = 0; value < 0x10000 && !found; value++) {
       const payload = new Uint8Array([value >> 8, value & 0xff]);
-      const bytes = encodeUdp(1, 2, payload, A, B);
+      const bytes = encodeUdpDatagram(1, 2, payload, A, B);
       if (bytes[6] === 0xff && bytes[7] === 0xff) {
         found = true;
-        expect(parseUdp(bytes, A, B).ok).toBe(true);
+        expect(parseUdpDatagram(bytes, A, B).ok).toBe(true);
       }
     }
     expect(found).toBe(true);
   });
 
   it('rejects truncated datagrams and lying lengths', () => {
-    expect(parseUdp(new Uint8Array(7), A, B)).toEqual({ ok: false, reason: 'truncated' });
-    const bytes = encodeUdp(1, 2, new Uint8Array(10), A, B);
+    expect(parseUdpDatagram(new Uint8Array(7), A, B)).toEqual({ ok: false, reason: 'truncated' });
+    const bytes = encodeUdpDatagram(1, 2, new Uint8Array(10), A, B);
     const tooLong = bytes.slice();
     tooLong[4] = 0;
     tooLong[5] = 19;
-    expect(parseUdp(tooLong, A, B)).toEqual({ ok: false, reason: 'bad_length' });
+    expect(parseUdpDatagram(tooLong, A, B)).toEqual({ ok: false, reason: 'bad_length' });
     const tooShort = bytes.slice();
     tooShort[4] = 0;
     tooShort[5] = 7;
-    expect(parseUdp(tooShort, A, B)).toEqual({ ok: false, reason: 'bad_length' });
+    expect(parseUdpDatagram(tooShort, A, B)).toEqual({ ok: false, reason: 'bad_length' });
   });
 
   it('ignores bytes beyond the UDP length', () => {
-    const bytes = encodeUdp(1, 2, new Uint8Array([5, 6]), A, B);
+    const bytes = encodeUdpDatagram(1, 2, new Uint8Array([5, 6]), A, B);
     const padded = new Uint8Array(bytes.length + 4);
     padded.set(bytes);
-    const parsed = parseUdp(padded, A, B);
+    const parsed = parseUdpDatagram(padded, A, B);
     expect(parsed.ok && [...parsed.datagram.payload]).toEqual([5, 6]);
   });
 });

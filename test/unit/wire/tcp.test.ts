@@ -4,7 +4,9 @@ import { parseIPv4Address } from '../../../src/wire/address.js';
 import { internetChecksum, pseudoHeaderSum } from '../../../src/wire/checksum.js';
 import { PROTOCOL_TCP } from '../../../src/wire/ipv4.js';
 import {
+  checkTcpSegment,
   encodeTcpSegment,
+  tcpSegmentLength,
   parseTcpSegment,
   tcpHeaderLength,
   writeTcpSegment,
@@ -419,5 +421,64 @@ describe('option parsing details', () => {
     expect(parsed.seq).toBe(1000);
     expect(parsed.ack).toBe(2000);
     expect(parsed.window).toBe(5000);
+  });
+});
+
+describe('checkTcpSegment (the checked view)', () => {
+  it('reads every field in place, agreeing with parseTcpSegment', () => {
+    const input = segment({
+      flags: TCP_ACK | TCP_PSH,
+      urgentPointer: 7,
+      options: { timestamp: { value: 5, echo: 6 }, sackBlocks: blocks(2) },
+      payload: Uint8Array.from([4, 5, 6]),
+    });
+    const bytes = encodeTcpSegment(input, HOST, STACK);
+    const checked = checkTcpSegment(bytes, HOST, STACK);
+    if (!checked.ok) throw new Error(`expected ok, got ${checked.reason}`);
+    const view = checked.view;
+    expect({
+      sourcePort: view.sourcePort,
+      destinationPort: view.destinationPort,
+      seq: view.seq,
+      ack: view.ack,
+      flags: view.flags,
+      window: view.window,
+      urgentPointer: view.urgentPointer,
+      options: view.options(),
+      payload: view.payload,
+    }).toEqual(parseOk(bytes));
+    expect(view.headerLength).toBe(tcpHeaderLength(input.options));
+    expect(view.optionBytes.length).toBe(view.headerLength - 20);
+    expect(view.checksum).toBe((bytes[16]! << 8) | bytes[17]!);
+    bytes[view.headerLength] = 99;
+    expect(view.payload[0]).toBe(99); // in place, not a copy
+  });
+
+  it('drops what parseTcpSegment drops: truncated, bad data offset, bad checksum, bad option', () => {
+    const cases: Array<[Uint8Array, string]> = [
+      [new Uint8Array(19), 'truncated'],
+      [rawSegment([], [], 4), 'bad_data_offset'],
+      [rawSegment([], [], 6), 'bad_data_offset'],
+      [rawSegment([2, 3, 5, 0]), 'bad_option'],
+      [rawSegment([1, 1, 30, 6]), 'bad_option'],
+      [rawSegment([5, 2, 1, 1]), 'bad_option'],
+    ];
+    const corrupt = encodeTcpSegment(segment({ payload: Uint8Array.from([1, 2]) }), HOST, STACK);
+    corrupt[21]! ^= 0x01;
+    cases.push([corrupt, 'bad_checksum']);
+    for (const [bytes, reason] of cases) {
+      expect(checkTcpSegment(bytes, HOST, STACK), reason).toEqual({ ok: false, reason });
+      expect(parseTcpSegment(bytes, HOST, STACK), reason).toEqual({ ok: false, reason });
+    }
+  });
+});
+
+describe('tcpSegmentLength', () => {
+  it('is the header for the options plus the payload: what writeTcpSegment writes', () => {
+    const input = segment({ options: { mss: 1460, sackPermitted: true, timestamp: { value: 1, echo: 2 } }, payload: new Uint8Array(9) });
+    expect(tcpSegmentLength(input.options, input.payload.length)).toBe(20 + 16 + 9);
+    const buffer = new Uint8Array(7 + tcpSegmentLength(input.options, input.payload.length));
+    expect(writeTcpSegment(buffer, 7, input, HOST, STACK)).toBe(45);
+    expect(parseOk(buffer.subarray(7))).toEqual(input);
   });
 });
