@@ -19,6 +19,8 @@ export interface RunResult {
 export interface RunOptions {
   timeoutMs: number;
   input?: string | Buffer;
+  /** The child's environment; this process's when absent. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Every child we spawned that has not exited yet. */
@@ -41,7 +43,7 @@ export function run(command: string, args: string[], options: RunOptions): Promi
     // Its own process group, so a timeout also ends grandchildren (tsx runs node as a child, and
     // `ip netns exec` becomes the command): killing only the direct child would leave them holding
     // the pipes open, and 'close' would never come.
-    const child = track(spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true }));
+    const child = track(spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: options.env }));
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let timedOut = false;

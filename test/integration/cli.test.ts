@@ -8,7 +8,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPcap } from '../../src/pcap/pcap.js';
 import { declareRootRequirement, isRoot } from './root.js';
-import { createNamespace, projectRoot, run, startStackInNamespace, uniqueName, waitForOutput, type Namespace } from './harness.js';
+import {
+  createNamespace,
+  projectRoot,
+  run,
+  runNodeUnprivileged,
+  startStackInNamespace,
+  uniqueName,
+  waitForOutput,
+  type Namespace,
+} from './harness.js';
 
 declareRootRequirement();
 
@@ -37,11 +46,7 @@ describe('CLI flag errors: one line, exit 2', () => {
   }
 
   it.skipIf(!isRoot)('refuses to run without root, in one line with exit 2', async () => {
-    const result = await run(
-      'setpriv',
-      ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, '--import', 'tsx', cli],
-      { timeoutMs: 30_000 },
-    );
+    const result = await runNodeUnprivileged((checkout) => ['--import', 'tsx', `${checkout}scripts/cli.ts`], { timeoutMs: 30_000 });
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toMatch(/^error: must run as root/);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);

@@ -6,6 +6,9 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { run as runCommand } from '../../scripts/bench/proc.js';
@@ -24,10 +27,48 @@ export interface ExecResult {
 export async function run(
   command: string,
   args: string[],
-  options: { timeoutMs?: number; input?: string | Buffer } = {},
+  options: { timeoutMs?: number; input?: string | Buffer; env?: NodeJS.ProcessEnv } = {},
 ): Promise<ExecResult> {
-  const result = await runCommand(command, args, { timeoutMs: options.timeoutMs ?? 60_000, input: options.input });
+  const result = await runCommand(command, args, { timeoutMs: options.timeoutMs ?? 60_000, input: options.input, env: options.env });
   return { stdout: result.stdout, stderr: result.stderr, code: result.code ?? 128 };
+}
+
+/** The user "nobody": no capabilities, no groups, no file of ours. */
+const UNPRIVILEGED_ID = '65534';
+
+/**
+ * Run node as an unprivileged user (uid and gid 65534, no groups, no capabilities) on this
+ * checkout's files, wherever the checkout lives.
+ *
+ * A clone under /root or in a `mktemp -d` folder (mode 700) is out of that user's reach, and node
+ * would fail to load even tsx. So the command runs in a private mount namespace (it disappears
+ * with the process) in which the checkout is bind-mounted onto a folder that everyone can
+ * traverse, and it runs from there, so `--import tsx` resolves from the checkout's node_modules.
+ * The process is as unprivileged as any user and runs the checkout's real files; nothing outside
+ * the namespace changes. The checkout itself must be readable by others, as git clone makes it.
+ *
+ * `nodeArgs` receives the checkout's path as the process sees it (with a trailing slash).
+ */
+export async function runNodeUnprivileged(
+  nodeArgs: (checkout: string) => string[],
+  options: { timeoutMs?: number } = {},
+): Promise<ExecResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'tsn-unprivileged-'));
+  try {
+    chmodSync(dir, 0o755);
+    const checkout = join(dir, 'checkout');
+    mkdirSync(checkout);
+    // In the new mount namespace: show the checkout at `checkout`, work from there, then drop to
+    // the unprivileged user and exec node.
+    const bindCheckout = ['sh', '-c', 'mount --bind "$1" "$2" && cd "$2" && shift 2 && exec "$@"', 'sh', projectRoot, checkout];
+    const dropPrivileges = ['setpriv', `--reuid=${UNPRIVILEGED_ID}`, `--regid=${UNPRIVILEGED_ID}`, '--clear-groups', '--'];
+    const command = [...bindCheckout, ...dropPrivileges, process.execPath, ...nodeArgs(`${checkout}/`)];
+    // The user's own HOME (/root) is out of its reach too.
+    const env = { ...process.env, HOME: dir };
+    return await run('unshare', ['--mount', '--propagation', 'private', '--', ...command], { timeoutMs: options.timeoutMs, env });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export interface StackInNamespace {

@@ -7,7 +7,7 @@ import dgram from 'node:dgram';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readUint16, writeUint16 } from '../../src/bytes.js';
@@ -18,6 +18,7 @@ import { AF_UNIX, libc, SOCK_SEQPACKET } from '../../src/tun/libc.js';
 import { PacketFdLink } from '../../src/tun/packet-fd-link.js';
 import { TunError } from '../../src/tun/tun-error.js';
 import { DEFAULT_TX_QUEUE_LENGTH, openTun, type TunDevice } from '../../src/tun/tun-device.js';
+import { runNodeUnprivileged } from './harness.js';
 import { declareRootRequirement, isRoot } from './root.js';
 
 declareRootRequirement();
@@ -239,31 +240,22 @@ describe.skipIf(!isRoot)('TUN device (root)', () => {
       const openClone = join(dir, 'tun');
       await execFileAsync('mknod', [openClone, 'c', '10', '200']);
       chmodSync(openClone, 0o666);
-      const moduleUrl = new URL('../../src/tun/tun-device.ts', import.meta.url).href;
-      const script = `
-        import { openTun } from ${JSON.stringify(moduleUrl)};
+      const script = (checkout: string) => `
+        import { openTun } from ${JSON.stringify(pathToFileURL(`${checkout}src/tun/tun-device.ts`).href)};
         const results = [];
         for (const devicePath of [undefined, ${JSON.stringify(openClone)}]) {
           try { await openTun({ name: ${JSON.stringify(uniqueName())}, devicePath }); results.push({ code: 'opened' }); }
           catch (error) { results.push({ code: error.code, message: error.message }); }
         }
         console.log(JSON.stringify(results));`;
-      const { stdout } = await execFileAsync(
-        'setpriv',
-        [
-          '--reuid=65534',
-          '--regid=65534',
-          '--clear-groups',
-          '--',
-          process.execPath,
-          '--import',
-          'tsx',
-          '--input-type=module',
-          '-e',
-          script,
-        ],
-        { cwd: fileURLToPath(new URL('../..', import.meta.url)), env: { ...process.env, HOME: dir } },
-      );
+      const { stdout, stderr, code } = await runNodeUnprivileged((checkout) => [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        script(checkout),
+      ]);
+      expect(code, stderr).toBe(0);
       const results = JSON.parse(stdout.trim().split('\n').pop()!) as { code: string; message: string }[];
       expect(results).toHaveLength(2);
       for (const result of results) {
