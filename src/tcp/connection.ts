@@ -7,7 +7,8 @@
  * This file holds the states and their transitions: OPEN, SEGMENT ARRIVES by state, CLOSE, ABORT,
  * TIME-WAIT, the timers' verdicts, ICMP errors and the deletion of the TCB. The parts that own
  * state of their own are separate classes:
- *   TcpSender        (sender.ts)           send buffer, SND.*, output, retransmission, congestion, persist
+ *   TcpSender        (sender.ts)           send buffer, SND.*, output, retransmission, congestion, persist;
+ *                                          every segment leaves through it
  *   TcpReceiver      (receiver.ts)         RCV.*, acceptability and trimming, reassembly, window, ACK policy
  *   SackScoreboard   (sack-scoreboard.ts)  what the peer SACKed of our data
  *   NegotiatedOptions (options.ts)         MSS, window scaling, timestamps/PAWS, SACK-permitted
@@ -22,7 +23,7 @@
  * which is where the modulo-2^32 comparison happens; offsets back to wire values use seqAdd.
  *
  * The class is pure: time comes from env.now(), timers are deadlines on env.timers, segments leave
- * through env.transmit.
+ * (through the sender) by env.transmit.
  */
 import type { Counters } from '../counters.js';
 import { NetError, type NetErrorCode } from '../errors.js';
@@ -237,7 +238,7 @@ export class TcpConnection {
     }
     if (this.receiver.buffer.readableLength > 0) {
       this.counters.add('reset_unread_data');
-      this.sendReset();
+      this.sender.sendReset();
       this.receiver.buffer.clear();
       this.deleteTcb(undefined);
       return;
@@ -255,7 +256,7 @@ export class TcpConnection {
       case 'FIN-WAIT-1':
       case 'FIN-WAIT-2':
       case 'CLOSE-WAIT':
-        this.sendReset();
+        this.sender.sendReset();
         break;
       default:
         // SYN-SENT, CLOSING, LAST-ACK, TIME-WAIT: delete the TCB without a RST.
@@ -309,7 +310,7 @@ export class TcpConnection {
       const ackOff = sender.ackOffset(seg.ack);
       if (ackOff <= -1 || ackOff > sender.sndMax) {
         this.counters.drop('bad_ack');
-        if (!(flags & TCP_RST)) this.sendResetForAck(seg.ack);
+        if (!(flags & TCP_RST)) this.sender.sendResetForAck(seg.ack);
         return;
       }
       ackAcceptable = true;
@@ -446,7 +447,7 @@ export class TcpConnection {
         this.onEstablishedReached();
       } else {
         this.counters.drop('bad_ack');
-        this.sendResetForAck(seg.ack);
+        this.sender.sendResetForAck(seg.ack);
         return;
       }
     }
@@ -530,7 +531,7 @@ export class TcpConnection {
         if (this.readClosed) {
           // RFC 9293 3.10.4 / RFC 2525 2.17: the application closed and will not read: reset.
           this.counters.add('reset_data_after_close');
-          this.sendReset();
+          this.sender.sendReset();
           this.deleteTcb(undefined);
           return;
         }
@@ -575,38 +576,8 @@ export class TcpConnection {
   }
 
   // ====================================================================================
-  // Output that is not the sender's: resets, challenge ACKs, the ACK after input
+  // Challenge ACKs, the ACK after input, events
   // ====================================================================================
-
-  /** RST for an abort or protocol failure: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>. */
-  private sendReset(): void {
-    this.env.transmit({
-      sourcePort: this.tuple.localPort,
-      destinationPort: this.tuple.remotePort,
-      seq: this.sender.sendSeq(Math.max(this.sender.sndMax, 0)),
-      ack: this.receiver.receiveSeq(this.receiver.rcvNxt),
-      flags: TCP_RST | TCP_ACK,
-      window: 0,
-      urgentPointer: 0,
-      options: {},
-      payload: EMPTY_PAYLOAD,
-    });
-  }
-
-  /** RST answering an unacceptable ACK: <SEQ=SEG.ACK><CTL=RST> (RFC 9293 3.10.7.3, 3.10.7.4). */
-  private sendResetForAck(ack: SeqNumber): void {
-    this.env.transmit({
-      sourcePort: this.tuple.localPort,
-      destinationPort: this.tuple.remotePort,
-      seq: ack,
-      ack: 0,
-      flags: TCP_RST,
-      window: 0,
-      urgentPointer: 0,
-      options: {},
-      payload: EMPTY_PAYLOAD,
-    });
-  }
 
   /** RFC 5961 section 7: rate-limited challenge ACK. */
   private challengeAck(now: number): void {
@@ -673,7 +644,7 @@ export class TcpConnection {
       return;
     }
     if (!this.sender.onRetransmissionTimeout(now, state)) {
-      this.sendReset();
+      this.sender.sendReset();
       this.deleteTcb(this.softError ?? 'ETIMEDOUT');
     }
   }
@@ -685,7 +656,7 @@ export class TcpConnection {
   /** RFC 9293 3.8.6.1: zero-window probe (or, for a small window, the SWS override). */
   private onPersistTimeout(now: number): void {
     if (!this.sender.onPersistTimeout(now, this.currentState)) {
-      this.sendReset();
+      this.sender.sendReset();
       this.deleteTcb('ETIMEDOUT');
     }
   }
@@ -706,7 +677,7 @@ export class TcpConnection {
       return;
     }
     if (this.keepAliveProbes >= KEEPALIVE_PROBES) {
-      this.sendReset();
+      this.sender.sendReset();
       this.deleteTcb('ETIMEDOUT');
       return;
     }

@@ -9,12 +9,13 @@
  * Send offsets: offset(seq) = seq - (ISS + 1), so our SYN is offset -1 and data byte 0 is offset 0;
  * seqAdd/seqDiff convert at the edge (sendSeq, ackOffset).
  *
- * Every segment the connection sends with an ACK leaves through transmitWithAck, which takes the
- * acknowledgment, window and SACK blocks from the receiver. A transmitted payload is a view into
+ * Every segment of the connection leaves from here: data, pure ACKs and probes through
+ * transmitWithAck, which takes the acknowledgment, window and SACK blocks from the receiver; SYNs
+ * through sendSyn; RSTs through sendReset and sendResetForAck. A transmitted payload is a view into
  * the send buffer that is valid only during the transmit call: the codec copies it into the packet.
  */
 import type { Counters } from '../counters.js';
-import { TCP_ACK, TCP_DEFAULT_MSS, TCP_FIN, TCP_PSH, TCP_SYN, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
+import { TCP_ACK, TCP_DEFAULT_MSS, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
 import { NewRenoCongestionControl } from './congestion.js';
 import type { ConnectionTimers } from './connection-timer.js';
 import { type NegotiatedOptions, timestampAt } from './options.js';
@@ -452,6 +453,36 @@ export class TcpSender {
       payload: EMPTY_PAYLOAD,
     });
     if (withAck) receiver.onSynAckSent();
+  }
+
+  /** RST for an abort or protocol failure: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>. */
+  sendReset(): void {
+    this.env.transmit({
+      sourcePort: this.tuple.localPort,
+      destinationPort: this.tuple.remotePort,
+      seq: this.sendSeq(Math.max(this.sndMax, 0)),
+      ack: this.receiver.receiveSeq(this.receiver.rcvNxt),
+      flags: TCP_RST | TCP_ACK,
+      window: 0,
+      urgentPointer: 0,
+      options: {},
+      payload: EMPTY_PAYLOAD,
+    });
+  }
+
+  /** RST answering an unacceptable ACK: <SEQ=SEG.ACK><CTL=RST> (RFC 9293 3.10.7.3, 3.10.7.4). */
+  sendResetForAck(ack: SeqNumber): void {
+    this.env.transmit({
+      sourcePort: this.tuple.localPort,
+      destinationPort: this.tuple.remotePort,
+      seq: ack,
+      ack: 0,
+      flags: TCP_RST,
+      window: 0,
+      urgentPointer: 0,
+      options: {},
+      payload: EMPTY_PAYLOAD,
+    });
   }
 
   /** RFC 1122 4.2.3.6: a keepalive probe, SEG.SEQ = SND.NXT - 1 with no data: the peer must answer with an ACK. */
