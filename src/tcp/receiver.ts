@@ -1,0 +1,300 @@
+/**
+ * The receive side of a TCP connection: the receive sequence variables (RFC 9293 3.3.1) as
+ * receive offsets, segment acceptability and trimming (RFC 9293 3.10.7.4 first check), the
+ * reassembly buffer, the window we advertise (RFC 9293 3.8.6.2.2, RFC 1122 4.2.3.3), the
+ * acknowledgment policy (RFC 1122 4.2.3.2, RFC 5681 4.2) and the SACK blocks we send (RFC 2018).
+ *
+ * Receive offsets: offset(seq) = seq - (IRS + 1), so the peer's SYN is offset -1 and its first
+ * data byte offset 0; seqAdd/seqDiff convert at the edge (receiveSeq, receiveOffset).
+ */
+import type { Counters } from '../counters.js';
+import {
+  TCP_MAX_SACK_BLOCKS,
+  TCP_MAX_SACK_BLOCKS_WITH_TIMESTAMPS,
+  TCP_MAX_WINDOW_FIELD,
+  TCP_SACK_BLOCK_BYTES,
+  TCP_SACK_OPTION_OVERHEAD,
+  TCP_DEFAULT_MSS,
+  type SackBlock,
+} from '../wire/tcp.js';
+import type { ConnectionTimer } from './connection-timer.js';
+import type { NegotiatedOptions } from './options.js';
+import { ReceiveBuffer } from './receive-buffer.js';
+import type { SegmentOutcome } from './segment-outcome.js';
+import { seqAdd, seqDiff, type SeqNumber } from './seq.js';
+import type { TcpConfig } from './types.js';
+
+export const EMPTY_PAYLOAD = new Uint8Array(0);
+
+/**
+ * The part of an arriving segment that occupies receive sequence space, as a receive offset, and
+ * trimmed in place to what the window accepts. The connection reuses one record for every segment.
+ */
+export class ArrivingText {
+  offset = 0;
+  payload: Uint8Array = EMPTY_PAYLOAD;
+  syn = false;
+  fin = false;
+
+  set(offset: number, payload: Uint8Array, syn: boolean, fin: boolean): void {
+    this.offset = offset;
+    this.payload = payload;
+    this.syn = syn;
+    this.fin = fin;
+  }
+
+  /** SEG.LEN: payload plus one for each of SYN and FIN. */
+  get length(): number {
+    return this.payload.length + (this.syn ? 1 : 0) + (this.fin ? 1 : 0);
+  }
+}
+
+export class TcpReceiver {
+  readonly buffer: ReceiveBuffer;
+  /** The fields below are written only by this class. */
+  private irs: SeqNumber = 0;
+  /** RCV.NXT. */
+  rcvNxt = 0;
+  /** Right edge of the window we last advertised (RCV.NXT + RCV.WND then); never moves left. */
+  rcvAdvRight = 0;
+  /** The peer's FIN was taken in sequence. */
+  finReceived = false;
+  /** Receive offset of a FIN seen beyond a hole, processed once the hole fills. */
+  private peerFinOffset = -1;
+  /** Last.ACK.sent of RFC 7323 4.3. */
+  lastAckSent = 0;
+  /** An ACK is due, but may wait for the delayed-ACK timer. */
+  ackOwed = false;
+  private bytesSinceAck = 0;
+  /** Largest segment payload received: what counts as "full-sized" (RFC 1122 4.2.3.2). */
+  private receiveMss: number;
+  bytesReceivedTotal = 0;
+
+  constructor(
+    private readonly config: TcpConfig,
+    private readonly options: NegotiatedOptions,
+    private readonly counters: Counters,
+    private readonly delayedAckTimer: ConnectionTimer,
+  ) {
+    this.buffer = new ReceiveBuffer(config.receiveBufferSize, config.outOfOrderLimit);
+    this.receiveMss = Math.min(config.mss, TCP_DEFAULT_MSS);
+  }
+
+  /** The peer's SYN arrived with sequence number `irs`: its first data byte is offset 0. */
+  synchronize(irs: SeqNumber): void {
+    this.irs = irs;
+    this.rcvNxt = 0;
+  }
+
+  /** Sequence number of receive offset `off`. */
+  receiveSeq(off: number): SeqNumber {
+    return seqAdd(this.irs, off + 1);
+  }
+
+  /** Receive offset of a sequence number, relative to RCV.NXT. */
+  receiveOffset(seq: SeqNumber): number {
+    return this.rcvNxt + seqDiff(seq, this.receiveSeq(this.rcvNxt));
+  }
+
+  // ====================================================================================
+  // Acceptability and trimming (RFC 9293 3.10.7.4 first check)
+  // ====================================================================================
+
+  /** RCV.WND as the peer knows it: up to the right edge we last advertised. */
+  get window(): number {
+    return Math.max(0, this.rcvAdvRight - this.rcvNxt);
+  }
+
+  /** The acceptability table of RFC 9293 3.10.7.4 for a segment at `segOff` of SEG.LEN `segLen`. */
+  isAcceptable(segOff: number, segLen: number, rcvWnd: number): boolean {
+    const windowEnd = this.rcvNxt + rcvWnd;
+    if (segLen === 0) return rcvWnd === 0 ? segOff === this.rcvNxt : segOff >= this.rcvNxt && segOff < windowEnd;
+    if (rcvWnd === 0) return false;
+    const last = segOff + segLen - 1;
+    return (segOff >= this.rcvNxt && segOff < windowEnd) || (last >= this.rcvNxt && last < windowEnd);
+  }
+
+  /** Trim what lies before RCV.NXT (duplicate) and beyond the window (RFC 9293 3.10.7.4 first). */
+  trim(text: ArrivingText, rcvWnd: number, outcome: SegmentOutcome): void {
+    const windowEnd = this.rcvNxt + rcvWnd;
+    if (text.offset < this.rcvNxt) {
+      let cut = this.rcvNxt - text.offset;
+      if (text.syn) {
+        text.syn = false;
+        cut--;
+      }
+      text.payload = text.payload.subarray(Math.min(cut, text.payload.length));
+      text.offset = this.rcvNxt;
+      outcome.ackNow = true;
+    }
+    const rightEdge = Math.min(windowEnd, this.buffer.limitOffset);
+    if (text.offset + text.payload.length > rightEdge) {
+      text.payload = text.payload.subarray(0, Math.max(0, rightEdge - text.offset));
+      text.fin = false;
+      outcome.ackNow = true;
+      this.counters.add('trimmed_beyond_window');
+    } else if (text.fin && text.offset + text.payload.length >= windowEnd) {
+      text.fin = false;
+      outcome.ackNow = true;
+    }
+  }
+
+  /** Bytes of a SYN-ACK's data that fit what our SYN offered (RFC 7323 2.2: an unscaled window). */
+  synAckDataThatFits(payloadLength: number): number {
+    const rightEdge = Math.min(this.rcvAdvRight, this.buffer.limitOffset);
+    return Math.min(payloadLength, rightEdge);
+  }
+
+  // ====================================================================================
+  // Text and FIN (RFC 9293 3.10.7.4 seventh and eighth)
+  // ====================================================================================
+
+  /** Segment text at `segOff`, already trimmed to the window, into the reassembly buffer. */
+  deliver(segOff: number, payload: Uint8Array, outcome: SegmentOutcome): void {
+    const buffer = this.buffer;
+    const hadHoles = buffer.hasOutOfOrder;
+    const before = buffer.inOrderEnd;
+    if (payload.length > this.receiveMss) this.receiveMss = Math.min(payload.length, this.config.mss);
+    const status = buffer.insert(segOff, payload);
+    switch (status) {
+      case 'in-order': {
+        const advanced = buffer.inOrderEnd - before;
+        this.rcvNxt = buffer.inOrderEnd;
+        this.bytesReceivedTotal += advanced;
+        outcome.readable = true;
+        if (hadHoles) {
+          // RFC 5681 4.2: a segment that fills (part of) a hole is acknowledged at once.
+          outcome.ackNow = true;
+        } else {
+          // RFC 1122 4.2.3.2 / RFC 5681 4.2: ACK at least every second full-sized segment.
+          this.bytesSinceAck += payload.length;
+          if (this.bytesSinceAck >= 2 * this.receiveMss) outcome.ackNow = true;
+          else this.ackOwed = true;
+        }
+        break;
+      }
+      case 'out-of-order':
+        // RFC 5681 4.2: an out-of-order segment draws an immediate duplicate ACK (with SACK blocks).
+        this.counters.add('out_of_order_segments');
+        outcome.ackNow = true;
+        break;
+      case 'duplicate':
+        outcome.ackNow = true;
+        break;
+      case 'over-limit':
+        this.counters.drop('ooo_limit');
+        outcome.ackNow = true;
+        break;
+    }
+  }
+
+  /** The segment ending at `offset` carries the peer's FIN; remembered until it is in sequence. */
+  notePeerFin(offset: number): void {
+    if (this.peerFinOffset < 0) this.peerFinOffset = offset;
+  }
+
+  /** The peer's FIN is next in sequence and not yet taken. */
+  get finInSequence(): boolean {
+    return this.peerFinOffset >= 0 && !this.finReceived && this.rcvNxt === this.peerFinOffset;
+  }
+
+  /** RFC 9293 3.10.7.4 eighth: take the FIN: it occupies one offset, is acknowledged at once and reads as end of stream. */
+  acceptFin(outcome: SegmentOutcome): void {
+    this.finReceived = true;
+    this.rcvNxt += 1;
+    outcome.ackNow = true;
+    outcome.readable = true;
+  }
+
+  // ====================================================================================
+  // Acknowledgment policy
+  // ====================================================================================
+
+  /** A segment carrying our ACK of RCV.NXT left: nothing is owed any more. */
+  onAckSent(): void {
+    this.lastAckSent = this.rcvNxt;
+    this.ackOwed = false;
+    this.bytesSinceAck = 0;
+    if (this.delayedAckTimer.armed) this.delayedAckTimer.stop();
+  }
+
+  /** Our SYN-ACK left: it acknowledged RCV.NXT and offered the SYN window. */
+  onSynAckSent(): void {
+    this.lastAckSent = this.rcvNxt;
+    this.rcvAdvRight = Math.max(this.rcvAdvRight, this.rcvNxt + this.synWindow());
+  }
+
+  /** Our SYN offered an unscaled window starting at the peer's ISS + 1 (RFC 7323 2.2). */
+  advertiseSynWindow(): void {
+    this.rcvAdvRight = this.synWindow();
+  }
+
+  /** RFC 1122 4.2.3.2 / RFC 9293 3.8.6.3: delay an owed ACK, but not beyond delayedAckTimeout. */
+  delayOwedAck(now: number): void {
+    if (this.ackOwed && !this.delayedAckTimer.armed) this.delayedAckTimer.set(now + this.config.delayedAckTimeout);
+  }
+
+  // ====================================================================================
+  // Receive window
+  // ====================================================================================
+
+  /** Window offered in our SYN or SYN-ACK (unscaled, RFC 7323 2.2). */
+  synWindow(): number {
+    return Math.min(this.config.receiveBufferSize, TCP_MAX_WINDOW_FIELD);
+  }
+
+  /**
+   * The window field of an outgoing non-SYN segment. The offer is the free buffer space (RFC 9293
+   * 3.8.6.2.2), but it only grows by at least min(buffer/2, MSS) at a time (receiver SWS avoidance,
+   * RFC 1122 4.2.3.3), and its right edge never moves left (RFC 9293 3.8.6.2.2, RFC 1122 4.2.2.16).
+   */
+  windowField(): number {
+    const granule = 2 ** this.options.rcvShift;
+    const remaining = Math.max(0, this.rcvAdvRight - this.rcvNxt);
+    const free = this.buffer.freeSpace;
+    let offer = remaining;
+    if (free >= remaining + this.windowUpdateThreshold()) offer = Math.floor(free / granule) * granule;
+    if (offer < remaining) offer = remaining;
+    const field = Math.min(Math.ceil(offer / granule), TCP_MAX_WINDOW_FIELD);
+    this.rcvAdvRight = Math.max(this.rcvAdvRight, this.rcvNxt + field * granule);
+    return field;
+  }
+
+  private windowUpdateThreshold(): number {
+    return Math.min(Math.floor(this.config.receiveBufferSize / 2), this.options.mssBase);
+  }
+
+  /**
+   * After read(): RFC 1122 4.2.3.3: tell the peer once the window can grow by min(buffer/2, MSS),
+   * but (like Linux's cleanup_rbuf) only when the window it knows is below half the buffer: a
+   * sender with a large window is not waiting for us and will get the update on the next ACK.
+   */
+  windowUpdateDue(): boolean {
+    if (this.finReceived) return false;
+    const remaining = Math.max(0, this.rcvAdvRight - this.rcvNxt);
+    if (remaining >= this.config.receiveBufferSize / 2) return false;
+    return this.buffer.freeSpace >= remaining + this.windowUpdateThreshold();
+  }
+
+  // ====================================================================================
+  // SACK blocks we send (RFC 2018)
+  // ====================================================================================
+
+  /** Out-of-order data is held and the peer takes SACK blocks. */
+  get hasSackBlocksToSend(): boolean {
+    return this.options.sackPermitted && this.buffer.hasOutOfOrder;
+  }
+
+  outgoingSackBlocks(): SackBlock[] {
+    const max = this.options.timestamps ? TCP_MAX_SACK_BLOCKS_WITH_TIMESTAMPS : TCP_MAX_SACK_BLOCKS;
+    return this.buffer.sackRanges(max).map((r) => ({ left: this.receiveSeq(r.start), right: this.receiveSeq(r.end) }));
+  }
+
+  /** Option bytes the SACK blocks take from the next segment (its payload is that much shorter). */
+  outgoingSackOptionBytes(): number {
+    if (!this.hasSackBlocksToSend) return 0;
+    const max = this.options.timestamps ? TCP_MAX_SACK_BLOCKS_WITH_TIMESTAMPS : TCP_MAX_SACK_BLOCKS;
+    const blocks = Math.min(max, this.buffer.outOfOrderRangeCount);
+    return TCP_SACK_OPTION_OVERHEAD + TCP_SACK_BLOCK_BYTES * blocks;
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * The receive side: TcpReceiver alone (acceptability, trimming, ACK policy, window), and through a
+ * connection (delayed ACKs, reassembly and SACK blocks, window advertisement).
+ */
+import { describe, expect, it } from 'vitest';
+import { Counters } from '../../../src/counters.js';
+import { ConnectionTimer } from '../../../src/tcp/connection-timer.js';
+import { NegotiatedOptions } from '../../../src/tcp/options.js';
+import { ArrivingText, TcpReceiver } from '../../../src/tcp/receiver.js';
+import { SegmentOutcome } from '../../../src/tcp/segment-outcome.js';
+import { DEFAULT_TCP_CONFIG, type TcpConfig } from '../../../src/tcp/types.js';
+import { ManualTime } from '../../support/manual-time.js';
+import { TcpHarness, patternBytes } from '../../support/tcp-harness.js';
+
+describe('TcpReceiver', () => {
+  function receiverUnderTest(overrides: Partial<TcpConfig> = {}): {
+    receiver: TcpReceiver;
+    counters: Counters;
+    outcome: SegmentOutcome;
+    time: ManualTime;
+  } {
+    const config: TcpConfig = { ...DEFAULT_TCP_CONFIG, ...overrides };
+    const time = new ManualTime();
+    const counters = new Counters('tcp');
+    const delayedAck = new ConnectionTimer(time.timers, () => undefined);
+    const receiver = new TcpReceiver(config, new NegotiatedOptions(config), counters, delayedAck);
+    receiver.synchronize(0xfffffff0);
+    return { receiver, counters, outcome: new SegmentOutcome(), time };
+  }
+  const text = (offset: number, length: number, syn = false, fin = false): ArrivingText => {
+    const t = new ArrivingText();
+    t.set(offset, patternBytes(length, Math.max(0, offset)), syn, fin);
+    return t;
+  };
+
+  it('converts sequence numbers to receive offsets at the edge, across the wrap', () => {
+    const { receiver } = receiverUnderTest();
+    // IRS 0xfffffff0: the first data byte is 0xfffffff1, offset 0; offset 15 wraps to 0.
+    expect(receiver.receiveSeq(-1)).toBe(0xfffffff0);
+    expect(receiver.receiveSeq(0)).toBe(0xfffffff1);
+    expect(receiver.receiveSeq(15)).toBe(0);
+    expect(receiver.receiveOffset(5)).toBe(20);
+    expect(receiver.receiveOffset(0xffffffe0)).toBe(-17);
+  });
+
+  it('applies the acceptability table of RFC 9293 3.10.7.4', () => {
+    const { receiver } = receiverUnderTest();
+    // Zero window: only an empty segment exactly at RCV.NXT.
+    expect(receiver.isAcceptable(0, 0, 0)).toBe(true);
+    expect(receiver.isAcceptable(1, 0, 0)).toBe(false);
+    expect(receiver.isAcceptable(0, 1, 0)).toBe(false);
+    // Window 100 from RCV.NXT 0.
+    expect([-1, 0, 99, 100].map((off) => receiver.isAcceptable(off, 0, 100))).toEqual([false, true, true, false]);
+    // Data: the first or the last byte inside the window.
+    expect([-20, -10, -5, 95, 99, 100].map((off) => receiver.isAcceptable(off, 10, 100))).toEqual([false, false, true, true, true, false]);
+  });
+
+  it('trims a duplicate front part, a SYN below RCV.NXT, and asks for an ACK', () => {
+    const { receiver, outcome } = receiverUnderTest();
+    receiver.deliver(0, patternBytes(100), outcome);
+    expect(receiver.rcvNxt).toBe(100);
+    outcome.reset();
+    const t = text(50, 100);
+    receiver.trim(t, 1000, outcome);
+    expect([t.offset, t.payload.length, t.payload[0]]).toEqual([100, 50, 100 % 251]);
+    expect(outcome.ackNow).toBe(true);
+    // A SYN just below RCV.NXT takes the one offset below the data: the data stays whole.
+    const withSyn = text(99, 10, true);
+    receiver.trim(withSyn, 1000, outcome);
+    expect([withSyn.offset, withSyn.payload.length, withSyn.syn]).toEqual([100, 10, false]);
+  });
+
+  it('trims what lies beyond the window and the FIN with it', () => {
+    const { receiver, counters, outcome } = receiverUnderTest();
+    const t = text(0, 80, false, true);
+    receiver.trim(t, 50, outcome);
+    expect([t.offset, t.payload.length, t.fin]).toEqual([0, 50, false]);
+    expect(outcome.ackNow).toBe(true);
+    expect(counters.get('trimmed_beyond_window')).toBe(1);
+    // A FIN right at the window's end is cut too; the data before it fits whole.
+    outcome.reset();
+    const atEdge = text(0, 50, false, true);
+    receiver.trim(atEdge, 50, outcome);
+    expect([atEdge.payload.length, atEdge.fin, outcome.ackNow]).toEqual([50, false, true]);
+    // Inside the window nothing changes and no ACK is asked for.
+    outcome.reset();
+    const inside = text(0, 10, false, true);
+    receiver.trim(inside, 50, outcome);
+    expect([inside.payload.length, inside.fin, outcome.ackNow]).toEqual([10, true, false]);
+  });
+
+  it('ACK policy: one in-order segment is owed, the second full-sized one is ACKed now; out-of-order at once', () => {
+    const { receiver, counters, outcome } = receiverUnderTest();
+    receiver.deliver(0, patternBytes(536), outcome);
+    expect([outcome.readable, outcome.ackNow, receiver.ackOwed]).toEqual([true, false, true]);
+    receiver.deliver(536, patternBytes(536, 536), outcome);
+    expect(outcome.ackNow).toBe(true);
+    receiver.onAckSent();
+    expect([receiver.ackOwed, receiver.lastAckSent]).toEqual([false, 1072]);
+    outcome.reset();
+    receiver.deliver(2000, patternBytes(10), outcome);
+    expect([outcome.readable, outcome.ackNow]).toEqual([false, true]);
+    expect(counters.get('out_of_order_segments')).toBe(1);
+    expect(receiver.outgoingSackOptionBytes()).toBe(0);
+  });
+
+  it('a FIN beyond a hole waits until the hole fills', () => {
+    const { receiver, outcome } = receiverUnderTest();
+    receiver.deliver(100, patternBytes(50, 100), outcome);
+    receiver.notePeerFin(150);
+    expect(receiver.finInSequence).toBe(false);
+    receiver.deliver(0, patternBytes(100), outcome);
+    expect(receiver.finInSequence).toBe(true);
+    outcome.reset();
+    receiver.acceptFin(outcome);
+    expect([receiver.rcvNxt, receiver.finReceived, outcome.ackNow, outcome.readable]).toEqual([151, true, true, true]);
+    expect(receiver.finInSequence).toBe(false);
+  });
+
+  it('the advertised right edge never moves left, and grows only by the update threshold (receiver SWS)', () => {
+    const { receiver, outcome } = receiverUnderTest({ receiveBufferSize: 4000, windowScaling: false });
+    receiver.advertiseSynWindow();
+    expect(receiver.window).toBe(4000);
+    receiver.deliver(0, patternBytes(3000), outcome);
+    // 1000 free: the offer stays what is left of the old window.
+    expect(receiver.windowField()).toBe(1000);
+    expect(receiver.windowUpdateDue()).toBe(false);
+    receiver.buffer.read(new Uint8Array(2000));
+    // 3000 free >= 1000 left + min(2000, 536): update.
+    expect(receiver.windowUpdateDue()).toBe(true);
+    expect(receiver.windowField()).toBe(3000);
+    expect(receiver.rcvAdvRight).toBe(6000);
+  });
+});
+
+describe('TCP receiving', () => {
+  it('delayed ACK: one segment waits delayedAckTimeout, every second full segment is ACKed at once', () => {
+    const h = new TcpHarness(1, 2, { delayedAckTimeout: 40 });
+    h.openActive();
+    h.data(0, patternBytes(1460));
+    expect(h.take()).toHaveLength(0);
+    h.advance(39);
+    expect(h.take()).toHaveLength(0);
+    h.advance(1);
+    const [delayed] = h.take();
+    expect(delayed!.ack).toBe(h.peerSeq(1460));
+    h.data(1460, patternBytes(1460));
+    expect(h.take()).toHaveLength(0);
+    h.data(2920, patternBytes(1460));
+    const [second] = h.take();
+    expect(second!.ack).toBe(h.peerSeq(4380));
+    expect(h.readable).toBe(3);
+  });
+
+  it('piggybacks the ACK on outgoing data', () => {
+    const h = new TcpHarness();
+    h.openActive();
+    h.data(0, patternBytes(100));
+    expect(h.take()).toHaveLength(0);
+    h.conn.write(patternBytes(10));
+    const [seg] = h.take();
+    expect(seg!.payload.length).toBe(10);
+    expect(seg!.ack).toBe(h.peerSeq(100));
+    h.advance(1000);
+    expect(h.take().filter((s) => s.payload.length === 0)).toHaveLength(0);
+  });
+
+  it('out-of-order data is held, dup ACKs carry SACK blocks (most recent first), hole fill ACKs at once', () => {
+    const h = new TcpHarness();
+    h.openActive({ mss: 1460, sackPermitted: true });
+    h.data(1000, patternBytes(1000, 1000));
+    let [dup] = h.take();
+    expect(dup!.ack).toBe(h.peerSeq(0));
+    expect(dup!.options.sackBlocks).toEqual([{ left: h.peerSeq(1000), right: h.peerSeq(2000) }]);
+    h.data(3000, patternBytes(1000, 3000));
+    [dup] = h.take();
+    expect(dup!.ack).toBe(h.peerSeq(0));
+    expect(dup!.options.sackBlocks).toEqual([
+      { left: h.peerSeq(3000), right: h.peerSeq(4000) },
+      { left: h.peerSeq(1000), right: h.peerSeq(2000) },
+    ]);
+    expect(h.conn.readableLength).toBe(0);
+    h.data(0, patternBytes(1000));
+    const [fill] = h.take();
+    expect(fill!.ack).toBe(h.peerSeq(2000));
+    expect(fill!.options.sackBlocks).toEqual([{ left: h.peerSeq(3000), right: h.peerSeq(4000) }]);
+    h.data(2000, patternBytes(1000, 2000));
+    const [last] = h.take();
+    expect(last!.ack).toBe(h.peerSeq(4000));
+    expect(last!.options.sackBlocks).toBeUndefined();
+    expect(h.readAll()).toEqual(patternBytes(4000));
+  });
+
+  it('at most 3 SACK blocks with timestamps', () => {
+    const h = new TcpHarness();
+    h.openActive({ mss: 1460, sackPermitted: true, timestamp: { value: 1, echo: 0 } });
+    for (let i = 1; i <= 5; i++) h.data(i * 200, patternBytes(100), { options: { timestamp: { value: 1, echo: 0 } } });
+    const last = h.take().at(-1)!;
+    expect(last.options.sackBlocks).toHaveLength(3);
+    expect(last.options.sackBlocks![0]).toEqual({ left: h.peerSeq(1000), right: h.peerSeq(1100) });
+  });
+
+  it('out-of-order data beyond outOfOrderLimit is dropped and counted', () => {
+    const h = new TcpHarness(1, 2, { outOfOrderLimit: 1500 });
+    h.openActive();
+    h.data(1000, patternBytes(1000));
+    h.data(3000, patternBytes(1000));
+    expect(h.counters.get('drop.ooo_limit')).toBe(1);
+    h.data(0, patternBytes(1000));
+    expect(h.conn.readableLength).toBe(2000);
+  });
+
+  it('trims duplicate front parts and beyond-window tails; unacceptable segments draw an ACK', () => {
+    const h = new TcpHarness(1, 2, { receiveBufferSize: 4000 });
+    h.openActive();
+    h.data(0, patternBytes(1000));
+    h.data(500, patternBytes(1000, 500));
+    expect(h.conn.readableLength).toBe(1500);
+    h.take();
+    // Window offered was 4000 from offset 0: bytes beyond 4000 are cut.
+    h.data(1500, patternBytes(3000, 1500));
+    expect(h.conn.readableLength).toBe(4000);
+    expect(h.take().at(-1)!.ack).toBe(h.peerSeq(4000));
+    expect(h.readAll()).toEqual(patternBytes(4000));
+    h.data(100_000, patternBytes(10));
+    const [ack] = h.take();
+    expect(ack!.ack).toBe(h.peerSeq(4000));
+    expect(h.counters.get('drop.out_of_window')).toBe(1);
+  });
+
+  it('advertises free space, never shrinks, and sends a window update after read (receiver SWS)', () => {
+    const h = new TcpHarness(1, 2, { receiveBufferSize: 4000 });
+    h.openActive();
+    for (let i = 0; i < 4; i++) h.data(i * 1000, patternBytes(1000, i * 1000));
+    const acks = h.take();
+    expect(acks.at(-1)!.ack).toBe(h.peerSeq(4000));
+    expect(acks.at(-1)!.window).toBe(0);
+    // A zero window accepts no data, but still answers.
+    h.data(4000, patternBytes(10));
+    const [zeroAck] = h.take();
+    expect(zeroAck!.window).toBe(0);
+    expect(zeroAck!.ack).toBe(h.peerSeq(4000));
+    const buf = new Uint8Array(1000);
+    h.conn.read(buf);
+    // 1000 free < min(4000/2, 1460): no update yet (RFC 1122 4.2.3.3).
+    expect(h.take()).toHaveLength(0);
+    h.conn.read(buf);
+    const [update] = h.take();
+    expect(update!.window).toBe(2000);
+    expect(update!.ack).toBe(h.peerSeq(4000));
+  });
+});

@@ -1,0 +1,358 @@
+/**
+ * The send side: TcpSender alone (numbering, output by state, transmit records, ACK checks, SACK
+ * recovery), and through a connection (Nagle, slow start, RTT, retransmission, persist).
+ */
+import { describe, expect, it } from 'vitest';
+import { Counters } from '../../../src/counters.js';
+import { ConnectionTimers } from '../../../src/tcp/connection-timer.js';
+import { NegotiatedOptions } from '../../../src/tcp/options.js';
+import { TcpReceiver } from '../../../src/tcp/receiver.js';
+import { SegmentOutcome } from '../../../src/tcp/segment-outcome.js';
+import { TcpSender } from '../../../src/tcp/sender.js';
+import { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpEnvironment } from '../../../src/tcp/types.js';
+import { TCP_ACK, TCP_RST, TCP_SYN, type TcpSegment } from '../../../src/wire/tcp.js';
+import { ManualTime } from '../../support/manual-time.js';
+import { HARNESS_TUPLE, TcpHarness, patternBytes, payloadTotal } from '../../support/tcp-harness.js';
+
+describe('TcpSender', () => {
+  const ISS = 0xffffff00;
+  function senderUnderTest(overrides: Partial<TcpConfig> = {}) {
+    const config: TcpConfig = { ...DEFAULT_TCP_CONFIG, mss: 1000, timestamps: false, ...overrides };
+    const time = new ManualTime();
+    const counters = new Counters('tcp');
+    const sent: TcpSegment[] = [];
+    const env: TcpEnvironment = {
+      now: () => time.now(),
+      timers: time.timers,
+      transmit: (s) => sent.push({ ...s, payload: s.payload.slice() }),
+      counters,
+      release: () => undefined,
+    };
+    const options = new NegotiatedOptions(config);
+    const outcome = new SegmentOutcome();
+    const handlers = {
+      onRetransmissionTimeout: (now: number) => sender.onRetransmissionTimeout(now, 'ESTABLISHED'),
+      onDelayedAckTimeout: () => undefined,
+      onPersistTimeout: (now: number) => sender.onPersistTimeout(now, 'ESTABLISHED'),
+      onKeepAliveTimeout: () => undefined,
+      onCloseTimeout: () => undefined,
+    };
+    const timers = new ConnectionTimers(time.timers, handlers);
+    const receiver = new TcpReceiver(config, options, counters, timers.delayedAck);
+    const sender: TcpSender = new TcpSender(HARNESS_TUPLE, ISS, config, env, counters, options, receiver, timers, outcome);
+    const peerSegment = (fields: Partial<TcpSegment>): TcpSegment => ({
+      sourcePort: HARNESS_TUPLE.remotePort,
+      destinationPort: HARNESS_TUPLE.localPort,
+      seq: 1,
+      ack: 0,
+      flags: TCP_ACK,
+      window: 65535,
+      urgentPointer: 0,
+      options: {},
+      payload: new Uint8Array(0),
+      ...fields,
+    });
+    // Passive open: the peer's SYN (IRS 0, MSS 1000, SACK), our SYN-ACK, the third ACK.
+    const syn = peerSegment({ seq: 0, flags: TCP_SYN, options: { mss: 1000, sackPermitted: true } });
+    receiver.synchronize(0);
+    options.negotiate(syn, 0);
+    sender.openPassive(65535);
+    sender.onEstablished();
+    sender.onAck(peerSegment({ ack: sender.sendSeq(0) }), 0, false, 0, outcome);
+    sent.length = 0;
+    /** The peer acknowledges send offset `off`, with SACK blocks as send-offset pairs. */
+    const ack = (off: number, sack: Array<[number, number]> = []): boolean =>
+      sender.onAck(
+        peerSegment({
+          ack: sender.sendSeq(off),
+          options: sack.length ? { sackBlocks: sack.map(([l, r]) => ({ left: sender.sendSeq(l), right: sender.sendSeq(r) })) } : {},
+        }),
+        0,
+        false,
+        time.now(),
+        outcome,
+      );
+    return { sender, sent, time, outcome, counters, ack };
+  }
+
+  function records(sender: TcpSender): string[] {
+    const r = sender.records;
+    const out: string[] = [];
+    for (let i = 0; i < r.count; i++) {
+      out.push(
+        `${r.start(i)}-${r.end(i)}${r.isRetransmitted(i) ? 'R' : ''}${r.isSacked(i) ? 'S' : ''}${r.isLost(i) ? 'L' : ''}@${r.sendTime(i)}`,
+      );
+    }
+    return out;
+  }
+
+  it('numbers segments from ISS + 1 across the wrap and sends only in the states that send data', () => {
+    const { sender, sent } = senderUnderTest();
+    expect(sender.sendSeq(-1)).toBe(ISS);
+    expect(sender.sendSeq(0x100)).toBe(1);
+    expect(sender.ackOffset(1)).toBe(0x100);
+    sender.buffer.write(patternBytes(2000));
+    sender.output('SYN-RECEIVED');
+    sender.output('FIN-WAIT-2');
+    expect(sent).toHaveLength(0);
+    sender.output('ESTABLISHED');
+    expect(sent.map((s) => [s.seq, s.payload.length])).toEqual([
+      [sender.sendSeq(0), 1000],
+      [sender.sendSeq(1000), 1000],
+    ]);
+  });
+
+  it('keeps one transmit record per segment in flight: appended, trimmed by the ACK, SACKed, retransmitted', () => {
+    const { sender, time, ack } = senderUnderTest();
+    sender.buffer.write(patternBytes(5000));
+    sender.output('ESTABLISHED');
+    expect(records(sender)).toEqual(['0-1000@0', '1000-2000@0', '2000-3000@0', '3000-4000@0', '4000-5000@0']);
+    time.advance(10);
+    ack(1500);
+    expect(records(sender)).toEqual(['1500-2000@0', '2000-3000@0', '3000-4000@0', '4000-5000@0']);
+    ack(1500, [[3000, 4000]]);
+    expect(records(sender)).toEqual(['1500-2000@0', '2000-3000@0', '3000-4000S@0', '4000-5000@0']);
+    // The retransmission timeout: everything lost, SACKs forgotten, one segment (cwnd 1 SMSS) resent
+    // from SND.UNA, covering the rest of the first record and part of the second.
+    const rto = sender.rtt.rto;
+    time.advance(rto);
+    const at = 10 + rto;
+    expect(records(sender)).toEqual([`1500-2000RL@${at}`, `2000-3000RL@${at}`, '3000-4000L@0', '4000-5000L@0']);
+  });
+
+  it('an ACK for data never sent asks for an ACK and is dropped', () => {
+    const { sender, outcome, ack, counters } = senderUnderTest();
+    sender.buffer.write(patternBytes(100));
+    sender.output('ESTABLISHED');
+    outcome.reset();
+    expect(ack(101)).toBe(false);
+    expect(outcome.ackNow).toBe(true);
+    expect(counters.get('drop.ack_unsent')).toBe(1);
+    expect(ack(100)).toBe(true);
+    expect(outcome.writable).toBe(true);
+    expect(sender.sndUna).toBe(100);
+  });
+
+  it('any segment carrying an ACK satisfies an ACK the segment outcome asked for', () => {
+    const { sender, sent, outcome } = senderUnderTest();
+    outcome.ackNow = true;
+    sender.sendAck();
+    expect(outcome.ackNow).toBe(false);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.seq).toBe(sender.sendSeq(0));
+    expect(sent[0]!.ack).toBe(1);
+  });
+
+  it('SACK blocks steer the fast retransmission around what the peer holds', () => {
+    const { sender, sent, ack } = senderUnderTest();
+    sender.buffer.write(patternBytes(6000));
+    sender.output('ESTABLISHED');
+    sent.length = 0;
+    ack(0, [[1000, 2000]]);
+    ack(0, [[1000, 3000]]);
+    ack(0, [[1000, 4000]]);
+    expect(sender.scoreboard.sackedRanges()).toEqual([{ start: 1000, end: 4000 }]);
+    expect(sent.map((s) => [s.seq - sender.sendSeq(0), s.payload.length])).toEqual([[0, 1000]]);
+    expect(sender.scoreboard.highRetransmitted).toBe(1000);
+  });
+});
+
+describe('TCP sending', () => {
+  it('Nagle holds a small segment while data is in flight; setNoDelay sends at once', () => {
+    const h = new TcpHarness();
+    h.openActive();
+    h.conn.write(patternBytes(100));
+    expect(h.take()).toHaveLength(1);
+    h.conn.write(patternBytes(100));
+    expect(h.take()).toHaveLength(0);
+    h.ack(100);
+    const [held] = h.take();
+    expect(held!.payload.length).toBe(100);
+    expect(held!.seq).toBe(h.ourSeq(100));
+    h.conn.setNoDelay(true);
+    h.conn.write(patternBytes(10));
+    const [immediate] = h.take();
+    expect(immediate!.payload.length).toBe(10);
+  });
+
+  it('initial window is 10 segments (RFC 6928) and slow start grows it', () => {
+    const h = new TcpHarness();
+    h.openActive({ mss: 1000 });
+    h.conn.write(patternBytes(100_000));
+    const first = h.take();
+    expect(payloadTotal(first)).toBe(10_000);
+    expect(first.every((s) => s.payload.length === 1000)).toBe(true);
+    h.ack(2000);
+    expect(payloadTotal(h.take())).toBe(4000);
+    expect(h.conn.stats().cwnd).toBe(12_000);
+  });
+
+  it('RTT estimate follows RFC 6298 after samples', () => {
+    const h = new TcpHarness();
+    h.openActive({ mss: 1460 }, 65535, 100);
+    let s = h.conn.stats();
+    expect(s.srtt).toBe(100);
+    expect(s.rttvar).toBe(50);
+    expect(s.rto).toBe(300);
+    h.conn.write(patternBytes(100));
+    h.advance(50);
+    h.ack(100);
+    s = h.conn.stats();
+    expect(s.rttvar).toBeCloseTo(50);
+    expect(s.srtt).toBeCloseTo(93.75);
+    expect(s.rto).toBeCloseTo(293.75);
+  });
+
+  it('RTT from timestamp echoes', () => {
+    const h = new TcpHarness();
+    h.clock.set(10_000);
+    // The SYN-ACK echoes 0: no timestamp sample, the SYN is timed instead (80 ms).
+    h.openActive({ mss: 1460, timestamp: { value: 1, echo: 0 } }, 65535, 80);
+    h.conn.setNoDelay(true);
+    h.conn.write(patternBytes(100));
+    const [seg] = h.take();
+    h.advance(50);
+    h.conn.write(patternBytes(100));
+    h.advance(30);
+    expect(h.take()).toHaveLength(1);
+    // The ACK of both segments echoes the first one's TSval: 80 ms.
+    h.ack(200, { options: { timestamp: { value: 2, echo: seg!.options.timestamp!.value } } });
+    expect(h.conn.stats().srtt).toBe(80);
+    expect(h.conn.stats().rttvar).toBe(30);
+  });
+
+  it('retransmits with exponential backoff and fails with RST + ETIMEDOUT', () => {
+    const h = new TcpHarness(1, 2, { maxRetransmissions: 3 });
+    h.openActive({ mss: 1460 }, 65535, 100);
+    h.conn.write(patternBytes(100));
+    const start = h.clock.now();
+    h.take();
+    h.advance(10_000);
+    const out = h.take();
+    const retrans = out.filter((s) => s.payload.length === 100);
+    expect(retrans.map((s) => s.at - start)).toEqual([300, 900, 2100]);
+    expect(retrans.every((s) => s.seq === h.ourSeq(0))).toBe(true);
+    expect(out.at(-1)!.flags & TCP_RST).toBe(TCP_RST);
+    expect(h.closed).toEqual(['ETIMEDOUT']);
+    expect(h.releases).toBe(1);
+    expect(h.conn.stats().state).toBe('CLOSED');
+  });
+
+  it("Karn's rule: an ACK of retransmitted data gives no RTT sample; the backed-off RTO stays", () => {
+    const h = new TcpHarness();
+    h.openActive({ mss: 1460 }, 65535, 100);
+    h.conn.write(patternBytes(100));
+    h.take();
+    h.advance(300);
+    expect(h.take()).toHaveLength(1);
+    expect(h.conn.stats().rto).toBe(600);
+    h.advance(10);
+    h.ack(100);
+    expect(h.conn.stats().srtt).toBe(100);
+    expect(h.conn.stats().rto).toBe(600);
+    // A fresh segment measured normally ends the backoff.
+    h.conn.write(patternBytes(100));
+    h.advance(100);
+    h.ack(200);
+    expect(h.conn.stats().rto).toBeCloseTo(100 + 4 * 37.5);
+  });
+
+  it('timeout collapses cwnd to one segment and sets ssthresh to half the flight', () => {
+    const h = new TcpHarness();
+    h.openActive({ mss: 1000 }, 65535, 100);
+    h.conn.write(patternBytes(10_000));
+    h.take();
+    h.advance(300);
+    const out = h.take();
+    expect(out).toHaveLength(1);
+    expect(out[0]!.seq).toBe(h.ourSeq(0));
+    expect(h.conn.stats().cwnd).toBe(1000);
+    expect(h.conn.stats().ssthresh).toBe(5000);
+    expect(h.counters.get('timeouts')).toBe(1);
+  });
+
+  it('fast retransmit on three duplicate ACKs, NewReno partial ACK, exit on full ACK', () => {
+    const h = new TcpHarness();
+    h.openActive({ mss: 1000 });
+    h.conn.write(patternBytes(10_000));
+    expect(h.take()).toHaveLength(10);
+    h.ack(0);
+    h.ack(0);
+    expect(h.take()).toHaveLength(0);
+    h.ack(0);
+    const [fast] = h.take();
+    expect(fast!.seq).toBe(h.ourSeq(0));
+    expect(fast!.payload.length).toBe(1000);
+    expect(h.counters.get('fast_retransmits')).toBe(1);
+    expect(h.conn.stats().ssthresh).toBe(5000);
+    expect(h.conn.stats().cwnd).toBe(8000);
+    // Partial ACK: segment 3 was lost too.
+    h.ack(3000);
+    const [partial] = h.take();
+    expect(partial!.seq).toBe(h.ourSeq(3000));
+    h.ack(10_000);
+    expect(h.conn.stats().cwnd).toBeLessThanOrEqual(5000);
+    expect(h.counters.get('fast_retransmits')).toBe(1);
+  });
+
+  it('zero window: persist probes back off; answered probes keep the connection; window opening resumes', () => {
+    const h = new TcpHarness(1, 2, { maxRetransmissions: 3 });
+    h.openActive({ mss: 1460 }, 65535, 100);
+    h.ack(0, { window: 0 });
+    h.conn.write(patternBytes(1000));
+    expect(h.take()).toHaveLength(0);
+    const probeTimes: number[] = [];
+    const start = h.clock.now();
+    for (let i = 0; i < 6; i++) {
+      h.advance(2 ** i * 300);
+      const out = h.take();
+      expect(out).toHaveLength(1);
+      expect(out[0]!.payload.length).toBe(1);
+      expect(out[0]!.seq).toBe(h.ourSeq(0));
+      probeTimes.push(out[0]!.at - start);
+      h.ack(0, { window: 0 });
+    }
+    expect(probeTimes).toEqual([300, 900, 2100, 4500, 9300, 18900]);
+    expect(h.conn.state).toBe('ESTABLISHED');
+    h.ack(0, { window: 65535 });
+    const out = h.take();
+    expect(payloadTotal(out)).toBe(1000);
+    expect(out[0]!.seq).toBe(h.ourSeq(0));
+  });
+
+  it('zero window: unanswered probes time the connection out', () => {
+    const h = new TcpHarness(1, 2, { maxRetransmissions: 2 });
+    h.openActive({ mss: 1460 }, 65535, 100);
+    h.ack(0, { window: 0 });
+    h.conn.write(patternBytes(10));
+    h.advance(600_000);
+    expect(h.closed).toEqual(['ETIMEDOUT']);
+    expect(h.releases).toBe(1);
+  });
+
+  it('a peer that accepts the probe byte moves SND.UNA past it', () => {
+    const h = new TcpHarness();
+    h.openActive({ mss: 1460 }, 65535, 100);
+    h.ack(0, { window: 0 });
+    h.conn.write(patternBytes(10));
+    h.advance(300);
+    h.take();
+    h.ack(1, { window: 65535 });
+    const out = h.take();
+    expect(out).toHaveLength(1);
+    expect(out[0]!.seq).toBe(h.ourSeq(1));
+    expect(out[0]!.payload.length).toBe(9);
+  });
+
+  it('onWritable fires when acknowledged data frees buffer space; write returns 0 when full', () => {
+    const h = new TcpHarness(1, 2, { sendBufferSize: 3000 });
+    h.openActive({ mss: 1000 });
+    expect(h.conn.write(patternBytes(5000))).toBe(3000);
+    expect(h.conn.write(patternBytes(1))).toBe(0);
+    expect(h.conn.writableLength).toBe(3000);
+    h.take();
+    h.ack(1000);
+    expect(h.writable).toBe(1);
+    expect(h.conn.writableLength).toBe(2000);
+  });
+});
