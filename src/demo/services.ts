@@ -14,7 +14,7 @@ import type { Logger } from '../log.js';
 import type { Stack } from '../stack.js';
 
 /** Largest N for GET /bytes/N (2^34). */
-export const MAX_BYTES_DOWNLOAD = 2 ** 34;
+const MAX_BYTES_DOWNLOAD = 2 ** 34;
 
 /** Byte i of /bytes/N is i % 251; this block is a whole number of periods, so every chunk starts at phase 0. */
 const PATTERN_BLOCK = (() => {

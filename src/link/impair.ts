@@ -28,7 +28,7 @@ export interface ImpairSpec {
   seed?: number;
 }
 
-export interface ImpairStats {
+interface ImpairStats {
   dropped: number;
   duplicated: number;
   reordered: number;
