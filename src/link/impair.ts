@@ -11,8 +11,6 @@ import type { Link } from './link.js';
 import { copyBytes } from '../bytes.js';
 import { mulberry32 } from '../random.js';
 
-export { mulberry32 };
-
 export interface ImpairSpec {
   /** Probability that a packet is dropped. */
   loss: number;
