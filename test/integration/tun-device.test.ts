@@ -14,12 +14,13 @@ import { readUint16, writeUint16 } from '../../src/bytes.js';
 import { formatIPv4, parseIPv4Address } from '../../src/wire/address.js';
 import { finishChecksum, pseudoHeaderSum, sumWords } from '../../src/wire/checksum.js';
 import { parseIPv4Packet, PROTOCOL_UDP, writeIPv4Header } from '../../src/wire/ipv4.js';
-import { AF_UNIX, libc, SOCK_SEQPACKET } from '../../src/tun/libc.js';
+import { libc } from '../../src/tun/libc.js';
 import { PacketFdLink } from '../../src/tun/packet-fd-link.js';
 import { TunError } from '../../src/tun/tun-error.js';
 import { DEFAULT_TX_QUEUE_LENGTH, openTun, type TunDevice } from '../../src/tun/tun-device.js';
 import { runNodeUnprivileged } from './harness.js';
 import { declareRootRequirement, isRoot } from './root.js';
+import { seqpacketPair } from '../support/seqpacket-pair.js';
 
 declareRootRequirement();
 
@@ -326,16 +327,6 @@ describe.skipIf(!isRoot)('TUN device (root)', () => {
     expect(device.stats().batchesIn).toBe(calls);
   });
 });
-
-/** Two connected SOCK_SEQPACKET sockets: like a TUN fd, one read is one packet. */
-function seqpacketPair(): [number, number] {
-  const fds = new Int32Array(2);
-  const O_NONBLOCK = 0o4000;
-  const SOCK_CLOEXEC = 0o2000000;
-  if (libc().socketpair(AF_UNIX, SOCK_SEQPACKET | O_NONBLOCK | SOCK_CLOEXEC, 0, fds) !== 0)
-    throw new Error(`socketpair failed: errno ${libc().errno()}`);
-  return [fds[0]!, fds[1]!];
-}
 
 describe('PacketFdLink over a socketpair (no root needed)', () => {
   it('carries packets both ways through small rings that wrap many times, then releases everything', async () => {
