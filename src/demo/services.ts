@@ -1,7 +1,8 @@
 /**
- * The demo services `npm start` runs on the stack's address (DESIGN.md "The demo services"):
- * TCP 7 echo, TCP 9 discard, TCP 80 HTTP/1.1 via node:http, UDP 7 echo. Every other TCP port
- * gets a RST and every other UDP port an ICMP port unreachable, which the stack does by itself.
+ * The demo services `npm start` runs on the stack's address (docs/ARCHITECTURE.md, "The demo
+ * services"): TCP 7 echo, TCP 9 discard, TCP 80 HTTP/1.1 via node:http, UDP 7 echo. Every other
+ * TCP port gets a RST and every other UDP port an ICMP port unreachable, which the stack does by
+ * itself.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
