@@ -1,6 +1,6 @@
 /**
  * `npm run bench` (as root): the stack against the Linux kernel, same clients, same run
- * (DESIGN.md "The benchmark contract").
+ * (docs/ARCHITECTURE.md, "The benchmark contract").
  *
  *   npm run bench -- [--mtu N] [--json FILE] [--quick] [--download-bytes N] [--upload-bytes N]
  *

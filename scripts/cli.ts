@@ -1,6 +1,6 @@
 /**
  * `npm start -- FLAGS` (as root): bring the stack up on a TUN device and run the demo services.
- * The flags, the `ready` line and the exit codes are a contract (see DESIGN.md "The CLI
+ * The flags, the `ready` line and the exit codes are a contract (docs/ARCHITECTURE.md, "The CLI
  * contract"): a wrong flag, a missing /dev/net/tun, or running without root print one line and
  * exit 2.
  */

@@ -1,6 +1,6 @@
 /**
- * The stack flags of the CLI contract (DESIGN.md), parsed once for the CLI and the example
- * programs alike. Bad flags print one line and exit 2.
+ * The stack flags of the CLI contract (docs/ARCHITECTURE.md, "The CLI contract"), parsed once for
+ * the CLI and the example programs alike. Bad flags print one line and exit 2.
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -104,7 +104,7 @@ export function checkPrivileges(): void {
 
 /**
  * The frame every example program shares: parse the stack flags plus its own, bring up a stack
- * on a TUN device, run `body`, report an error the way the seed's Go programs do
+ * on a TUN device, run `body`, report an error the way the Go example programs do
  * ("Error: ..." and exit 1), and always close the stack (FIN to peers, device removed).
  */
 export async function runExample(

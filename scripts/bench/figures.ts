@@ -1,7 +1,8 @@
 /**
- * The benchmark's figures (DESIGN.md "The benchmark contract"). Each one is measured the same way
- * on both sides, by real clients (ping, curl, a node TCP echo client) running in the side's client
- * namespace; a figure's `measure` resolves with the value or throws with a one-line reason.
+ * The benchmark's figures (docs/ARCHITECTURE.md, "The benchmark contract"). Each one is measured
+ * the same way on both sides, by real clients (ping, curl, a node TCP echo client) running in the
+ * side's client namespace; a figure's `measure` resolves with the value or throws with a one-line
+ * reason.
  */
 import { readFileSync } from 'node:fs';
 import { nsRun, type Side } from './netns.js';

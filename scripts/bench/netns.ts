@@ -8,10 +8,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { findScriptProcess, run, terminate, track, type RunOptions, type RunResult } from './proc.js';
 
-export const STACK_TUN = 'tsnbench0';
-export const STACK_HOST_ADDR = '10.0.0.1';
+const STACK_TUN = 'tsnbench0';
+const STACK_HOST_ADDR = '10.0.0.1';
 export const STACK_ADDR = '10.0.0.2';
-export const KERNEL_CLIENT_ADDR = '10.0.1.1';
+const KERNEL_CLIENT_ADDR = '10.0.1.1';
 export const KERNEL_SERVER_ADDR = '10.0.1.2';
 const VETH_CLIENT = 'tsnbench-c';
 const VETH_SERVER = 'tsnbench-s';

@@ -79,7 +79,7 @@ export function run(command: string, args: string[], options: RunOptions): Promi
 }
 
 /** The direct children of a process (every thread's `children` list). */
-export function childrenOf(pid: number): number[] {
+function childrenOf(pid: number): number[] {
   const result = new Set<number>();
   let tasks: string[];
   try {
@@ -100,7 +100,7 @@ export function childrenOf(pid: number): number[] {
 }
 
 /** The process and all its descendants, parents before children. */
-export function processTree(pid: number): number[] {
+function processTree(pid: number): number[] {
   const result: number[] = [];
   const queue = [pid];
   while (queue.length > 0) {
@@ -112,7 +112,7 @@ export function processTree(pid: number): number[] {
   return result;
 }
 
-export function commandLine(pid: number): string[] {
+function commandLine(pid: number): string[] {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
       .split('\0')
@@ -148,11 +148,11 @@ export function findScriptProcess(rootPid: number, script: string): number | und
   return found;
 }
 
-export function sleep(ms: number): Promise<void> {
+function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export function isAlive(pid: number): boolean {
+function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -39,7 +39,7 @@ function formatValue(value: number): string {
   return value.toFixed(2);
 }
 
-export function ratioOf(result: FigureResult): number | undefined {
+function ratioOf(result: FigureResult): number | undefined {
   const { stack, kernel } = result;
   if (stack.value === undefined || kernel.value === undefined || kernel.value === 0) return undefined;
   return stack.value / kernel.value;

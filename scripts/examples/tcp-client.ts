@@ -1,7 +1,7 @@
 /**
- * Port of the seed's Go TCP client (../shared/seed): dial the server, send a line, read the
- * answer line, print it, close. It brings up its own stack on a TUN device (the stack flags of
- * `npm start`).
+ * Port of the Go TCP client (docs/ARCHITECTURE.md, "Example programs"): dial the server, send a
+ * line, read the answer line, print it, close. It brings up its own stack on a TUN device (the
+ * stack flags of `npm start`).
  *
  *   sudo npx tsx scripts/examples/tcp-client.ts --connect 10.0.0.1:8080 [stack flags]
  */

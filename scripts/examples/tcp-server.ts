@@ -1,7 +1,7 @@
 /**
- * Port of the seed's Go TCP server (../shared/seed): listen on :8080, accept one connection,
- * read a line, print it, answer "Hello, client!\n", close. It brings up its own stack on a TUN
- * device (the stack flags of `npm start`, defaults tun0 / 10.0.0.1/24 / 10.0.0.2).
+ * Port of the Go TCP server (docs/ARCHITECTURE.md, "Example programs"): listen on :8080, accept
+ * one connection, read a line, print it, answer "Hello, client!\n", close. It brings up its own
+ * stack on a TUN device (the stack flags of `npm start`, defaults tun0 / 10.0.0.1/24 / 10.0.0.2).
  *
  *   sudo npx tsx scripts/examples/tcp-server.ts [--listen :8080] [stack flags]
  */

@@ -6,8 +6,6 @@
 import { NetError } from '../errors.js';
 import { formatIPv4, MAX_PORT, parseIPv4Address, type IPv4Address } from '../wire/address.js';
 
-export type Network = 'tcp' | 'tcp4' | 'udp' | 'udp4';
-
 export interface NetAddr {
   readonly network: 'tcp' | 'udp';
   readonly address: string;

@@ -1,7 +1,8 @@
 /**
- * The demo services `npm start` runs on the stack's address (DESIGN.md "The demo services"):
- * TCP 7 echo, TCP 9 discard, TCP 80 HTTP/1.1 via node:http, UDP 7 echo. Every other TCP port
- * gets a RST and every other UDP port an ICMP port unreachable, which the stack does by itself.
+ * The demo services `npm start` runs on the stack's address (docs/ARCHITECTURE.md, "The demo
+ * services"): TCP 7 echo, TCP 9 discard, TCP 80 HTTP/1.1 via node:http, UDP 7 echo. Every other
+ * TCP port gets a RST and every other UDP port an ICMP port unreachable, which the stack does by
+ * itself.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -14,7 +15,7 @@ import type { Logger } from '../log.js';
 import type { Stack } from '../stack.js';
 
 /** Largest N for GET /bytes/N (2^34). */
-export const MAX_BYTES_DOWNLOAD = 2 ** 34;
+const MAX_BYTES_DOWNLOAD = 2 ** 34;
 
 /** Byte i of /bytes/N is i % 251; this block is a whole number of periods, so every chunk starts at phase 0. */
 const PATTERN_BLOCK = (() => {

@@ -25,7 +25,7 @@ export interface ReceivedPacket {
 export interface IpLayer {
   readonly address: IPv4Address;
   readonly mtu: number;
-  /** The stack's deadlines. Scheduling one wakes the stack's driver by itself (no poke needed). */
+  /** The stack's deadlines. Scheduling one re-arms the stack's driver; nothing wakes it by hand. */
   readonly timers: DeadlineQueue;
   readonly clock: Clock;
   readonly random: RandomSource;

@@ -11,8 +11,6 @@ import type { Link } from './link.js';
 import { copyBytes } from '../bytes.js';
 import { mulberry32 } from '../random.js';
 
-export { mulberry32 };
-
 export interface ImpairSpec {
   /** Probability that a packet is dropped. */
   loss: number;
@@ -28,7 +26,7 @@ export interface ImpairSpec {
   seed?: number;
 }
 
-export interface ImpairStats {
+interface ImpairStats {
   dropped: number;
   duplicated: number;
   reordered: number;

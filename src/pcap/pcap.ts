@@ -10,14 +10,14 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { readUint16, copyBytes } from '../bytes.js';
 
-export const PCAP_MAGIC_MICROSECONDS = 0xa1b2c3d4;
-export const PCAP_MAGIC_NANOSECONDS = 0xa1b23c4d;
-export const PCAP_SNAPLEN = 262144;
+const PCAP_MAGIC_MICROSECONDS = 0xa1b2c3d4;
+const PCAP_MAGIC_NANOSECONDS = 0xa1b23c4d;
+const PCAP_SNAPLEN = 262144;
 
-export const LINKTYPE_ETHERNET = 1;
-export const LINKTYPE_RAW = 101;
-export const LINKTYPE_LINUX_SLL = 113;
-export const LINKTYPE_LINUX_SLL2 = 276;
+const LINKTYPE_ETHERNET = 1;
+const LINKTYPE_RAW = 101;
+const LINKTYPE_LINUX_SLL = 113;
+const LINKTYPE_LINUX_SLL2 = 276;
 
 const GLOBAL_HEADER_LENGTH = 24;
 const RECORD_HEADER_LENGTH = 16;

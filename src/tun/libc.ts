@@ -20,9 +20,6 @@ export const IFNAMSIZ = 16;
 /** sizeof(struct ifreq) on 64-bit Linux: the name, then a 24-byte union (flags is a short at 16). */
 export const IFREQ_SIZE = 40;
 
-export const AF_UNIX = 1;
-export const SOCK_SEQPACKET = 5;
-
 /** errno numbers by name, as the platform defines them. */
 export const errnoNumbers: Readonly<Record<string, number>> = koffi.os.errno;
 
@@ -37,6 +34,7 @@ interface LibcBindings {
   open(path: string, flags: number): number;
   ioctlPointer(fd: number, request: number, argument: Uint8Array): number;
   pipe2(fds: Int32Array, flags: number): number;
+  /** Only the tests call it (test/support/seqpacket-pair.ts): a socket pair stands in for a TUN fd. */
   socketpair(domain: number, type: number, protocol: number, fds: Int32Array): number;
   write(fd: number, buffer: Uint8Array, length: number): number;
   close(fd: number): number;

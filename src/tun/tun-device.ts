@@ -27,8 +27,8 @@ import { TunError } from './tun-error.js';
 
 const execFileAsync = promisify(execFile);
 
-export const DEFAULT_TUN_PATH = '/dev/net/tun';
-export const DEFAULT_MTU = 1500;
+const DEFAULT_TUN_PATH = '/dev/net/tun';
+const DEFAULT_MTU = 1500;
 /**
  * Packets the kernel queues for the device before dropping (`txqueuelen`; the TUN default is
  * 500). Measured here with a 200k-datagram flood on 2 cores: at 500 the kernel dropped 7-43% of
@@ -57,7 +57,7 @@ export interface TunOptions {
   onDeviceFailure?: (error: TunError) => void;
 }
 
-export type TunStats = PacketFdLinkStats;
+type TunStats = PacketFdLinkStats;
 
 export interface TunDevice extends Link {
   /** The interface name the kernel gave the device. */

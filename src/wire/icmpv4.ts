@@ -19,7 +19,7 @@ import type { IPv4Address } from './address.js';
 import { internetChecksum, updateChecksum } from './checksum.js';
 import { checkIPv4Packet, IPV4_MIN_HEADER } from './ipv4.js';
 
-export const ICMP_HEADER_LENGTH = 8;
+const ICMP_HEADER_LENGTH = 8;
 
 export const ICMP_ECHO_REPLY = 0;
 export const ICMP_DEST_UNREACHABLE = 3;
@@ -47,7 +47,7 @@ const MAX_QUOTE = ICMP_ERROR_MAX_PACKET - IPV4_MIN_HEADER - ICMP_HEADER_LENGTH;
 /** The quoted transport bytes an error must hold to be matched to a socket: both ports. */
 const QUOTED_PORT_BYTES = 4;
 
-export interface IcmpMessage {
+interface IcmpMessage {
   type: number;
   code: number;
   /** Bytes 4..5 of the header (the echo identifier). */
@@ -60,7 +60,7 @@ export interface IcmpMessage {
   body: Uint8Array;
 }
 
-export type IcmpDropReason =
+type IcmpDropReason =
   | 'truncated' // fewer than 8 bytes
   | 'bad_checksum'; // the checksum over the whole message does not verify (RFC 792)
 
@@ -90,8 +90,6 @@ class IcmpMessageView {
     return this.bytes.subarray(ICMP_HEADER_LENGTH);
   }
 }
-// Views come only from checkIcmpMessage: the class is exported as a type, not as a constructor.
-export type { IcmpMessageView };
 
 export type IcmpCheckResult = { ok: true; view: IcmpMessageView } | { ok: false; reason: IcmpDropReason };
 export type IcmpParseResult = { ok: true; message: IcmpMessage } | { ok: false; reason: IcmpDropReason };

@@ -117,8 +117,6 @@ class IPv4PacketView {
     return this.bytes.subarray(this.headerLength, this.payloadEnd);
   }
 }
-// Views come only from checkIPv4Packet: the class is exported as a type, not as a constructor.
-export type { IPv4PacketView };
 
 export type IPv4CheckResult = { ok: true; view: IPv4PacketView } | { ok: false; reason: IPv4DropReason };
 

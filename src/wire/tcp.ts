@@ -23,15 +23,16 @@ import { finishChecksum, pseudoHeaderSum, sumWords } from './checksum.js';
 import { PROTOCOL_TCP } from './ipv4.js';
 import type { SeqNumber } from '../tcp/seq.js';
 
-/** Control bits (RFC 9293 3.1). */
+/**
+ * Control bits (RFC 9293 3.1). URG (0x20), ECE (0x40) and CWR (0x80, RFC 3168) have no constant:
+ * the stack never sets them and never reads them (urgent data is delivered inline, RFC 6093; ECN
+ * is not negotiated).
+ */
 export const TCP_FIN = 0x01;
 export const TCP_SYN = 0x02;
 export const TCP_RST = 0x04;
 export const TCP_PSH = 0x08;
 export const TCP_ACK = 0x10;
-export const TCP_URG = 0x20;
-export const TCP_ECE = 0x40;
-export const TCP_CWR = 0x80;
 
 export interface SackBlock {
   /** First sequence number of the block. */
@@ -78,9 +79,9 @@ export function segmentLength(segment: TcpSegment): number {
 }
 
 /** RFC 9293 3.1: data offset of 5 words. */
-export const TCP_MIN_HEADER = 20;
+const TCP_MIN_HEADER = 20;
 /** The data offset field is 4 bits of 32-bit words: 60 bytes of header, 40 of options. */
-export const TCP_MAX_OPTIONS = 40;
+const TCP_MAX_OPTIONS = 40;
 
 const OPTION_EOL = 0;
 const OPTION_NOP = 1;
@@ -116,7 +117,7 @@ export const TCP_MAX_SACK_BLOCKS = 4;
 /** RFC 2018 section 3: at most 3 blocks fit next to timestamps. */
 export const TCP_MAX_SACK_BLOCKS_WITH_TIMESTAMPS = 3;
 
-export type TcpDropReason =
+type TcpDropReason =
   | 'truncated' // fewer than 20 bytes
   | 'bad_data_offset' // data offset < 5, or the header runs past the bytes received
   | 'bad_checksum' // pseudo header + segment does not verify (RFC 9293 3.1)
@@ -169,8 +170,6 @@ class TcpSegmentView {
     return options;
   }
 }
-// Views come only from checkTcpSegment: the class is exported as a type, not as a constructor.
-export type { TcpSegmentView };
 
 export type TcpCheckResult = { ok: true; view: TcpSegmentView } | { ok: false; reason: TcpDropReason };
 export type TcpParseResult = { ok: true; segment: TcpSegment } | { ok: false; reason: TcpDropReason };

@@ -24,7 +24,7 @@ const UDP_MAX_LENGTH = 0xffff;
 /** Largest UDP payload in one IPv4 datagram: 65535 - 20 (IP) - 8 (UDP) = 65507. */
 export const UDP_MAX_PAYLOAD = IPV4_MAX_DATAGRAM - IPV4_MIN_HEADER - UDP_HEADER_LENGTH;
 
-export interface UdpDatagram {
+interface UdpDatagram {
   sourcePort: number;
   destinationPort: number;
   /** View into the packet: valid only while the packet is being handled. */
@@ -58,8 +58,6 @@ class UdpDatagramView {
     return this.bytes.subarray(UDP_HEADER_LENGTH, this.length);
   }
 }
-// Views come only from checkUdpDatagram: the class is exported as a type, not as a constructor.
-export type { UdpDatagramView };
 
 export type UdpCheckResult = { ok: true; view: UdpDatagramView } | { ok: false; reason: UdpDropReason };
 export type UdpParseResult = { ok: true; datagram: UdpDatagram } | { ok: false; reason: UdpDropReason };

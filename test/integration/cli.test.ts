@@ -1,6 +1,6 @@
 /**
- * The CLI contract (DESIGN.md): flags, the ready line, --pcap, --no-configure, --impair, exit
- * codes, and clean shutdown that removes the device.
+ * The CLI contract (docs/ARCHITECTURE.md, "The CLI contract"): flags, the ready line, --pcap,
+ * --no-configure, --impair, exit codes, and clean shutdown that removes the device.
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

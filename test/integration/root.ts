@@ -6,7 +6,7 @@ import { it } from 'vitest';
 
 export const isRoot = process.getuid?.() === 0;
 
-export const integrationSkipReason: string | undefined = isRoot
+const integrationSkipReason: string | undefined = isRoot
   ? undefined
   : `integration tests skipped: they need root (uid 0) for TUN devices and network namespaces; running as uid ${process.getuid?.() ?? 'unknown'}`;
 

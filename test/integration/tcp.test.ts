@@ -115,7 +115,8 @@ describe.skipIf(!isRoot)('the stack dialling kernel TCP servers, and the seed pr
   });
 
   it('tcp-client.ts dials a kernel TCP server and reads its answer', async () => {
-    // The seed's server, in python on kernel sockets: read a line, answer, close.
+    // The Go example server (docs/ARCHITECTURE.md, "Example programs"), in python on kernel
+    // sockets: read a line, answer, close.
     const server = ns.spawn('python3', [
       '-u',
       '-c',

@@ -14,20 +14,20 @@ import { readUint16, writeUint16 } from '../../src/bytes.js';
 import { formatIPv4, parseIPv4Address } from '../../src/wire/address.js';
 import { finishChecksum, pseudoHeaderSum, sumWords } from '../../src/wire/checksum.js';
 import { parseIPv4Packet, PROTOCOL_UDP, writeIPv4Header } from '../../src/wire/ipv4.js';
-import { AF_UNIX, libc, SOCK_SEQPACKET } from '../../src/tun/libc.js';
+import { libc } from '../../src/tun/libc.js';
 import { PacketFdLink } from '../../src/tun/packet-fd-link.js';
 import { TunError } from '../../src/tun/tun-error.js';
 import { DEFAULT_TX_QUEUE_LENGTH, openTun, type TunDevice } from '../../src/tun/tun-device.js';
-import { runNodeUnprivileged } from './harness.js';
+import { runNodeUnprivileged, uniqueName } from './harness.js';
 import { declareRootRequirement, isRoot } from './root.js';
+import { seqpacketPair } from '../support/seqpacket-pair.js';
 
 declareRootRequirement();
 
 const execFileAsync = promisify(execFile);
 
-function uniqueName(): string {
-  return `tsntun${Math.floor(Math.random() * 1e9)}`.slice(0, 15);
-}
+/** Device names are this prefix and uniqueName's 6 random hex digits: 12 characters (IFNAMSIZ allows 15). */
+const DEVICE_PREFIX = 'tsntun';
 
 /** A /24 in 10.231.0.0/16 that no other test run is likely to be using. */
 function uniqueSubnet(): { host: string; peer: string; cidr: string } {
@@ -88,7 +88,7 @@ describe.skipIf(!isRoot)('TUN device (root)', () => {
 
   it('configures the kernel side and moves packets both ways', async () => {
     const subnet = uniqueSubnet();
-    const name = uniqueName();
+    const name = uniqueName(DEVICE_PREFIX);
     const device = await openTun({ name, mtu: 1400, configure: { hostCidr: subnet.cidr } });
     opened.push(device);
     expect(device.name).toBe(name);
@@ -155,12 +155,12 @@ describe.skipIf(!isRoot)('TUN device (root)', () => {
   it('opens and closes 50 devices without a hang or a leaked fd or thread', async () => {
     const subnet = uniqueSubnet();
     // Warm up once so that lazily created process-wide resources do not count as leaks.
-    await (await openTun({ name: uniqueName(), configure: { hostCidr: subnet.cidr } })).close();
+    await (await openTun({ name: uniqueName(DEVICE_PREFIX), configure: { hostCidr: subnet.cidr } })).close();
     const fdsBefore = openFdCount();
     const threadsBefore = threadCount();
     const started = performance.now();
     for (let i = 0; i < 50; i++) {
-      const name = uniqueName();
+      const name = uniqueName(DEVICE_PREFIX);
       const device = await openTun({ name, configure: i % 2 === 0 ? { hostCidr: subnet.cidr } : false });
       try {
         expect(existsSync(`/sys/class/net/${name}`)).toBe(true);
@@ -177,7 +177,7 @@ describe.skipIf(!isRoot)('TUN device (root)', () => {
   });
 
   it('attaches to a persistent device and leaves it in place', async () => {
-    const name = uniqueName();
+    const name = uniqueName(DEVICE_PREFIX);
     await execFileAsync('ip', ['tuntap', 'add', 'dev', name, 'mode', 'tun']);
     try {
       await execFileAsync('ip', ['link', 'set', name, 'mtu', '9000']);
@@ -207,21 +207,25 @@ describe.skipIf(!isRoot)('TUN device (root)', () => {
     await expect(tooLong).rejects.toBeInstanceOf(TunError);
     await expect(tooLong).rejects.toMatchObject({ code: 'EINVAL' });
     await expect(openTun({ name: '' })).rejects.toMatchObject({ code: 'EINVAL' });
-    await expect(openTun({ name: uniqueName(), mtu: 10 })).rejects.toMatchObject({ code: 'EINVAL' });
-    await expect(openTun({ name: uniqueName(), mtu: 65536 })).rejects.toMatchObject({ code: 'EINVAL' });
-    await expect(openTun({ name: uniqueName(), configure: { hostCidr: '10.231.0.1' } })).rejects.toMatchObject({ code: 'EINVAL' });
-    await expect(openTun({ name: uniqueName(), configure: { hostCidr: '10.231.0.1/24', txQueueLength: 0 } })).rejects.toMatchObject({
+    await expect(openTun({ name: uniqueName(DEVICE_PREFIX), mtu: 10 })).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(openTun({ name: uniqueName(DEVICE_PREFIX), mtu: 65536 })).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(openTun({ name: uniqueName(DEVICE_PREFIX), configure: { hostCidr: '10.231.0.1' } })).rejects.toMatchObject({
+      code: 'EINVAL',
+    });
+    await expect(
+      openTun({ name: uniqueName(DEVICE_PREFIX), configure: { hostCidr: '10.231.0.1/24', txQueueLength: 0 } }),
+    ).rejects.toMatchObject({
       code: 'EINVAL',
     });
     await expect(openTun({ name: 'lo' })).rejects.toMatchObject({ code: 'EINVAL' });
-    await expect(openTun({ name: uniqueName(), ringBytes: 1000 })).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(openTun({ name: uniqueName(DEVICE_PREFIX), ringBytes: 1000 })).rejects.toMatchObject({ code: 'EINVAL' });
 
     const missing = '/nonexistent/tsntun-clone';
-    const noDevice = openTun({ name: uniqueName(), devicePath: missing });
+    const noDevice = openTun({ name: uniqueName(DEVICE_PREFIX), devicePath: missing });
     await expect(noDevice).rejects.toMatchObject({ code: 'ENOENT' });
     await expect(noDevice).rejects.toThrow(missing);
 
-    const name = uniqueName();
+    const name = uniqueName(DEVICE_PREFIX);
     const fdsBefore = openFdCount();
     const first = await openTun({ name, configure: false });
     opened.push(first);
@@ -244,7 +248,7 @@ describe.skipIf(!isRoot)('TUN device (root)', () => {
         import { openTun } from ${JSON.stringify(pathToFileURL(`${checkout}src/tun/tun-device.ts`).href)};
         const results = [];
         for (const devicePath of [undefined, ${JSON.stringify(openClone)}]) {
-          try { await openTun({ name: ${JSON.stringify(uniqueName())}, devicePath }); results.push({ code: 'opened' }); }
+          try { await openTun({ name: ${JSON.stringify(uniqueName(DEVICE_PREFIX))}, devicePath }); results.push({ code: 'opened' }); }
           catch (error) { results.push({ code: error.code, message: error.message }); }
         }
         console.log(JSON.stringify(results));`;
@@ -270,7 +274,7 @@ describe.skipIf(!isRoot)('TUN device (root)', () => {
 
   it('delivers a burst from the kernel in batches', async () => {
     const subnet = uniqueSubnet();
-    const device = await openTun({ name: uniqueName(), configure: { hostCidr: subnet.cidr } });
+    const device = await openTun({ name: uniqueName(DEVICE_PREFIX), configure: { hostCidr: subnet.cidr } });
     opened.push(device);
     const peer = parseIPv4Address(subnet.peer)!;
     const port = 7777;
@@ -326,16 +330,6 @@ describe.skipIf(!isRoot)('TUN device (root)', () => {
     expect(device.stats().batchesIn).toBe(calls);
   });
 });
-
-/** Two connected SOCK_SEQPACKET sockets: like a TUN fd, one read is one packet. */
-function seqpacketPair(): [number, number] {
-  const fds = new Int32Array(2);
-  const O_NONBLOCK = 0o4000;
-  const SOCK_CLOEXEC = 0o2000000;
-  if (libc().socketpair(AF_UNIX, SOCK_SEQPACKET | O_NONBLOCK | SOCK_CLOEXEC, 0, fds) !== 0)
-    throw new Error(`socketpair failed: errno ${libc().errno()}`);
-  return [fds[0]!, fds[1]!];
-}
 
 describe('PacketFdLink over a socketpair (no root needed)', () => {
   it('carries packets both ways through small rings that wrap many times, then releases everything', async () => {

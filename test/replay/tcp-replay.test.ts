@@ -9,11 +9,12 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { listen } from '../../src/api/net.js';
 import { parseIPv4Address, readIPv4 } from '../../src/wire/address.js';
-import { IPV4_MIN_HEADER, parseIPv4Packet, PROTOCOL_TCP, writeIPv4Header } from '../../src/wire/ipv4.js';
+import { parseIPv4Packet, PROTOCOL_TCP } from '../../src/wire/ipv4.js';
 import { readPcap } from '../../src/pcap/pcap.js';
 import { Stack } from '../../src/stack.js';
-import { encodeTcpSegment, parseTcpSegment, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpSegment } from '../../src/wire/tcp.js';
+import { parseTcpSegment, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpSegment } from '../../src/wire/tcp.js';
 import { seqAdd, seqDiff } from '../../src/tcp/seq.js';
+import { tcpPacket } from '../support/packets.js';
 import { ReplayLink } from './replay-link.js';
 
 const CLIENT = parseIPv4Address('10.77.0.1')!;
@@ -32,15 +33,9 @@ function segmentsOf(file: string): Array<{ from: number; segment: TcpSegment }> 
   return out;
 }
 
+/** A client packet: `segment` from CLIENT to SERVER. */
 function packetOf(segment: TcpSegment): Uint8Array {
-  const packet = encodeTcpSegment(segment, CLIENT, SERVER, IPV4_MIN_HEADER);
-  writeIPv4Header(packet, 0, {
-    source: CLIENT,
-    destination: SERVER,
-    protocol: PROTOCOL_TCP,
-    payloadLength: packet.length - IPV4_MIN_HEADER,
-  });
-  return packet;
+  return tcpPacket(segment, { source: CLIENT, destination: SERVER });
 }
 
 function sentSegments(packets: Uint8Array[]): TcpSegment[] {

@@ -6,23 +6,18 @@
  */
 import { describe, expect, it } from 'vitest';
 import { dial, listen, listenPacket } from '../../src/api/net.js';
-import { parseIPv4Address } from '../../src/wire/address.js';
-import { encodeEchoRequest, ICMP_ECHO_REPLY } from '../../src/wire/icmpv4.js';
-import { IPV4_MIN_HEADER, PROTOCOL_ICMP, PROTOCOL_TCP, PROTOCOL_UDP, writeIPv4Header } from '../../src/wire/ipv4.js';
+import { ICMP_ECHO_REPLY } from '../../src/wire/icmpv4.js';
+import { PROTOCOL_ICMP } from '../../src/wire/ipv4.js';
 import { memoryLinkPair } from '../../src/link/link.js';
 import { mulberry32 } from '../../src/random.js';
 import { Stack } from '../../src/stack.js';
-import { encodeTcpSegment, type TcpSegment } from '../../src/wire/tcp.js';
-import { encodeUdpDatagram } from '../../src/wire/udp.js';
+import type { TcpSegment } from '../../src/wire/tcp.js';
 import { ReplayLink } from '../replay/replay-link.js';
+import { echoRequestPacket, tcpPacket, TEST_DESTINATION, TEST_SOURCE, udpPacket } from '../support/packets.js';
 
-const PEER = parseIPv4Address('10.0.0.1')!;
-const STACK = parseIPv4Address('10.0.0.2')!;
-
-function ipPacket(protocol: number, transport: Uint8Array): Uint8Array {
-  writeIPv4Header(transport, 0, { source: PEER, destination: STACK, protocol, payloadLength: transport.length - IPV4_MIN_HEADER });
-  return transport;
-}
+/** The packet builders' default addresses: every injected packet goes PEER -> STACK. */
+const PEER = TEST_SOURCE;
+const STACK = TEST_DESTINATION;
 
 function randomSegment(random: () => number, ports: { source: number; destination: number }): TcpSegment {
   const pick = (n: number) => Math.floor(random() * n);
@@ -57,10 +52,10 @@ describe('stack under random segments with valid checksums', () => {
         source: 1024 + Math.floor(random() * 64),
         destination: random() < 0.7 ? 80 : Math.floor(random() * 100),
       });
-      link.inject([ipPacket(PROTOCOL_TCP, encodeTcpSegment(segment, PEER, STACK, IPV4_MIN_HEADER))]);
+      link.inject([tcpPacket(segment)]);
       if (round % 10 === 0) {
         const payload = new Uint8Array(Math.floor(random() * 200));
-        link.inject([ipPacket(PROTOCOL_UDP, encodeUdpDatagram(4000, random() < 0.5 ? 53 : 54, payload, PEER, STACK, IPV4_MIN_HEADER))]);
+        link.inject([udpPacket({ sourcePort: 4000, destinationPort: random() < 0.5 ? 53 : 54, payload })]);
       }
       if (round % 1000 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
@@ -72,10 +67,7 @@ describe('stack under random segments with valid checksums', () => {
     expect(table.connections).toBeLessThanOrEqual(32);
     expect(stack.counters('udp').get('drop.receive_queue_full')).toBeGreaterThan(0);
     // The stack still works: a ping gets its reply.
-    const echo = encodeEchoRequest(0x77, 1, new Uint8Array(16));
-    const request = new Uint8Array(IPV4_MIN_HEADER + echo.length);
-    request.set(echo, IPV4_MIN_HEADER);
-    link.inject([ipPacket(PROTOCOL_ICMP, request)]);
+    link.inject([echoRequestPacket(0x77, 1, new Uint8Array(16))]);
     const replies = link.drain().filter((packet) => packet[9] === PROTOCOL_ICMP && packet[20] === ICMP_ECHO_REPLY);
     expect(replies).toHaveLength(1);
     listener.close();
@@ -103,7 +95,7 @@ describe('stack under random segments with valid checksums', () => {
     const random = mulberry32(7);
     for (let i = 0; i < 5000; i++) {
       const segment = randomSegment(random, { source: conn.localAddr.port, destination: 7 });
-      inject!([ipPacket(PROTOCOL_TCP, encodeTcpSegment(segment, PEER, STACK, IPV4_MIN_HEADER))]);
+      inject!([tcpPacket(segment)]);
     }
     expect(server.counters('ip').get('drop.internal_error')).toBe(0);
     // Blind in-window attacks are what RFC 5961 defends against: the connection is either still

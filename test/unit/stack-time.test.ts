@@ -1,7 +1,7 @@
 /**
- * The stack's time: deadlines arm the real-time driver by themselves (no poke), close() waits
- * on stack time (and gives no grace with manual timers, so it cannot hang), and a seeded
- * RandomSource with manual time repeats the same packets byte for byte.
+ * The stack's time: deadlines arm the real-time driver by themselves (nothing wakes it by hand),
+ * close() waits on stack time (and gives no grace with manual timers, so it cannot hang), and a
+ * seeded RandomSource with manual time repeats the same packets byte for byte.
  */
 import { describe, expect, it } from 'vitest';
 import { dial, listen } from '../../src/api/net.js';
@@ -34,7 +34,7 @@ function within<T>(ms: number, promise: Promise<T>): Promise<T> {
 }
 
 describe('the self-arming driver', () => {
-  it('fires a deadline scheduled outside input handling, in real time, without any poke', async () => {
+  it('fires a deadline scheduled outside input handling, in real time, with nothing waking the driver by hand', async () => {
     const stack = new Stack({ link: new ReplayLink(), address: '10.0.0.2' });
     const started = performance.now();
     const fired = new Promise<number>((resolve) => stack.timers.schedule(stack.clock.now() + 20, (now) => resolve(now)));

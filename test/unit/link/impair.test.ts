@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { readUint16, writeUint16 } from '../../../src/bytes.js';
-import { impairLink, mulberry32, parseImpairSpec, REORDER_HOLD_MS, type ImpairSpec } from '../../../src/link/impair.js';
+import { impairLink, parseImpairSpec, REORDER_HOLD_MS, type ImpairSpec } from '../../../src/link/impair.js';
 import { memoryLinkPair, type Link } from '../../../src/link/link.js';
 
 const NONE: ImpairSpec = { loss: 0, dup: 0, reorder: 0, corrupt: 0, delayMs: 0 };
@@ -67,19 +67,6 @@ describe('parseImpairSpec', () => {
   ])('rejects %s, naming the part', (spec, part, why) => {
     expect(() => parseImpairSpec(spec)).toThrow(`bad impair spec part "${part}"`);
     expect(() => parseImpairSpec(spec)).toThrow(why);
-  });
-});
-
-describe('mulberry32', () => {
-  it('repeats for a seed and stays in [0, 1)', () => {
-    const a = mulberry32(42);
-    const b = mulberry32(42);
-    const c = mulberry32(43);
-    const seqA = Array.from({ length: 1000 }, () => a());
-    expect(Array.from({ length: 1000 }, () => b())).toEqual(seqA);
-    expect(Array.from({ length: 1000 }, () => c())).not.toEqual(seqA);
-    for (const x of seqA) expect(x >= 0 && x < 1).toBe(true);
-    expect(new Set(seqA).size).toBeGreaterThan(990);
   });
 });
 

@@ -7,17 +7,8 @@
  * a few thousand rounds in two runs out of three.)
  */
 import { expect, it } from 'vitest';
-import { AF_UNIX, libc, SOCK_SEQPACKET } from '../../../src/tun/libc.js';
 import { PacketFdLink } from '../../../src/tun/packet-fd-link.js';
-
-const O_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
-
-function seqpacketPair(): [number, number] {
-  const fds = new Int32Array(2);
-  if (libc().socketpair(AF_UNIX, SOCK_SEQPACKET | O_NONBLOCK | SOCK_CLOEXEC, 0, fds) !== 0) throw new Error('socketpair failed');
-  return [fds[0]!, fds[1]!];
-}
+import { seqpacketPair } from '../../support/seqpacket-pair.js';
 
 it('never loses a wake-up: 20000 ping-pong rounds of two separately woken sends complete', async () => {
   const [aFd, bFd] = seqpacketPair();

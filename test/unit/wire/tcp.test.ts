@@ -18,24 +18,10 @@ import {
   type TcpOptions,
   type TcpSegment,
 } from '../../../src/wire/tcp.js';
+import { tcpSegment } from '../../support/packets.js';
 
 const HOST = parseIPv4Address('10.0.0.1')!;
 const STACK = parseIPv4Address('10.0.0.2')!;
-
-function segment(overrides: Partial<TcpSegment> = {}): TcpSegment {
-  return {
-    sourcePort: 40000,
-    destinationPort: 80,
-    seq: 0x12345678,
-    ack: 0x9abcdef0,
-    flags: TCP_ACK,
-    window: 65535,
-    urgentPointer: 0,
-    options: {},
-    payload: new Uint8Array(0),
-    ...overrides,
-  };
-}
 
 function parseOk(bytes: Uint8Array, source = HOST, destination = STACK): TcpSegment {
   const result = parseTcpSegment(bytes, source, destination);
@@ -186,7 +172,7 @@ describe('encode / parse round trips', () => {
 
   for (const [name, options, headerLength] of optionCases) {
     it(`${name}: header ${headerLength} bytes, fields preserved`, () => {
-      const input = segment({ options });
+      const input = tcpSegment({ options });
       const { bytes, parsed } = roundTrip(input);
       expect(bytes.length).toBe(headerLength);
       expect(tcpHeaderLength(options)).toBe(headerLength);
@@ -203,7 +189,7 @@ describe('encode / parse round trips', () => {
       it(`${count} SACK block(s) ${withTimestamps ? 'with' : 'without'} timestamps keeps ${fit}`, () => {
         const options: TcpOptions = { sackBlocks: blocks(count) };
         if (withTimestamps) options.timestamp = { value: 0xfffffff0, echo: 0x0000000f };
-        const { bytes, parsed } = roundTrip(segment({ options }));
+        const { bytes, parsed } = roundTrip(tcpSegment({ options }));
         const expectedLength = 20 + (withTimestamps ? 12 : 0) + 4 + 8 * fit;
         expect(bytes.length).toBe(expectedLength);
         expect(expectedLength).toBeLessThanOrEqual(60);
@@ -216,7 +202,7 @@ describe('encode / parse round trips', () => {
 
   it('lays out data-segment options as NOP NOP TS then NOP NOP SACK', () => {
     const bytes = encodeTcpSegment(
-      segment({ options: { timestamp: { value: 0x01020304, echo: 0x05060708 }, sackBlocks: [{ left: 10, right: 20 }] } }),
+      tcpSegment({ options: { timestamp: { value: 0x01020304, echo: 0x05060708 }, sackBlocks: [{ left: 10, right: 20 }] } }),
       HOST,
       STACK,
     );
@@ -232,20 +218,20 @@ describe('encode / parse round trips', () => {
       sackBlocks: blocks(4),
     };
     // 20 bytes of SYN options leave room for 2 blocks (4 + 16 = 20).
-    const { bytes, parsed } = roundTrip(segment({ options }));
+    const { bytes, parsed } = roundTrip(tcpSegment({ options }));
     expect(bytes.length).toBe(60);
     expect(parsed.options.sackBlocks).toEqual(blocks(2));
   });
 
   it('omits an empty SACK block list', () => {
-    const { bytes, parsed } = roundTrip(segment({ options: { sackBlocks: [] } }));
+    const { bytes, parsed } = roundTrip(tcpSegment({ options: { sackBlocks: [] } }));
     expect(bytes.length).toBe(20);
     expect(parsed.options.sackBlocks).toBeUndefined();
   });
 
   it('carries a non-empty payload and keeps every flag and field', () => {
     const payload = Uint8Array.from({ length: 1448 }, (_, i) => (i * 7) & 0xff);
-    const input = segment({
+    const input = tcpSegment({
       flags: TCP_ACK | TCP_PSH | TCP_FIN,
       seq: 0xffffff00,
       ack: 1,
@@ -262,7 +248,7 @@ describe('encode / parse round trips', () => {
 
   it('handles an odd payload length (checksum pads the last byte)', () => {
     const payload = Uint8Array.from([0xff, 0x01, 0xab]);
-    const { bytes, parsed } = roundTrip(segment({ payload }));
+    const { bytes, parsed } = roundTrip(tcpSegment({ payload }));
     expect(bytes.length).toBe(23);
     expect(Array.from(parsed.payload)).toEqual([0xff, 0x01, 0xab]);
     expect(checksumVerifies(bytes)).toBe(true);
@@ -270,7 +256,7 @@ describe('encode / parse round trips', () => {
 
   it('copies the payload on encode, and parses the payload as a view without a copy', () => {
     const payload = Uint8Array.from([1, 2, 3, 4]);
-    const bytes = encodeTcpSegment(segment({ payload }), HOST, STACK);
+    const bytes = encodeTcpSegment(tcpSegment({ payload }), HOST, STACK);
     payload[0] = 99;
     expect(bytes[20]).toBe(1);
 
@@ -282,14 +268,14 @@ describe('encode / parse round trips', () => {
   });
 
   it('parses a segment that sits at an offset inside a larger packet buffer', () => {
-    const encoded = encodeTcpSegment(segment({ payload: Uint8Array.from([5, 6, 7]) }), HOST, STACK, 20);
+    const encoded = encodeTcpSegment(tcpSegment({ payload: Uint8Array.from([5, 6, 7]) }), HOST, STACK, 20);
     const parsed = parseOk(encoded.subarray(20));
     expect(Array.from(parsed.payload)).toEqual([5, 6, 7]);
     expect(parsed.payload.byteOffset).toBe(40);
   });
 
   it('gives each parsed segment its own options object', () => {
-    const bytes = encodeTcpSegment(segment(), HOST, STACK);
+    const bytes = encodeTcpSegment(tcpSegment(), HOST, STACK);
     const first = parseOk(bytes);
     const second = parseOk(bytes);
     first.options.mss = 1000;
@@ -300,7 +286,7 @@ describe('encode / parse round trips', () => {
 describe('headroom', () => {
   it('leaves the first bytes zero for the IPv4 header and keeps the checksum valid', () => {
     const payload = Uint8Array.from([10, 20, 30, 40, 50]);
-    const input = segment({ options: { mss: 1460, windowScale: 7 }, payload });
+    const input = tcpSegment({ options: { mss: 1460, windowScale: 7 }, payload });
     const plain = encodeTcpSegment(input, HOST, STACK);
     const withRoom = encodeTcpSegment(input, HOST, STACK, 20);
     expect(withRoom.length).toBe(20 + plain.length);
@@ -311,7 +297,7 @@ describe('headroom', () => {
   });
 
   it('writeTcpSegment writes at an offset of a dirty buffer and reports the length', () => {
-    const input = segment({ options: { sackPermitted: true }, payload: Uint8Array.from([1]) });
+    const input = tcpSegment({ options: { sackPermitted: true }, payload: Uint8Array.from([1]) });
     const buffer = new Uint8Array(100).fill(0xee);
     const written = writeTcpSegment(buffer, 30, input, HOST, STACK);
     expect(written).toBe(25);
@@ -344,14 +330,14 @@ describe('malformed segments', () => {
   });
 
   it('a flipped payload bit is bad_checksum', () => {
-    const bytes = encodeTcpSegment(segment({ payload: Uint8Array.from([0x10, 0x20, 0x30]) }), HOST, STACK);
+    const bytes = encodeTcpSegment(tcpSegment({ payload: Uint8Array.from([0x10, 0x20, 0x30]) }), HOST, STACK);
     expect(parseTcpSegment(bytes, HOST, STACK).ok).toBe(true);
     bytes[21]! ^= 0x04;
     expect(parseTcpSegment(bytes, HOST, STACK)).toEqual({ ok: false, reason: 'bad_checksum' });
   });
 
   it('a flipped header bit is bad_checksum', () => {
-    const bytes = encodeTcpSegment(segment(), HOST, STACK);
+    const bytes = encodeTcpSegment(tcpSegment(), HOST, STACK);
     bytes[5]! ^= 0x80;
     expect(parseTcpSegment(bytes, HOST, STACK)).toEqual({ ok: false, reason: 'bad_checksum' });
   });
@@ -426,7 +412,7 @@ describe('option parsing details', () => {
 
 describe('checkTcpSegment (the checked view)', () => {
   it('reads every field in place, agreeing with parseTcpSegment', () => {
-    const input = segment({
+    const input = tcpSegment({
       flags: TCP_ACK | TCP_PSH,
       urgentPointer: 7,
       options: { timestamp: { value: 5, echo: 6 }, sackBlocks: blocks(2) },
@@ -463,7 +449,7 @@ describe('checkTcpSegment (the checked view)', () => {
       [rawSegment([1, 1, 30, 6]), 'bad_option'],
       [rawSegment([5, 2, 1, 1]), 'bad_option'],
     ];
-    const corrupt = encodeTcpSegment(segment({ payload: Uint8Array.from([1, 2]) }), HOST, STACK);
+    const corrupt = encodeTcpSegment(tcpSegment({ payload: Uint8Array.from([1, 2]) }), HOST, STACK);
     corrupt[21]! ^= 0x01;
     cases.push([corrupt, 'bad_checksum']);
     for (const [bytes, reason] of cases) {
@@ -475,7 +461,7 @@ describe('checkTcpSegment (the checked view)', () => {
 
 describe('tcpSegmentLength', () => {
   it('is the header for the options plus the payload: what writeTcpSegment writes', () => {
-    const input = segment({ options: { mss: 1460, sackPermitted: true, timestamp: { value: 1, echo: 2 } }, payload: new Uint8Array(9) });
+    const input = tcpSegment({ options: { mss: 1460, sackPermitted: true, timestamp: { value: 1, echo: 2 } }, payload: new Uint8Array(9) });
     expect(tcpSegmentLength(input.options, input.payload.length)).toBe(20 + 16 + 9);
     const buffer = new Uint8Array(7 + tcpSegmentLength(input.options, input.payload.length));
     expect(writeTcpSegment(buffer, 7, input, HOST, STACK)).toBe(45);
