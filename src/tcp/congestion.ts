@@ -25,10 +25,10 @@ export type DuplicateAckOutcome =
   | 'inflate';
 
 /** RFC 5681 3.2: the duplicate ACK threshold. */
-export const DUPLICATE_ACK_THRESHOLD = 3;
+const DUPLICATE_ACK_THRESHOLD = 3;
 
 /** RFC 6928 section 2: IW = min(10*MSS, max(2*MSS, 14600)). */
-export function initialWindow(smss: number): number {
+function initialWindow(smss: number): number {
   return Math.min(10 * smss, Math.max(2 * smss, 14600));
 }
 

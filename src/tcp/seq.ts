@@ -19,27 +19,6 @@ export function seqLt(a: SeqNumber, b: SeqNumber): boolean {
   return ((a - b) | 0) < 0;
 }
 
-export function seqLe(a: SeqNumber, b: SeqNumber): boolean {
-  return ((a - b) | 0) <= 0;
-}
-
-export function seqGt(a: SeqNumber, b: SeqNumber): boolean {
-  return ((a - b) | 0) > 0;
-}
-
 export function seqGe(a: SeqNumber, b: SeqNumber): boolean {
   return ((a - b) | 0) >= 0;
-}
-
-/** low <= x < high, modulo 2^32. */
-export function seqInRange(x: SeqNumber, low: SeqNumber, high: SeqNumber): boolean {
-  return seqLe(low, x) && seqLt(x, high);
-}
-
-export function seqMax(a: SeqNumber, b: SeqNumber): SeqNumber {
-  return seqGt(a, b) ? a : b;
-}
-
-export function seqMin(a: SeqNumber, b: SeqNumber): SeqNumber {
-  return seqLt(a, b) ? a : b;
 }

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { initialWindow, NewRenoCongestionControl } from '../../../src/tcp/congestion.js';
+import { NewRenoCongestionControl } from '../../../src/tcp/congestion.js';
 
 const MSS = 1000;
 
 describe('initial window (RFC 6928)', () => {
   it('is min(10*MSS, max(2*MSS, 14600))', () => {
-    expect(initialWindow(1460)).toBe(14600);
-    expect(initialWindow(1000)).toBe(10_000);
-    expect(initialWindow(536)).toBe(5360);
-    expect(initialWindow(9000)).toBe(18_000);
+    expect(new NewRenoCongestionControl(1460).cwnd).toBe(14600);
+    expect(new NewRenoCongestionControl(1000).cwnd).toBe(10_000);
+    expect(new NewRenoCongestionControl(536).cwnd).toBe(5360);
+    expect(new NewRenoCongestionControl(9000).cwnd).toBe(18_000);
   });
 
   it('is one segment after a lost SYN', () => {
