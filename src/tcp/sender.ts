@@ -2,12 +2,16 @@
  * The send side of a TCP connection: the send sequence variables (RFC 9293 3.3.1) as send
  * offsets, the send buffer, segmentation and output (RFC 9293 3.8.6.2.1, RFC 1122 4.2.3.4),
  * acknowledgment processing with the send window (RFC 9293 3.10.7.4 fifth check, RFC 5961 5.2),
- * retransmission (RFC 6298, RFC 6582 NewReno, RFC 6675 SACK holes), congestion control (RFC 5681),
- * RTT measurement (RFC 6298, RFC 7323 4.1), zero-window probes (RFC 9293 3.8.6.1), and the
- * per-segment transmit records.
+ * SACK and D-SACK processing (RFC 2018, RFC 2883), retransmission (RFC 6298, and what
+ * LossRecovery deems lost: RFC 6675, RFC 6582, RFC 6937), congestion control behind one interface
+ * (CUBIC RFC 9438 or NewReno RFC 5681), RTT measurement (RFC 6298, RFC 7323 4.1), zero-window
+ * probes (RFC 9293 3.8.6.1), and the per-segment transmit records.
  *
  * Send offsets: offset(seq) = seq - (ISS + 1), so our SYN is offset -1 and data byte 0 is offset 0;
  * seqAdd/seqDiff convert at the edge (sendSeq, ackOffset).
+ *
+ * New data always leaves at SND.NXT = SND.MAX; a retransmission resends one transmit record (split
+ * first when it no longer fits one segment), so every byte in flight has exactly one record.
  *
  * Every segment of the connection leaves from here: data, pure ACKs and probes through
  * transmitWithAck, which takes the acknowledgment, window and SACK blocks from the receiver; SYNs
@@ -16,8 +20,9 @@
  */
 import type { Counters } from '../counters.js';
 import { TCP_ACK, TCP_DEFAULT_MSS, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
-import { NewRenoCongestionControl } from './congestion.js';
+import { createCongestionControl, type CongestionControl } from './congestion-control.js';
 import type { ConnectionTimers } from './connection-timer.js';
+import { LossRecovery } from './loss-recovery.js';
 import { type NegotiatedOptions, timestampAt } from './options.js';
 import { EMPTY_PAYLOAD, type TcpReceiver } from './receiver.js';
 import { RttEstimator } from './rtt.js';
@@ -36,15 +41,18 @@ function sendsData(state: TcpState): boolean {
 export class TcpSender {
   readonly buffer: SendBuffer;
   readonly rtt: RttEstimator;
-  congestion: NewRenoCongestionControl;
+  congestion: CongestionControl;
+  /** The SACKed ranges as the peer reported them, merged (RFC 6675 section 3). */
   readonly scoreboard = new SackScoreboard();
-  /** One record per segment in flight (bookkeeping for time-based loss detection; no decision reads it yet). */
+  /** One record per segment in flight: what recovery and RACK decide from. */
   readonly records = new TransmitRecords();
+  readonly recovery: LossRecovery;
 
   // --- Send sequence variables (RFC 9293 3.3.1), as send offsets. Written only by this class.
   sndUna = -1;
+  /** SND.NXT: where new data leaves; equal to sndMax once the SYN is out. */
   sndNxt = -1;
-  /** Highest offset ever sent: ACKs up to here are for data we did send (SND.NXT before go-back). */
+  /** Highest offset ever sent: ACKs up to here are for data we did send. */
   sndMax = -1;
   /** End of the last zero-window probe byte beyond sndMax (RFC 9293 3.8.6.1), if any. */
   private probeEnd = -1;
@@ -67,7 +75,8 @@ export class TcpSender {
   private consecutiveTimeouts = 0;
   private unansweredProbes = 0;
   private persistBackoff = 0;
-  private firstPartialAckSeen = false;
+  /** When data was last sent (RFC 5681 4.1 restart after idle). */
+  private lastDataSendTime = Number.NEGATIVE_INFINITY;
 
   /** RFC 1122 4.2.3.4: Nagle is off. */
   noDelay = false;
@@ -87,7 +96,8 @@ export class TcpSender {
   ) {
     this.buffer = new SendBuffer(config.sendBufferSize);
     this.rtt = new RttEstimator({ initialRto: config.initialRto, minRto: config.minRto, maxRto: config.maxRto });
-    this.congestion = new NewRenoCongestionControl(TCP_DEFAULT_MSS);
+    this.congestion = createCongestionControl(config.congestionControl, TCP_DEFAULT_MSS, false);
+    this.recovery = new LossRecovery(this.records, counters);
   }
 
   /** Sequence number of send offset `off`. */
@@ -162,7 +172,7 @@ export class TcpSender {
 
   /** ESTABLISHED: congestion control starts with the negotiated SMSS (RFC 5681 3.1, RFC 6928). */
   onEstablished(): void {
-    this.congestion = new NewRenoCongestionControl(this.options.smss, this.synLost);
+    this.congestion = createCongestionControl(this.config.congestionControl, this.options.smss, this.synLost);
     if (this.synLost) this.rtt.resetAfterSynTimeout();
   }
 
@@ -194,13 +204,18 @@ export class TcpSender {
       return false;
     }
 
+    const records = this.records;
     const window = seg.window * 2 ** this.options.sndShift;
     const previousWindow = this.sndWnd;
     const previousUna = this.sndUna;
+    const flightBefore = this.recovery.pipe;
     let acked = 0;
+    let delivered = 0;
+    let rttSample: number | undefined;
+    records.resetDelivered();
     if (ackOff > this.sndUna) {
       acked = ackOff - this.sndUna;
-      this.takeRttSample(seg, ackOff, now);
+      rttSample = this.takeRttSample(seg, ackOff, now);
       const freed = this.buffer.releaseTo(Math.min(Math.max(ackOff, 0), this.buffer.endOffset));
       if (freed > 0) outcome.writable = true;
       this.sndUna = ackOff;
@@ -208,7 +223,10 @@ export class TcpSender {
       if (this.sndMax < ackOff) this.sndMax = ackOff;
       this.consecutiveTimeouts = 0;
       this.scoreboard.dropBelow(ackOff);
-      this.records.acknowledge(ackOff);
+      // RFC 6937 DeliveredData: the newly acknowledged bytes that were not SACKed before.
+      const sackedBefore = records.sackedBytes;
+      records.acknowledge(ackOff);
+      delivered += acked - (sackedBefore - records.sackedBytes);
     }
     // An answer from the peer: the persist machinery (RFC 9293 3.8.6.1) keeps the connection open
     // while probes are acknowledged, and a closed window proves the peer alive too.
@@ -218,11 +236,20 @@ export class TcpSender {
     const blocks = this.options.sackPermitted ? seg.options.sackBlocks : undefined;
     let newlySacked = 0;
     if (blocks !== undefined) {
-      for (const block of blocks) {
+      for (let i = 0; i < blocks.length; i++) {
+        const block = blocks[i]!;
         const left = this.ackOffset(block.left);
         const right = this.ackOffset(block.right);
+        if (i === 0 && this.isDuplicateSack(left, right, ackOff, blocks.length > 1 ? blocks[1] : undefined)) {
+          this.onDuplicateSack();
+          continue;
+        }
         const added = this.scoreboard.addBlock(left, right, this.sndUna, this.sndMax);
-        if (added > 0) this.records.markSacked(this.scoreboard.lastMergedStart, this.scoreboard.lastMergedEnd);
+        if (added > 0) {
+          const sackedBefore = records.sackedBytes;
+          records.markSacked(this.scoreboard.lastMergedStart, this.scoreboard.lastMergedEnd);
+          delivered += records.sackedBytes - sackedBefore;
+        }
         newlySacked += added;
       }
     }
@@ -239,51 +266,71 @@ export class TcpSender {
       this.persistBackoff = 0;
     }
 
-    // Congestion control (RFC 5681 3.2, RFC 6582 3.2). The connection is synchronized here: the
-    // fifth check runs after SYN-RECEIVED became ESTABLISHED.
-    if (acked > 0) {
-      const dataAcked = ackOff - Math.max(previousUna, 0);
-      if (previousUna >= 0 && dataAcked > 0) {
-        const ackOutcome = this.congestion.onNewAck(dataAcked, ackOff, this.sndMax - previousUna, this.sndMax - ackOff);
-        if (ackOutcome === 'partial') {
-          // RFC 6582 3.2 step 5: retransmit the first unacknowledged segment, unless a SACK-driven
-          // retransmission already resent it in this recovery.
-          if (this.sndUna >= this.scoreboard.highRetransmitted) this.retransmitHead();
-          if (!this.firstPartialAckSeen) {
-            // RFC 6582 3.2 step 5: reset the retransmit timer on the first partial ACK only.
-            this.firstPartialAckSeen = true;
-            this.timers.retransmission.set(now + this.rtt.rto);
-          }
-        } else {
-          this.firstPartialAckSeen = false;
-        }
+    // Loss recovery and congestion control concern data only: the SYN's acknowledgment (offset -1
+    // to 0) is neither.
+    if (previousUna >= 0 || ackOff > 0) {
+      const dataAcked = acked > 0 ? ackOff - Math.max(previousUna, 0) : 0;
+      // RFC 5681 section 2 duplicate ACK: no data, no SYN/FIN, same window; or RFC 6675 section 2:
+      // it SACKs octets not SACKed before.
+      const duplicate =
+        acked === 0 &&
+        ackOff === this.sndUna &&
+        this.sndMax > this.sndUna &&
+        ((!carriesText && window === previousWindow) || newlySacked > 0);
+      const mayGrow = this.recovery.onAck(
+        {
+          now,
+          sndUna: this.sndUna,
+          ackedBytes: dataAcked,
+          deliveredBytes: delivered,
+          duplicate,
+          sndMax: this.sndMax,
+          smss: this.options.smss,
+          sackPermitted: this.options.sackPermitted,
+        },
+        this.congestion,
+      );
+      if (mayGrow && dataAcked > 0) {
+        this.congestion.onAck({
+          now,
+          ackedBytes: delivered,
+          flightBefore,
+          rttSample,
+          minRtt: this.rtt.minRtt,
+          smoothedRtt: this.rtt.srtt,
+          sndUna: this.sndUna,
+          sndNxt: this.sndMax,
+        });
       }
+    }
+
+    if (acked > 0) {
       if (this.sndUna >= this.sndMax) {
         // RFC 6298 5.2: everything acknowledged: stop the timer.
         this.timers.retransmission.stop();
-      } else if (!this.congestion.inFastRecovery || !this.firstPartialAckSeen) {
+      } else {
         // RFC 6298 5.3: new data acknowledged: restart the timer.
         this.timers.retransmission.set(now + this.rtt.rto);
       }
-    } else if (
-      ackOff === this.sndUna &&
-      this.sndMax > this.sndUna &&
-      // RFC 5681 section 2 duplicate ACK: no data, no SYN/FIN, same window; or RFC 6675
-      // section 2: it SACKs octets not SACKed before.
-      ((!carriesText && window === previousWindow) || newlySacked > 0)
-    ) {
-      const dupOutcome = this.congestion.onDuplicateAck(this.sndUna, this.sndMax, this.sndMax - this.sndUna);
-      if (dupOutcome === 'fast-retransmit') {
-        this.counters.add('fast_retransmits');
-        this.firstPartialAckSeen = false;
-        this.scoreboard.highRetransmitted = this.sndUna;
-        this.retransmitHead();
-      } else if (dupOutcome === 'inflate' && !this.scoreboard.isEmpty) {
-        const sent = this.retransmitNextLostHole();
-        if (sent > 0) this.congestion.spendInflation(sent);
-      }
     }
     return true;
+  }
+
+  /**
+   * RFC 2883 section 4 / RFC 3708 section 2: the first SACK block is a D-SACK when it lies below
+   * the cumulative ACK, or inside the second block.
+   */
+  private isDuplicateSack(left: number, right: number, ackOff: number, second: { left: SeqNumber; right: SeqNumber } | undefined): boolean {
+    if (!(right > left)) return false;
+    if (right <= ackOff) return true;
+    if (second === undefined) return false;
+    return left >= this.ackOffset(second.left) && right <= this.ackOffset(second.right);
+  }
+
+  /** A D-SACK: the peer received a range twice; if we had retransmitted it, that retransmission was spurious. */
+  private onDuplicateSack(): void {
+    this.counters.add('dsacks_received');
+    this.recovery.onDuplicateDelivered(this.congestion);
   }
 
   // ====================================================================================
@@ -291,36 +338,42 @@ export class TcpSender {
   // ====================================================================================
 
   /**
-   * Send what the windows and the sender-side rules allow (RFC 9293 3.8.6.2.1, RFC 1122 4.2.3.4,
-   * RFC 5681). Also resends from SND.NXT after a timeout pulled it back, skipping SACKed ranges.
+   * Send what the windows and the sender-side rules allow: first the records deemed lost (RFC 6675
+   * NextSeg rule 1), then new data (rule 2) under cwnd, the peer's window, SWS avoidance and Nagle
+   * (RFC 9293 3.8.6.2.1, RFC 1122 4.2.3.4, RFC 5681).
    */
   output(state: TcpState): void {
     if (!sendsData(state)) return;
     const buffer = this.buffer;
-    const scoreboard = this.scoreboard;
+    const records = this.records;
     const maxPayload = Math.max(1, this.options.smss - this.receiver.outgoingSackOptionBytes());
+    let lostFrom = 0;
     for (;;) {
-      let off = this.sndNxt;
+      const budget = this.congestion.cwnd - this.recovery.pipe;
+      // NextSeg rule 1: the lowest record deemed lost, within the peer's window, when cwnd has
+      // room for it.
+      const lost = records.firstAwaitingRetransmission(lostFrom);
+      if (lost >= 0 && records.start(lost) < this.sndUna + Math.max(this.sndWnd, 1)) {
+        if (budget < Math.min(records.end(lost) - records.start(lost), maxPayload)) break;
+        this.retransmitRecord(lost, maxPayload);
+        lostFrom = lost;
+        continue;
+      }
+      // NextSeg rule 2: new data at SND.NXT.
+      const off = this.sndNxt;
       if (this.finRequested && off > this.finOffset) break;
-      let retransmission = off < this.sndMax;
-      if (retransmission && !scoreboard.isEmpty) {
-        off = scoreboard.skipSacked(off);
-        if (off !== this.sndNxt) {
-          this.sndNxt = off;
-          if (this.finRequested && off > this.finOffset) break;
-          retransmission = off < this.sndMax;
-        }
+      if (this.sndUna === this.sndMax && this.env.now() - this.lastDataSendTime > this.rtt.rto && records.count === 0) {
+        // RFC 5681 4.1: after an idle period longer than an RTO, restart from the restart window.
+        if (this.lastDataSendTime !== Number.NEGATIVE_INFINITY) this.congestion.onIdleRestart(this.env.now());
       }
       const dataEnd = buffer.endOffset;
       let len = Math.min(dataEnd - off, maxPayload);
-      if (retransmission) len = Math.min(len, scoreboard.nextSackedStart(off) - off);
-      const cwnd = this.congestion.cwnd + (retransmission ? 0 : this.congestion.limitedTransmitAllowance);
-      const room = this.sndUna + Math.min(this.sndWnd, cwnd) - off;
+      const room = Math.min(this.sndUna + this.sndWnd - off, budget + this.recovery.limitedTransmitAllowance(this.options.smss));
       if (len > room) len = Math.max(0, room);
       // The FIN goes once every data byte is out (it does not need window space: RFC 9293 3.10.4).
       const fin = this.finRequested && off + len === this.finOffset;
       if (len <= 0 && !fin) break;
-      if (len > 0 && len < maxPayload && !fin && !retransmission) {
+      if (len > 0 && len < maxPayload && !fin) {
         // Sender SWS avoidance and Nagle (RFC 9293 3.8.6.2.1, RFC 1122 4.2.3.4): a short segment
         // only when it carries all queued data and nothing is outstanding (or Nagle is off), or
         // when it is at least half the largest window the peer offered.
@@ -329,13 +382,7 @@ export class TcpSender {
         const halfWindow = this.maxSndWnd > 0 && len >= this.maxSndWnd / 2;
         if (!(sendsEverything && (this.noDelay || nothingOutstanding)) && !halfWindow) break;
       }
-      this.sendData(off, len, fin, retransmission);
-      const end = off + len + (fin ? 1 : 0);
-      this.sndNxt = end;
-      if (end > this.sndMax) {
-        this.startRttTiming(end);
-        this.sndMax = end;
-      }
+      this.sendNewData(off, len, fin);
       if (fin) break;
     }
     this.armPersistIfBlocked();
@@ -353,57 +400,57 @@ export class TcpSender {
     return Math.min(this.rtt.rto * 2 ** this.persistBackoff, this.config.maxRto);
   }
 
-  /** Send one data (and/or FIN) segment at send offset `off`. */
-  private sendData(off: number, len: number, fin: boolean, retransmission: boolean): void {
+  /** Send new data (and/or the FIN) at SND.NXT and record it. */
+  private sendNewData(off: number, len: number, fin: boolean): void {
     const payload = len > 0 ? this.buffer.view(off, len) : EMPTY_PAYLOAD;
     let flags = TCP_ACK;
     if (fin) flags |= TCP_FIN;
     if (len > 0 && off + len === this.buffer.endOffset) flags |= TCP_PSH;
     this.transmitWithAck(off, flags, payload);
     const now = this.env.now();
-    this.records.onSend(off, off + len + (fin ? 1 : 0), now, this.sndMax);
-    if (retransmission) {
-      this.retransmissionCount++;
-      this.counters.add('retransmissions');
-      // Karn's rule (RFC 6298 section 3): a measurement spanning a retransmission is ambiguous.
-      if (this.rttTimedEnd !== null && off < this.rttTimedEnd) this.rttTimedEnd = null;
+    const end = off + len + (fin ? 1 : 0);
+    this.records.append(off, end, now);
+    this.bytesSentTotal += len;
+    this.lastDataSendTime = now;
+    this.recovery.onNewDataSent(len);
+    this.sndNxt = end;
+    if (end > this.sndMax) {
+      this.startRttTiming(end);
+      this.sndMax = end;
     }
-    // Bytes beyond SND.MAX go out for the first time (a resend after a timeout may run past it).
-    if (off + len > this.sndMax) this.bytesSentTotal += off + len - Math.max(off, this.sndMax, 0);
     // RFC 6298 5.1: start the timer when sending data if it is not running.
     if (!this.timers.retransmission.armed) this.timers.retransmission.set(now + this.rtt.rto);
   }
 
-  /** Retransmit the segment starting at SND.UNA (fast retransmit, NewReno partial ACK). */
-  private retransmitHead(): void {
-    const off = this.sndUna;
-    if (off < 0) return;
-    const dataEnd = Math.min(this.buffer.endOffset, this.sndMax);
-    let len = Math.min(
-      dataEnd - off,
-      this.options.smss - this.receiver.outgoingSackOptionBytes(),
-      this.scoreboard.nextSackedStart(off) - off,
-    );
-    if (len < 0) len = 0;
-    const fin = this.finRequested && this.sndMax > this.finOffset && off + len === this.finOffset;
-    if (len === 0 && !fin) return;
-    this.sendData(off, len, fin, true);
-    this.scoreboard.highRetransmitted = Math.max(this.scoreboard.highRetransmitted, off + len);
-  }
-
-  /** During recovery, retransmit the next hole the scoreboard deems lost. Returns the payload bytes sent. */
-  private retransmitNextLostHole(): number {
-    const off = this.scoreboard.nextLostHole(this.sndUna, this.options.smss);
-    if (off < 0) return 0;
-    const len = Math.min(
-      this.options.smss - this.receiver.outgoingSackOptionBytes(),
-      this.scoreboard.nextSackedStart(off) - off,
-      Math.min(this.buffer.endOffset, this.sndMax) - off,
-    );
-    if (len <= 0) return 0;
-    this.sendData(off, len, false, true);
-    this.scoreboard.highRetransmitted = off + len;
-    return len;
+  /**
+   * Resend transmit record i whole; a record larger than one segment now (a smaller path MTU, or
+   * SACK blocks of ours taking option space) is split first and its first part resent.
+   */
+  private retransmitRecord(i: number, maxPayload: number): void {
+    const records = this.records;
+    const start = records.start(i);
+    let end = records.end(i);
+    const dataLimit = this.finRequested ? this.finOffset : this.buffer.endOffset;
+    if (Math.min(end, dataLimit) - start > maxPayload) {
+      records.split(i, start + maxPayload);
+      end = start + maxPayload;
+    }
+    const dataEnd = Math.min(end, dataLimit, this.buffer.endOffset);
+    const len = Math.max(0, dataEnd - start);
+    const fin = this.finRequested && end > this.finOffset;
+    let flags = TCP_ACK;
+    if (fin) flags |= TCP_FIN;
+    if (len > 0 && start + len === this.buffer.endOffset) flags |= TCP_PSH;
+    this.transmitWithAck(start, flags, len > 0 ? this.buffer.view(start, len) : EMPTY_PAYLOAD);
+    const now = this.env.now();
+    records.retransmitted(i, now);
+    this.lastDataSendTime = now;
+    this.retransmissionCount++;
+    this.counters.add('retransmissions');
+    this.recovery.onRetransmitted(len);
+    // Karn's rule (RFC 6298 section 3): a measurement spanning a retransmission is ambiguous.
+    if (this.rttTimedEnd !== null && start < this.rttTimedEnd) this.rttTimedEnd = null;
+    if (!this.timers.retransmission.armed) this.timers.retransmission.set(now + this.rtt.rto);
   }
 
   /**
@@ -515,26 +562,20 @@ export class TcpSender {
     this.counters.add('timeouts');
     this.consecutiveTimeouts++;
     if (this.consecutiveTimeouts > this.config.maxRetransmissions) return false;
-    // RFC 5681 3.1 / RFC 6582 3.2 step 4: collapse cwnd, remember "recover".
-    this.congestion.onRetransmissionTimeout(this.sndMax - this.sndUna, this.sndMax);
-    this.firstPartialAckSeen = false;
+    // RFC 5681 3.1 / RFC 6675 5.1: collapse cwnd, deem everything not SACKed lost (the scoreboard
+    // is kept unless the peer reneged).
+    this.recovery.onRetransmissionTimeout(now, this.sndUna, this.sndMax, this.options.smss, this.congestion);
     // RFC 6298 5.5: back off.
     this.rtt.backoff();
     this.rttTimedEnd = null;
-    // RFC 2018 section 8: after a timeout the receiver may have reneged: forget the SACKed bits
-    // (and HighRxt: a new recovery starts).
-    this.scoreboard.reset();
-    this.records.onRetransmissionTimeout();
-    // RFC 6298 5.4: retransmit the earliest unacknowledged segment; go back to SND.UNA so the rest
-    // follows as the window reopens.
-    this.sndNxt = this.sndUna;
     if (this.sndWnd === 0 && this.buffer.endOffset > this.sndUna && this.sndUna >= 0) {
       // RFC 9293 3.8.6.1: the peer's window is closed: retransmit a single byte as a probe.
-      this.sendData(this.sndUna, 1, false, true);
+      this.transmitWithAck(this.sndUna, TCP_ACK, this.buffer.view(this.sndUna, 1));
+      this.retransmissionCount++;
+      this.counters.add('retransmissions');
     } else {
-      const before = this.retransmissionCount;
+      // RFC 6298 5.4: retransmit the earliest unacknowledged segment (the loss window allows one).
       this.output(state);
-      if (this.retransmissionCount === before) this.retransmitHead();
     }
     // RFC 6298 5.6: restart the timer with the backed-off RTO.
     this.timers.retransmission.set(now + this.rtt.rto);
@@ -560,9 +601,7 @@ export class TcpSender {
     } else {
       // RFC 1122 4.2.3.4: the override timeout: send what the small window allows.
       const len = Math.min(this.buffer.endOffset - off, this.options.smss, Math.max(1, this.sndWnd - (off - this.sndUna)));
-      this.sendData(off, len, false, false);
-      this.sndNxt = off + len;
-      if (this.sndNxt > this.sndMax) this.sndMax = this.sndNxt;
+      this.sendNewData(off, len, false);
       this.persistBackoff = 0;
       return true;
     }
@@ -581,21 +620,25 @@ export class TcpSender {
     this.rttTimedStart = this.env.now();
   }
 
-  /** One RTT measurement from an ACK that advances SND.UNA to `ackOff`. */
-  private takeRttSample(seg: TcpSegment, ackOff: number, now: number): void {
+  /** One RTT measurement from an ACK that advances SND.UNA to `ackOff`; returns the sample, if any. */
+  private takeRttSample(seg: TcpSegment, ackOff: number, now: number): number | undefined {
     const ts = seg.options.timestamp;
     // A zero TSecr is treated as "no echo" (as Linux does): some stacks send it in SYN-ACKs.
     if (this.options.timestamps && ts !== undefined && ts.echo !== 0) {
       // RFC 7323 4.1: RTT = now - TSecr; timestamps tell retransmissions apart, so Karn's rule
       // is not needed.
       const rtt = (timestampAt(this.env.now()) - ts.echo) >>> 0;
-      if (rtt < 0x7fffffff) this.rtt.sample(rtt);
       this.rttTimedEnd = null;
-      return;
+      if (rtt >= 0x7fffffff) return undefined;
+      this.rtt.sample(rtt);
+      return rtt;
     }
     if (this.rttTimedEnd !== null && ackOff >= this.rttTimedEnd) {
-      this.rtt.sample(now - this.rttTimedStart);
+      const rtt = now - this.rttTimedStart;
+      this.rtt.sample(rtt);
       this.rttTimedEnd = null;
+      return rtt;
     }
+    return undefined;
   }
 }

@@ -1,10 +1,14 @@
 /**
  * Per-segment transmit records of the send side: for every segment in flight, its send-offset
- * range, when it was last sent, and whether it was retransmitted, SACKed or deemed lost. Time-based
- * loss detection (RACK-TLP, RFC 8985) and RFC 6675 recovery decide from these; today they are
- * bookkeeping only and change no decision.
+ * range, when it was last sent, and whether it was retransmitted, SACKed, or deemed lost and
+ * awaiting retransmission. RFC 6675 recovery (pipe, IsLost, NextSeg) and RACK-TLP (RFC 8985)
+ * decide from these; the sender changes them only through the methods below.
  *
- * The records cover [SND.UNA, SND.MAX) with disjoint ranges in send order, which is offset order.
+ * The records cover [SND.UNA, SND.MAX) with disjoint ranges in offset order. Each record is in
+ * exactly one of three conditions: SACKed (delivered out of order), awaiting retransmission
+ * (deemed lost, not resent since), or in flight (its latest transmission is in the network). The
+ * bytes in flight are RFC 6675's `pipe`, kept as a running sum so reading it costs nothing.
+ *
  * They are kept as parallel typed arrays in a ring that doubles when full and reuses its slots, so
  * recording a segment allocates nothing on the hot path.
  */
@@ -23,6 +27,18 @@ export class TransmitRecords {
   private head = 0;
   private size = 0;
   private mask: number;
+
+  /** RFC 6675 pipe: bytes of records neither SACKed nor awaiting retransmission. */
+  private inFlightBytes = 0;
+  private sackedByteCount = 0;
+  private sackedRecordCount = 0;
+  private lostRecordCount = 0;
+
+  // The most recently sent record delivered (cumulatively ACKed or SACKed) since resetDelivered():
+  // what RACK (RFC 8985 6.2 step 2) learns from an ACK.
+  private deliveredTime = Number.NEGATIVE_INFINITY;
+  private deliveredEndOffset = Number.NEGATIVE_INFINITY;
+  private deliveredWasRetransmitted = false;
 
   constructor(initialCapacity = INITIAL_CAPACITY) {
     let capacity = 1;
@@ -44,6 +60,24 @@ export class TransmitRecords {
     return this.size === 0 ? Number.NEGATIVE_INFINITY : this.ends[(this.head + this.size - 1) & this.mask]!;
   }
 
+  /** RFC 6675 section 4 SetPipe: the bytes whose latest transmission is in the network. */
+  get pipe(): number {
+    return this.inFlightBytes;
+  }
+
+  get sackedBytes(): number {
+    return this.sackedByteCount;
+  }
+
+  get sackedCount(): number {
+    return this.sackedRecordCount;
+  }
+
+  /** Records deemed lost and not yet resent. */
+  get lostCount(): number {
+    return this.lostRecordCount;
+  }
+
   // The i-th record in flight, 0 the oldest.
   start(i: number): number {
     return this.starts[this.slot(i)]!;
@@ -53,6 +87,7 @@ export class TransmitRecords {
     return this.ends[this.slot(i)]!;
   }
 
+  /** When the record was last (re)transmitted. */
   sendTime(i: number): number {
     return this.sendTimes[this.slot(i)]!;
   }
@@ -65,64 +100,19 @@ export class TransmitRecords {
     return (this.flags[this.slot(i)]! & SACKED) !== 0;
   }
 
-  isLost(i: number): boolean {
+  /** Deemed lost and not resent since. */
+  isAwaitingRetransmission(i: number): boolean {
     return (this.flags[this.slot(i)]! & LOST) !== 0;
   }
 
-  /**
-   * A segment covering [start, end) left at `now`; `highestSent` is SND.MAX before it. The part
-   * below SND.MAX is a retransmission: every record it touches is marked retransmitted and takes
-   * the new send time. The part above is new: it gets its own record.
-   */
-  onSend(start: number, end: number, now: number, highestSent: number): void {
+  /** Neither SACKed nor awaiting retransmission: its latest transmission is in the network. */
+  isInFlight(i: number): boolean {
+    return (this.flags[this.slot(i)]! & (SACKED | LOST)) === 0;
+  }
+
+  /** A new segment [start, end) (end includes the FIN's offset) left at `now`. */
+  append(start: number, end: number, now: number): void {
     if (end <= start) return;
-    if (start < highestSent) this.markRetransmitted(start, Math.min(end, highestSent), now);
-    if (end > highestSent) this.append(Math.max(start, highestSent), end, now);
-  }
-
-  /** The cumulative ACK reached `una`: drop the records below it and trim the one it cuts. */
-  acknowledge(una: number): void {
-    const mask = this.mask;
-    while (this.size > 0 && this.ends[this.head]! <= una) {
-      this.head = (this.head + 1) & mask;
-      this.size--;
-    }
-    if (this.size > 0 && this.starts[this.head]! < una) this.starts[this.head] = una;
-  }
-
-  /** The scoreboard holds [start, end): mark the records entirely inside it as SACKed. */
-  markSacked(start: number, end: number): void {
-    const mask = this.mask;
-    for (let i = this.firstEndingAfter(start); i < this.size; i++) {
-      const slot = (this.head + i) & mask;
-      if (this.starts[slot]! >= end) break;
-      if (this.starts[slot]! >= start && this.ends[slot]! <= end) this.flags[slot] = this.flags[slot]! | SACKED;
-    }
-  }
-
-  /**
-   * A retransmission timeout: every record in flight is deemed lost, and (RFC 2018 section 8: the
-   * receiver may have reneged) none counts as SACKed any more.
-   */
-  onRetransmissionTimeout(): void {
-    const mask = this.mask;
-    for (let i = 0; i < this.size; i++) {
-      const slot = (this.head + i) & mask;
-      this.flags[slot] = (this.flags[slot]! & ~SACKED) | LOST;
-    }
-  }
-
-  private markRetransmitted(start: number, end: number, now: number): void {
-    const mask = this.mask;
-    for (let i = this.firstEndingAfter(start); i < this.size; i++) {
-      const slot = (this.head + i) & mask;
-      if (this.starts[slot]! >= end) break;
-      this.flags[slot] = this.flags[slot]! | RETRANSMITTED;
-      this.sendTimes[slot] = now;
-    }
-  }
-
-  private append(start: number, end: number, now: number): void {
     if (this.size > this.mask) this.grow();
     const slot = (this.head + this.size) & this.mask;
     this.starts[slot] = start;
@@ -130,10 +120,122 @@ export class TransmitRecords {
     this.sendTimes[slot] = now;
     this.flags[slot] = 0;
     this.size++;
+    this.inFlightBytes += end - start;
+  }
+
+  /** Record i was sent again, whole, at `now`: it is in flight again, marked retransmitted. */
+  retransmitted(i: number, now: number): void {
+    const slot = this.slot(i);
+    const flags = this.flags[slot]!;
+    if ((flags & SACKED) !== 0) return;
+    if ((flags & LOST) !== 0) {
+      this.lostRecordCount--;
+      this.inFlightBytes += this.ends[slot]! - this.starts[slot]!;
+    }
+    this.flags[slot] = (flags & ~LOST) | RETRANSMITTED;
+    this.sendTimes[slot] = now;
+  }
+
+  /** Deem the latest transmission of record i lost: it awaits retransmission (RFC 6675, RFC 8985). */
+  markLost(i: number): void {
+    const slot = this.slot(i);
+    const flags = this.flags[slot]!;
+    if ((flags & (SACKED | LOST)) !== 0) return;
+    this.flags[slot] = flags | LOST;
+    this.lostRecordCount++;
+    this.inFlightBytes -= this.ends[slot]! - this.starts[slot]!;
+  }
+
+  /** RFC 6675 section 5.1 / RFC 5681 3.1 after a timeout: every record not SACKed awaits retransmission. */
+  markAllLost(): void {
+    for (let i = 0; i < this.size; i++) this.markLost(i);
+  }
+
+  /** The receiver reneged (RFC 2018 section 8): nothing counts as SACKed any more; those records await retransmission. */
+  clearSacked(): void {
+    const mask = this.mask;
+    for (let i = 0; i < this.size; i++) {
+      const slot = (this.head + i) & mask;
+      if ((this.flags[slot]! & SACKED) === 0) continue;
+      this.flags[slot] = (this.flags[slot]! & ~SACKED) | LOST;
+      this.lostRecordCount++;
+    }
+    this.sackedByteCount = 0;
+    this.sackedRecordCount = 0;
+  }
+
+  /**
+   * Split record i at `at` (strictly inside it) into [start, at) and [at, end), both with its
+   * flags and send time: a retransmission must fit a smaller segment (path MTU, option space).
+   */
+  split(i: number, at: number): void {
+    const slot = this.slot(i);
+    if (!(at > this.starts[slot]! && at < this.ends[slot]!)) throw new RangeError(`split at ${at} is not inside record ${i}`);
+    if (this.size > this.mask) this.grow();
+    const mask = this.mask;
+    // Shift records i+1.. one slot toward the tail, then fill slot i+1 with the upper part.
+    for (let k = this.size; k > i + 1; k--) {
+      const to = (this.head + k) & mask;
+      const from = (this.head + k - 1) & mask;
+      this.starts[to] = this.starts[from]!;
+      this.ends[to] = this.ends[from]!;
+      this.sendTimes[to] = this.sendTimes[from]!;
+      this.flags[to] = this.flags[from]!;
+    }
+    const lower = (this.head + i) & mask;
+    const upper = (this.head + i + 1) & mask;
+    this.starts[upper] = at;
+    this.ends[upper] = this.ends[lower]!;
+    this.sendTimes[upper] = this.sendTimes[lower]!;
+    this.flags[upper] = this.flags[lower]!;
+    this.ends[lower] = at;
+    this.size++;
+    const flags = this.flags[lower]!;
+    if ((flags & SACKED) !== 0) this.sackedRecordCount++;
+    if ((flags & LOST) !== 0) this.lostRecordCount++;
+  }
+
+  /** The cumulative ACK reached `una`: drop the records below it and trim the one it cuts. */
+  acknowledge(una: number): void {
+    const mask = this.mask;
+    while (this.size > 0 && this.ends[this.head]! <= una) {
+      const slot = this.head;
+      this.noteDelivered(slot);
+      this.forget(slot, this.ends[slot]! - this.starts[slot]!);
+      this.head = (this.head + 1) & mask;
+      this.size--;
+    }
+    if (this.size > 0 && this.starts[this.head]! < una) {
+      const slot = this.head;
+      this.noteDelivered(slot);
+      const cut = una - this.starts[slot]!;
+      const flags = this.flags[slot]!;
+      if ((flags & SACKED) !== 0) this.sackedByteCount -= cut;
+      else if ((flags & LOST) === 0) this.inFlightBytes -= cut;
+      this.starts[slot] = una;
+    }
+  }
+
+  /** The scoreboard holds [start, end): mark the records entirely inside it as SACKed. */
+  markSacked(start: number, end: number): void {
+    const mask = this.mask;
+    for (let i = this.indexAfter(start); i < this.size; i++) {
+      const slot = (this.head + i) & mask;
+      if (this.starts[slot]! >= end) break;
+      const flags = this.flags[slot]!;
+      if ((flags & SACKED) !== 0 || this.starts[slot]! < start || this.ends[slot]! > end) continue;
+      const length = this.ends[slot]! - this.starts[slot]!;
+      if ((flags & LOST) !== 0) this.lostRecordCount--;
+      else this.inFlightBytes -= length;
+      this.flags[slot] = (flags & ~LOST) | SACKED;
+      this.sackedByteCount += length;
+      this.sackedRecordCount++;
+      this.noteDelivered(slot);
+    }
   }
 
   /** Index (0 the oldest) of the first record whose end lies beyond `offset`: a binary search. */
-  private firstEndingAfter(offset: number): number {
+  indexAfter(offset: number): number {
     let low = 0;
     let high = this.size;
     while (low < high) {
@@ -142,6 +244,61 @@ export class TransmitRecords {
       else high = middle;
     }
     return low;
+  }
+
+  /** Index of the first record at or after index `from` that awaits retransmission, or -1. */
+  firstAwaitingRetransmission(from = 0): number {
+    if (this.lostRecordCount === 0) return -1;
+    const mask = this.mask;
+    for (let i = Math.max(0, from); i < this.size; i++) {
+      if ((this.flags[(this.head + i) & mask]! & LOST) !== 0) return i;
+    }
+    return -1;
+  }
+
+  // --- What the ACKs since resetDelivered() delivered (RFC 8985 6.2 steps 1-2 read these).
+
+  /** Send time of the most recently sent record delivered since resetDelivered(), or -Infinity. */
+  get latestDeliveredSendTime(): number {
+    return this.deliveredTime;
+  }
+
+  get latestDeliveredEnd(): number {
+    return this.deliveredEndOffset;
+  }
+
+  get latestDeliveredRetransmitted(): boolean {
+    return this.deliveredWasRetransmitted;
+  }
+
+  resetDelivered(): void {
+    this.deliveredTime = Number.NEGATIVE_INFINITY;
+    this.deliveredEndOffset = Number.NEGATIVE_INFINITY;
+    this.deliveredWasRetransmitted = false;
+  }
+
+  private noteDelivered(slot: number): void {
+    const time = this.sendTimes[slot]!;
+    const end = this.ends[slot]!;
+    // RFC 8985 6.2 step 2: the most recently sent; equal times are ordered by end offset.
+    if (time > this.deliveredTime || (time === this.deliveredTime && end > this.deliveredEndOffset)) {
+      this.deliveredTime = time;
+      this.deliveredEndOffset = end;
+      this.deliveredWasRetransmitted = (this.flags[slot]! & RETRANSMITTED) !== 0;
+    }
+  }
+
+  /** Take `length` bytes of the record in `slot` out of the running sums (it is acknowledged). */
+  private forget(slot: number, length: number): void {
+    const flags = this.flags[slot]!;
+    if ((flags & SACKED) !== 0) {
+      this.sackedByteCount -= length;
+      this.sackedRecordCount--;
+    } else if ((flags & LOST) !== 0) {
+      this.lostRecordCount--;
+    } else {
+      this.inFlightBytes -= length;
+    }
   }
 
   private slot(i: number): number {

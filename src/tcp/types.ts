@@ -2,6 +2,7 @@
  * The contract between the TCP connection state machine (src/tcp/connection.ts), the stack that
  * demultiplexes segments to it, and the socket API above it.
  */
+import type { CongestionControlName } from './congestion-control.js';
 import type { Counters } from '../counters.js';
 import type { NetErrorCode } from '../errors.js';
 import type { IPv4Address } from '../wire/address.js';
@@ -54,6 +55,8 @@ export interface TcpConfig {
   windowScaling: boolean;
   timestamps: boolean;
   sack: boolean;
+  /** The congestion controller of new connections (RFC 9438 CUBIC by default, or RFC 5681 NewReno). */
+  congestionControl: CongestionControlName;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
@@ -71,6 +74,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   windowScaling: true,
   timestamps: true,
   sack: true,
+  congestionControl: 'cubic',
 };
 
 /** What a connection needs from the stack. */

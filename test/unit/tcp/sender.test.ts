@@ -80,7 +80,7 @@ describe('TcpSender', () => {
     const out: string[] = [];
     for (let i = 0; i < r.count; i++) {
       out.push(
-        `${r.start(i)}-${r.end(i)}${r.isRetransmitted(i) ? 'R' : ''}${r.isSacked(i) ? 'S' : ''}${r.isLost(i) ? 'L' : ''}@${r.sendTime(i)}`,
+        `${r.start(i)}-${r.end(i)}${r.isRetransmitted(i) ? 'R' : ''}${r.isSacked(i) ? 'S' : ''}${r.isAwaitingRetransmission(i) ? 'L' : ''}@${r.sendTime(i)}`,
       );
     }
     return out;
@@ -112,12 +112,12 @@ describe('TcpSender', () => {
     expect(records(sender)).toEqual(['1500-2000@0', '2000-3000@0', '3000-4000@0', '4000-5000@0']);
     ack(1500, [[3000, 4000]]);
     expect(records(sender)).toEqual(['1500-2000@0', '2000-3000@0', '3000-4000S@0', '4000-5000@0']);
-    // The retransmission timeout: everything lost, SACKs forgotten, one segment (cwnd 1 SMSS) resent
-    // from SND.UNA, covering the rest of the first record and part of the second.
+    // The retransmission timeout: everything not SACKed is lost (the scoreboard is kept, RFC 6675
+    // 5.1), and the loss window (one SMSS) resends the first record whole, not a byte more.
     const rto = sender.rtt.rto;
     time.advance(rto);
     const at = 10 + rto;
-    expect(records(sender)).toEqual([`1500-2000RL@${at}`, `2000-3000RL@${at}`, '3000-4000L@0', '4000-5000L@0']);
+    expect(records(sender)).toEqual([`1500-2000R@${at}`, '2000-3000L@0', '3000-4000S@0', '4000-5000L@0']);
   });
 
   it('an ACK for data never sent asks for an ACK and is dropped', () => {
@@ -152,8 +152,10 @@ describe('TcpSender', () => {
     ack(0, [[1000, 3000]]);
     ack(0, [[1000, 4000]]);
     expect(sender.scoreboard.sackedRanges()).toEqual([{ start: 1000, end: 4000 }]);
+    // RFC 6675 IsLost: three SACKed segments above the first: it is lost, recovery begins.
+    expect(sender.recovery.phase).toBe('fast-recovery');
+    sender.output('ESTABLISHED');
     expect(sent.map((s) => [s.seq - sender.sendSeq(0), s.payload.length])).toEqual([[0, 1000]]);
-    expect(sender.scoreboard.highRetransmitted).toBe(1000);
   });
 });
 
@@ -271,7 +273,7 @@ describe('TCP sending', () => {
     expect(h.counters.get('timeouts')).toBe(1);
   });
 
-  it('fast retransmit on three duplicate ACKs, NewReno partial ACK, exit on full ACK', () => {
+  it('without SACK: fast retransmit on three duplicate ACKs, PRR sets cwnd, NewReno partial ACK, exit on full ACK', () => {
     const h = new TcpHarness();
     h.openActive({ mss: 1000 });
     h.conn.write(patternBytes(10_000));
@@ -285,7 +287,9 @@ describe('TCP sending', () => {
     expect(fast!.payload.length).toBe(1000);
     expect(h.counters.get('fast_retransmits')).toBe(1);
     expect(h.conn.stats().ssthresh).toBe(5000);
-    expect(h.conn.stats().cwnd).toBe(8000);
+    // RFC 6937: pipe = 10 sent - 1 lost - 3 reported by duplicates = 6000; sndcnt = one segment
+    // (the fast retransmission always goes), so cwnd = 7000.
+    expect(h.conn.stats().cwnd).toBe(7000);
     // Partial ACK: segment 3 was lost too.
     h.ack(3000);
     const [partial] = h.take();

@@ -6,85 +6,125 @@ describe('TransmitRecords', () => {
   function snapshot(records: TransmitRecords): Array<[number, number, number, string]> {
     const out: Array<[number, number, number, string]> = [];
     for (let i = 0; i < records.count; i++) {
-      const flags = (records.isRetransmitted(i) ? 'R' : '') + (records.isSacked(i) ? 'S' : '') + (records.isLost(i) ? 'L' : '');
+      const flags =
+        (records.isRetransmitted(i) ? 'R' : '') + (records.isSacked(i) ? 'S' : '') + (records.isAwaitingRetransmission(i) ? 'L' : '');
       out.push([records.start(i), records.end(i), records.sendTime(i), flags]);
     }
     return out;
   }
 
-  it('appends one record per new segment, in send order', () => {
+  function filled(count: number, size = 100): TransmitRecords {
+    const records = new TransmitRecords();
+    for (let i = 0; i < count; i++) records.append(i * size, i * size + size, i);
+    return records;
+  }
+
+  it('appends one record per new segment, in send order, and counts them in pipe', () => {
     const records = new TransmitRecords();
     expect(records.endOffset).toBe(Number.NEGATIVE_INFINITY);
-    records.onSend(0, 1000, 5, 0);
-    records.onSend(1000, 1500, 6, 1000);
+    records.append(0, 1000, 5);
+    records.append(1000, 1500, 6);
     // A FIN occupies one offset past the data.
-    records.onSend(1500, 1501, 7, 1500);
+    records.append(1500, 1501, 7);
     expect(snapshot(records)).toEqual([
       [0, 1000, 5, ''],
       [1000, 1500, 6, ''],
       [1500, 1501, 7, ''],
     ]);
     expect(records.endOffset).toBe(1501);
+    expect(records.pipe).toBe(1501);
   });
 
-  it('a retransmission marks the records it touches and takes the new send time; the part past SND.MAX is new', () => {
-    const records = new TransmitRecords();
-    records.onSend(0, 1000, 1, 0);
-    records.onSend(1000, 2000, 2, 1000);
-    records.onSend(2000, 3000, 3, 2000);
-    records.onSend(500, 1200, 10, 3000);
-    records.onSend(2500, 3500, 11, 3000);
-    expect(snapshot(records)).toEqual([
-      [0, 1000, 10, 'R'],
-      [1000, 2000, 10, 'R'],
-      [2000, 3000, 11, 'R'],
-      [3000, 3500, 11, ''],
-    ]);
-  });
-
-  it('the cumulative ACK drops acknowledged records and trims the one it cuts', () => {
-    const records = new TransmitRecords();
-    records.onSend(0, 1000, 1, 0);
-    records.onSend(1000, 2000, 2, 1000);
-    records.onSend(2000, 3000, 3, 2000);
+  it('the cumulative ACK drops acknowledged records, trims the one it cuts, and reports the latest delivered', () => {
+    const records = filled(3, 1000);
     records.acknowledge(0);
     expect(records.count).toBe(3);
+    records.resetDelivered();
     records.acknowledge(1500);
     expect(snapshot(records)).toEqual([
-      [1500, 2000, 2, ''],
-      [2000, 3000, 3, ''],
+      [1500, 2000, 1, ''],
+      [2000, 3000, 2, ''],
     ]);
+    expect(records.pipe).toBe(1500);
+    // The cut record counts as delivered (part of it arrived); it was sent at time 1.
+    expect(records.latestDeliveredSendTime).toBe(1);
     records.acknowledge(3000);
     expect(records.count).toBe(0);
+    expect(records.pipe).toBe(0);
   });
 
-  it('marks SACKed only the records entirely inside the SACKed range', () => {
-    const records = new TransmitRecords();
-    for (let i = 0; i < 5; i++) records.onSend(i * 100, i * 100 + 100, i, i * 100);
+  it('marks SACKed only the records entirely inside the SACKed range; SACKed bytes leave pipe', () => {
+    const records = filled(5);
+    records.resetDelivered();
     records.markSacked(150, 400);
     expect(snapshot(records).map((r) => r[3])).toEqual(['', '', 'S', 'S', '']);
+    expect(records.sackedBytes).toBe(200);
+    expect(records.sackedCount).toBe(2);
+    expect(records.pipe).toBe(300);
+    expect(records.latestDeliveredEnd).toBe(400);
+    records.acknowledge(400);
+    expect(records.sackedBytes).toBe(0);
+    expect(records.sackedCount).toBe(0);
+    expect(records.pipe).toBe(100);
   });
 
-  it('a retransmission timeout deems every record lost and forgets SACKs', () => {
-    const records = new TransmitRecords();
-    for (let i = 0; i < 3; i++) records.onSend(i * 100, i * 100 + 100, i, i * 100);
+  it('a lost record leaves pipe until it is retransmitted; the retransmission takes the new send time', () => {
+    const records = filled(3);
+    records.markLost(1);
+    expect(records.lostCount).toBe(1);
+    expect(records.pipe).toBe(200);
+    expect(records.firstAwaitingRetransmission()).toBe(1);
+    expect(records.isInFlight(1)).toBe(false);
+    records.retransmitted(1, 50);
+    expect(snapshot(records)[1]).toEqual([100, 200, 50, 'R']);
+    expect(records.pipe).toBe(300);
+    expect(records.lostCount).toBe(0);
+    expect(records.firstAwaitingRetransmission()).toBe(-1);
+    // Lost again (RACK): it awaits a second retransmission.
+    records.markLost(1);
+    expect(snapshot(records)[1]![3]).toBe('RL');
+  });
+
+  it('a timeout deems every record lost but keeps the SACKed ones (RFC 6675 5.1); reneging clears them', () => {
+    const records = filled(3);
     records.markSacked(100, 200);
-    records.onRetransmissionTimeout();
+    records.markAllLost();
+    expect(snapshot(records).map((r) => r[3])).toEqual(['L', 'S', 'L']);
+    expect(records.pipe).toBe(0);
+    records.clearSacked();
     expect(snapshot(records).map((r) => r[3])).toEqual(['L', 'L', 'L']);
-    records.onSend(0, 100, 9, 300);
-    expect(snapshot(records).map((r) => r[3])).toEqual(['RL', 'L', 'L']);
+    expect(records.lostCount).toBe(3);
+    expect(records.sackedBytes).toBe(0);
   });
 
-  it('grows past its capacity and keeps order across the ring wrap', () => {
+  it('splits a record into two with the same flags, keeping the sums', () => {
+    const records = filled(3);
+    records.markLost(1);
+    records.split(1, 140);
+    expect(snapshot(records)).toEqual([
+      [0, 100, 0, ''],
+      [100, 140, 1, 'L'],
+      [140, 200, 1, 'L'],
+      [200, 300, 2, ''],
+    ]);
+    expect(records.lostCount).toBe(2);
+    expect(records.pipe).toBe(200);
+    expect(() => records.split(0, 100)).toThrow(RangeError);
+  });
+
+  it('grows past its capacity and keeps order across the ring wrap, also when splitting', () => {
     const records = new TransmitRecords(4);
-    for (let i = 0; i < 3; i++) records.onSend(i * 10, i * 10 + 10, i, i * 10);
+    for (let i = 0; i < 3; i++) records.append(i * 10, i * 10 + 10, i);
     records.acknowledge(20);
     // The head moved: these wrap around the 4 slots, then force a doubling.
-    for (let i = 3; i < 10; i++) records.onSend(i * 10, i * 10 + 10, i, i * 10);
+    for (let i = 3; i < 10; i++) records.append(i * 10, i * 10 + 10, i);
     expect(records.count).toBe(8);
     expect(snapshot(records).map((r) => r[0])).toEqual([20, 30, 40, 50, 60, 70, 80, 90]);
     records.markSacked(50, 70);
     expect(snapshot(records).map((r) => r[3])).toEqual(['', '', '', 'S', 'S', '', '', '']);
-    expect(() => records.start(8)).toThrow(RangeError);
+    records.split(0, 25);
+    expect(snapshot(records).map((r) => r[0])).toEqual([20, 25, 30, 40, 50, 60, 70, 80, 90]);
+    expect(records.indexAfter(55)).toBe(4);
+    expect(() => records.start(9)).toThrow(RangeError);
   });
 });
