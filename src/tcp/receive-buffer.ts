@@ -100,8 +100,8 @@ export class ReceiveBuffer {
    * RFC 2883 section 4: the first contiguous run of bytes that the last insert() already had (read,
    * readable or held out of order), as [duplicateStart, duplicateEnd); empty (equal) when the
    * insert brought only new bytes or was refused (over-limit). A segment can duplicate several
-   * separate runs; a D-SACK block reports one contiguous run, so the lowest is kept (RFC 2883
-   * section 4 rule 1, as in its examples of non-contiguous duplicate subsegments).
+   * separate runs; a D-SACK block reports one contiguous run (RFC 2883 section 4 rules 1 and 3),
+   * and this buffer keeps the lowest.
    */
   get duplicateStart(): number {
     return this.duplicateFrom;
