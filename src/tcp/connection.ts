@@ -414,6 +414,7 @@ export class TcpConnection {
         this.timers.close.set(now + 2 * this.config.msl);
         return;
       } else {
+        receiver.reportDuplicateText(text);
         this.counters.drop('out_of_window');
         outcome.ackNow = true;
         return;

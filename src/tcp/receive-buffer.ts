@@ -6,6 +6,9 @@
  * also the out-of-order bytes the window admitted beyond them, written straight to their final
  * place; a short sorted list of ranges says which bytes past inOrderEnd are present. When a hole
  * fills, inOrderEnd jumps over the ranges that became contiguous: no data moves.
+ *
+ * Each insert() also notes the first run of its bytes that the buffer already had (below
+ * inOrderEnd, or inside a held range): the duplicate a D-SACK reports (RFC 2883 section 4).
  */
 
 import { ByteRing } from './byte-ring.js';
@@ -43,6 +46,9 @@ export class ReceiveBuffer {
   private ranges: HeldRange[] = [];
   private heldOutOfOrder = 0;
   private arrivals = 0;
+  /** The first duplicated run of the last insert(), [duplicateFrom, duplicateTo); empty when equal. */
+  private duplicateFrom = 0;
+  private duplicateTo = 0;
 
   constructor(
     readonly capacity: number,
@@ -90,6 +96,21 @@ export class ReceiveBuffer {
     return this.ranges.length;
   }
 
+  /**
+   * RFC 2883 section 4: the first contiguous run of bytes that the last insert() already had (read,
+   * readable or held out of order), as [duplicateStart, duplicateEnd); empty (equal) when the
+   * insert brought only new bytes or was refused (over-limit). A segment can duplicate several
+   * separate runs; a D-SACK block reports one contiguous run (RFC 2883 section 4 rules 1 and 3),
+   * and this buffer keeps the lowest.
+   */
+  get duplicateStart(): number {
+    return this.duplicateFrom;
+  }
+
+  get duplicateEnd(): number {
+    return this.duplicateTo;
+  }
+
   /** The out-of-order ranges in sequence order (copies). */
   outOfOrderRanges(): ByteRange[] {
     return this.ranges.map((r) => ({ start: r.start, end: r.end }));
@@ -97,31 +118,44 @@ export class ReceiveBuffer {
 
   /**
    * RFC 2018 section 4: up to `max` ranges, the one holding the most recently received data first,
-   * then the others by how recently they changed.
+   * then the others by how recently they changed. When a held range contains `leadOffset`, that
+   * range comes first whatever its age: after a D-SACK block for a duplicate of held data, the
+   * next block is the (possibly larger) block containing it (RFC 2883 section 4 rule 4).
    */
-  sackRanges(max: number): ByteRange[] {
+  sackRanges(max: number, leadOffset = -1): ByteRange[] {
     const n = this.ranges.length;
     if (n === 0 || max <= 0) return [];
     if (n === 1) return [{ start: this.ranges[0]!.start, end: this.ranges[0]!.end }];
+    const leads = (r: HeldRange): number => (r.start <= leadOffset && leadOffset < r.end ? 1 : 0);
     return [...this.ranges]
-      .sort((a, b) => b.touched - a.touched)
+      .sort((a, b) => leads(b) - leads(a) || b.touched - a.touched)
       .slice(0, max)
       .map((r) => ({ start: r.start, end: r.end }));
   }
 
   /**
    * Store `data` at stream offset `offset`. Bytes before inOrderEnd or past limitOffset are
-   * ignored (the connection trims to the window before calling).
+   * ignored (the connection trims to the window before calling); the bytes already held are noted
+   * as duplicateStart/duplicateEnd.
    */
   insert(offset: number, data: Uint8Array): ReceiveInsertStatus {
     let start = offset;
     let end = offset + data.length;
     if (end > this.limitOffset) end = this.limitOffset;
-    if (start < this.inOrder) start = this.inOrder;
+    this.duplicateFrom = this.duplicateTo = 0;
+    if (start < this.inOrder) {
+      // Already readable or read: the duplicate run lies below inOrderEnd (RFC 2883 section 4).
+      this.noteDuplicate(start, Math.min(end, this.inOrder));
+      start = this.inOrder;
+    }
     if (end <= start) return 'duplicate';
     const bytes = start === offset && end - start === data.length ? data : data.subarray(start - offset, end - offset);
 
     if (start === this.inOrder) {
+      // The lowest held range may overlap the new in-order bytes: that part is a duplicate of held
+      // data, absorbed below the cumulative ACK with the rest (RFC 2883 section 4 rule 1).
+      const lowest = this.ranges[0];
+      if (lowest !== undefined && lowest.start < end) this.noteDuplicate(lowest.start, Math.min(lowest.end, end));
       this.ring.write(start - this.readPosition, bytes);
       this.inOrder = end;
       this.absorbRanges();
@@ -135,11 +169,20 @@ export class ReceiveBuffer {
     let overlap = 0;
     while (last < ranges.length && ranges[last]!.start <= end) {
       const r = ranges[last]!;
-      overlap += Math.max(0, Math.min(r.end, end) - Math.max(r.start, start));
+      const overlapStart = Math.max(r.start, start);
+      const overlapEnd = Math.min(r.end, end);
+      if (overlapEnd > overlapStart) {
+        overlap += overlapEnd - overlapStart;
+        this.noteDuplicate(overlapStart, overlapEnd);
+      }
       last++;
     }
     const added = end - start - overlap;
-    if (added > 0 && this.heldOutOfOrder + added > this.outOfOrderLimit) return 'over-limit';
+    if (added > 0 && this.heldOutOfOrder + added > this.outOfOrderLimit) {
+      // Refused: nothing of it was taken, so nothing is reported as received twice.
+      this.duplicateFrom = this.duplicateTo = 0;
+      return 'over-limit';
+    }
     this.ring.write(start - this.readPosition, bytes);
     this.heldOutOfOrder += added;
     let mergedStart = start;
@@ -170,6 +213,13 @@ export class ReceiveBuffer {
     this.ranges = [];
     this.heldOutOfOrder = 0;
     this.ring.reset();
+  }
+
+  /** Keep the first (lowest) duplicated run of this insert. */
+  private noteDuplicate(from: number, to: number): void {
+    if (to <= from || this.duplicateTo > this.duplicateFrom) return;
+    this.duplicateFrom = from;
+    this.duplicateTo = to;
   }
 
   private absorbRanges(): void {

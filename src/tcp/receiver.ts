@@ -2,7 +2,8 @@
  * The receive side of a TCP connection: the receive sequence variables (RFC 9293 3.3.1) as
  * receive offsets, segment acceptability and trimming (RFC 9293 3.10.7.4 first check), the
  * reassembly buffer, the window we advertise (RFC 9293 3.8.6.2.2, RFC 1122 4.2.3.3), the
- * acknowledgment policy (RFC 1122 4.2.3.2, RFC 5681 4.2) and the SACK blocks we send (RFC 2018).
+ * acknowledgment policy (RFC 1122 4.2.3.2, RFC 5681 4.2) and the SACK blocks we send (RFC 2018),
+ * led by a D-SACK block when the segment just received duplicated data (RFC 2883).
  *
  * Receive offsets: offset(seq) = seq - (IRS + 1), so the peer's SYN is offset -1 and its first
  * data byte offset 0; seqAdd/seqDiff convert at the edge (receiveSeq, receiveOffset).
@@ -69,6 +70,12 @@ export class TcpReceiver {
   /** Largest segment payload received: what counts as "full-sized" (RFC 1122 4.2.3.2). */
   private receiveMss: number;
   bytesReceivedTotal = 0;
+  /**
+   * RFC 2883 section 4: the duplicated run of the latest duplicate segment, as receive offsets
+   * [dsackStart, dsackEnd), to lead the SACK option of the next ACK; empty (equal) when none.
+   */
+  private dsackStart = 0;
+  private dsackEnd = 0;
 
   constructor(
     private readonly config: TcpConfig,
@@ -114,9 +121,24 @@ export class TcpReceiver {
     return (segOff >= this.rcvNxt && segOff < windowEnd) || (last >= this.rcvNxt && last < windowEnd);
   }
 
+  /**
+   * A segment arrived (before trimming): the D-SACK, if any, is now about this segment alone (RFC
+   * 2883 section 4 rule 1: only the most recent packet is reported). Its data below RCV.NXT was
+   * received before: that run (only it, when the rest is new) becomes a D-SACK block below the
+   * cumulative ACK. trim() calls this for every acceptable segment; the connection calls it for a
+   * segment it rejects as unacceptable, which is how one entirely below RCV.NXT arrives (answered
+   * by an ACK at once, RFC 9293 3.10.7.4). Data only: a SYN or FIN below RCV.NXT is not reported.
+   */
+  reportDuplicateText(text: ArrivingText): void {
+    this.dsackStart = this.dsackEnd = 0;
+    const dataStart = text.syn ? text.offset + 1 : text.offset;
+    if (dataStart < this.rcvNxt) this.setDsack(dataStart, Math.min(dataStart + text.payload.length, this.rcvNxt));
+  }
+
   /** Trim what lies before RCV.NXT (duplicate) and beyond the window (RFC 9293 3.10.7.4 first). */
   trim(text: ArrivingText, rcvWnd: number, outcome: SegmentOutcome): void {
     const windowEnd = this.rcvNxt + rcvWnd;
+    this.reportDuplicateText(text);
     if (text.offset < this.rcvNxt) {
       let cut = this.rcvNxt - text.offset;
       if (text.syn) {
@@ -156,6 +178,10 @@ export class TcpReceiver {
     const before = buffer.inOrderEnd;
     if (payload.length > this.receiveMss) this.receiveMss = Math.min(payload.length, this.config.mss);
     const status = buffer.insert(segOff, payload);
+    // RFC 2883 section 4: data that duplicates held out-of-order data leads the next ACK's SACK
+    // option (every status that can carry a duplicate ACKs at once, below). A run below RCV.NXT
+    // that trim() cut from this segment is lower and stays: one block reports one run.
+    if (buffer.duplicateEnd > buffer.duplicateStart && !this.hasDsack) this.setDsack(buffer.duplicateStart, buffer.duplicateEnd);
     switch (status) {
       case 'in-order': {
         const advanced = buffer.inOrderEnd - before;
@@ -174,7 +200,8 @@ export class TcpReceiver {
         break;
       }
       case 'out-of-order':
-        // RFC 5681 4.2: an out-of-order segment draws an immediate duplicate ACK (with SACK blocks).
+        // RFC 5681 4.2: an out-of-order segment draws an immediate duplicate ACK (with SACK blocks,
+        // led by a D-SACK block when it duplicated held data).
         this.counters.add('out_of_order_segments');
         outcome.ackNow = true;
         break;
@@ -210,8 +237,16 @@ export class TcpReceiver {
   // Acknowledgment policy
   // ====================================================================================
 
-  /** A segment carrying our ACK of RCV.NXT left: nothing is owed any more. */
+  /**
+   * A segment carrying our ACK of RCV.NXT (and the SACK option of outgoingSackBlocks() when
+   * hasSackBlocksToSend) left: nothing is owed any more, and a D-SACK it carried is not repeated
+   * (RFC 2883 section 4 rule 2: each duplicate is reported in at most one D-SACK block).
+   */
   onAckSent(): void {
+    if (this.hasDsack) {
+      this.counters.add('dsacks_sent');
+      this.dsackStart = this.dsackEnd = 0;
+    }
     this.lastAckSent = this.rcvNxt;
     this.ackOwed = false;
     this.bytesSinceAck = 0;
@@ -280,21 +315,54 @@ export class TcpReceiver {
   // SACK blocks we send (RFC 2018)
   // ====================================================================================
 
-  /** Out-of-order data is held and the peer takes SACK blocks. */
+  /** The peer takes SACK blocks and there is a D-SACK to report or out-of-order data held. */
   get hasSackBlocksToSend(): boolean {
-    return this.options.sackPermitted && this.buffer.hasOutOfOrder;
+    return this.options.sackPermitted && (this.hasDsack || this.buffer.hasOutOfOrder);
   }
 
+  /**
+   * The SACK option's blocks: a pending D-SACK block first (RFC 2883 section 4), then the held
+   * ranges, most recent first (RFC 2018 section 4), the one containing the D-SACK's run leading them
+   * (RFC 2883 section 4 rule 4), up to what fits beside the other options: 4 blocks, 3 with
+   * timestamps (RFC 2018 section 3).
+   */
   outgoingSackBlocks(): SackBlock[] {
-    const max = this.options.timestamps ? TCP_MAX_SACK_BLOCKS_WITH_TIMESTAMPS : TCP_MAX_SACK_BLOCKS;
-    return this.buffer.sackRanges(max).map((r) => ({ left: this.receiveSeq(r.start), right: this.receiveSeq(r.end) }));
+    const max = this.maxSackBlocks();
+    const blocks: SackBlock[] = [];
+    let leadOffset = -1;
+    if (this.hasDsack) {
+      blocks.push({ left: this.receiveSeq(this.dsackStart), right: this.receiveSeq(this.dsackEnd) });
+      leadOffset = this.dsackStart;
+    }
+    for (const r of this.buffer.sackRanges(max - blocks.length, leadOffset)) {
+      blocks.push({ left: this.receiveSeq(r.start), right: this.receiveSeq(r.end) });
+    }
+    return blocks;
   }
 
   /** Option bytes the SACK blocks take from the next segment (its payload is that much shorter). */
   outgoingSackOptionBytes(): number {
     if (!this.hasSackBlocksToSend) return 0;
-    const max = this.options.timestamps ? TCP_MAX_SACK_BLOCKS_WITH_TIMESTAMPS : TCP_MAX_SACK_BLOCKS;
-    const blocks = Math.min(max, this.buffer.outOfOrderRangeCount);
+    const blocks = Math.min(this.maxSackBlocks(), (this.hasDsack ? 1 : 0) + this.buffer.outOfOrderRangeCount);
     return TCP_SACK_OPTION_OVERHEAD + TCP_SACK_BLOCK_BYTES * blocks;
+  }
+
+  private maxSackBlocks(): number {
+    return this.options.timestamps ? TCP_MAX_SACK_BLOCKS_WITH_TIMESTAMPS : TCP_MAX_SACK_BLOCKS;
+  }
+
+  private get hasDsack(): boolean {
+    return this.dsackEnd > this.dsackStart;
+  }
+
+  /**
+   * Note a duplicated run for the next ACK, replacing one not yet sent: one D-SACK block per ACK,
+   * for the latest duplicate (RFC 2883 section 4 rule 1). Only when SACK was negotiated: D-SACK
+   * needs no negotiation of its own but uses the SACK option (RFC 2883 section 2).
+   */
+  private setDsack(start: number, end: number): void {
+    if (!this.options.sackPermitted || end <= start) return;
+    this.dsackStart = start;
+    this.dsackEnd = end;
   }
 }

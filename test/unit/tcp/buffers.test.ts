@@ -130,6 +130,57 @@ describe('ReceiveBuffer', () => {
     expect(r.sackRanges(2)).toHaveLength(2);
   });
 
+  it('notes the first run each insert already had (RFC 2883 duplicates), none for new data', () => {
+    const r = new ReceiveBuffer(10_000, 10_000);
+    const duplicate = (): [number, number] => [r.duplicateStart, r.duplicateEnd];
+    expect(r.insert(0, bytes(1000))).toBe('in-order');
+    expect(r.duplicateEnd - r.duplicateStart).toBe(0);
+    // Entirely below inOrderEnd, then partly.
+    expect(r.insert(200, bytes(300, 200))).toBe('duplicate');
+    expect(duplicate()).toEqual([200, 500]);
+    expect(r.insert(900, bytes(200, 900))).toBe('in-order');
+    expect(duplicate()).toEqual([900, 1000]);
+    // Inside a held range, and overlapping its edge.
+    r.insert(2000, bytes(1000, 2000));
+    expect(r.duplicateEnd - r.duplicateStart).toBe(0);
+    expect(r.insert(2200, bytes(100, 2200))).toBe('out-of-order');
+    expect(duplicate()).toEqual([2200, 2300]);
+    expect(r.insert(2800, bytes(400, 2800))).toBe('out-of-order');
+    expect(duplicate()).toEqual([2800, 3000]);
+    // Across two held ranges: the lower run.
+    r.insert(4000, bytes(500, 4000));
+    expect(r.insert(3100, bytes(1100, 3100))).toBe('out-of-order');
+    expect(duplicate()).toEqual([3100, 3200]);
+    expect(r.outOfOrderRanges()).toEqual([{ start: 2000, end: 4500 }]);
+    // In order, running into the held range it then absorbs.
+    expect(r.insert(1100, bytes(1000, 1100))).toBe('in-order');
+    expect(duplicate()).toEqual([2000, 2100]);
+    expect(r.inOrderEnd).toBe(4500);
+    const out = new Uint8Array(4500);
+    expect(r.read(out)).toBe(4500);
+    expect(out).toEqual(bytes(4500));
+  });
+
+  it('a refused insert notes no duplicate', () => {
+    const r = new ReceiveBuffer(10_000, 500);
+    r.insert(1000, bytes(500, 1000));
+    expect(r.insert(1200, bytes(800, 1200))).toBe('over-limit');
+    expect(r.duplicateEnd - r.duplicateStart).toBe(0);
+  });
+
+  it('SACK ranges: the range containing the lead offset first, then by recency (RFC 2883 4 rule 4)', () => {
+    const r = new ReceiveBuffer(100_000, 100_000);
+    r.insert(1000, bytes(10));
+    r.insert(3000, bytes(10));
+    r.insert(5000, bytes(10));
+    expect(r.sackRanges(2, 1005)).toEqual([
+      { start: 1000, end: 1010 },
+      { start: 5000, end: 5010 },
+    ]);
+    // An offset in no held range changes nothing.
+    expect(r.sackRanges(3, 2000)).toEqual(r.sackRanges(3));
+  });
+
   it('keeps data intact through ring wrap and growth under a long stream', () => {
     const r = new ReceiveBuffer(64 * 1024, 64 * 1024);
     const out = new Uint8Array(64 * 1024);

@@ -1,6 +1,7 @@
 /**
- * The receive side: TcpReceiver alone (acceptability, trimming, ACK policy, window), and through a
- * connection (delayed ACKs, reassembly and SACK blocks, window advertisement).
+ * The receive side: TcpReceiver alone (acceptability, trimming, ACK policy, window, SACK option
+ * size), and through a connection (delayed ACKs, reassembly and SACK blocks, window advertisement,
+ * D-SACK blocks of RFC 2883).
  */
 import { describe, expect, it } from 'vitest';
 import { Counters } from '../../../src/counters.js';
@@ -9,11 +10,16 @@ import { NegotiatedOptions } from '../../../src/tcp/options.js';
 import { ArrivingText, TcpReceiver } from '../../../src/tcp/receiver.js';
 import { SegmentOutcome } from '../../../src/tcp/segment-outcome.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from '../../../src/tcp/types.js';
+import { TCP_SYN, type TcpOptions } from '../../../src/wire/tcp.js';
 import { ManualTime } from '../../support/manual-time.js';
 import { TcpHarness, patternBytes } from '../../support/tcp-harness.js';
 
 describe('TcpReceiver', () => {
-  function receiverUnderTest(overrides: Partial<TcpConfig> = {}): {
+  /** A receiver whose peer's SYN offered `peerSynOptions` (nothing: no SACK, no timestamps). */
+  function receiverUnderTest(
+    overrides: Partial<TcpConfig> = {},
+    peerSynOptions?: TcpOptions,
+  ): {
     receiver: TcpReceiver;
     counters: Counters;
     outcome: SegmentOutcome;
@@ -23,7 +29,11 @@ describe('TcpReceiver', () => {
     const time = new ManualTime();
     const counters = new Counters('tcp');
     const delayedAck = new ConnectionTimer(time.timers, () => undefined);
-    const receiver = new TcpReceiver(config, new NegotiatedOptions(config), counters, delayedAck);
+    const options = new NegotiatedOptions(config);
+    if (peerSynOptions !== undefined) {
+      options.negotiate(new TcpHarness().seg({ seq: 0xfffffff0, flags: TCP_SYN, options: peerSynOptions }), time.now());
+    }
+    const receiver = new TcpReceiver(config, options, counters, delayedAck);
     receiver.synchronize(0xfffffff0);
     return { receiver, counters, outcome: new SegmentOutcome(), time };
   }
@@ -115,6 +125,69 @@ describe('TcpReceiver', () => {
     receiver.acceptFin(outcome);
     expect([receiver.rcvNxt, receiver.finReceived, outcome.ackNow, outcome.readable]).toEqual([151, true, true, true]);
     expect(receiver.finInSequence).toBe(false);
+  });
+
+  it('SACK option bytes count the D-SACK block within 4 blocks, or 3 beside timestamps (RFC 2018 3)', () => {
+    for (const [timestamps, blocks] of [
+      [false, 4],
+      [true, 3],
+    ] as const) {
+      const peer: TcpOptions = { mss: 1460, sackPermitted: true, ...(timestamps ? { timestamp: { value: 1, echo: 0 } } : {}) };
+      const { receiver, outcome } = receiverUnderTest({}, peer);
+      receiver.deliver(0, patternBytes(100), outcome);
+      receiver.onAckSent();
+      expect([receiver.hasSackBlocksToSend, receiver.outgoingSackOptionBytes()]).toEqual([false, 0]);
+      // A retransmission of [0, 100): the D-SACK block alone: 2 NOPs, kind, length, one block.
+      const again = text(0, 100);
+      receiver.trim(again, 1000, outcome);
+      expect([receiver.hasSackBlocksToSend, receiver.outgoingSackOptionBytes()]).toEqual([true, 4 + 8]);
+      expect(receiver.outgoingSackBlocks()).toEqual([{ left: receiver.receiveSeq(0), right: receiver.receiveSeq(100) }]);
+      receiver.onAckSent();
+      expect(receiver.outgoingSackOptionBytes()).toBe(0);
+      // Four held ranges: as many blocks as fit; a D-SACK takes the first place, not an extra one.
+      for (let i = 1; i <= 4; i++) receiver.deliver(i * 1000, patternBytes(100, i * 1000), outcome);
+      expect(receiver.outgoingSackOptionBytes()).toBe(4 + 8 * blocks);
+      const duplicate = text(1000, 100);
+      receiver.trim(duplicate, 10_000, outcome);
+      receiver.deliver(duplicate.offset, duplicate.payload, outcome);
+      expect(receiver.outgoingSackOptionBytes()).toBe(4 + 8 * blocks);
+      const sent = receiver.outgoingSackBlocks();
+      expect(sent).toHaveLength(blocks);
+      expect(sent.slice(0, 2)).toEqual([
+        { left: receiver.receiveSeq(1000), right: receiver.receiveSeq(1100) },
+        { left: receiver.receiveSeq(1000), right: receiver.receiveSeq(1100) },
+      ]);
+    }
+  });
+
+  it('reports only the latest segment, only its lowest duplicated run, and only with SACK negotiated', () => {
+    const { receiver, counters, outcome } = receiverUnderTest({}, { mss: 1460, sackPermitted: true });
+    receiver.deliver(0, patternBytes(1000), outcome);
+    receiver.deliver(2000, patternBytes(500, 2000), outcome);
+    receiver.onAckSent();
+    // [500, 2200): [500, 1000) is below RCV.NXT, [2000, 2200) is held: the lower run is reported.
+    const both = text(500, 1700);
+    receiver.trim(both, 10_000, outcome);
+    receiver.deliver(both.offset, both.payload, outcome);
+    expect(receiver.outgoingSackBlocks()[0]).toEqual({ left: receiver.receiveSeq(500), right: receiver.receiveSeq(1000) });
+    // A newer segment with nothing duplicated replaces it: no D-SACK is left (RFC 2883 4 rule 1).
+    const fresh = text(3000, 100);
+    receiver.trim(fresh, 10_000, outcome);
+    receiver.deliver(fresh.offset, fresh.payload, outcome);
+    expect(receiver.outgoingSackBlocks()[0]).toEqual({ left: receiver.receiveSeq(3000), right: receiver.receiveSeq(3100) });
+    receiver.onAckSent();
+    expect(counters.get('dsacks_sent')).toBe(0);
+
+    // Without SACK the duplicate is still trimmed and ACKed at once, but no block is reported.
+    const plain = receiverUnderTest();
+    plain.receiver.deliver(0, patternBytes(1000), plain.outcome);
+    plain.receiver.onAckSent();
+    plain.outcome.reset();
+    const dup = text(0, 1000);
+    plain.receiver.trim(dup, 10_000, plain.outcome);
+    expect([plain.outcome.ackNow, plain.receiver.hasSackBlocksToSend, plain.receiver.outgoingSackOptionBytes()]).toEqual([true, false, 0]);
+    plain.receiver.onAckSent();
+    expect(plain.counters.get('dsacks_sent')).toBe(0);
   });
 
   it('the advertised right edge never moves left, and grows only by the update threshold (receiver SWS)', () => {
@@ -248,5 +321,138 @@ describe('TCP receiving', () => {
     const [update] = h.take();
     expect(update!.window).toBe(2000);
     expect(update!.ack).toBe(h.peerSeq(4000));
+  });
+});
+
+describe('D-SACK (RFC 2883)', () => {
+  const SACK = { mss: 1460, sackPermitted: true } as const;
+
+  it('a retransmission of acknowledged data is ACKed at once with the duplicate below the ACK as the first block', () => {
+    const h = new TcpHarness();
+    h.openActive(SACK);
+    h.data(0, patternBytes(1000));
+    h.data(1000, patternBytes(1000, 1000));
+    expect(h.take().at(-1)!.ack).toBe(h.peerSeq(2000));
+    // The whole segment lies below RCV.NXT: unacceptable, answered by an ACK carrying the D-SACK.
+    h.data(1000, patternBytes(1000, 1000));
+    const [ack] = h.take();
+    expect(ack!.ack).toBe(h.peerSeq(2000));
+    expect(ack!.options.sackBlocks).toEqual([{ left: h.peerSeq(1000), right: h.peerSeq(2000) }]);
+    expect(h.counters.get('dsacks_sent')).toBe(1);
+    expect(h.readAll()).toEqual(patternBytes(2000));
+  });
+
+  it('a duplicate of held out-of-order data: the D-SACK block, then the held block containing it', () => {
+    const h = new TcpHarness();
+    h.openActive(SACK);
+    h.data(1000, patternBytes(1000, 1000));
+    h.data(2000, patternBytes(1000, 2000));
+    h.data(5000, patternBytes(1000, 5000));
+    h.take();
+    h.data(2000, patternBytes(1000, 2000));
+    const [ack] = h.take();
+    expect(ack!.ack).toBe(h.peerSeq(0));
+    expect(ack!.options.sackBlocks).toEqual([
+      { left: h.peerSeq(2000), right: h.peerSeq(3000) },
+      { left: h.peerSeq(1000), right: h.peerSeq(3000) },
+      { left: h.peerSeq(5000), right: h.peerSeq(6000) },
+    ]);
+  });
+
+  it('partial overlap reports just the duplicated part, below RCV.NXT or inside a held block', () => {
+    const h = new TcpHarness();
+    h.openActive(SACK);
+    h.data(0, patternBytes(1000));
+    h.data(3000, patternBytes(1000, 3000));
+    h.take();
+    // [500, 1500): [500, 1000) was received; [1000, 1500) is new.
+    h.data(500, patternBytes(1000, 500));
+    let [ack] = h.take();
+    expect(ack!.ack).toBe(h.peerSeq(1500));
+    expect(ack!.options.sackBlocks).toEqual([
+      { left: h.peerSeq(500), right: h.peerSeq(1000) },
+      { left: h.peerSeq(3000), right: h.peerSeq(4000) },
+    ]);
+    // [2500, 3500): [3000, 3500) is held; the block containing it grew to [2500, 4000).
+    h.data(2500, patternBytes(1000, 2500));
+    [ack] = h.take();
+    expect(ack!.options.sackBlocks).toEqual([
+      { left: h.peerSeq(3000), right: h.peerSeq(3500) },
+      { left: h.peerSeq(2500), right: h.peerSeq(4000) },
+    ]);
+    // [1000, 3000) fills the hole: [1000, 1500) is below RCV.NXT and [2500, 3000) repeats part of the
+    // held block it absorbs. One block reports one run: the lower.
+    h.data(1000, patternBytes(2000, 1000));
+    [ack] = h.take();
+    expect(ack!.ack).toBe(h.peerSeq(4000));
+    expect(ack!.options.sackBlocks).toEqual([{ left: h.peerSeq(1000), right: h.peerSeq(1500) }]);
+    expect(h.counters.get('dsacks_sent')).toBe(3);
+    expect(h.readAll()).toEqual(patternBytes(4000));
+  });
+
+  it('a run that fills the hole and overlaps a held block reports the overlap below the new ACK', () => {
+    const h = new TcpHarness();
+    h.openActive(SACK);
+    h.data(1000, patternBytes(1000, 1000));
+    h.take();
+    h.data(0, patternBytes(1500));
+    const [ack] = h.take();
+    expect(ack!.ack).toBe(h.peerSeq(2000));
+    expect(ack!.options.sackBlocks).toEqual([{ left: h.peerSeq(1000), right: h.peerSeq(1500) }]);
+    expect(h.readAll()).toEqual(patternBytes(2000));
+  });
+
+  it('the D-SACK appears on exactly one ACK', () => {
+    const h = new TcpHarness(1, 2, { delayedAckTimeout: 40 });
+    h.openActive(SACK);
+    h.data(0, patternBytes(1000));
+    h.advance(40);
+    h.take();
+    h.data(0, patternBytes(1000));
+    const [first] = h.take();
+    expect(first!.options.sackBlocks).toEqual([{ left: h.peerSeq(0), right: h.peerSeq(1000) }]);
+    // New in-order data: its (delayed) ACK carries no SACK option.
+    h.data(1000, patternBytes(100, 1000));
+    h.advance(40);
+    const [next] = h.take();
+    expect(next!.ack).toBe(h.peerSeq(1100));
+    expect(next!.options.sackBlocks).toBeUndefined();
+    // Nor does data we send afterwards.
+    h.conn.write(patternBytes(10));
+    const [data] = h.take();
+    expect(data!.options.sackBlocks).toBeUndefined();
+    expect(h.counters.get('dsacks_sent')).toBe(1);
+  });
+
+  it('no D-SACK without SACK negotiated: the duplicate is still ACKed at once', () => {
+    const h = new TcpHarness();
+    h.openActive({ mss: 1460 });
+    h.data(0, patternBytes(1000));
+    h.data(1000, patternBytes(1000, 1000));
+    h.take();
+    h.data(500, patternBytes(1000, 500));
+    h.data(1000, patternBytes(1000, 1000));
+    const acks = h.take();
+    expect(acks).toHaveLength(2);
+    expect(acks.map((a) => [a.ack, a.options.sackBlocks])).toEqual([
+      [h.peerSeq(2000), undefined],
+      [h.peerSeq(2000), undefined],
+    ]);
+    expect(h.counters.get('dsacks_sent')).toBe(0);
+  });
+
+  it('with timestamps the D-SACK takes the first of 3 blocks', () => {
+    const h = new TcpHarness();
+    const ts = { timestamp: { value: 1, echo: 0 } };
+    h.openActive({ ...SACK, ...ts });
+    for (let i = 1; i <= 4; i++) h.data(i * 1000, patternBytes(100, i * 1000), { options: ts });
+    h.take();
+    h.data(1000, patternBytes(100, 1000), { options: ts });
+    const [ack] = h.take();
+    expect(ack!.options.sackBlocks).toEqual([
+      { left: h.peerSeq(1000), right: h.peerSeq(1100) },
+      { left: h.peerSeq(1000), right: h.peerSeq(1100) },
+      { left: h.peerSeq(4000), right: h.peerSeq(4100) },
+    ]);
   });
 });
