@@ -56,9 +56,9 @@ export interface RackLossResult {
 }
 
 /** RFC 8985 6.2 step 4: the classic DupThresh (RFC 6675) below which RACK keeps a window without reordering seen. */
-export const RACK_DUP_THRESH = 3;
+const RACK_DUP_THRESH = 3;
 /** RFC 8985 6.2 step 4: recoveries an inflated reordering window persists after the last D-SACK round. */
-export const REORDER_WINDOW_PERSIST_RECOVERIES = 16;
+const REORDER_WINDOW_PERSIST_RECOVERIES = 16;
 /** RFC 8985 6.2 step 1 asks for a windowed minimum RTT; Linux keeps its minimum for 300 s. */
 const MIN_RTT_WINDOW_MS = 300_000;
 
@@ -66,7 +66,7 @@ const MIN_RTT_WINDOW_MS = 300_000;
  * RFC 8985 6.2 step 2, RACK_sent_after: was (time1, end1) sent after (time2, end2)? Ties in time
  * (clock granularity, or segments sent in one burst) are broken by the end offset.
  */
-export function rackSentAfter(time1: number, end1: number, time2: number, end2: number): boolean {
+function rackSentAfter(time1: number, end1: number, time2: number, end2: number): boolean {
   return time1 > time2 || (time1 === time2 && end1 > end2);
 }
 

@@ -10,9 +10,9 @@
  */
 
 /** RFC 8985 7.2: TLP.max_ack_delay, the delayed-ACK allowance when one segment is in flight (RFC 9293 3.8.6.3 allows 0.5 s; stacks use 200 ms). */
-export const TLP_MAX_ACK_DELAY_MS = 200;
+const TLP_MAX_ACK_DELAY_MS = 200;
 /** RFC 8985 7.2: the PTO when there is no SRTT estimate yet. */
-export const TLP_PTO_WITHOUT_RTT_MS = 1000;
+const TLP_PTO_WITHOUT_RTT_MS = 1000;
 
 /** What the sender knows when it considers arming the PTO (RFC 8985 7.2). */
 export interface ProbeTimeoutInput {
