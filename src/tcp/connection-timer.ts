@@ -5,6 +5,8 @@
  *   retransmission  RFC 6298 (and RFC 9293 3.8.1 for the SYN)      armed by the sender
  *   delayedAck      RFC 1122 4.2.3.2, RFC 9293 3.8.6.3              armed by the receiver
  *   persist         RFC 9293 3.8.6.1 zero-window probes             armed by the sender
+ *   reorder         RFC 8985 6.3 RACK reordering timeout            armed by the sender
+ *   lossProbe       RFC 8985 7.2 tail loss probe timeout (PTO)      armed by the sender
  *   keepAlive       RFC 1122 4.2.3.6                                armed by the connection
  *   close           TIME-WAIT's 2*MSL (RFC 9293 3.4.2), or the FIN-WAIT-2 limit of a closed connection
  *
@@ -71,15 +73,19 @@ export interface ConnectionTimerHandlers {
   onRetransmissionTimeout(now: number): void;
   onDelayedAckTimeout(now: number): void;
   onPersistTimeout(now: number): void;
+  onReorderTimeout(now: number): void;
+  onLossProbeTimeout(now: number): void;
   onKeepAliveTimeout(now: number): void;
   onCloseTimeout(now: number): void;
 }
 
-/** The five timer kinds of one connection. */
+/** The timer kinds of one connection. */
 export class ConnectionTimers {
   readonly retransmission: ConnectionTimer;
   readonly delayedAck: ConnectionTimer;
   readonly persist: ConnectionTimer;
+  readonly reorder: ConnectionTimer;
+  readonly lossProbe: ConnectionTimer;
   readonly keepAlive: ConnectionTimer;
   /** TIME-WAIT's 2*MSL, or the FIN-WAIT-2 limit of a closed connection. */
   readonly close: ConnectionTimer;
@@ -88,6 +94,8 @@ export class ConnectionTimers {
     this.retransmission = new ConnectionTimer(queue, (now) => handlers.onRetransmissionTimeout(now));
     this.delayedAck = new ConnectionTimer(queue, (now) => handlers.onDelayedAckTimeout(now));
     this.persist = new ConnectionTimer(queue, (now) => handlers.onPersistTimeout(now));
+    this.reorder = new ConnectionTimer(queue, (now) => handlers.onReorderTimeout(now));
+    this.lossProbe = new ConnectionTimer(queue, (now) => handlers.onLossProbeTimeout(now));
     this.keepAlive = new ConnectionTimer(queue, (now) => handlers.onKeepAliveTimeout(now));
     this.close = new ConnectionTimer(queue, (now) => handlers.onCloseTimeout(now));
   }
@@ -96,6 +104,8 @@ export class ConnectionTimers {
   stopSendTimers(): void {
     this.retransmission.stop();
     this.persist.stop();
+    this.reorder.stop();
+    this.lossProbe.stop();
   }
 
   /** RFC 9293 3.3.2: deleting the TCB cancels every timer. */
@@ -103,6 +113,8 @@ export class ConnectionTimers {
     this.retransmission.stop();
     this.delayedAck.stop();
     this.persist.stop();
+    this.reorder.stop();
+    this.lossProbe.stop();
     this.keepAlive.stop();
     this.close.stop();
   }

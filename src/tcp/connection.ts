@@ -101,6 +101,8 @@ export class TcpConnection {
       onRetransmissionTimeout: (now) => this.onRetransmissionTimeout(now),
       onDelayedAckTimeout: () => this.onDelayedAckTimeout(),
       onPersistTimeout: (now) => this.onPersistTimeout(now),
+      onReorderTimeout: (now) => this.sender.onReorderTimeout(now, this.currentState),
+      onLossProbeTimeout: (now) => this.sender.onLossProbeTimeout(now, this.currentState),
       onKeepAliveTimeout: (now) => this.onKeepAliveTimeout(now),
       onCloseTimeout: () => this.deleteTcb(undefined),
     });

@@ -168,7 +168,26 @@ export class LossRecovery {
     this.records.markAllLost();
   }
 
-  /** Bytes were retransmitted (`rescue`: by NextSeg rule 4). */
+  /**
+   * A timer found losses (RACK's reorder timeout, RFC 8985 6.3): recovery begins if it has not.
+   * Returns true when it began.
+   */
+  onLossDetectedByTimer(now: number, sndUna: number, sndMax: number, smss: number, congestion: CongestionControl): boolean {
+    if (this.phase !== 'open' || this.records.lostCount === 0) return false;
+    const ack: RecoveryAck = { now, sndUna, ackedBytes: 0, deliveredBytes: 0, duplicate: false, sndMax, smss, sackPermitted: true };
+    this.enterFastRecovery(ack, 0, congestion);
+    return true;
+  }
+
+  /** RFC 8985 7.4.2: a tail loss probe repaired a loss: the congestion response of a fast recovery, without one. */
+  onLossRepairedByProbe(now: number, flightSize: number, congestion: CongestionControl): void {
+    if (this.phase !== 'open') return;
+    congestion.onCongestionEvent(now, flightSize);
+    congestion.cwnd = Math.min(congestion.cwnd, congestion.ssthresh);
+    this.beginUndoEpisode();
+  }
+
+  /** Bytes were retransmitted. */
   onRetransmitted(bytes: number): void {
     this.unconfirmedRetransmissions++;
     if (this.phase === 'fast-recovery') this.prr.onSent(bytes);

@@ -24,12 +24,14 @@ import { createCongestionControl, type CongestionControl } from './congestion-co
 import type { ConnectionTimers } from './connection-timer.js';
 import { LossRecovery } from './loss-recovery.js';
 import { type NegotiatedOptions, timestampAt } from './options.js';
+import { RackLossDetection } from './rack.js';
 import { EMPTY_PAYLOAD, type TcpReceiver } from './receiver.js';
 import { RttEstimator } from './rtt.js';
 import { SackScoreboard } from './sack-scoreboard.js';
 import type { SegmentOutcome } from './segment-outcome.js';
 import { SendBuffer } from './send-buffer.js';
 import { seqAdd, seqDiff, type SeqNumber } from './seq.js';
+import { TailLossProbe } from './tail-loss-probe.js';
 import { TransmitRecords } from './transmit-records.js';
 import type { TcpConfig, TcpEnvironment, TcpFourTuple, TcpState } from './types.js';
 
@@ -47,6 +49,10 @@ export class TcpSender {
   /** One record per segment in flight: what recovery and RACK decide from. */
   readonly records = new TransmitRecords();
   readonly recovery: LossRecovery;
+  /** RFC 8985 RACK: time-based loss detection (with SACK). */
+  readonly rack = new RackLossDetection();
+  /** RFC 8985 section 7 TLP: tail loss probes (with SACK). */
+  readonly lossProbe = new TailLossProbe();
 
   // --- Send sequence variables (RFC 9293 3.3.1), as send offsets. Written only by this class.
   sndUna = -1;
@@ -98,6 +104,7 @@ export class TcpSender {
     this.rtt = new RttEstimator({ initialRto: config.initialRto, minRto: config.minRto, maxRto: config.maxRto });
     this.congestion = createCongestionControl(config.congestionControl, TCP_DEFAULT_MSS, false);
     this.recovery = new LossRecovery(this.records, counters);
+    this.records.deliveryObserver = this.rack;
   }
 
   /** Sequence number of send offset `off`. */
@@ -212,10 +219,19 @@ export class TcpSender {
     let acked = 0;
     let delivered = 0;
     let rttSample: number | undefined;
-    records.resetDelivered();
+    const sack = this.options.sackPermitted;
+    if (ackOff > this.sndUna) {
+      rttSample = this.takeRttSample(seg, ackOff, now);
+      if (rttSample !== undefined) {
+        // RFC 8985 6.2 step 1 (min_RTT) and 7.2 (a new sample allows another probe).
+        this.rack.onRttSample(rttSample, now);
+        this.lossProbe.onRttSample();
+      }
+    }
+    const echo = seg.options.timestamp?.echo;
+    this.rack.beginAck(now, this.options.timestamps && echo !== undefined && echo !== 0 ? echo : undefined);
     if (ackOff > this.sndUna) {
       acked = ackOff - this.sndUna;
-      rttSample = this.takeRttSample(seg, ackOff, now);
       const freed = this.buffer.releaseTo(Math.min(Math.max(ackOff, 0), this.buffer.endOffset));
       if (freed > 0) outcome.writable = true;
       this.sndUna = ackOff;
@@ -233,8 +249,9 @@ export class TcpSender {
     this.unansweredProbes = 0;
     if (window === 0) this.consecutiveTimeouts = 0;
 
-    const blocks = this.options.sackPermitted ? seg.options.sackBlocks : undefined;
+    const blocks = sack ? seg.options.sackBlocks : undefined;
     let newlySacked = 0;
+    let dsackEnd: number | undefined;
     if (blocks !== undefined) {
       for (let i = 0; i < blocks.length; i++) {
         const block = blocks[i]!;
@@ -242,6 +259,7 @@ export class TcpSender {
         const right = this.ackOffset(block.right);
         if (i === 0 && this.isDuplicateSack(left, right, ackOff, blocks.length > 1 ? blocks[1] : undefined)) {
           this.onDuplicateSack();
+          dsackEnd = right;
           continue;
         }
         const added = this.scoreboard.addBlock(left, right, this.sndUna, this.sndMax);
@@ -269,15 +287,34 @@ export class TcpSender {
     // Loss recovery and congestion control concern data only: the SYN's acknowledgment (offset -1
     // to 0) is neither.
     if (previousUna >= 0 || ackOff > 0) {
+      const recovery = this.recovery;
       const dataAcked = acked > 0 ? ackOff - Math.max(previousUna, 0) : 0;
       // RFC 5681 section 2 duplicate ACK: no data, no SYN/FIN, same window; or RFC 6675 section 2:
       // it SACKs octets not SACKed before.
       const duplicate =
-        acked === 0 &&
-        ackOff === this.sndUna &&
-        this.sndMax > this.sndUna &&
-        ((!carriesText && window === previousWindow) || newlySacked > 0);
-      const mayGrow = this.recovery.onAck(
+        acked === 0 && ackOff === this.sndUna && this.sndMax > this.sndUna && ((!carriesText && window === previousWindow) || newlySacked > 0);
+      if (sack) {
+        // RFC 8985 7.4.2: did a tail loss probe repair a loss?
+        const probeOutcome = this.lossProbe.onAck({ ackOffset: this.sndUna, dsackEnd, duplicateWithoutSack: false });
+        if (probeOutcome === 'loss-repaired') {
+          this.counters.add('tlp_loss_repaired');
+          recovery.onLossRepairedByProbe(now, this.sndMax - previousUna, this.congestion);
+        }
+        // RFC 8985 6.2 steps 4-5: the reordering window, then the records it deems lost.
+        const recoveryEnds = recovery.inRecovery && this.sndUna >= recovery.recoveryPoint && dataAcked > 0;
+        this.rack.updateReorderWindow({
+          sndUna: this.sndUna,
+          sndNxt: this.sndMax,
+          dsackReceived: dsackEnd !== undefined,
+          recoveryEnded: recoveryEnds,
+          inRecovery: recovery.inRecovery && !recoveryEnds,
+          sackedSegments: records.sackedCount,
+          smoothedRtt: this.rtt.srtt,
+        });
+        this.armReorderTimer(now, this.rack.detectLoss(records, now).reorderTimeout);
+      }
+      const wasOpen = !recovery.inRecovery;
+      const mayGrow = recovery.onAck(
         {
           now,
           sndUna: this.sndUna,
@@ -286,10 +323,11 @@ export class TcpSender {
           duplicate,
           sndMax: this.sndMax,
           smss: this.options.smss,
-          sackPermitted: this.options.sackPermitted,
+          sackPermitted: sack,
         },
         this.congestion,
       );
+      if (wasOpen && recovery.inRecovery) this.lossProbe.reset();
       if (mayGrow && dataAcked > 0) {
         this.congestion.onAck({
           now,
@@ -306,14 +344,41 @@ export class TcpSender {
 
     if (acked > 0) {
       if (this.sndUna >= this.sndMax) {
-        // RFC 6298 5.2: everything acknowledged: stop the timer.
+        // RFC 6298 5.2: everything acknowledged: stop the timer (and RACK's and TLP's).
         this.timers.retransmission.stop();
+        this.timers.reorder.stop();
+        this.timers.lossProbe.stop();
       } else {
-        // RFC 6298 5.3: new data acknowledged: restart the timer.
+        // RFC 6298 5.3: new data acknowledged: restart the timer; RFC 8985 7.2: and the PTO.
         this.timers.retransmission.set(now + this.rtt.rto);
+        this.armLossProbe(now);
       }
     }
     return true;
+  }
+
+  /** RFC 8985 6.3: arm the reorder timer `timeout` ms from now, or stop it (0). */
+  private armReorderTimer(now: number, timeout: number): void {
+    if (timeout > 0) this.timers.reorder.set(now + timeout);
+    else this.timers.reorder.stop();
+  }
+
+  /** RFC 8985 7.2: arm the probe timeout when a probe is due, else leave the tail to the RTO. */
+  private armLossProbe(now: number): void {
+    if (!this.options.sackPermitted) return;
+    const deadline = this.lossProbe.probeDeadline({
+      now,
+      sackEnabled: true,
+      inRecovery: this.recovery.inRecovery,
+      sackedSegments: this.records.sackedCount,
+      bytesInFlight: this.recovery.pipe,
+      smss: this.options.smss,
+      smoothedRtt: this.rtt.srtt,
+      hasRttSample: this.rtt.hasSample,
+      retransmissionDeadline: this.timers.retransmission.armed ? this.timers.retransmission.deadline : now + this.rtt.rto,
+    });
+    if (deadline === undefined) this.timers.lossProbe.stop();
+    else this.timers.lossProbe.set(deadline);
   }
 
   /**
@@ -401,7 +466,7 @@ export class TcpSender {
   }
 
   /** Send new data (and/or the FIN) at SND.NXT and record it. */
-  private sendNewData(off: number, len: number, fin: boolean): void {
+  private sendNewData(off: number, len: number, fin: boolean, probe = false): void {
     const payload = len > 0 ? this.buffer.view(off, len) : EMPTY_PAYLOAD;
     let flags = TCP_ACK;
     if (fin) flags |= TCP_FIN;
@@ -420,6 +485,7 @@ export class TcpSender {
     }
     // RFC 6298 5.1: start the timer when sending data if it is not running.
     if (!this.timers.retransmission.armed) this.timers.retransmission.set(now + this.rtt.rto);
+    if (!probe) this.armLossProbe(now);
   }
 
   /**
@@ -565,6 +631,9 @@ export class TcpSender {
     // RFC 5681 3.1 / RFC 6675 5.1: collapse cwnd, deem everything not SACKed lost (the scoreboard
     // is kept unless the peer reneged).
     this.recovery.onRetransmissionTimeout(now, this.sndUna, this.sndMax, this.options.smss, this.congestion);
+    this.lossProbe.reset();
+    this.timers.reorder.stop();
+    this.timers.lossProbe.stop();
     // RFC 6298 5.5: back off.
     this.rtt.backoff();
     this.rttTimedEnd = null;
@@ -580,6 +649,46 @@ export class TcpSender {
     // RFC 6298 5.6: restart the timer with the backed-off RTO.
     this.timers.retransmission.set(now + this.rtt.rto);
     return true;
+  }
+
+  /** RFC 8985 6.3: the reorder timer expired: what RACK now deems lost is resent. */
+  onReorderTimeout(now: number, state: TcpState): void {
+    if (this.sndUna >= this.sndMax) return;
+    const result = this.rack.onReorderTimerExpired(this.records, now);
+    if (result.markedLost > 0) {
+      if (this.recovery.onLossDetectedByTimer(now, this.sndUna, this.sndMax, this.options.smss, this.congestion)) this.lossProbe.reset();
+      this.output(state);
+    }
+    this.armReorderTimer(now, result.reorderTimeout);
+  }
+
+  /**
+   * RFC 8985 7.3: the probe timeout expired: send one segment of new data if there is some and
+   * the peer's window allows it, else resend the last segment in flight, so that the tail of a
+   * flight draws an ACK (and SACK) instead of waiting for the RTO.
+   */
+  onLossProbeTimeout(now: number, state: TcpState): void {
+    if (!sendsData(state) || this.sndUna >= this.sndMax) return;
+    const off = this.sndNxt;
+    const hasUnsentData = this.buffer.endOffset > off || (this.finRequested && off <= this.finOffset);
+    const kind = this.lossProbe.chooseProbe({ hasUnsentData, windowAllowsNewData: this.sndUna + this.sndWnd > off });
+    if (kind === 'new-data') {
+      const maxPayload = Math.max(1, this.options.smss - this.receiver.outgoingSackOptionBytes());
+      const len = Math.max(0, Math.min(this.buffer.endOffset - off, maxPayload, this.sndUna + this.sndWnd - off));
+      const fin = this.finRequested && off + len === this.finOffset;
+      if (len === 0 && !fin) return;
+      this.sendNewData(off, len, fin, true);
+    } else if (kind === 'retransmit-last') {
+      const last = this.records.count - 1;
+      if (last < 0 || this.records.isSacked(last)) return;
+      this.retransmitRecord(last, Math.max(1, this.options.smss - this.receiver.outgoingSackOptionBytes()));
+    } else {
+      return;
+    }
+    this.counters.add('tail_loss_probes');
+    this.lossProbe.onProbeSent(kind, this.sndMax);
+    // RFC 8985 7.3: after the probe, the RTO guards the tail again.
+    this.timers.retransmission.set(now + this.rtt.rto);
   }
 
   /**

@@ -13,12 +13,19 @@
  * recording a segment allocates nothing on the hot path.
  */
 
+import type { RackRecords } from './rack.js';
+
 const RETRANSMITTED = 1;
 const SACKED = 2;
 const LOST = 4;
 const INITIAL_CAPACITY = 64;
 
-export class TransmitRecords {
+/** Who learns of each delivered record: its end, its last send time, and whether it was retransmitted. */
+export interface DeliveryObserver {
+  onDelivered(end: number, sendTime: number, retransmitted: boolean): void;
+}
+
+export class TransmitRecords implements RackRecords {
   private starts: Float64Array;
   private ends: Float64Array;
   private sendTimes: Float64Array;
@@ -34,11 +41,8 @@ export class TransmitRecords {
   private sackedRecordCount = 0;
   private lostRecordCount = 0;
 
-  // The most recently sent record delivered (cumulatively ACKed or SACKed) since resetDelivered():
-  // what RACK (RFC 8985 6.2 step 2) learns from an ACK.
-  private deliveredTime = Number.NEGATIVE_INFINITY;
-  private deliveredEndOffset = Number.NEGATIVE_INFINITY;
-  private deliveredWasRetransmitted = false;
+  /** Told of every record newly delivered (cumulatively ACKed or newly SACKed): RACK (RFC 8985 6.2). */
+  deliveryObserver: DeliveryObserver | undefined;
 
   constructor(initialCapacity = INITIAL_CAPACITY) {
     let capacity = 1;
@@ -200,14 +204,14 @@ export class TransmitRecords {
     const mask = this.mask;
     while (this.size > 0 && this.ends[this.head]! <= una) {
       const slot = this.head;
-      this.noteDelivered(slot);
+      if ((this.flags[slot]! & SACKED) === 0) this.noteDelivered(slot, this.ends[slot]!);
       this.forget(slot, this.ends[slot]! - this.starts[slot]!);
       this.head = (this.head + 1) & mask;
       this.size--;
     }
     if (this.size > 0 && this.starts[this.head]! < una) {
       const slot = this.head;
-      this.noteDelivered(slot);
+      if ((this.flags[slot]! & SACKED) === 0) this.noteDelivered(slot, una);
       const cut = una - this.starts[slot]!;
       const flags = this.flags[slot]!;
       if ((flags & SACKED) !== 0) this.sackedByteCount -= cut;
@@ -230,7 +234,7 @@ export class TransmitRecords {
       this.flags[slot] = (flags & ~LOST) | SACKED;
       this.sackedByteCount += length;
       this.sackedRecordCount++;
-      this.noteDelivered(slot);
+      this.noteDelivered(slot, this.ends[slot]!);
     }
   }
 
@@ -256,36 +260,8 @@ export class TransmitRecords {
     return -1;
   }
 
-  // --- What the ACKs since resetDelivered() delivered (RFC 8985 6.2 steps 1-2 read these).
-
-  /** Send time of the most recently sent record delivered since resetDelivered(), or -Infinity. */
-  get latestDeliveredSendTime(): number {
-    return this.deliveredTime;
-  }
-
-  get latestDeliveredEnd(): number {
-    return this.deliveredEndOffset;
-  }
-
-  get latestDeliveredRetransmitted(): boolean {
-    return this.deliveredWasRetransmitted;
-  }
-
-  resetDelivered(): void {
-    this.deliveredTime = Number.NEGATIVE_INFINITY;
-    this.deliveredEndOffset = Number.NEGATIVE_INFINITY;
-    this.deliveredWasRetransmitted = false;
-  }
-
-  private noteDelivered(slot: number): void {
-    const time = this.sendTimes[slot]!;
-    const end = this.ends[slot]!;
-    // RFC 8985 6.2 step 2: the most recently sent; equal times are ordered by end offset.
-    if (time > this.deliveredTime || (time === this.deliveredTime && end > this.deliveredEndOffset)) {
-      this.deliveredTime = time;
-      this.deliveredEndOffset = end;
-      this.deliveredWasRetransmitted = (this.flags[slot]! & RETRANSMITTED) !== 0;
-    }
+  private noteDelivered(slot: number, end: number): void {
+    this.deliveryObserver?.onDelivered(end, this.sendTimes[slot]!, (this.flags[slot]! & RETRANSMITTED) !== 0);
   }
 
   /** Take `length` bytes of the record in `slot` out of the running sums (it is acknowledged). */

@@ -61,6 +61,8 @@ describe('ConnectionTimers', () => {
       onRetransmissionTimeout: () => fired.push('retransmission'),
       onDelayedAckTimeout: () => fired.push('delayedAck'),
       onPersistTimeout: () => fired.push('persist'),
+      onReorderTimeout: () => fired.push('reorder'),
+      onLossProbeTimeout: () => fired.push('lossProbe'),
       onKeepAliveTimeout: () => fired.push('keepAlive'),
       onCloseTimeout: () => fired.push('close'),
     });

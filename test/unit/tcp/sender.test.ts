@@ -34,6 +34,8 @@ describe('TcpSender', () => {
       onRetransmissionTimeout: (now: number) => sender.onRetransmissionTimeout(now, 'ESTABLISHED'),
       onDelayedAckTimeout: () => undefined,
       onPersistTimeout: (now: number) => sender.onPersistTimeout(now, 'ESTABLISHED'),
+      onReorderTimeout: (now: number) => sender.onReorderTimeout(now, 'ESTABLISHED'),
+      onLossProbeTimeout: (now: number) => sender.onLossProbeTimeout(now, 'ESTABLISHED'),
       onKeepAliveTimeout: () => undefined,
       onCloseTimeout: () => undefined,
     };

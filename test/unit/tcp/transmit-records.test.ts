@@ -35,19 +35,28 @@ describe('TransmitRecords', () => {
     expect(records.pipe).toBe(1501);
   });
 
-  it('the cumulative ACK drops acknowledged records, trims the one it cuts, and reports the latest delivered', () => {
+  function observed(records: TransmitRecords): Array<[number, number, boolean]> {
+    const delivered: Array<[number, number, boolean]> = [];
+    records.deliveryObserver = { onDelivered: (end, sendTime, retransmitted) => delivered.push([end, sendTime, retransmitted]) };
+    return delivered;
+  }
+
+  it('the cumulative ACK drops acknowledged records, trims the one it cuts, and reports each delivery', () => {
     const records = filled(3, 1000);
     records.acknowledge(0);
     expect(records.count).toBe(3);
-    records.resetDelivered();
+    const delivered = observed(records);
     records.acknowledge(1500);
     expect(snapshot(records)).toEqual([
       [1500, 2000, 1, ''],
       [2000, 3000, 2, ''],
     ]);
     expect(records.pipe).toBe(1500);
-    // The cut record counts as delivered (part of it arrived); it was sent at time 1.
-    expect(records.latestDeliveredSendTime).toBe(1);
+    // The cut record counts as delivered up to the ACK (RFC 8985 6.2 uses its send time).
+    expect(delivered).toEqual([
+      [1000, 0, false],
+      [1500, 1, false],
+    ]);
     records.acknowledge(3000);
     expect(records.count).toBe(0);
     expect(records.pipe).toBe(0);
@@ -55,14 +64,19 @@ describe('TransmitRecords', () => {
 
   it('marks SACKed only the records entirely inside the SACKed range; SACKed bytes leave pipe', () => {
     const records = filled(5);
-    records.resetDelivered();
+    const delivered = observed(records);
     records.markSacked(150, 400);
     expect(snapshot(records).map((r) => r[3])).toEqual(['', '', 'S', 'S', '']);
     expect(records.sackedBytes).toBe(200);
     expect(records.sackedCount).toBe(2);
     expect(records.pipe).toBe(300);
-    expect(records.latestDeliveredEnd).toBe(400);
+    expect(delivered).toEqual([
+      [300, 2, false],
+      [400, 3, false],
+    ]);
     records.acknowledge(400);
+    // SACKed records are not delivered twice; the first two are delivered now.
+    expect(delivered.map((d) => d[0])).toEqual([300, 400, 100, 200]);
     expect(records.sackedBytes).toBe(0);
     expect(records.sackedCount).toBe(0);
     expect(records.pipe).toBe(100);
