@@ -112,7 +112,9 @@ export class CubicCongestionControl implements CongestionControl {
   onRecoveryEnd(_now: number): void {
     // RFC 6937 3.1: "On exiting recovery: cwnd = ssthresh". The next congestion avoidance ACK
     // starts a new epoch (RFC 9438 4.2: t_epoch, cwnd_epoch = cwnd, K, W_est = cwnd_epoch).
-    this.cwnd = this.ssthresh;
+    // After an undo during recovery ssthresh may be back at its "arbitrarily high" initial
+    // value; cwnd then stays as undo restored it.
+    if (this.ssthresh < INITIAL_SSTHRESH) this.cwnd = this.ssthresh;
     this.fractionalGrowth = 0;
     this.epochStart = undefined;
     this.responseWithoutProgress = false;

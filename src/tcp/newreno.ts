@@ -89,7 +89,9 @@ export class NewRenoCongestionControl implements CongestionControl {
 
   onRecoveryEnd(_now: number): void {
     // RFC 6937 section 3.1: "On exiting recovery: cwnd = ssthresh".
-    this.cwnd = this.ssthresh;
+    // After an undo during recovery ssthresh may be back at its "arbitrarily high" initial
+    // value; cwnd then stays as undo restored it.
+    if (this.ssthresh < INITIAL_SSTHRESH) this.cwnd = this.ssthresh;
     this.bytesAckedInAvoidance = 0;
     this.responseWithoutProgress = false;
   }

@@ -246,6 +246,16 @@ describe('CUBIC undo of a spurious congestion event (RFC 9438 4.9)', () => {
     expect(cc.inSlowStart).toBe(false);
   });
 
+  it('undo during recovery from slow start: recovery end keeps the restored cwnd', () => {
+    const cc = new CubicCongestionControl(MSS);
+    cc.onCongestionEvent(0, 10 * MSS);
+    cc.cwnd = 6 * MSS;
+    cc.undo();
+    cc.onRecoveryEnd(100);
+    expect(cc.cwnd).toBe(10 * MSS);
+    expect(cc.inSlowStart).toBe(true);
+  });
+
   it('undo is used once: a second call has nothing to restore', () => {
     const cc = afterLossAt(100, 0);
     cc.undo();

@@ -159,6 +159,17 @@ describe('NewReno congestion responses', () => {
     expect(cc.inSlowStart).toBe(true);
   });
 
+  it('undo during recovery from slow start: recovery end keeps the restored cwnd', () => {
+    const cc = new NewRenoCongestionControl(MSS);
+    cc.onAck(ackOf(cc));
+    cc.onCongestionEvent(0, 11 * MSS);
+    cc.cwnd = 7 * MSS;
+    cc.undo();
+    cc.onRecoveryEnd(100);
+    expect(cc.cwnd).toBe(11 * MSS);
+    expect(cc.inSlowStart).toBe(true);
+  });
+
   it('undo never shrinks a window that has grown past the one saved', () => {
     const cc = inAvoidance(10 * MSS);
     cc.onCongestionEvent(0, 10 * MSS); // ssthresh 5
