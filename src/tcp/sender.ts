@@ -292,7 +292,10 @@ export class TcpSender {
       // RFC 5681 section 2 duplicate ACK: no data, no SYN/FIN, same window; or RFC 6675 section 2:
       // it SACKs octets not SACKed before.
       const duplicate =
-        acked === 0 && ackOff === this.sndUna && this.sndMax > this.sndUna && ((!carriesText && window === previousWindow) || newlySacked > 0);
+        acked === 0 &&
+        ackOff === this.sndUna &&
+        this.sndMax > this.sndUna &&
+        ((!carriesText && window === previousWindow) || newlySacked > 0);
       if (sack) {
         // RFC 8985 7.4.2: did a tail loss probe repair a loss?
         const probeOutcome = this.lossProbe.onAck({ ackOffset: this.sndUna, dsackEnd, duplicateWithoutSack: false });
@@ -353,6 +356,9 @@ export class TcpSender {
         this.timers.retransmission.set(now + this.rtt.rto);
         this.armLossProbe(now);
       }
+    } else if (records.sackedCount > 0 && this.timers.lossProbe.armed) {
+      // RFC 8985 7.2: once segments are SACKed, RACK (and its reorder timer) finds the losses.
+      this.timers.lossProbe.stop();
     }
     return true;
   }

@@ -11,6 +11,11 @@
 
 /** RFC 8985 7.2: TLP.max_ack_delay, the delayed-ACK allowance when one segment is in flight (RFC 9293 3.8.6.3 allows 0.5 s; stacks use 200 ms). */
 const TLP_MAX_ACK_DELAY_MS = 200;
+/**
+ * The smallest PTO: RFC 8985 7.2 sets none, but with the sub-millisecond RTTs of a local TUN
+ * device 2*SRTT would fire before the peer could answer at all; Linux uses the same 10 ms floor.
+ */
+const TLP_MIN_PTO_MS = 10;
 /** RFC 8985 7.2: the PTO when there is no SRTT estimate yet. */
 const TLP_PTO_WITHOUT_RTT_MS = 1000;
 
@@ -181,6 +186,6 @@ export class TailLossProbe {
  */
 function probeTimeout(input: ProbeTimeoutInput): number {
   if (!input.hasRttSample) return TLP_PTO_WITHOUT_RTT_MS;
-  const timeout = 2 * input.smoothedRtt;
+  const timeout = Math.max(2 * input.smoothedRtt, TLP_MIN_PTO_MS);
   return input.bytesInFlight <= input.smss ? timeout + TLP_MAX_ACK_DELAY_MS : timeout;
 }

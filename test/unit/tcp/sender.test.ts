@@ -109,16 +109,22 @@ describe('TcpSender', () => {
     sender.buffer.write(patternBytes(5000));
     sender.output('ESTABLISHED');
     expect(records(sender)).toEqual(['0-1000@0', '1000-2000@0', '2000-3000@0', '3000-4000@0', '4000-5000@0']);
-    time.advance(10);
+    time.advance(5);
     ack(1500);
     expect(records(sender)).toEqual(['1500-2000@0', '2000-3000@0', '3000-4000@0', '4000-5000@0']);
     ack(1500, [[3000, 4000]]);
-    expect(records(sender)).toEqual(['1500-2000@0', '2000-3000@0', '3000-4000S@0', '4000-5000@0']);
+    // RACK (RFC 8985 6.2): the SACKed segment was sent no earlier than the two below it, which have
+    // been outstanding longer than RACK.rtt + reo_wnd (0: min_RTT is 0 here): they are lost.
+    expect(records(sender)).toEqual(['1500-2000L@0', '2000-3000L@0', '3000-4000S@0', '4000-5000@0']);
+    expect(sender.recovery.phase).toBe('fast-recovery');
+    // PRR (RFC 6937 3.1, pipe below ssthresh): sndcnt is one segment on this ACK: the first hole goes.
+    sender.output('ESTABLISHED');
+    expect(records(sender)).toEqual(['1500-2000R@5', '2000-3000L@0', '3000-4000S@0', '4000-5000@0']);
     // The retransmission timeout: everything not SACKed is lost (the scoreboard is kept, RFC 6675
     // 5.1), and the loss window (one SMSS) resends the first record whole, not a byte more.
     const rto = sender.rtt.rto;
     time.advance(rto);
-    const at = 10 + rto;
+    const at = 5 + rto;
     expect(records(sender)).toEqual([`1500-2000R@${at}`, '2000-3000L@0', '3000-4000S@0', '4000-5000L@0']);
   });
 
@@ -261,8 +267,8 @@ describe('TCP sending', () => {
     expect(h.conn.stats().rto).toBeCloseTo(100 + 4 * 37.5);
   });
 
-  it('timeout collapses cwnd to one segment and sets ssthresh to half the flight', () => {
-    const h = new TcpHarness();
+  it('timeout collapses cwnd to one segment and sets ssthresh to half the flight (NewReno)', () => {
+    const h = new TcpHarness(1, 2, { congestionControl: 'newreno' });
     h.openActive({ mss: 1000 }, 65535, 100);
     h.conn.write(patternBytes(10_000));
     h.take();
@@ -276,7 +282,7 @@ describe('TCP sending', () => {
   });
 
   it('without SACK: fast retransmit on three duplicate ACKs, PRR sets cwnd, NewReno partial ACK, exit on full ACK', () => {
-    const h = new TcpHarness();
+    const h = new TcpHarness(1, 2, { congestionControl: 'newreno' });
     h.openActive({ mss: 1000 });
     h.conn.write(patternBytes(10_000));
     expect(h.take()).toHaveLength(10);
