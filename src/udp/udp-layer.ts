@@ -74,7 +74,16 @@ export class UdpLayer implements TransportProtocol {
     endpoint.deliverError(errorCode, quote.destination, quote.destinationPort);
   }
 
-  /** Send one datagram from `sourcePort` (fragmented by IP if larger than the MTU). */
+  /**
+   * RFC 1191 section 6.5 leaves UDP's use of the path MTU to the application; ours sends without
+   * DF, and the IP layer fragments datagrams larger than the path MTU to it, so there is nothing
+   * to tell the socket (the IP layer passes this on only for a DF datagram, which we do not send).
+   */
+  receivePathMtuReduced(): void {
+    this.counters.add('path_mtu_reduced');
+  }
+
+  /** Send one datagram from `sourcePort` (fragmented by IP if larger than the path MTU). */
   send(sourcePort: number, destination: IPv4Address, destinationPort: number, payload: Uint8Array): void {
     const packet = encodeUdpDatagram(sourcePort, destinationPort, payload, this.ip.address, destination, IPV4_MIN_HEADER);
     this.counters.add('sent');
