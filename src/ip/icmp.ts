@@ -98,8 +98,9 @@ export class Icmp {
 
   /**
    * RFC 1191: a router could not forward our datagram without fragmenting it and DF was set. The
-   * path MTU estimate for its destination is lowered (the cache screens and counts the report),
-   * and the transport learns the new estimate with the quote so it can resize what it sends.
+   * cache screens the report (and counts what it ignores), the transport learns the new path MTU
+   * with the quote so it can resize what it sends, and if the transport recognised the datagram,
+   * the estimate for its destination is lowered.
    */
   private receiveFragmentationNeeded(nextHopMtu: number, quote: IcmpErrorQuote): void {
     this.counters.add('frag_needed_received');
@@ -109,9 +110,17 @@ export class Icmp {
       this.counters.drop('frag_needed_without_df');
       return;
     }
-    const pathMtu = this.pathMtus.reportTooBig(quote.destination, nextHopMtu, quote.totalLength, this.clock.now());
+    const now = this.clock.now();
+    const pathMtu = this.pathMtus.screenReport(quote.destination, nextHopMtu, quote.totalLength, now);
     if (pathMtu === undefined) return;
-    this.ip.transportFor(quote.protocol)?.receivePathMtuReduced(quote, pathMtu);
+    // RFC 5927 section 4.1: only a message about a datagram the transport has in flight (TCP
+    // checks the quoted sequence number) lowers the estimate, so a blind forgery changes nothing.
+    const transport = this.ip.transportFor(quote.protocol);
+    if (transport === undefined || !transport.receivePathMtuReduced(quote, pathMtu)) {
+      this.counters.drop('frag_needed_not_in_flight');
+      return;
+    }
+    this.pathMtus.lower(quote.destination, pathMtu, now);
   }
 
   /** Send an ICMP error about `offending`, unless RFC 1122 3.2.2 forbids it or the rate limit is spent. */

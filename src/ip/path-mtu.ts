@@ -16,6 +16,10 @@
  * the entry lowered longest ago goes first. Entries are kept in the order they were last lowered,
  * which is also the order they expire in, so both expiry and eviction take from the front.
  *
+ * A report is taken in two steps: screenReport checks it against these rules, and lower records it
+ * once the transport has recognised the quoted datagram as one it has in flight (RFC 5927 section
+ * 4.1), so a blind forgery changes nothing.
+ *
  * Pure: time is the stack's milliseconds, passed in; every outcome is counted on the IP layer's
  * counters under `pmtu_*` (ignored reports as drops).
  */
@@ -94,11 +98,11 @@ export class PathMtuCache {
   /**
    * A fragmentation-needed message about a datagram of `quotedLength` bytes (its Total Length) we
    * sent to `destination`, with `nextHopMtu` from the message (0 from an old router). Returns the
-   * estimate the transport should now size for (lowered, or equal to the one it already had, which
-   * a connection that has not yet shrunk its segments still needs), or undefined when the report
-   * is ignored (counted).
+   * path MTU it reports (lower than the estimate, or equal to it, which a connection that has not
+   * yet shrunk its segments still needs), or undefined when the report is ignored (counted).
+   * Changes nothing: `lower` records it.
    */
-  reportTooBig(destination: IPv4Address, nextHopMtu: number, quotedLength: number, now: number): number | undefined {
+  screenReport(destination: IPv4Address, nextHopMtu: number, quotedLength: number, now: number): number | undefined {
     // RFC 1191 section 5: an old router gives no MTU; guess the next plateau down.
     const reported = nextHopMtu === 0 ? plateauBelow(quotedLength) : nextHopMtu;
     if (reported < IPV4_MIN_MTU) {
@@ -118,12 +122,21 @@ export class PathMtuCache {
       this.counters.drop('pmtu_increase');
       return undefined;
     }
-    this.counters.add(reported < current ? 'pmtu_reduced' : 'pmtu_confirmed');
+    return reported;
+  }
+
+  /**
+   * Record a screened report the transport validated: the estimate for `destination` is `pathMtu`
+   * for the next PATH_MTU_EXPIRY_MS (an equal report restarts that time: the path still says so).
+   */
+  lower(destination: IPv4Address, pathMtu: number, now: number): void {
+    const current = this.pathMtu(destination, now);
+    if (pathMtu > current) return;
+    this.counters.add(pathMtu < current ? 'pmtu_reduced' : 'pmtu_confirmed');
     // Re-inserted at the back: the order of last lowering is the order of expiry.
     this.entries.delete(destination);
     this.makeRoom(now);
-    this.entries.set(destination, { pathMtu: reported, expiresAt: now + this.expiryMs });
-    return reported;
+    this.entries.set(destination, { pathMtu, expiresAt: now + this.expiryMs });
   }
 
   /** Before an insertion: purge expired entries from the front, then evict the oldest if still full. */

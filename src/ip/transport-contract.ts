@@ -58,10 +58,12 @@ export interface TransportProtocol {
    */
   receiveIcmpError(type: number, code: number, quote: IcmpErrorQuote): void;
   /**
-   * ICMP fragmentation needed and DF set (destination unreachable code 4, RFC 1191) about a
-   * datagram this transport sent: the IP layer checked the report and its path MTU estimate for
-   * the quote's destination is now `pathMtu` (lowered by this message, or already that low).
-   * Information for sizing, not an error (RFC 1122 4.2.3.9).
+   * ICMP fragmentation needed and DF set (destination unreachable code 4, RFC 1191) about a DF
+   * datagram from our address: the path to the quote's destination takes at most `pathMtu` bytes
+   * (the IP layer checked the report: below its estimate or equal to it, at least 68). Information
+   * for sizing, not an error (RFC 1122 4.2.3.9). Returns true when the quoted datagram is one the
+   * transport has in flight (RFC 5927 4.1: TCP checks the sequence number); only then does the IP
+   * layer lower its estimate for that destination.
    */
-  receivePathMtuReduced(quote: IcmpErrorQuote, pathMtu: number): void;
+  receivePathMtuReduced(quote: IcmpErrorQuote, pathMtu: number): boolean;
 }

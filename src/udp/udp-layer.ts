@@ -75,12 +75,12 @@ export class UdpLayer implements TransportProtocol {
   }
 
   /**
-   * RFC 1191 section 6.5 leaves UDP's use of the path MTU to the application; ours sends without
-   * DF, and the IP layer fragments datagrams larger than the path MTU to it, so there is nothing
-   * to tell the socket (the IP layer passes this on only for a DF datagram, which we do not send).
+   * Fragmentation needed about a DF datagram: UDP sends none (the IP layer fragments datagrams
+   * larger than the path MTU, RFC 1191 section 6.5 leaves the rest to the application), so the
+   * quote is not of ours and the IP layer ignores the report.
    */
-  receivePathMtuReduced(): void {
-    this.counters.add('path_mtu_reduced');
+  receivePathMtuReduced(): boolean {
+    return false;
   }
 
   /** Send one datagram from `sourcePort` (fragmented by IP if larger than the path MTU). */

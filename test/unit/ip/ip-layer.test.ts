@@ -160,9 +160,12 @@ class RecordingTransport implements TransportProtocol {
   }
 
   readonly pathMtus: Array<{ quote: IcmpErrorQuote; pathMtu: number }> = [];
+  /** What receivePathMtuReduced answers: is the quoted datagram one in flight? */
+  quotesInFlight = true;
 
-  receivePathMtuReduced(quote: IcmpErrorQuote, pathMtu: number): void {
+  receivePathMtuReduced(quote: IcmpErrorQuote, pathMtu: number): boolean {
     this.pathMtus.push({ quote, pathMtu });
+    return this.quotesInFlight;
   }
 }
 
@@ -428,6 +431,17 @@ describe('IPv4Layer path MTU discovery (RFC 1191)', () => {
     link.inject([fragmentationNeeded(sentDfTcp(layer), 1000)]);
     expect(tcp.pathMtus.map((report) => report.pathMtu)).toEqual([1000, 1000]);
     expect(ipCounters.get('pmtu_confirmed')).toBe(1);
+  });
+
+  it('leaves the estimate alone when the transport does not have the quoted datagram in flight (RFC 5927 4.1)', () => {
+    const layer = pmtuSetup();
+    const { link, ip, icmpCounters, ipCounters, tcp } = layer;
+    tcp.quotesInFlight = false;
+    link.inject([fragmentationNeeded(sentDfTcp(layer), 1000)]);
+    expect(tcp.pathMtus).toHaveLength(1);
+    expect(ip.pathMtu(HOST)).toBe(1500);
+    expect(icmpCounters.get('drop.frag_needed_not_in_flight')).toBe(1);
+    expect(ipCounters.get('pmtu_reduced')).toBe(0);
   });
 
   it('fragments datagrams without DF to the path MTU and leaves DF ones to their transport', () => {
