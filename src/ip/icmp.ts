@@ -115,6 +115,8 @@ export class Icmp {
     if (pathMtu === undefined) return;
     // RFC 5927 section 4.1: only a message about a datagram the transport has in flight (TCP
     // checks the quoted sequence number) lowers the estimate, so a blind forgery changes nothing.
+    // What the transport resends during the call is therefore fragmented (if it lacks DF) to the
+    // old estimate; routers fragment it further, and later datagrams are cut to the new one.
     const transport = this.ip.transportFor(quote.protocol);
     if (transport === undefined || !transport.receivePathMtuReduced(quote, pathMtu)) {
       this.counters.drop('frag_needed_not_in_flight');
