@@ -30,7 +30,7 @@ import { IPV4_MAX_DATAGRAM, IPV4_MIN_MTU } from '../wire/ipv4.js';
 /** RFC 1191 section 6.3: raise the estimate again this long after it was last lowered. */
 export const PATH_MTU_EXPIRY_MS = 10 * 60 * 1000;
 /** Destinations with a lowered estimate held at most. */
-export const PATH_MTU_MAX_ENTRIES = 1024;
+const PATH_MTU_MAX_ENTRIES = 1024;
 
 /**
  * RFC 1191 section 7, table 7-1: the MTUs common on real links, highest first. With no next-hop MTU
