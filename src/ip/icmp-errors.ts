@@ -109,9 +109,9 @@ const HOST_UNREACHABLE_HARD: IcmpSocketError = { code: 'EHOSTUNREACH', hard: tru
  * socket error the transport reports. RFC 1122 4.2.3.9 (and RFC 5927 for TCP): protocol and
  * port unreachable are hard errors, reported as ECONNREFUSED (Linux does the same for port
  * unreachable); net unreachable is ENETUNREACH, every other unreachable, time exceeded included,
- * is EHOSTUNREACH, and those are soft. Fragmentation needed would feed path MTU discovery, which
- * this stack does not do (its segments are sized to the link MTU), so it is a soft error too.
- * UDP (RFC 1122 4.1.3.3) uses the same table except for protocol unreachable, which it has
+ * is EHOSTUNREACH, and those are soft. Fragmentation needed never comes here: it feeds path MTU
+ * discovery (RFC 1191, src/ip/path-mtu.ts) and reaches transports as a new path MTU, never as an
+ * error a timeout would report. UDP (RFC 1122 4.1.3.3) uses the same table except for protocol unreachable, which it has
  * always reported as EHOSTUNREACH.
  */
 export function socketErrorForIcmp(type: number, code: number, protocol: number): IcmpSocketError {

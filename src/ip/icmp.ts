@@ -2,6 +2,8 @@
  * ICMPv4 for the IPv4 layer (RFC 792, RFC 1122 3.2.2): answers echo requests, sends errors about
  * datagrams we received (screened by the RFC 1122 3.2.2 rules and rate limited by a token
  * bucket), and passes the errors we receive to the transport whose datagram they quote.
+ * Fragmentation needed (RFC 1191) lowers the path MTU estimate first and reaches the transport
+ * as a new path MTU, not as an error.
  */
 import type { Clock } from '../clock.js';
 import type { Counters } from '../counters.js';
@@ -9,14 +11,17 @@ import type { IPv4Address } from '../wire/address.js';
 import {
   encodeEchoReply,
   encodeIcmpError,
+  FRAGMENTATION_NEEDED,
   ICMP_DEST_UNREACHABLE,
   ICMP_ECHO_REQUEST,
   ICMP_TIME_EXCEEDED,
   parseIcmpMessage,
   parseIcmpErrorQuote,
+  type IcmpErrorQuote,
 } from '../wire/icmpv4.js';
 import { IPV4_MIN_HEADER, PROTOCOL_ICMP } from '../wire/ipv4.js';
 import { shouldSendIcmpError, TokenBucket } from './icmp-errors.js';
+import type { PathMtuCache } from './path-mtu.js';
 import type { ReceivedPacket, TransportProtocol } from './transport-contract.js';
 
 /** What ICMP needs from the IPv4 layer it belongs to. */
@@ -32,12 +37,15 @@ export interface IcmpOptions {
   counters: Counters;
   /** ICMP errors per second (token bucket, burst of the same size). */
   errorsPerSecond: number;
+  /** The IP layer's path MTU estimates, which fragmentation needed lowers (RFC 1191). */
+  pathMtus: PathMtuCache;
 }
 
 export class Icmp {
   private readonly clock: Clock;
   private readonly counters: Counters;
   private readonly errorBucket: TokenBucket;
+  private readonly pathMtus: PathMtuCache;
 
   constructor(
     private readonly ip: IcmpHost,
@@ -45,6 +53,7 @@ export class Icmp {
   ) {
     this.clock = options.clock;
     this.counters = options.counters;
+    this.pathMtus = options.pathMtus;
     this.errorBucket = new TokenBucket({ ratePerSecond: options.errorsPerSecond, burst: options.errorsPerSecond });
   }
 
@@ -76,10 +85,44 @@ export class Icmp {
         return;
       }
       icmp.add('errors_received');
+      if (message.type === ICMP_DEST_UNREACHABLE && message.code === FRAGMENTATION_NEEDED) {
+        // RFC 1191 section 4: the next-hop MTU is the low 16 bits of the header's second word.
+        this.receiveFragmentationNeeded(message.restOfHeader & 0xffff, quote);
+        return;
+      }
       this.ip.transportFor(quote.protocol)?.receiveIcmpError(message.type, message.code, quote);
       return;
     }
     icmp.add(`ignored_type_${message.type}`);
+  }
+
+  /**
+   * RFC 1191: a router could not forward our datagram without fragmenting it and DF was set. The
+   * cache screens the report (and counts what it ignores), the transport learns the new path MTU
+   * with the quote so it can resize what it sends, and if the transport recognised the datagram,
+   * the estimate for its destination is lowered.
+   */
+  private receiveFragmentationNeeded(nextHopMtu: number, quote: IcmpErrorQuote): void {
+    this.counters.add('frag_needed_received');
+    if (!quote.dontFragment) {
+      // RFC 1191 section 4: routers send this only for datagrams with DF set; ours without DF
+      // would have been fragmented, so the message is not about a datagram of ours.
+      this.counters.drop('frag_needed_without_df');
+      return;
+    }
+    const now = this.clock.now();
+    const pathMtu = this.pathMtus.screenReport(quote.destination, nextHopMtu, quote.totalLength, now);
+    if (pathMtu === undefined) return;
+    // RFC 5927 section 4.1: only a message about a datagram the transport has in flight (TCP
+    // checks the quoted sequence number) lowers the estimate, so a blind forgery changes nothing.
+    // What the transport resends during the call is therefore fragmented (if it lacks DF) to the
+    // old estimate; routers fragment it further, and later datagrams are cut to the new one.
+    const transport = this.ip.transportFor(quote.protocol);
+    if (transport === undefined || !transport.receivePathMtuReduced(quote, pathMtu)) {
+      this.counters.drop('frag_needed_not_in_flight');
+      return;
+    }
+    this.pathMtus.lower(quote.destination, pathMtu, now);
   }
 
   /** Send an ICMP error about `offending`, unless RFC 1122 3.2.2 forbids it or the rate limit is spent. */

@@ -3,7 +3,8 @@
  * what is for our address, reassemble fragments, and demultiplex by protocol to ICMP or a
  * registered transport (protocol unreachable for anything else). Output: write the header into
  * the headroom transports leave (IPV4_MIN_HEADER bytes), deliver datagrams to our own address
- * locally, and fragment what exceeds the MTU unless DF is set. It is also what the transports
+ * locally, and fragment what exceeds the path MTU unless DF is set (the estimates RFC 1191 path
+ * MTU discovery keeps per destination, path-mtu.ts). It is also what the transports
  * see below them (IpLayer): the stack's clock, timers, randomness and counters come through it.
  */
 import type { Clock } from '../clock.js';
@@ -24,6 +25,7 @@ import {
 import { headerFieldsOf, IPV4_MIN_HEADER, parseIPv4Packet, PROTOCOL_ICMP, writeIPv4Header, type IPv4Header } from '../wire/ipv4.js';
 import { fragmentPacket } from './fragment.js';
 import { Icmp } from './icmp.js';
+import { PathMtuCache } from './path-mtu.js';
 import { Reassembler } from './reassembly.js';
 import type { IpLayer, ReceivedPacket, TransportProtocol } from './transport-contract.js';
 
@@ -73,6 +75,7 @@ export class IPv4Layer implements IpLayer {
   private readonly ipCounters: Counters;
   private readonly icmp: Icmp;
   private readonly reassembler: Reassembler;
+  private readonly pathMtus: PathMtuCache;
   private readonly loopback: (packets: readonly Uint8Array[]) => void;
   /** Transports by IP protocol number (ICMP is handled here, not registered). */
   private readonly transports: Array<TransportProtocol | undefined> = new Array<TransportProtocol | undefined>(256).fill(undefined);
@@ -95,7 +98,13 @@ export class IPv4Layer implements IpLayer {
     // RFC 6864 4.1: the identification only has to be unique per source, destination and
     // protocol within the maximum datagram lifetime; a random start keeps successive runs apart.
     this.identification = Math.floor(options.random.float() * 0x10000);
-    this.icmp = new Icmp(this, { clock: this.clock, counters: this.counters('icmp'), errorsPerSecond: options.icmpErrorRate });
+    this.pathMtus = new PathMtuCache({ linkMtu: this.mtu, counters: this.ipCounters });
+    this.icmp = new Icmp(this, {
+      clock: this.clock,
+      counters: this.counters('icmp'),
+      errorsPerSecond: options.icmpErrorRate,
+      pathMtus: this.pathMtus,
+    });
     this.reassembler = new Reassembler({
       timeoutMs: options.reassemblyTimeoutMs,
       maxBytes: options.reassemblyMaxBytes,
@@ -115,6 +124,12 @@ export class IPv4Layer implements IpLayer {
 
   transportFor(protocol: number): TransportProtocol | undefined {
     return this.transports[protocol];
+  }
+
+  pathMtu(destination: IPv4Address): number {
+    // Asked for every datagram sent: skip the clock while no path is known to be smaller.
+    if (this.pathMtus.size === 0) return this.mtu;
+    return this.pathMtus.pathMtu(destination, this.clock.now());
   }
 
   /** Datagrams still being reassembled, and the bytes they hold. */
@@ -198,7 +213,9 @@ export class IPv4Layer implements IpLayer {
       this.loopBack(packet);
       return;
     }
-    if (packet.length <= this.mtu) {
+    if (packet.length <= this.mtu && (dontFragment || packet.length <= this.pathMtu(destination))) {
+      // A DF datagram that fits the link goes out as it is: its sender sized it, and a router
+      // beyond that cannot forward it answers with fragmentation needed (RFC 1191).
       this.ipCounters.add('sent');
       this.link.send(packet);
       return;
@@ -207,7 +224,8 @@ export class IPv4Layer implements IpLayer {
       this.ipCounters.drop('too_big_df');
       throw new NetError('EMSGSIZE', `packet of ${packet.length} bytes exceeds MTU ${this.mtu} with DF set`);
     }
-    const fragments = fragmentPacket(packet, this.mtu);
+    // RFC 1191 section 3: without DF, fragment to the path MTU, so no router has to.
+    const fragments = fragmentPacket(packet, this.pathMtu(destination));
     this.ipCounters.add('fragments_sent', fragments.length);
     for (const fragment of fragments) {
       this.ipCounters.add('sent');

@@ -24,7 +24,14 @@ export interface ReceivedPacket {
 /** What transports need from below: the IP layer, and the stack's time, randomness and counters. */
 export interface IpLayer {
   readonly address: IPv4Address;
+  /** The link's MTU (the first hop). */
   readonly mtu: number;
+  /**
+   * The path MTU estimate for `destination` (RFC 1191): the link MTU unless ICMP fragmentation
+   * needed lowered it within the last ten minutes. Datagrams without DF larger than it are
+   * fragmented to it; DF datagrams are the transport's to size.
+   */
+  pathMtu(destination: IPv4Address): number;
   /** The stack's deadlines. Scheduling one re-arms the stack's driver; nothing wakes it by hand. */
   readonly timers: DeadlineQueue;
   readonly clock: Clock;
@@ -46,7 +53,17 @@ export interface TransportProtocol {
   receive(received: ReceivedPacket): void;
   /**
    * An ICMP destination unreachable or time exceeded about a datagram this transport sent; the
-   * quote is checked to come from our address and to carry this protocol.
+   * quote is checked to come from our address and to carry this protocol. Never fragmentation
+   * needed: that goes to receivePathMtuReduced.
    */
   receiveIcmpError(type: number, code: number, quote: IcmpErrorQuote): void;
+  /**
+   * ICMP fragmentation needed and DF set (destination unreachable code 4, RFC 1191) about a DF
+   * datagram from our address: the path to the quote's destination takes at most `pathMtu` bytes
+   * (the IP layer checked the report: below its estimate or equal to it, at least 68). Information
+   * for sizing, not an error (RFC 1122 4.2.3.9). Returns true when the quoted datagram is one the
+   * transport has in flight (RFC 5927 4.1: TCP checks the sequence number); only then does the IP
+   * layer lower its estimate for that destination.
+   */
+  receivePathMtuReduced(quote: IcmpErrorQuote, pathMtu: number): boolean;
 }

@@ -736,6 +736,45 @@ export class TcpConnection {
     this.softError = error;
   }
 
+  /**
+   * ICMP fragmentation needed about a segment this connection sent (RFC 1191, RFC 1122 4.2.3.9):
+   * the path MTU to the peer is now `pathMtu`. It is information, never an error a timeout reports.
+   * RFC 5927 sections 4.1 and 5.2: accepted only if the quoted sequence number is in flight,
+   * [SND.UNA, SND.NXT), where the RFC's SND.NXT is our sndMax, the highest sequence sent (a timeout
+   * may have pulled sndNxt back); a blind attacker would have to guess it. RFC 1191 section 6.4:
+   * act only when it lowers the segment size in use: every oversized segment of a flight draws
+   * its own message, and resending the flight for each would multiply the copies.
+   */
+  handlePathMtuReduced(quotedSeq: SeqNumber, pathMtu: number): boolean {
+    if (this.released || !this.opened) return false;
+    const offset = this.sender.ackOffset(quotedSeq);
+    if (offset < this.sender.sndUna || offset >= this.sender.sndMax) {
+      this.counters.drop('pmtu_not_in_flight');
+      return false;
+    }
+    if (!this.options.limitToPathMtu(pathMtu)) {
+      this.counters.add('pmtu_mss_unchanged');
+      return true;
+    }
+    this.counters.add('pmtu_mss_reduced');
+    this.sender.onPathMtuReduced(this.options.smss, this.env.now(), this.currentState);
+    return true;
+  }
+
+  /**
+   * Before the connection opens: the IP layer's path MTU estimate to the peer (RFC 1191 section
+   * 6.2: the estimate belongs to the destination, so a new connection starts from what an earlier
+   * one learned). The send MSS becomes min(our MSS and the peer's, path MTU - 40).
+   */
+  limitToKnownPathMtu(pathMtu: number): void {
+    this.options.limitToPathMtu(pathMtu);
+  }
+
+  /** The path MTU to the peer as this connection knows it (RFC 1191); Infinity while none is known. */
+  get pathMtu(): number {
+    return this.options.pathMtu;
+  }
+
   private setState(state: TcpState): void {
     this.currentState = state;
   }

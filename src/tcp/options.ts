@@ -1,7 +1,8 @@
 /**
  * TCP option negotiation for one connection: what our SYN offers, what the peer's SYN leaves us
- * with (RFC 9293 3.7.1 MSS, RFC 7323 window scaling and timestamps, RFC 2018 SACK-permitted), and
- * the timestamp state that lives on afterwards (TS.Recent and PAWS, RFC 7323 4.3 and 5).
+ * with (RFC 9293 3.7.1 MSS, RFC 7323 window scaling and timestamps, RFC 2018 SACK-permitted), the
+ * timestamp state that lives on afterwards (TS.Recent and PAWS, RFC 7323 4.3 and 5), and the
+ * segment size the path MTU allows (RFC 1191, RFC 1122 4.2.3.9).
  */
 import {
   TCP_DEFAULT_MSS,
@@ -18,6 +19,19 @@ import type { TcpConfig } from './types.js';
 const MIN_PEER_MSS = 64;
 /** RFC 7323 5.5: TS.Recent older than 24 days is no longer a valid PAWS reference. */
 const PAWS_IDLE_LIMIT_MS = 24 * 24 * 60 * 60 * 1000;
+/** RFC 9293 3.7.1: the fixed IPv4 and TCP headers of a segment (20 + 20): MSS = MTU - 40. */
+const IPV4_TCP_HEADER_BYTES = 40;
+
+/**
+ * The path MTU below which TCP does not shrink its segments further: 536 + 40 = 576, the datagram
+ * every IPv4 host must be able to take (RFC 1122 3.3.2). The choice, and why: RFC 9293 3.7.1 makes
+ * 536 the MSS assumed of any peer, and Linux keeps a floor of the same kind (a minimum path MTU of
+ * 552) because a forged fragmentation needed with a tiny MTU (RFC 5927 section 7) would otherwise
+ * cut a connection to 28-byte segments, 60% headers. Below the floor our segments would not fit
+ * the path with DF set, so the TCP layer sends them without DF and IP fragments them to the path
+ * MTU (src/tcp/tcp-layer.ts): slower, but never a black hole.
+ */
+export const TCP_MIN_PATH_MTU = TCP_DEFAULT_MSS + IPV4_TCP_HEADER_BYTES;
 
 /** RFC 7323 2.3: the smallest shift that lets the 16-bit field describe the whole buffer. */
 export function chooseWindowShift(bufferSize: number): number {
@@ -42,8 +56,15 @@ export class NegotiatedOptions {
   peerMss = TCP_DEFAULT_MSS;
   /** min(peer MSS, our MSS): the segment size before options (RFC 9293 3.7.1). */
   mssBase = TCP_DEFAULT_MSS;
-  /** SMSS: payload bytes per full segment after the fixed options (timestamps). */
+  /** SMSS: payload bytes per full segment after the fixed options (timestamps), within the path MTU. */
   smss = TCP_DEFAULT_MSS;
+  /**
+   * The largest segment before options that fits the path MTU (RFC 1191; MMS_S - 20 in RFC 9293
+   * 3.7.1), never below TCP_DEFAULT_MSS; Infinity while no path MTU below the link's is known.
+   */
+  private pathMss = Number.POSITIVE_INFINITY;
+  /** The path MTU to the peer as far as this connection knows (RFC 1191); Infinity while unknown. */
+  pathMtu = Number.POSITIVE_INFINITY;
   windowScaling = false;
   /** Shift applied to the peer's window field (RFC 7323 2.3). */
   sndShift = 0;
@@ -102,8 +123,34 @@ export class NegotiatedOptions {
     }
     this.sackPermitted = this.config.sack && o.sackPermitted === true;
     this.mssBase = Math.min(this.peerMss, this.config.mss);
-    // Linux-like: the timestamp option comes out of every segment's payload.
-    this.smss = Math.max(1, this.mssBase - (this.timestamps ? TCP_TIMESTAMP_OPTION_BYTES : 0));
+    this.smss = this.sendMss();
+  }
+
+  /**
+   * The path MTU to the peer is `pathMtu` (RFC 1191: lowered by ICMP fragmentation needed, or
+   * known from the IP layer's estimate when the connection was made). SMSS becomes
+   * min(MSS, path MTU - 40) less the options of every segment, never below the floor of
+   * TCP_MIN_PATH_MTU. Only ever lowers it (RFC 1191 section 3: a report never raises the path
+   * MTU). Returns true when SMSS fell, which is when the sender must resize what it sends.
+   */
+  limitToPathMtu(pathMtu: number): boolean {
+    this.pathMtu = Math.min(this.pathMtu, pathMtu);
+    const pathMss = Math.max(TCP_DEFAULT_MSS, pathMtu - IPV4_TCP_HEADER_BYTES);
+    if (pathMss >= this.pathMss) return false;
+    this.pathMss = pathMss;
+    const previous = this.smss;
+    // Before the peer's SYN, negotiate() applies the limit.
+    if (this.synNegotiated) this.smss = this.sendMss();
+    return this.smss < previous;
+  }
+
+  /**
+   * RFC 9293 3.7.1: Eff.snd.MSS = min(SendMSS + 20, MMS_S) - 20 - the options sent in every segment.
+   * Linux-like, the timestamp option (when negotiated it is in every segment, RFC 7323 3.2) comes
+   * out of the payload; SACK blocks, present only sometimes, are taken off by the sender per segment.
+   */
+  private sendMss(): number {
+    return Math.max(1, Math.min(this.mssBase, this.pathMss) - (this.timestamps ? TCP_TIMESTAMP_OPTION_BYTES : 0));
   }
 
   /** The timestamp option of an outgoing non-SYN segment: our clock, and TS.Recent echoed. */

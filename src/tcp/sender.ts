@@ -756,4 +756,26 @@ export class TcpSender {
     }
     return undefined;
   }
+
+  // ====================================================================================
+  // Path MTU (RFC 1191)
+  // ====================================================================================
+
+  /** RFC 1191 / RFC 1122 4.2.3.9: the path MTU fell: new SMSS; resend what no longer fits at once. */
+  onPathMtuReduced(newSmss: number, now: number, state: TcpState): void {
+    // TODO(lead): tell the congestion controller the new SMSS (CongestionControl.setMss(newSmss));
+    // NewRenoCongestionControl keeps its smss private, so today's controller keeps the old one.
+    if (!sendsData(state) || this.sndUna < 0 || this.sndUna >= this.sndMax) return;
+    // The router that sent the ICMP dropped every segment in flight that was larger than the new
+    // size. Resend the flight now, from SND.UNA, in segments of the new SMSS (output() reads it
+    // from the options), as Linux's tcp_simple_retransmit does. RFC 1191 section 6.4: this loss
+    // says nothing about congestion, so unlike a timeout there is no cwnd or ssthresh change, no
+    // backoff, and the SACK scoreboard is kept (output() skips what the peer SACKed).
+    this.sndNxt = this.sndUna;
+    // Karn's rule (RFC 6298 section 3): the segment being timed is being resent.
+    this.rttTimedEnd = null;
+    this.output(state);
+    // RFC 6298 5.3: data was (re)sent; restart the timer from now.
+    this.timers.retransmission.set(now + this.rtt.rto);
+  }
 }

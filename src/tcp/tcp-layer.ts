@@ -16,6 +16,7 @@ import { PortTable } from '../ports.js';
 import { encodeTcpSegment, parseTcpSegment, segmentLength, TCP_ACK, TCP_RST, TCP_SYN, type TcpSegment } from '../wire/tcp.js';
 import { TcpConnection } from './connection.js';
 import { IsnGenerator, ISN_SECRET_BYTES } from './isn.js';
+import { TCP_MIN_PATH_MTU } from './options.js';
 import { seqAdd } from './seq.js';
 import type { TcpConfig, TcpFourTuple } from './types.js';
 
@@ -105,7 +106,7 @@ export class TcpLayer implements TransportProtocol {
     const connection = new TcpConnection(tuple, this.isn.next(tuple), this.config, {
       now: () => this.ip.clock.now(),
       timers: this.ip.timers,
-      transmit: (segment) => this.transmit(tuple, segment),
+      transmit: (segment) => this.transmit(tuple, segment, connection.pathMtu),
       counters: this.counters,
       release: () => {
         if (released) return;
@@ -115,18 +116,26 @@ export class TcpLayer implements TransportProtocol {
         this.settled(connection);
       },
     });
+    // RFC 1191 section 6.2: what is known of the path to this peer sizes the first segments too.
+    const pathMtu = this.ip.pathMtu(tuple.remoteAddress);
+    if (pathMtu < this.ip.mtu) connection.limitToKnownPathMtu(pathMtu);
     this.connections.set(key, connection);
     this.drain?.pending.add(connection);
     this.counters.add('connections_created');
     return connection;
   }
 
-  private transmit(tuple: TcpFourTuple, segment: TcpSegment): void {
+  /** Send a segment; `pathMtu` is what the sending connection knows of the path (RFC 1191). */
+  private transmit(tuple: TcpFourTuple, segment: TcpSegment, pathMtu = Number.POSITIVE_INFINITY): void {
     const packet = encodeTcpSegment(segment, tuple.localAddress, tuple.remoteAddress, IPV4_MIN_HEADER);
     this.counters.add('segments_sent');
     if (segment.flags & TCP_RST) this.counters.add('resets_sent');
-    // TCP segments never exceed the MSS, so they are sent with DF like Linux does.
-    this.ip.sendTransport(PROTOCOL_TCP, tuple.remoteAddress, packet, true);
+    // Segments are sized to the path MTU (RFC 1191), so they are sent with DF like Linux does, and
+    // a router that cannot forward one says so. Only on a path below TCP_MIN_PATH_MTU, where
+    // segments keep the 536-byte floor and cannot fit, they go without DF for IP (or the routers
+    // on the way) to fragment.
+    const dontFragment = pathMtu >= TCP_MIN_PATH_MTU || packet.length <= pathMtu;
+    this.ip.sendTransport(PROTOCOL_TCP, tuple.remoteAddress, packet, dontFragment);
   }
 
   receive(received: ReceivedPacket): void {
@@ -249,6 +258,19 @@ export class TcpLayer implements TransportProtocol {
     }
     const error = socketErrorForIcmp(type, code, PROTOCOL_TCP);
     connection.handleIcmpError(readUint32(quote.transport, 4), error.code, error.hard);
+  }
+
+  /**
+   * ICMP fragmentation needed about one of our segments (RFC 1191): the connection it quotes checks
+   * the sequence number (RFC 5927 4.1) and resizes its segments. True when it was in flight.
+   */
+  receivePathMtuReduced(quote: IcmpErrorQuote, pathMtu: number): boolean {
+    const connection = this.connections.get(connectionKey(quote.destination, quote.destinationPort, quote.sourcePort));
+    if (connection === undefined || quote.transport.length < 8) {
+      this.counters.drop('pmtu_no_connection');
+      return false;
+    }
+    return connection.handlePathMtuReduced(readUint32(quote.transport, 4), pathMtu);
   }
 
   /**

@@ -74,7 +74,16 @@ export class UdpLayer implements TransportProtocol {
     endpoint.deliverError(errorCode, quote.destination, quote.destinationPort);
   }
 
-  /** Send one datagram from `sourcePort` (fragmented by IP if larger than the MTU). */
+  /**
+   * Fragmentation needed about a DF datagram: UDP sends none (the IP layer fragments datagrams
+   * larger than the path MTU, RFC 1191 section 6.5 leaves the rest to the application), so the
+   * quote is not of ours and the IP layer ignores the report.
+   */
+  receivePathMtuReduced(): boolean {
+    return false;
+  }
+
+  /** Send one datagram from `sourcePort` (fragmented by IP if larger than the path MTU). */
   send(sourcePort: number, destination: IPv4Address, destinationPort: number, payload: Uint8Array): void {
     const packet = encodeUdpDatagram(sourcePort, destinationPort, payload, this.ip.address, destination, IPV4_MIN_HEADER);
     this.counters.add('sent');

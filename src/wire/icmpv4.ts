@@ -209,6 +209,10 @@ export interface IcmpErrorQuote {
   protocol: number;
   source: IPv4Address;
   destination: IPv4Address;
+  /** The quoted header's Total Length: the size of the datagram the error is about (RFC 1191 section 5). */
+  totalLength: number;
+  /** The quoted header's DF flag: fragmentation needed is only ever about a DF datagram (RFC 1191 section 4). */
+  dontFragment: boolean;
   /** First two bytes after the quoted header: the source port for UDP and TCP. */
   sourcePort: number;
   /** Bytes 2..3 after the quoted header: the destination port for UDP and TCP. */
@@ -235,6 +239,8 @@ export function parseIcmpErrorQuote(body: Uint8Array): IcmpErrorQuote | undefine
     protocol: quoted.protocol,
     source: quoted.source,
     destination: quoted.destination,
+    totalLength: quoted.totalLength,
+    dontFragment: quoted.dontFragment,
     sourcePort: readUint16(transport, 0),
     destinationPort: readUint16(transport, 2),
     transport,

@@ -16,6 +16,7 @@ import {
   encodeEchoRequest,
   encodeIcmpError,
   FRAGMENT_REASSEMBLY_TIME_EXCEEDED,
+  FRAGMENTATION_NEEDED,
   ICMP_DEST_UNREACHABLE,
   ICMP_ECHO_REPLY,
   ICMP_TIME_EXCEEDED,
@@ -156,6 +157,15 @@ class RecordingTransport implements TransportProtocol {
 
   receiveIcmpError(type: number, code: number, quote: IcmpErrorQuote): void {
     this.errors.push({ type, code, quote });
+  }
+
+  readonly pathMtus: Array<{ quote: IcmpErrorQuote; pathMtu: number }> = [];
+  /** What receivePathMtuReduced answers: is the quoted datagram one in flight? */
+  quotesInFlight = true;
+
+  receivePathMtuReduced(quote: IcmpErrorQuote, pathMtu: number): boolean {
+    this.pathMtus.push({ quote, pathMtu });
+    return this.quotesInFlight;
   }
 }
 
@@ -374,5 +384,130 @@ describe('IPv4Layer output', () => {
     ip.close();
     ip.sendTransport(PROTOCOL_UDP, HOST, withHeadroom(8));
     expect(link.drain()).toEqual([]);
+  });
+});
+
+describe('IPv4Layer path MTU discovery (RFC 1191)', () => {
+  /** The layer with a recording transport for TCP too (whose datagrams carry DF). */
+  function pmtuSetup() {
+    const layer = layerSetup();
+    const tcp = new RecordingTransport();
+    layer.ip.register(PROTOCOL_TCP, tcp);
+    return { ...layer, tcp };
+  }
+
+  /** A DF TCP datagram of `totalLength` bytes the layer sent to HOST (ports 49152 -> 80). */
+  function sentDfTcp(layer: ReturnType<typeof pmtuSetup>, totalLength = 1500): Uint8Array {
+    const datagram = withHeadroom(totalLength - IPV4_MIN_HEADER);
+    datagram.set([0xc0, 0x00, 0x00, 0x50], IPV4_MIN_HEADER);
+    layer.ip.sendTransport(PROTOCOL_TCP, HOST, datagram, true);
+    const [sent] = layer.link.drain();
+    return sent!;
+  }
+
+  /** A router's fragmentation needed about `offending`, with `nextHopMtu` in bytes 6-7. */
+  function fragmentationNeeded(offending: Uint8Array, nextHopMtu: number): Uint8Array {
+    return packet(PROTOCOL_ICMP, encodeIcmpError(ICMP_DEST_UNREACHABLE, FRAGMENTATION_NEEDED, offending, nextHopMtu));
+  }
+
+  it('lowers the estimate for the quoted destination and hands the transport the new MTU, not an error', () => {
+    const layer = pmtuSetup();
+    const { link, ip, ipCounters, icmpCounters, tcp } = layer;
+    expect(ip.pathMtu(HOST)).toBe(1500);
+    link.inject([fragmentationNeeded(sentDfTcp(layer), 1000)]);
+    expect(ip.pathMtu(HOST)).toBe(1000);
+    expect(ip.pathMtu(parseIPv4Address('10.0.0.9')!)).toBe(1500);
+    expect(tcp.errors).toEqual([]);
+    expect(tcp.pathMtus).toHaveLength(1);
+    expect(tcp.pathMtus[0]).toMatchObject({
+      pathMtu: 1000,
+      quote: { protocol: PROTOCOL_TCP, destination: HOST, sourcePort: 49152, totalLength: 1500 },
+    });
+    expect(ipCounters.get('pmtu_reduced')).toBe(1);
+    expect(icmpCounters.get('frag_needed_received')).toBe(1);
+
+    // A second message for the same MTU (another segment of the same flight) still reaches the
+    // transport: a connection that has not resized yet needs it.
+    link.inject([fragmentationNeeded(sentDfTcp(layer), 1000)]);
+    expect(tcp.pathMtus.map((report) => report.pathMtu)).toEqual([1000, 1000]);
+    expect(ipCounters.get('pmtu_confirmed')).toBe(1);
+  });
+
+  it('leaves the estimate alone when the transport does not have the quoted datagram in flight (RFC 5927 4.1)', () => {
+    const layer = pmtuSetup();
+    const { link, ip, icmpCounters, ipCounters, tcp } = layer;
+    tcp.quotesInFlight = false;
+    link.inject([fragmentationNeeded(sentDfTcp(layer), 1000)]);
+    expect(tcp.pathMtus).toHaveLength(1);
+    expect(ip.pathMtu(HOST)).toBe(1500);
+    expect(icmpCounters.get('drop.frag_needed_not_in_flight')).toBe(1);
+    expect(ipCounters.get('pmtu_reduced')).toBe(0);
+  });
+
+  it('fragments datagrams without DF to the path MTU and leaves DF ones to their transport', () => {
+    const layer = pmtuSetup();
+    const { link, ip } = layer;
+    link.inject([fragmentationNeeded(sentDfTcp(layer), 1000)]);
+    ip.sendTransport(PROTOCOL_UDP, HOST, withHeadroom(1400));
+    const fragments = link.drain();
+    expect(fragments).toHaveLength(2);
+    expect(Math.max(...fragments.map((fragment) => fragment.length))).toBeLessThanOrEqual(1000);
+    // Another destination is not affected.
+    ip.sendTransport(PROTOCOL_UDP, parseIPv4Address('10.0.0.9')!, withHeadroom(1400));
+    expect(link.drain()).toHaveLength(1);
+    // A DF datagram that fits the link goes out whole: TCP sized it (and learns from the router).
+    ip.sendTransport(PROTOCOL_TCP, HOST, withHeadroom(1400), true);
+    expect(link.drain().map((sent) => sent.length)).toEqual([1420]);
+  });
+
+  it('uses the RFC 1191 plateau below the quoted length when an old router gives no MTU', () => {
+    const layer = pmtuSetup();
+    layer.link.inject([fragmentationNeeded(sentDfTcp(layer, 1500), 0)]);
+    expect(layer.ip.pathMtu(HOST)).toBe(1492);
+    layer.link.inject([fragmentationNeeded(sentDfTcp(layer, 1492), 0)]);
+    expect(layer.ip.pathMtu(HOST)).toBe(1006);
+    expect(layer.tcp.pathMtus.map((report) => report.pathMtu)).toEqual([1492, 1006]);
+  });
+
+  it('counts and ignores a report that would raise the estimate, is below 68, or is not below the datagram', () => {
+    const layer = pmtuSetup();
+    const { link, ip, ipCounters, tcp } = layer;
+    link.inject([fragmentationNeeded(sentDfTcp(layer), 1000)]);
+    link.inject([fragmentationNeeded(sentDfTcp(layer), 1200)]);
+    expect(ipCounters.get('drop.pmtu_increase')).toBe(1);
+    link.inject([fragmentationNeeded(sentDfTcp(layer, 1000), 40)]);
+    expect(ipCounters.get('drop.pmtu_below_minimum')).toBe(1);
+    link.inject([fragmentationNeeded(sentDfTcp(layer, 600), 600)]);
+    expect(ipCounters.get('drop.pmtu_not_below_datagram')).toBe(1);
+    expect(ip.pathMtu(HOST)).toBe(1000);
+    expect(tcp.pathMtus).toHaveLength(1);
+    expect(tcp.errors).toEqual([]);
+  });
+
+  it('ignores fragmentation needed quoting a datagram we did not send, or one sent without DF', () => {
+    const layer = pmtuSetup();
+    const { link, ip, icmpCounters, tcp } = layer;
+    const notOurs = packet(PROTOCOL_TCP, new Uint8Array(1480), { source: HOST, destination: parseIPv4Address('10.0.0.9')! });
+    link.inject([fragmentationNeeded(notOurs, 576)]);
+    expect(icmpCounters.get('drop.bad_error_quote')).toBe(1);
+    const withoutDf = withHeadroom(1480);
+    ip.sendTransport(PROTOCOL_TCP, HOST, withoutDf);
+    const [sent] = link.drain();
+    link.inject([fragmentationNeeded(sent!, 576)]);
+    expect(icmpCounters.get('drop.frag_needed_without_df')).toBe(1);
+    expect(ip.pathMtu(HOST)).toBe(1500);
+    expect(tcp.pathMtus).toEqual([]);
+    expect(tcp.errors).toEqual([]);
+  });
+
+  it('raises the estimate back to the link MTU ten minutes after it was lowered (RFC 1191 6.3)', () => {
+    const layer = pmtuSetup();
+    const { link, ip, ipCounters, time } = layer;
+    link.inject([fragmentationNeeded(sentDfTcp(layer), 1000)]);
+    time.advance(10 * 60 * 1000 - 1);
+    expect(ip.pathMtu(HOST)).toBe(1000);
+    time.advance(1);
+    expect(ip.pathMtu(HOST)).toBe(1500);
+    expect(ipCounters.get('pmtu_expired')).toBe(1);
   });
 });
