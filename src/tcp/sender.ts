@@ -503,6 +503,13 @@ export class TcpSender {
     const start = records.start(i);
     let end = records.end(i);
     const dataLimit = this.finRequested ? this.finOffset : this.buffer.endOffset;
+    // Fill the segment with the adjacent records that await retransmission too.
+    while (end - start < maxPayload && i + 1 < records.count && records.isAwaitingRetransmission(i + 1) && records.start(i + 1) === end) {
+      if (records.end(i + 1) > dataLimit) break;
+      if (records.end(i + 1) - start > maxPayload) records.split(i + 1, start + maxPayload);
+      records.mergeWithNext(i);
+      end = records.end(i);
+    }
     if (Math.min(end, dataLimit) - start > maxPayload) {
       records.split(i, start + maxPayload);
       end = start + maxPayload;
@@ -763,15 +770,17 @@ export class TcpSender {
 
   /** RFC 1191 / RFC 1122 4.2.3.9: the path MTU fell: new SMSS; resend what no longer fits at once. */
   onPathMtuReduced(newSmss: number, now: number, state: TcpState): void {
-    // TODO(lead): tell the congestion controller the new SMSS (CongestionControl.setMss(newSmss));
-    // NewRenoCongestionControl keeps its smss private, so today's controller keeps the old one.
+    this.congestion.setMss(newSmss);
     if (!sendsData(state) || this.sndUna < 0 || this.sndUna >= this.sndMax) return;
-    // The router that sent the ICMP dropped every segment in flight that was larger than the new
-    // size. Resend the flight now, from SND.UNA, in segments of the new SMSS (output() reads it
-    // from the options), as Linux's tcp_simple_retransmit does. RFC 1191 section 6.4: this loss
-    // says nothing about congestion, so unlike a timeout there is no cwnd or ssthresh change, no
-    // backoff, and the SACK scoreboard is kept (output() skips what the peer SACKed).
-    this.sndNxt = this.sndUna;
+    // The router that sent the ICMP dropped every segment in flight larger than the new size:
+    // deem those records lost so output() resends them now, split to the new SMSS, as Linux's
+    // tcp_simple_retransmit does. RFC 1191 section 6.4: this loss says nothing about congestion,
+    // so unlike a timeout there is no cwnd or ssthresh change and no backoff; SACKed records stay.
+    const records = this.records;
+    const maxPayload = Math.max(1, newSmss - this.receiver.outgoingSackOptionBytes());
+    for (let i = 0; i < records.count; i++) {
+      if (records.end(i) - records.start(i) > maxPayload) records.markLost(i);
+    }
     // Karn's rule (RFC 6298 section 3): the segment being timed is being resent.
     this.rttTimedEnd = null;
     this.output(state);

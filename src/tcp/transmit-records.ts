@@ -199,6 +199,35 @@ export class TransmitRecords implements RackRecords {
     if ((flags & LOST) !== 0) this.lostRecordCount++;
   }
 
+  /**
+   * Join record i and record i + 1, both awaiting retransmission and adjacent, into one: a
+   * retransmission may then fill a whole segment (after a smaller path MTU split the records, or
+   * when small writes made small segments).
+   */
+  mergeWithNext(i: number): void {
+    const lower = this.slot(i);
+    const upper = this.slot(i + 1);
+    const lowerFlags = this.flags[lower]!;
+    const upperFlags = this.flags[upper]!;
+    if ((lowerFlags & upperFlags & LOST) === 0 || this.ends[lower] !== this.starts[upper]) {
+      throw new RangeError(`records ${i} and ${i + 1} cannot be merged`);
+    }
+    this.ends[lower] = this.ends[upper]!;
+    this.flags[lower] = lowerFlags | (upperFlags & RETRANSMITTED);
+    this.sendTimes[lower] = Math.max(this.sendTimes[lower]!, this.sendTimes[upper]!);
+    this.lostRecordCount--;
+    const mask = this.mask;
+    for (let k = i + 1; k < this.size - 1; k++) {
+      const to = (this.head + k) & mask;
+      const from = (this.head + k + 1) & mask;
+      this.starts[to] = this.starts[from]!;
+      this.ends[to] = this.ends[from]!;
+      this.sendTimes[to] = this.sendTimes[from]!;
+      this.flags[to] = this.flags[from]!;
+    }
+    this.size--;
+  }
+
   /** The cumulative ACK reached `una`: drop the records below it and trim the one it cuts. */
   acknowledge(una: number): void {
     const mask = this.mask;

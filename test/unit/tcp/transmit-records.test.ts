@@ -126,6 +126,22 @@ describe('TransmitRecords', () => {
     expect(() => records.split(0, 100)).toThrow(RangeError);
   });
 
+  it('merges adjacent records awaiting retransmission into one, keeping the counts', () => {
+    const records = filled(4);
+    records.markLost(1);
+    records.markLost(2);
+    records.mergeWithNext(1);
+    expect(snapshot(records)).toEqual([
+      [0, 100, 0, ''],
+      [100, 300, 2, 'L'],
+      [300, 400, 3, ''],
+    ]);
+    expect(records.lostCount).toBe(1);
+    expect(records.pipe).toBe(200);
+    // Only two lost, adjacent records merge.
+    expect(() => records.mergeWithNext(0)).toThrow(RangeError);
+  });
+
   it('grows past its capacity and keeps order across the ring wrap, also when splitting', () => {
     const records = new TransmitRecords(4);
     for (let i = 0; i < 3; i++) records.append(i * 10, i * 10 + 10, i);
