@@ -244,7 +244,7 @@ async function main(): Promise<number> {
     rpsRequests: flags.quick ? 100 : 500,
     echoCount: flags.quick ? 200 : 1000,
     lossBytes: flags.lossBytes,
-    lossTimeoutMs: flags.quick ? 30_000 : 60_000,
+    lossTimeoutMs: flags.quick ? 30_000 : 90_000,
     tsx,
     projectRoot,
     tmpDir,
