@@ -2,13 +2,15 @@
  * `npm run bench` (as root): the stack against the Linux kernel, same clients, same run
  * (docs/ARCHITECTURE.md, "The benchmark contract").
  *
- *   npm run bench -- [--mtu N] [--json FILE] [--quick] [--download-bytes N] [--upload-bytes N]
+ *   npm run bench -- [--mtu N] [--json FILE] [--quick] [--download-bytes N] [--upload-bytes N] [--loss-bytes N] [--no-loss]
  *
  * The stack runs as the CLI on a TUN device in namespace `tsnbench-s-<rand>` (clients in the same
  * namespace, against 10.0.0.2); the kernel serves the same demo (scripts/kernel-demo-server.ts)
  * in `tsnbench-ks-<rand>`, reached over a veth pair of the same MTU from `tsnbench-kc-<rand>`.
  * Each figure is measured on the kernel, then on the stack, and printed as
- * `name value unit kernel value unit ratio stack/kernel`. Everything made here is removed at the
+ * `name value unit kernel value unit ratio stack/kernel`. The loss figures come last, after the
+ * clean-link ones, each on the side's lossy path (setUpLossyPath), with the loss rules removed
+ * after each transfer. Everything made here is removed at the
  * end, on failure and on SIGINT / SIGTERM. Exit status: 0 when every figure was measured on both
  * sides, 1 when any failed, 2 for a usage error, 130 / 143 when interrupted.
  */
@@ -18,14 +20,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { FIGURES, MB, warmUp, type BenchSettings } from './bench/figures.js';
+import { FIGURES, LOSS_ECHO_METHOD, LOSS_FIGURES, LOSS_PERCENTS, MB, warmUp, type BenchSettings, type Reading } from './bench/figures.js';
 import {
   NamespaceSet,
   setUpKernel,
+  setUpLossyPath,
   setUpStack,
   STACK_ADDR,
   KERNEL_SERVER_ADDR,
+  type LossyPath,
   type ServerProcess,
+  type SetupContext,
   type Side,
   type SideName,
 } from './bench/netns.js';
@@ -33,7 +38,8 @@ import { liveChildren, terminate } from './bench/proc.js';
 import { formatTable, jsonReport, type FigureResult, type Measured } from './bench/report.js';
 import { IPV4_MAX_DATAGRAM, IPV4_MIN_MTU } from '../src/wire/ipv4.js';
 
-const USAGE = 'usage: npm run bench -- [--mtu N] [--json FILE] [--quick] [--download-bytes N] [--upload-bytes N]';
+const USAGE =
+  'usage: npm run bench -- [--mtu N] [--json FILE] [--quick] [--download-bytes N] [--upload-bytes N] [--loss-bytes N] [--no-loss]';
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 const MiB = 1024 * 1024;
 
@@ -61,6 +67,8 @@ function parseFlags() {
         quick: { type: 'boolean', default: false },
         'download-bytes': { type: 'string' },
         'upload-bytes': { type: 'string' },
+        'loss-bytes': { type: 'string' },
+        'no-loss': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -92,6 +100,8 @@ function parseFlags() {
         : quick
           ? 8 * MiB
           : 64 * MiB,
+    lossBytes: values['loss-bytes'] !== undefined ? byteCount(values['loss-bytes'], '--loss-bytes', 1024 * MiB) : quick ? 2 * MiB : 8 * MiB,
+    loss: !values['no-loss'],
   };
 }
 
@@ -144,29 +154,68 @@ for (const [signal, code] of [
   });
 }
 
+/** Measure one figure on one side, turning every failure into a one-line reason. */
+async function measureOne(side: Side | string, measure: (side: Side) => Promise<number | Reading>): Promise<Measured> {
+  if (typeof side === 'string') return { error: side };
+  if (side.server.exitReason() !== undefined) return { error: side.server.exitReason() };
+  try {
+    const reading = await measure(side);
+    return typeof reading === 'number' ? { value: reading } : reading;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    const exit = side.server.exitReason();
+    return { error: exit !== undefined ? `${reason}; ${exit}` : reason };
+  }
+}
+
 async function measureAll(sides: Record<SideName, Side | string>, settings: BenchSettings): Promise<FigureResult[]> {
   const results: FigureResult[] = [];
   for (const figure of FIGURES) {
     const result: FigureResult = { figure, stack: {}, kernel: {} };
     for (const name of ['kernel', 'stack'] as const) {
       if (interrupted) throw new Error('interrupted');
-      const side = sides[name];
-      let measured: Measured;
-      if (typeof side === 'string') {
-        measured = { error: side };
-      } else if (side.server.exitReason() !== undefined) {
-        measured = { error: side.server.exitReason() };
-      } else {
-        progress(`${figure.name} on ${name}`);
-        try {
-          measured = { value: await figure.measure(side, settings) };
-        } catch (error) {
-          const reason = error instanceof Error ? error.message : String(error);
-          const exit = side.server.exitReason();
-          measured = { error: exit !== undefined ? `${reason}; ${exit}` : reason };
-        }
+      if (typeof sides[name] !== 'string') progress(`${figure.name} on ${name}`);
+      result[name] = await measureOne(sides[name], (side) => figure.measure(side, settings));
+    }
+    results.push(result);
+  }
+  return results;
+}
+
+/** The loss figures, after the clean ones: each side's lossy path is built first. */
+async function measureLoss(
+  sides: Record<SideName, Side | string>,
+  context: SetupContext,
+  settings: BenchSettings,
+): Promise<FigureResult[]> {
+  const paths: Record<SideName, LossyPath | string> = { kernel: 'not started', stack: 'not started' };
+  for (const name of ['kernel', 'stack'] as const) {
+    const side = sides[name];
+    if (typeof side === 'string') {
+      paths[name] = side;
+      continue;
+    }
+    progress(`setting up the ${name} side's lossy path`);
+    try {
+      paths[name] = await setUpLossyPath(context, side);
+    } catch (error) {
+      paths[name] = `lossy path setup failed: ${error instanceof Error ? error.message : String(error)}`;
+      progress(paths[name]);
+    }
+  }
+  const results: FigureResult[] = [];
+  for (const figure of LOSS_FIGURES) {
+    const result: FigureResult = { figure, stack: {}, kernel: {} };
+    for (const name of ['kernel', 'stack'] as const) {
+      if (interrupted) throw new Error('interrupted');
+      const path = paths[name];
+      if (typeof path === 'string') {
+        result[name] = { error: path };
+        continue;
       }
-      result[name] = measured;
+      progress(`${figure.name} on ${name}`);
+      result[name] = await measureOne(sides[name], (side) => figure.measure(side, path, settings));
+      if (result[name].error !== undefined) progress(`${figure.name} on ${name}: ${result[name].error}`);
     }
     results.push(result);
   }
@@ -194,12 +243,14 @@ async function main(): Promise<number> {
     pingCount: flags.quick ? 20 : 50,
     rpsRequests: flags.quick ? 100 : 500,
     echoCount: flags.quick ? 200 : 1000,
+    lossBytes: flags.lossBytes,
+    lossTimeoutMs: flags.quick ? 30_000 : 90_000,
     tsx,
     projectRoot,
     tmpDir,
   };
 
-  const context = { namespaces, suffix, mtu: flags.mtu, tsx, projectRoot, servers };
+  const context: SetupContext = { namespaces, suffix, mtu: flags.mtu, tsx, projectRoot, servers };
   const sides: Record<SideName, Side | string> = { kernel: 'not started', stack: 'not started' };
   const setUps: Array<[SideName, () => Promise<Side>]> = [
     ['kernel', () => setUpKernel(context)],
@@ -220,13 +271,21 @@ async function main(): Promise<number> {
   }
 
   const results = await measureAll(sides, settings);
+  if (flags.loss) results.push(...(await measureLoss(sides, context, settings)));
   const elapsed = (performance.now() - started) / 1000;
 
   const lines = [
     `# tsnet-stack benchmark: mtu ${flags.mtu}${flags.quick ? ' (--quick)' : ''}, ${elapsed.toFixed(0)} s; 1 MB = 10^6 bytes; ratio = stack/kernel`,
     `# stack: the CLI on TUN ${STACK_ADDR}, clients in its namespace; kernel: Linux sockets over a veth pair (${KERNEL_SERVER_ADDR}), same MTU, same node:http handler`,
     ...FIGURES.map((figure) => `#   ${figure.name}: ${figure.method}`),
-    `#   sizes: download ${settings.downloadBytes} B, upload ${settings.uploadBytes} B, ping ${settings.pingCount}, http ${settings.rpsRequests} requests, echo ${settings.echoCount} rounds`,
+    ...(flags.loss
+      ? [
+          `#   loss_echo_Npct_s (N = ${LOSS_PERCENTS.join(', ')}): ${LOSS_ECHO_METHOD}`,
+          `#   loss figures: each bounded at ${settings.lossTimeoutMs / 1000} s (a transfer not done by then is reported as failed); GSO limited to one segment per packet on the lossy path`,
+        ]
+      : []),
+    `#   sizes: download ${settings.downloadBytes} B, upload ${settings.uploadBytes} B, ping ${settings.pingCount}, http ${settings.rpsRequests} requests, echo ${settings.echoCount} rounds` +
+      (flags.loss ? `, loss echo ${settings.lossBytes} B each way` : ''),
     ...(['stack', 'kernel'] as const).flatMap((name) => (typeof sides[name] === 'string' ? [`# ${name}: failed (${sides[name]})`] : [])),
     ...formatTable(results, {
       stack: typeof sides.stack === 'string' ? sides.stack : undefined,
@@ -245,6 +304,7 @@ async function main(): Promise<number> {
         pingCount: settings.pingCount,
         httpRequests: settings.rpsRequests,
         echoRounds: settings.echoCount,
+        ...(flags.loss ? { lossEchoBytes: settings.lossBytes, lossTimeoutMs: settings.lossTimeoutMs } : {}),
         mb: `${MB} bytes`,
       },
       results,

@@ -1,12 +1,21 @@
 /**
- * TCP echo round-trip client for the benchmark (run inside the client namespace):
+ * TCP echo client for the benchmark (run inside the client namespace):
  *
  *   tsx scripts/bench/echo-client.ts --host IP [--port 7] [--count 1000] [--size 64] [--warmup 50] [--timeout-ms 60000]
+ *   tsx scripts/bench/echo-client.ts --host IP [--port 7] --bulk BYTES [--timeout-ms 60000]
  *
- * One connection with TCP_NODELAY; `warmup + count` times: send `size` bytes, wait until the same
- * `size` bytes have come back (checked), and time it. Prints one JSON line
- * `{"count", "medianUs", "p90Us", "minUs", "maxUs"}` over the timed rounds; exits 1 on any error.
+ * Round trips (the default): one connection with TCP_NODELAY; `warmup + count` times: send `size`
+ * bytes, wait until the same `size` bytes have come back (checked), and time it. Prints one JSON
+ * line `{"count", "medianUs", "p90Us", "minUs", "maxUs"}` over the timed rounds.
+ *
+ * Bulk (`--bulk BYTES`): one connection; writes BYTES of random data (as fast as the socket
+ * takes them) while reading the echo at the same time, checks every echoed byte against what was
+ * sent, half-closes, and waits for the server's FIN. Prints one JSON line `{"bytes", "seconds"}`:
+ * the time from the connect call to the FIN after the last byte.
+ *
+ * Exits 1 on any error, on a byte that differs, and when not done within `--timeout-ms`.
  */
+import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 
@@ -31,6 +40,7 @@ const { values } = parseArgs({
     size: { type: 'string', default: '64' },
     warmup: { type: 'string', default: '50' },
     'timeout-ms': { type: 'string', default: '60000' },
+    bulk: { type: 'string' },
   },
 });
 if (!values.host) fail('--host is required');
@@ -40,8 +50,10 @@ const count = positive(values.count, '--count', 1);
 const size = positive(values.size, '--size', 1);
 const warmup = positive(values.warmup, '--warmup', 0);
 const timeoutMs = positive(values['timeout-ms'], '--timeout-ms', 1);
+const bulkBytes = values.bulk === undefined ? undefined : positive(values.bulk, '--bulk', 1);
 
-const deadline = setTimeout(() => fail(`not done within ${timeoutMs} ms`), timeoutMs);
+let progressText = '';
+const deadline = setTimeout(() => fail(`not done within ${timeoutMs} ms${progressText}`), timeoutMs);
 
 function open(): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -54,7 +66,57 @@ function open(): Promise<Socket> {
   });
 }
 
+/** Bulk mode: `total` bytes out while the echo comes back, every byte compared. */
+async function bulk(total: number): Promise<void> {
+  const data = randomBytes(total);
+  const started = performance.now();
+  const socket = await open();
+  let written = 0;
+  let received = 0;
+  const report = () => (progressText = ` (${written} of ${total} bytes written, ${received} echoed)`);
+  await new Promise<void>((resolve, reject) => {
+    let failed = false;
+    const failWith = (error: Error) => {
+      if (failed) return;
+      failed = true;
+      socket.destroy();
+      reject(error);
+    };
+    socket.on('data', (chunk: Buffer) => {
+      if (received + chunk.length > total) return failWith(new Error(`got ${received + chunk.length} bytes back, sent ${total}`));
+      if (!chunk.equals(data.subarray(received, received + chunk.length))) {
+        let at = 0;
+        while (chunk[at] === data[received + at]) at++;
+        return failWith(new Error(`echoed byte ${received + at} differs from what was sent`));
+      }
+      received += chunk.length;
+      report();
+    });
+    socket.on('end', () => {
+      if (received === total) resolve();
+      else failWith(new Error(`the server closed after echoing ${received} of ${total} bytes`));
+    });
+    socket.on('error', failWith);
+    const CHUNK = 64 * 1024;
+    const writeMore = () => {
+      while (written < total) {
+        const chunk = data.subarray(written, Math.min(total, written + CHUNK));
+        written += chunk.length;
+        report();
+        if (!socket.write(chunk)) return socket.once('drain', writeMore);
+      }
+      socket.end();
+    };
+    writeMore();
+  });
+  const seconds = (performance.now() - started) / 1000;
+  socket.destroy();
+  process.stdout.write(JSON.stringify({ bytes: total, seconds }) + '\n');
+  clearTimeout(deadline);
+}
+
 async function main(): Promise<void> {
+  if (bulkBytes !== undefined) return bulk(bulkBytes);
   const socket = await open();
   socket.setNoDelay(true);
   const message = Buffer.alloc(size);

@@ -5,7 +5,7 @@
  * reason.
  */
 import { readFileSync } from 'node:fs';
-import { nsRun, type Side } from './netns.js';
+import { nsRun, type LossyPath, type Side } from './netns.js';
 import { statusKb, type RunResult } from './proc.js';
 
 export interface BenchSettings {
@@ -18,6 +18,9 @@ export interface BenchSettings {
   pingCount: number;
   rpsRequests: number;
   echoCount: number;
+  /** Bytes each way of the loss figures' echo, and the most each transfer may take. */
+  lossBytes: number;
+  lossTimeoutMs: number;
   tsx: string;
   projectRoot: string;
   tmpDir: string;
@@ -28,7 +31,18 @@ export interface Figure {
   unit: string;
   /** How it is measured, for the output's header. */
   method: string;
-  measure(side: Side, settings: BenchSettings): Promise<number>;
+  measure(side: Side, settings: BenchSettings): Promise<number | Reading>;
+}
+
+/** A figure's value with a few counts printed beside it (the loss figures' RTOs). */
+export interface Reading {
+  value: number;
+  notes: Record<string, number>;
+}
+
+/** The figures measured on a side's lossy path (setUpLossyPath) instead of its clean one. */
+export interface LossFigure extends Omit<Figure, 'measure'> {
+  measure(side: Side, path: LossyPath, settings: BenchSettings): Promise<Reading>;
 }
 
 /** 1 MB = 10^6 bytes throughout. */
@@ -245,6 +259,94 @@ const peakRss: Figure = {
 };
 
 export const FIGURES: Figure[] = [pingRtt, download, upload, rpsKeepAlive, rpsNewConnection, echoRtt, peakRss];
+
+/** The random loss rates of the loss figures, in % of the packets in each direction. */
+export const LOSS_PERCENTS = [2, 5, 10, 20] as const;
+
+/** Two lines of /proc/net/snmp or /proc/net/netstat (`Prefix: names` then `Prefix: values`) as a map. */
+function procCounters(text: string, prefix: string): Map<string, number> {
+  const lines = text.split('\n').filter((line) => line.startsWith(`${prefix}: `));
+  const result = new Map<string, number>();
+  if (lines.length < 2) return result;
+  const names = lines[0]!.split(' ').slice(1);
+  const values = lines[1]!.split(' ').slice(1).map(Number);
+  names.forEach((name, i) => result.set(name, values[i]!));
+  return result;
+}
+
+/**
+ * The server's retransmission timeouts and segments sent so far: the stack's TCP counters from
+ * its /stats (fetched from its own namespace, off the lossy path); the kernel's from its server
+ * namespace's /proc/net/snmp and /proc/net/netstat (OutSegs + RetransSegs, TCPTimeouts).
+ */
+async function serverTcpCounts(side: Side): Promise<{ timeouts: number; segmentsSent: number }> {
+  if (side.name === 'stack') {
+    const result = await curl(side, ['--max-time', '10', `http://${side.host}/stats`], 15_000);
+    if (result.code !== 0) throw new Error(describeFailure('curl /stats', result));
+    const stats = JSON.parse(result.stdout) as { counters?: { tcp?: Record<string, number> } };
+    const tcp = stats.counters?.tcp ?? {};
+    return { timeouts: tcp.timeouts ?? 0, segmentsSent: tcp.segments_sent ?? 0 };
+  }
+  const result = await nsRun(side.serverNamespace, 'cat', ['/proc/net/snmp', '/proc/net/netstat'], { timeoutMs: 10_000 });
+  if (result.code !== 0) throw new Error(describeFailure('reading /proc/net/snmp', result));
+  const tcp = procCounters(result.stdout, 'Tcp');
+  const tcpExt = procCounters(result.stdout, 'TcpExt');
+  return { timeouts: tcpExt.get('TCPTimeouts') ?? 0, segmentsSent: (tcp.get('OutSegs') ?? 0) + (tcp.get('RetransSegs') ?? 0) };
+}
+
+/** How every loss figure is measured, for the output's header (N: the figure's loss rate). */
+export const LOSS_ECHO_METHOD =
+  'scripts/bench/echo-client.ts --bulk: the loss echo size written to port 7 while the echo is read, every byte checked, from a client namespace ' +
+  'behind a router that drops N% of the packets in each direction at random (nftables numgen in its FORWARD hook); seconds from connect to the ' +
+  "server's FIN; beside it the server's RTOs and TCP segments sent during the transfer";
+
+function lossEcho(percent: number): LossFigure {
+  return {
+    name: `loss_echo_${percent}pct_s`,
+    unit: 's',
+    method: LOSS_ECHO_METHOD,
+    async measure(side, path, settings) {
+      const before = await serverTcpCounts(side);
+      await path.setLoss(percent);
+      let result: RunResult;
+      try {
+        result = await nsRun(
+          path.clientNamespace,
+          settings.tsx,
+          [
+            `${settings.projectRoot}scripts/bench/echo-client.ts`,
+            '--host',
+            path.host,
+            '--port',
+            '7',
+            '--bulk',
+            String(settings.lossBytes),
+            '--timeout-ms',
+            String(settings.lossTimeoutMs),
+          ],
+          { timeoutMs: settings.lossTimeoutMs + 15_000 },
+        );
+      } finally {
+        await path.clearLoss();
+      }
+      const after = await serverTcpCounts(side);
+      const timeouts = after.timeouts - before.timeouts;
+      const segmentsSent = after.segmentsSent - before.segmentsSent;
+      const notes = { rtos: timeouts, segments_sent: segmentsSent };
+      if (result.code !== 0) {
+        throw new Error(
+          `${describeFailure('echo client', result)} [${timeouts} RTOs in ${segmentsSent} segments sent by the server meanwhile]`,
+        );
+      }
+      const parsed = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { bytes?: number; seconds?: number };
+      if (parsed.bytes !== settings.lossBytes || typeof parsed.seconds !== 'number')
+        throw new Error(`echo client printed no result: ${result.stdout.slice(0, 200)}`);
+      return { value: parsed.seconds, notes };
+    },
+  };
+}
+
+export const LOSS_FIGURES: LossFigure[] = LOSS_PERCENTS.map(lossEcho);
 
 /**
  * Before measuring: a few requests so both servers have JIT-compiled their hot paths, and a

@@ -4,6 +4,9 @@
  *            clients run in the same namespace.
  *  - kernel: `tsnbench-kc-<rand>` (client, 10.0.1.1) and `tsnbench-ks-<rand>` (server, 10.0.1.2)
  *            joined by a veth pair of the same MTU; scripts/kernel-demo-server.ts in the server one.
+ * For the loss figures each side gains a lossy path (setUpLossyPath): a client namespace
+ * `tsnbench-sl-<rand>` / `tsnbench-kl-<rand>` behind the side's client namespace, which forwards
+ * and drops packets at random in its FORWARD hook (nftables table `tsnbench_loss`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { findScriptProcess, run, terminate, track, type RunOptions, type RunResult } from './proc.js';
@@ -15,6 +18,9 @@ const KERNEL_CLIENT_ADDR = '10.0.1.1';
 export const KERNEL_SERVER_ADDR = '10.0.1.2';
 const VETH_CLIENT = 'tsnbench-c';
 const VETH_SERVER = 'tsnbench-s';
+const VETH_LOSSY_CLIENT = 'tsnbench-lc';
+const VETH_LOSSY_ROUTER = 'tsnbench-lr';
+const LOSS_TABLE = 'tsnbench_loss';
 
 export type SideName = 'stack' | 'kernel';
 
@@ -158,6 +164,8 @@ export interface Side {
   clientNamespace: string;
   /** The server's address, as clients see it. */
   host: string;
+  /** Where the server runs (the client namespace for the stack, whose TUN device it owns). */
+  serverNamespace: string;
   server: ServerProcess;
 }
 
@@ -201,7 +209,7 @@ export async function setUpKernel(context: SetupContext): Promise<Side> {
     30_000,
   );
   context.servers.push(process);
-  return { name: 'kernel', clientNamespace: client, host: KERNEL_SERVER_ADDR, server: process };
+  return { name: 'kernel', clientNamespace: client, host: KERNEL_SERVER_ADDR, serverNamespace: server, server: process };
 }
 
 export async function setUpStack(context: SetupContext): Promise<Side> {
@@ -217,5 +225,94 @@ export async function setUpStack(context: SetupContext): Promise<Side> {
     30_000,
   );
   context.servers.push(process);
-  return { name: 'stack', clientNamespace: namespace, host: STACK_ADDR, server: process };
+  return { name: 'stack', clientNamespace: namespace, host: STACK_ADDR, serverNamespace: namespace, server: process };
+}
+
+/**
+ * A path on which packets are lost at random, in both directions, where neither end can see it.
+ *
+ * The client runs in its own namespace and reaches the server through the side's client namespace,
+ * which forwards; the nftables rules drop in that namespace's FORWARD hook, on the server's device
+ * (the TUN device for the stack, the veth for the kernel). A drop in the sender's own OUTPUT hook
+ * would not do: the kernel reports it to the sending socket as a local error, and TCP just sends
+ * again, without any loss recovery. GSO is limited to one segment per packet on the devices that
+ * carry TCP data (`gso_max_segs 1`), so each rule decision is one wire packet, not a 64 KB burst.
+ */
+export interface LossyPath {
+  /** Where the client runs. */
+  clientNamespace: string;
+  /** The server's address, as the client sees it. */
+  host: string;
+  /** Drop `percent` % of the packets in each direction from now on (replaces the previous rate). */
+  setLoss(percent: number): Promise<void>;
+  /** Remove the rules: nothing is dropped any more. */
+  clearLoss(): Promise<void>;
+}
+
+function lossRules(device: string, percent: number): string {
+  return [
+    `table inet ${LOSS_TABLE} {`,
+    '  chain forward {',
+    '    type filter hook forward priority 0; policy accept;',
+    `    oifname "${device}" numgen random mod 100 < ${percent} counter drop`,
+    `    iifname "${device}" numgen random mod 100 < ${percent} counter drop`,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** Build the lossy path of `side` (see LossyPath); everything lives in namespaces `context` removes. */
+export async function setUpLossyPath(context: SetupContext, side: Side): Promise<LossyPath> {
+  const router = side.clientNamespace;
+  const client = `tsnbench-${side.name === 'stack' ? 'sl' : 'kl'}-${context.suffix}`;
+  const subnet = side.name === 'stack' ? '10.0.2' : '10.0.3';
+  const serverDevice = side.name === 'stack' ? STACK_TUN : VETH_CLIENT;
+  const timeout = { timeoutMs: 10_000 };
+  await context.namespaces.add(client);
+  await must(
+    run(
+      'ip',
+      ['-n', client, 'link', 'add', VETH_LOSSY_CLIENT, 'type', 'veth', 'peer', 'name', VETH_LOSSY_ROUTER, 'netns', router],
+      timeout,
+    ),
+    'lossy veth pair',
+  );
+  for (const [namespace, device, address] of [
+    [client, VETH_LOSSY_CLIENT, `${subnet}.1`],
+    [router, VETH_LOSSY_ROUTER, `${subnet}.2`],
+  ] as const) {
+    await must(
+      run('ip', ['-n', namespace, 'link', 'set', device, 'mtu', String(context.mtu), 'gso_max_segs', '1'], timeout),
+      `mtu and gso on ${device}`,
+    );
+    await must(run('ip', ['-n', namespace, 'addr', 'add', `${address}/24`, 'dev', device], timeout), `address on ${device}`);
+    await must(run('ip', ['-n', namespace, 'link', 'set', device, 'up'], timeout), `${device} up`);
+  }
+  const serverSubnet = side.host.replace(/\.\d+$/, '.0/24');
+  await must(run('ip', ['-n', client, 'route', 'add', serverSubnet, 'via', `${subnet}.2`], timeout), 'route to the server');
+  await must(nsRun(router, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1'], timeout), `forwarding in ${router}`);
+  if (side.name === 'kernel') {
+    // The kernel server answers the lossy client through the router, with one segment per packet.
+    const server = side.serverNamespace;
+    await must(run('ip', ['-n', server, 'route', 'add', `${subnet}.0/24`, 'via', KERNEL_CLIENT_ADDR], timeout), 'route back to the client');
+    await must(run('ip', ['-n', server, 'link', 'set', VETH_SERVER, 'gso_max_segs', '1'], timeout), `gso on ${VETH_SERVER}`);
+    await must(run('ip', ['-n', router, 'link', 'set', VETH_CLIENT, 'gso_max_segs', '1'], timeout), `gso on ${VETH_CLIENT}`);
+  }
+  // The stack sends one segment per packet anyway, and replies to any address go into its TUN
+  // device, where the router's kernel forwards them.
+  const clearLoss = async () => {
+    const listed = await nsRun(router, 'nft', ['list', 'tables'], timeout);
+    if (!listed.stdout.includes(`inet ${LOSS_TABLE}`)) return;
+    await must(nsRun(router, 'nft', ['delete', 'table', 'inet', LOSS_TABLE], timeout), `nft delete table in ${router}`);
+  };
+  return {
+    clientNamespace: client,
+    host: side.host,
+    async setLoss(percent) {
+      await clearLoss();
+      await must(nsRun(router, 'nft', ['-f', '-'], { ...timeout, input: lossRules(serverDevice, percent) }), `nft loss rules in ${router}`);
+    },
+    clearLoss,
+  };
 }

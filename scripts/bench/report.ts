@@ -1,13 +1,13 @@
 /** The benchmark's output: one line per figure (stack, kernel, ratio) and the same as JSON. */
-import type { Figure } from './figures.js';
-
 export interface Measured {
   value?: number;
   error?: string;
+  /** Counts printed beside the value (`name=count`), such as a loss figure's RTOs. */
+  notes?: Record<string, number>;
 }
 
 export interface FigureResult {
-  figure: Figure;
+  figure: { name: string; unit: string };
   stack: Measured;
   kernel: Measured;
 }
@@ -26,6 +26,8 @@ export interface JsonReport {
     ratio: number | null;
     stackError?: string;
     kernelError?: string;
+    stackNotes?: Record<string, number>;
+    kernelNotes?: Record<string, number>;
   }>;
 }
 
@@ -57,6 +59,17 @@ export function formatTable(results: FigureResult[], setupFailures: { stack?: st
     };
     note('stack', stack.error);
     note('kernel', kernel.error);
+    for (const [side, measured] of [
+      ['stack', stack],
+      ['kernel', kernel],
+    ] as const) {
+      if (measured.notes !== undefined && measured.error === undefined)
+        notes.push(
+          `${side}: ${Object.entries(measured.notes)
+            .map(([key, count]) => `${key}=${count}`)
+            .join(' ')}`,
+        );
+    }
     return {
       cells: [
         figure.name,
@@ -102,6 +115,8 @@ export function jsonReport(
         ratio: ratio === undefined ? null : round(ratio),
         ...(result.stack.error !== undefined ? { stackError: result.stack.error } : {}),
         ...(result.kernel.error !== undefined ? { kernelError: result.kernel.error } : {}),
+        ...(result.stack.notes !== undefined ? { stackNotes: result.stack.notes } : {}),
+        ...(result.kernel.notes !== undefined ? { kernelNotes: result.kernel.notes } : {}),
       };
     }),
   };

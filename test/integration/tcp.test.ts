@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { declareRootRequirement, isRoot } from './root.js';
-import { createNamespace, startStackInNamespace, waitForOutput, type Namespace, type StackInNamespace } from './harness.js';
+import { createNamespace, run, startStackInNamespace, waitForOutput, type Namespace, type StackInNamespace } from './harness.js';
 
 declareRootRequirement();
 
@@ -184,33 +184,90 @@ c.close()`,
   });
 });
 
-const LOSS_RULES = `
+/**
+ * TODO(issue 8): flip to true when the new loss recovery is merged (the lead removes this guard):
+ * the 10% and 20% runs below do not finish in reasonable time with today's recovery.
+ */
+const NEW_RECOVERY_LANDED = false;
+
+/** Bytes each way of the lossy transfers. */
+const LOSSY_BYTES = 16 * 1024 * 1024;
+
+/** Random loss rates (% of the packets in each direction), and whether each runs today. */
+const LOSS_RATES: ReadonlyArray<{ percent: number; runs: boolean }> = [
+  { percent: 5, runs: true },
+  { percent: 10, runs: NEW_RECOVERY_LANDED },
+  { percent: 20, runs: NEW_RECOVERY_LANDED },
+];
+
+/** The most one direction's transfer may take (curl --max-time), in seconds. */
+const LOSSY_TRANSFER_MAX_S = 120;
+
+/**
+ * Drops `percent` % of the packets each way between the stack's TUN device and a client in its
+ * own namespace, in the FORWARD hook of the stack's namespace: neither end sees the drops. (A
+ * drop in the client's OUTPUT hook would be reported to its TCP as a local error and resent at
+ * once, so that direction would lose nothing.)
+ */
+function forwardLossRules(tun: string, percent: number): string {
+  return `
 table inet tsnloss {
-  chain out {
-    type filter hook output priority 0; policy accept;
-    oifname "tsn0" numgen random mod 100 < 5 counter drop
-  }
-  chain in {
-    type filter hook input priority 0; policy accept;
-    iifname "tsn0" numgen random mod 100 < 5 counter drop
+  chain forward {
+    type filter hook forward priority 0; policy accept;
+    oifname "${tun}" numgen random mod 100 < ${percent} counter drop
+    iifname "${tun}" numgen random mod 100 < ${percent} counter drop
   }
 }
 `;
+}
 
-/** 16 MiB down (checked against the pattern) and 16 MiB up (checked by sha256). */
-async function transferBothWays(env: StackInNamespace): Promise<void> {
+/**
+ * A client namespace behind the stack's namespace: a veth pair (10.0.2.1 in the client, 10.0.2.2
+ * beside the TUN device), forwarding on, GSO limited to one segment per packet so that each rule
+ * decision is one packet on the wire. Deleted by the returned namespace's stop().
+ */
+async function lossyClient(env: StackInNamespace): Promise<Namespace> {
+  const client = await createNamespace('tsnitl-');
+  try {
+    const steps: Array<[string, string[]]> = [
+      ['ip', ['-n', client.name, 'link', 'add', 'tsnlc', 'type', 'veth', 'peer', 'name', 'tsnlr', 'netns', env.namespace]],
+      ['ip', ['-n', client.name, 'link', 'set', 'tsnlc', 'gso_max_segs', '1', 'up']],
+      ['ip', ['-n', client.name, 'addr', 'add', '10.0.2.1/24', 'dev', 'tsnlc']],
+      ['ip', ['-n', client.name, 'route', 'add', '10.0.0.0/24', 'via', '10.0.2.2']],
+      ['ip', ['-n', env.namespace, 'link', 'set', 'tsnlr', 'gso_max_segs', '1', 'up']],
+      ['ip', ['-n', env.namespace, 'addr', 'add', '10.0.2.2/24', 'dev', 'tsnlr']],
+      ['ip', ['netns', 'exec', env.namespace, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']],
+    ];
+    for (const [command, args] of steps) {
+      const result = await run(command, args, { timeoutMs: 10_000 });
+      if (result.code !== 0) throw new Error(`${command} ${args.join(' ')}: ${result.stderr.trim()}`);
+    }
+  } catch (error) {
+    await client.stop();
+    throw error;
+  }
+  return client;
+}
+
+/** `bytes` down (checked against the pattern) and `bytes` up (checked by sha256), from `client`. */
+async function transferBothWays(
+  client: { exec: StackInNamespace['exec'] },
+  stackAddress: string,
+  bytes = 16 * 1024 * 1024,
+  maxSeconds = 150,
+): Promise<void> {
   const down = await sh(
-    env,
-    `curl -sS --max-time 150 http://${env.stackAddress}/bytes/16777216 | python3 -c "${PATTERN_CHECK.replace(/"/g, '\\"')}"`,
-    160_000,
+    client,
+    `curl -sS --max-time ${maxSeconds} http://${stackAddress}/bytes/${bytes} | python3 -c "${PATTERN_CHECK.replace(/"/g, '\\"')}"`,
+    (maxSeconds + 10) * 1000,
   );
   expect(down.stderr).toBe('');
-  expect(down.stdout.trim()).toBe('16777216 ok');
+  expect(down.stdout.trim()).toBe(`${bytes} ok`);
   const up = await sh(
-    env,
-    `f=$(mktemp) && head -c 16777216 /dev/urandom > $f && want=$(sha256sum $f | cut -d' ' -f1) && ` +
-      `got=$(curl -sS --max-time 150 --data-binary @$f http://${env.stackAddress}/upload) && rm -f $f && echo "want 16777216 $want" && echo "got $got"`,
-    160_000,
+    client,
+    `f=$(mktemp) && head -c ${bytes} /dev/urandom > $f && want=$(sha256sum $f | cut -d' ' -f1) && ` +
+      `got=$(curl -sS --max-time ${maxSeconds} --data-binary @$f http://${stackAddress}/upload); rm -f $f; echo "want ${bytes} $want" && echo "got $got"`,
+    (maxSeconds + 10) * 1000,
   );
   const want = /want (\d+ [0-9a-f]{64})/.exec(up.stdout)?.[1];
   expect(want).toBeDefined();
@@ -218,28 +275,40 @@ async function transferBothWays(env: StackInNamespace): Promise<void> {
 }
 
 describe.skipIf(!isRoot)('TCP recovery on a lossy path', () => {
-  it('moves 16 MiB each way intact with 5% random loss in both directions (nftables)', async () => {
-    const env = await startStackInNamespace();
-    try {
-      const rules = await env.exec('nft', ['-f', '-'], { input: LOSS_RULES });
-      expect(rules.stderr).toBe('');
-      await transferBothWays(env);
-      // The rules really dropped packets both ways, and the stack really retransmitted.
-      const list = await env.exec('nft', ['list', 'table', 'inet', 'tsnloss']);
-      const dropped = [...list.stdout.matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));
-      expect(dropped).toHaveLength(2);
-      expect(Math.min(...dropped)).toBeGreaterThan(100);
-      const stats = await env.stats();
-      expect(stats.counters.tcp?.retransmissions).toBeGreaterThan(100);
-    } finally {
-      await env.stop();
-    }
-  }, 400_000);
+  for (const { percent, runs } of LOSS_RATES) {
+    it.skipIf(!runs)(
+      `moves ${LOSSY_BYTES / 1024 / 1024} MiB each way intact with ${percent}% random loss in both directions (nftables)${runs ? '' : ' [skipped until the new recovery lands]'}`,
+      async () => {
+        const env = await startStackInNamespace();
+        let client: Namespace | undefined;
+        try {
+          client = await lossyClient(env);
+          const rules = await env.exec('nft', ['-f', '-'], { input: forwardLossRules(env.tun, percent) });
+          expect(rules.stderr).toBe('');
+          await transferBothWays(client, env.stackAddress, LOSSY_BYTES, LOSSY_TRANSFER_MAX_S);
+          // The rules really dropped packets both ways, and the stack really retransmitted.
+          const list = await env.exec('nft', ['list', 'table', 'inet', 'tsnloss']);
+          const dropped = [...list.stdout.matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));
+          expect(dropped).toHaveLength(2);
+          // Each way carried at least LOSSY_BYTES / 1500 data packets, `percent` % of them dropped:
+          // half of that is a floor no honest run falls under.
+          const minimumDrops = Math.floor(((LOSSY_BYTES / 1500) * percent) / 100 / 2);
+          expect(Math.min(...dropped)).toBeGreaterThan(minimumDrops);
+          const stats = await env.stats();
+          expect(stats.counters.tcp?.retransmissions).toBeGreaterThan(minimumDrops);
+        } finally {
+          await client?.stop();
+          await env.stop();
+        }
+      },
+      2 * (LOSSY_TRANSFER_MAX_S + 10) * 1000 + 30_000,
+    );
+  }
 
   it('moves 16 MiB each way intact under --impair reordering and duplication', async () => {
     const env = await startStackInNamespace({ extraFlags: ['--impair', 'reorder=0.05,dup=0.02,seed=11'] });
     try {
-      await transferBothWays(env);
+      await transferBothWays(env, env.stackAddress);
     } finally {
       await env.stop();
     }

@@ -1,0 +1,268 @@
+/**
+ * Two stacks in memory through the fault-injecting link (src/link/impair.ts) at 10%, 20% and 30%
+ * loss, with reordering and duplication, on manual time: bulk data both ways at once through the
+ * public API must arrive intact, and the retransmission timeouts per 1000 segments sent (the TCP
+ * counters `timeouts` and `segments_sent` of both stacks) are reported and bounded. An RTO is the
+ * expensive way out of a loss; the new recovery (SACK, RACK-TLP, PRR) should need few.
+ *
+ * Time: both stacks run on one FakeClock with manual timers. The driver below lets packets flow
+ * (the memory link delivers on setImmediate) until nothing moves, then moves the clock to the next
+ * deadline of either stack, so a run costs CPU time only, however many RTOs it waits for, and
+ * repeats the same decisions for the same seed. The one real timer is the impair link's hold on a
+ * packet picked for reordering (REORDER_HOLD_MS): when the stacks are idle while it holds one, the
+ * driver waits for it in real time instead of moving the clock.
+ */
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { dial, listen } from '../../../src/api/net.js';
+import type { TcpConn } from '../../../src/api/tcp.js';
+import { FakeClock } from '../../../src/clock.js';
+import { impairLink, REORDER_HOLD_MS } from '../../../src/link/impair.js';
+import type { Link } from '../../../src/link/link.js';
+import { mulberry32 } from '../../../src/random.js';
+import type { Stack } from '../../../src/stack.js';
+import { ManualTime } from '../../support/manual-time.js';
+import { stackPair } from '../../support/stack-pair.js';
+
+/**
+ * TODO(issue 8): flip to true when the new loss recovery is merged: the issue's 10 MB each way and
+ * its RTO bounds. Today's recovery (NewReno with one SACK hole per duplicate ACK, and an RTO for
+ * every lost retransmission) passes only the reduced size and the loose bounds below.
+ */
+const NEW_RECOVERY_LANDED = false;
+
+/** Bytes written each way at once (1 MB = 10^6 bytes). */
+const BYTES_EACH_WAY = NEW_RECOVERY_LANDED ? 10_000_000 : 1_000_000;
+
+interface LossRun {
+  /** Probability that a packet is lost, in each direction. */
+  loss: number;
+  /** Bound on RTOs per 1000 segments sent (both stacks together). */
+  maxRtosPer1000Segments: number;
+}
+
+/**
+ * The new recovery's bounds are the issue's. Today's are today's figures at 1 MB with a margin:
+ * 14.4, 49.0 and 90.1 RTOs per 1000 segments (at 10 MB: 9.3 at 10%, 51.4 at 20%, and 30% does
+ * not finish within an hour of stack time).
+ */
+const RUNS: readonly LossRun[] = [
+  { loss: 0.1, maxRtosPer1000Segments: NEW_RECOVERY_LANDED ? 5 : 30 },
+  { loss: 0.2, maxRtosPer1000Segments: NEW_RECOVERY_LANDED ? 15 : 100 },
+  { loss: 0.3, maxRtosPer1000Segments: NEW_RECOVERY_LANDED ? 40 : 150 },
+];
+
+/** Reordering and duplication on top of the loss, in each direction. */
+const REORDER = 0.05;
+const DUPLICATE = 0.02;
+
+/** Bounds on one run: stack time, real time, and the driver's steps. */
+const MAX_SIMULATED_MS = 3_600_000;
+const MAX_WALL_MS = 240_000;
+const MAX_STEPS = 10_000_000;
+
+/** A link that counts the packets passing through it, each way. */
+function counting(link: Link): Link & { sent: number; received: number } {
+  const counted = {
+    sent: 0,
+    received: 0,
+    get mtu() {
+      return link.mtu;
+    },
+    setReceiver(receiver: (packets: readonly Uint8Array[]) => void) {
+      link.setReceiver((packets) => {
+        counted.received += packets.length;
+        receiver(packets);
+      });
+    },
+    send(packet: Uint8Array) {
+      counted.sent++;
+      link.send(packet);
+    },
+    close: () => link.close(),
+  };
+  return counted;
+}
+
+function randomData(size: number, seed: number): Uint8Array {
+  const random = mulberry32(seed);
+  const data = new Uint8Array(size);
+  for (let i = 0; i < size; i++) data[i] = Math.floor(random() * 256);
+  return data;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+async function writeAllThenClose(conn: TcpConn, data: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < data.length; offset += 65536) await conn.write(data.subarray(offset, offset + 65536));
+  conn.closeWrite();
+}
+
+async function readAll(conn: TcpConn, expected: number): Promise<Uint8Array> {
+  const received = new Uint8Array(expected);
+  let have = 0;
+  const buffer = new Uint8Array(65536);
+  for (;;) {
+    const n = await conn.read(buffer);
+    if (n === null) return received.subarray(0, have);
+    if (have + n > expected) throw new Error(`read ${have + n} bytes, ${expected} were sent`);
+    received.set(buffer.subarray(0, n), have);
+    have += n;
+  }
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+interface RunResult {
+  simulatedMs: number;
+  wallMs: number;
+  timeouts: number;
+  segmentsSent: number;
+  retransmissions: number;
+  impair: { dropped: number; duplicated: number; reordered: number };
+}
+
+/**
+ * Drive both stacks until `work` settles: let packets flow until three event-loop turns pass with
+ * no packet moved and no byte read; then wait for a packet held for reordering (real time), or
+ * move the shared clock to the earliest deadline of either stack.
+ */
+async function drive(
+  a: Stack,
+  b: Stack,
+  links: { outer: ReturnType<typeof counting>; inner: ReturnType<typeof counting>; dropped(): number; duplicated(): number },
+  work: Promise<unknown>,
+  progress: () => number,
+): Promise<void> {
+  let settled = false;
+  const settle = () => (settled = true);
+  work.then(settle, settle);
+  const timeA = ManualTime.of(a);
+  const timeB = ManualTime.of(b);
+  const wallStart = performance.now();
+  const activity = () =>
+    links.outer.sent +
+    links.outer.received +
+    links.inner.sent +
+    links.inner.received +
+    progress() +
+    a.counters('tcp').get('segments_received');
+  let quietTurns = 0;
+  let last = activity();
+  for (let step = 0; !settled; step++) {
+    if (step > MAX_STEPS) throw new Error(`not done after ${MAX_STEPS} driver steps`);
+    if (performance.now() - wallStart > MAX_WALL_MS) throw new Error(`not done within ${MAX_WALL_MS} ms of real time`);
+    if (timeA.now() > MAX_SIMULATED_MS) throw new Error(`not done within ${MAX_SIMULATED_MS} ms of stack time`);
+    await nextTurn();
+    const now = activity();
+    if (now !== last) {
+      last = now;
+      quietTurns = 0;
+      continue;
+    }
+    if (++quietTurns < 3) continue;
+    quietTurns = 0;
+    // Packets in the impair link = what went in (both ways) - dropped + duplicated - what came out.
+    const held = links.outer.sent + links.inner.received - links.dropped() + links.duplicated() - links.inner.sent - links.outer.received;
+    if (held > 0) {
+      await realSleep(REORDER_HOLD_MS + 2);
+      continue;
+    }
+    const deadlines = [a.timers.nextDeadline(), b.timers.nextDeadline()].filter((d): d is number => d !== undefined);
+    if (deadlines.length === 0) throw new Error('stalled: nothing in flight and no timer pending');
+    const next = Math.max(timeA.now(), Math.min(...deadlines));
+    timeA.advanceTo(next);
+    timeB.runDue();
+  }
+  await work; // rethrows its failure
+}
+
+async function runLossyPair(loss: number, bytesEachWay: number, seed: number): Promise<RunResult> {
+  const clock = new FakeClock(0);
+  let inner: ReturnType<typeof counting> | undefined;
+  let impaired: ReturnType<typeof impairLink> | undefined;
+  let outer: ReturnType<typeof counting> | undefined;
+  const { a, b } = stackPair({
+    clock,
+    wrap: (link) => {
+      inner = counting(link);
+      impaired = impairLink(inner, { loss, dup: DUPLICATE, reorder: REORDER, corrupt: 0, delayMs: 0, seed });
+      outer = counting(impaired);
+      return outer;
+    },
+  });
+  const links = {
+    outer: outer!,
+    inner: inner!,
+    dropped: () => impaired!.stats().dropped,
+    duplicated: () => impaired!.stats().duplicated,
+  };
+  const up = randomData(bytesEachWay, seed + 1);
+  const down = randomData(bytesEachWay, seed + 2);
+  let bytesRead = 0;
+  const wallStart = performance.now();
+  try {
+    const listener = await listen('tcp', ':7', { stack: b });
+    const transfer = (async () => {
+      const accepting = listener.accept();
+      const client = await dial('tcp', '10.0.0.2:7', { stack: a, timeout: 600_000 });
+      const server = await accepting;
+      const counted = async (conn: TcpConn) => {
+        const data = await readAll(conn, bytesEachWay);
+        bytesRead += data.length;
+        return data;
+      };
+      const [, , atServer, atClient] = await Promise.all([
+        writeAllThenClose(client, up),
+        writeAllThenClose(server, down),
+        counted(server),
+        counted(client),
+      ]);
+      client.close();
+      server.close();
+      return { atServer, atClient };
+    })();
+    await drive(a, b, links, transfer, () => bytesRead);
+    const { atServer, atClient } = await transfer;
+    listener.close();
+    expect(atServer.length).toBe(bytesEachWay);
+    expect(atClient.length).toBe(bytesEachWay);
+    expect(sha256(atServer)).toBe(sha256(up));
+    expect(sha256(atClient)).toBe(sha256(down));
+    const total = (name: string) => a.counters('tcp').get(name) + b.counters('tcp').get(name);
+    const stats = impaired!.stats();
+    return {
+      simulatedMs: clock.now(),
+      wallMs: performance.now() - wallStart,
+      timeouts: total('timeouts'),
+      segmentsSent: total('segments_sent'),
+      retransmissions: total('retransmissions'),
+      impair: { dropped: stats.dropped, duplicated: stats.duplicated, reordered: stats.reordered },
+    };
+  } finally {
+    await a.close();
+    await b.close();
+  }
+}
+
+describe('TCP between two stacks through a lossy, reordering, duplicating link (manual time)', () => {
+  it.each(RUNS)(
+    `moves ${BYTES_EACH_WAY} bytes each way at once intact at $loss loss, RTOs per 1000 segments <= $maxRtosPer1000Segments`,
+    async ({ loss, maxRtosPer1000Segments }) => {
+      const result = await runLossyPair(loss, BYTES_EACH_WAY, Math.round(loss * 1000));
+      const rtosPer1000 = (result.timeouts * 1000) / result.segmentsSent;
+      console.log(
+        `lossy pair: loss ${loss * 100}%, ${BYTES_EACH_WAY} B each way: ${rtosPer1000.toFixed(1)} RTOs per 1000 segments ` +
+          `(${result.timeouts} RTOs, ${result.segmentsSent} segments sent, ${result.retransmissions} retransmissions); ` +
+          `stack time ${(result.simulatedMs / 1000).toFixed(1)} s, real time ${(result.wallMs / 1000).toFixed(1)} s; ` +
+          `link: ${result.impair.dropped} dropped, ${result.impair.duplicated} duplicated, ${result.impair.reordered} reordered`,
+      );
+      expect(result.segmentsSent).toBeGreaterThan(0);
+      expect(rtosPer1000).toBeLessThanOrEqual(maxRtosPer1000Segments);
+    },
+    MAX_WALL_MS + 30_000,
+  );
+});
