@@ -98,6 +98,10 @@ export class Stack {
       loopback: (packets) => this.receiveBatch(packets),
     });
     this.udp = new UdpLayer(this.ip);
+    const congestionControl: unknown = options.tcp?.congestionControl;
+    if (congestionControl !== undefined && congestionControl !== 'cubic' && congestionControl !== 'newreno') {
+      throw new NetError('EINVAL', `tcp.congestionControl ${String(congestionControl)} is not 'cubic' or 'newreno'`);
+    }
     this.tcp = new TcpLayer(this.ip, {
       ...DEFAULT_TCP_CONFIG,
       mss: this.mtu - 40,

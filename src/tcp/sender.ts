@@ -456,7 +456,26 @@ export class TcpSender {
       this.sendNewData(off, len, fin);
       if (fin) break;
     }
+    if (this.recovery.phase === 'fast-recovery' && !this.recovery.rescueSent) this.sendRescueRetransmission(maxPayload);
     this.armPersistIfBlocked();
+  }
+
+  /**
+   * RFC 6675 section 5 NextSeg rule 4, once per recovery: when nothing deemed lost and no new data
+   * can go but cwnd has room, resend the highest outstanding segment not SACKed, so that a lost
+   * tail draws the ACK that repairs it.
+   */
+  private sendRescueRetransmission(maxPayload: number): void {
+    const records = this.records;
+    if (records.lostCount > 0 || this.congestion.cwnd - this.recovery.pipe < maxPayload) return;
+    for (let i = records.count - 1; i >= 0; i--) {
+      if (records.isSacked(i)) continue;
+      if (!records.isInFlight(i)) return;
+      this.recovery.rescueSent = true;
+      this.counters.add('rescue_retransmissions');
+      this.retransmitRecord(i, maxPayload);
+      return;
+    }
   }
 
   /** RFC 9293 3.8.6.1: data is waiting, nothing is in flight, and the window forbids sending. */

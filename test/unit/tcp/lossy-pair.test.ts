@@ -50,7 +50,7 @@ const REORDER = 0.05;
 const DUPLICATE = 0.02;
 
 /** Bounds on one run: stack time, real time, and the driver's steps. */
-const MAX_SIMULATED_MS = 3_600_000;
+const MAX_SIMULATED_MS = 6 * 3_600_000;
 const MAX_WALL_MS = 240_000;
 const MAX_STEPS = 10_000_000;
 

@@ -2,6 +2,7 @@
  * The send side: TcpSender alone (numbering, output by state, transmit records, ACK checks, SACK
  * recovery), and through a connection (Nagle, slow start, RTT, retransmission, persist).
  */
+import { seqDiff } from '../../../src/tcp/seq.js';
 import { describe, expect, it } from 'vitest';
 import { Counters } from '../../../src/counters.js';
 import { ConnectionTimers } from '../../../src/tcp/connection-timer.js';
@@ -164,7 +165,14 @@ describe('TcpSender', () => {
     // RFC 6675 IsLost: three SACKed segments above the first: it is lost, recovery begins.
     expect(sender.recovery.phase).toBe('fast-recovery');
     sender.output('ESTABLISHED');
-    expect(sent.map((s) => [s.seq - sender.sendSeq(0), s.payload.length])).toEqual([[0, 1000]]);
+    // The hole goes first (NextSeg rule 1); with no new data, the rescue retransmission (rule 4)
+    // resends the highest segment not SACKed, once.
+    expect(sent.map((s) => [seqDiff(s.seq, sender.sendSeq(0)), s.payload.length])).toEqual([
+      [0, 1000],
+      [5000, 1000],
+    ]);
+    sender.output('ESTABLISHED');
+    expect(sent).toHaveLength(2);
   });
 });
 
