@@ -100,7 +100,7 @@ export class Stack {
     this.udp = new UdpLayer(this.ip);
     const congestionControl: unknown = options.tcp?.congestionControl;
     if (congestionControl !== undefined && congestionControl !== 'cubic' && congestionControl !== 'newreno') {
-      throw new NetError('EINVAL', `tcp.congestionControl ${String(congestionControl)} is not 'cubic' or 'newreno'`);
+      throw new NetError('EINVAL', `tcp.congestionControl ${JSON.stringify(congestionControl)} is not 'cubic' or 'newreno'`);
     }
     this.tcp = new TcpLayer(this.ip, {
       ...DEFAULT_TCP_CONFIG,

@@ -144,9 +144,14 @@ export class LossRecovery {
     return false;
   }
 
-  /** RFC 6298 5.4-5.6 and RFC 6675 section 5.1: the retransmission timer expired. */
-  onRetransmissionTimeout(now: number, sndUna: number, sndMax: number, smss: number, congestion: CongestionControl): void {
+  /**
+   * RFC 6298 5.4-5.6 and RFC 6675 section 5.1: the retransmission timer expired. Returns true when
+   * the receiver reneged, so that the sender forgets its SACK scoreboard too.
+   */
+  onRetransmissionTimeout(now: number, sndUna: number, sndMax: number, smss: number, congestion: CongestionControl): boolean {
+    let reneged = false;
     if (this.records.count > 0 && this.records.isSacked(0)) {
+      reneged = true;
       // RFC 2018 section 8 / RFC 6675 5.1: SND.UNA's segment was SACKed yet is not acknowledged: the
       // receiver reneged, so SACK information cannot be trusted any more.
       this.counters.add('sack_reneging');
@@ -166,6 +171,7 @@ export class LossRecovery {
     this.duplicateAckedBytes = 0;
     // RFC 6675 5.1: every segment not SACKed is now deemed lost and resent as the window allows.
     this.records.markAllLost();
+    return reneged;
   }
 
   /**

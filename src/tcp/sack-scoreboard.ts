@@ -1,20 +1,15 @@
 /**
  * The SACK scoreboard of the send side (RFC 6675 section 3): the send-offset ranges above SND.UNA
- * the peer reported holding (RFC 2018), and HighRxt, the end of the highest segment retransmitted
- * in the current recovery. The sender asks it which bytes to skip when it resends and which hole
- * to fill next.
+ * the peer reported holding (RFC 2018), merged, so that each SACK block's new bytes are known and
+ * the transmit records inside a merged range can be marked SACKed. Which records are lost and what
+ * to resend is decided from the transmit records (loss-recovery.ts, rack.ts).
  *
  * Ranges are sorted, disjoint and non-adjacent (touching ranges are merged).
  */
 import type { ByteRange } from './receive-buffer.js';
 
-/** RFC 6675 DupThresh - 1: a hole is lost once more than this many full segments are SACKed above it. */
-const LOST_SEGMENTS_ABOVE = 2;
-
 export class SackScoreboard {
   private ranges: ByteRange[] = [];
-  /** RFC 6675 HighRxt: end of the highest segment retransmitted in the current recovery. */
-  highRetransmitted = -1;
   /** The SACKed range the last add() merged its block into (the transmit records mark it). */
   lastMergedStart = 0;
   lastMergedEnd = 0;
@@ -71,54 +66,8 @@ export class SackScoreboard {
     if (ranges.length > 0 && ranges[0]!.start < una) ranges[0]!.start = una;
   }
 
-  /** The first offset at or after `off` that is not SACKed. */
-  skipSacked(off: number): number {
-    const ranges = this.ranges;
-    for (let i = 0; i < ranges.length; i++) {
-      const r = ranges[i]!;
-      if (r.end <= off) continue;
-      if (r.start <= off) return r.end;
-      break;
-    }
-    return off;
-  }
-
-  /** Start of the first SACKed range beginning after `off` (infinity if none): where a resend must stop. */
-  nextSackedStart(off: number): number {
-    const ranges = this.ranges;
-    for (let i = 0; i < ranges.length; i++) {
-      const r = ranges[i]!;
-      if (r.start > off) return r.start;
-    }
-    return Number.POSITIVE_INFINITY;
-  }
-
-  /**
-   * RFC 6675 section 5 NextSeg rule 1, simplified: the first hole at or above max(SND.UNA, HighRxt)
-   * that is deemed lost (IsLost: more than (DupThresh - 1) * SMSS SACKed above it). Returns its
-   * send offset, or -1 when there is none.
-   */
-  nextLostHole(sndUna: number, smss: number): number {
-    const ranges = this.ranges;
-    if (ranges.length === 0) return -1;
-    const off = this.skipSacked(Math.max(sndUna, this.highRetransmitted));
-    const highestSacked = ranges[ranges.length - 1]!.end;
-    if (off >= highestSacked) return -1;
-    let sackedAbove = 0;
-    for (let i = 0; i < ranges.length; i++) {
-      const r = ranges[i]!;
-      if (r.end > off) sackedAbove += r.end - Math.max(r.start, off);
-    }
-    if (sackedAbove <= LOST_SEGMENTS_ABOVE * smss) return -1;
-    return off;
-  }
-
-  /**
-   * After a retransmission timeout: RFC 2018 section 8: the receiver may have reneged, so forget
-   * the SACKed ranges; and a new recovery starts with no HighRxt.
-   */
+  /** The receiver reneged (RFC 2018 section 8): forget every range. */
   reset(): void {
     this.ranges = [];
-    this.highRetransmitted = -1;
   }
 }

@@ -662,7 +662,7 @@ export class TcpSender {
     if (this.consecutiveTimeouts > this.config.maxRetransmissions) return false;
     // RFC 5681 3.1 / RFC 6675 5.1: collapse cwnd, deem everything not SACKed lost (the scoreboard
     // is kept unless the peer reneged).
-    this.recovery.onRetransmissionTimeout(now, this.sndUna, this.sndMax, this.options.smss, this.congestion);
+    if (this.recovery.onRetransmissionTimeout(now, this.sndUna, this.sndMax, this.options.smss, this.congestion)) this.scoreboard.reset();
     this.lossProbe.reset();
     this.timers.reorder.stop();
     this.timers.lossProbe.stop();
