@@ -57,6 +57,8 @@ export class LossRecovery {
    */
   private unconfirmedRetransmissions = 0;
   private undoPossible = false;
+  /** SND.UNA when the episode began: only D-SACKs of data above it speak of its retransmissions. */
+  private undoMarker = -1;
   /** RFC 6675 section 5 NextSeg rule 4: the rescue retransmission is made once per recovery. */
   rescueSent = false;
   /**
@@ -159,7 +161,7 @@ export class LossRecovery {
     }
     if (this.phase !== 'timeout-recovery') {
       congestion.onRetransmissionTimeout(now, sndMax - sndUna);
-      this.beginUndoEpisode();
+      this.beginUndoEpisode(sndUna);
     } else {
       // A further timeout of the same episode: the loss window again, ssthresh unchanged (RFC 5681
       // 3.1: ssthresh is set from the flight of the first timeout only).
@@ -186,11 +188,11 @@ export class LossRecovery {
   }
 
   /** RFC 8985 7.4.2: a tail loss probe repaired a loss: the congestion response of a fast recovery, without one. */
-  onLossRepairedByProbe(now: number, flightSize: number, congestion: CongestionControl): void {
+  onLossRepairedByProbe(now: number, sndUna: number, flightSize: number, congestion: CongestionControl): void {
     if (this.phase !== 'open') return;
     congestion.onCongestionEvent(now, flightSize);
     congestion.cwnd = Math.min(congestion.cwnd, congestion.ssthresh);
-    this.beginUndoEpisode();
+    this.beginUndoEpisode(sndUna);
   }
 
   /** Bytes were retransmitted. */
@@ -209,8 +211,10 @@ export class LossRecovery {
    * needed. When all of them were not, the congestion response was spurious (RFC 3708 section 3):
    * undo it. Returns true when it was undone.
    */
-  onDuplicateDelivered(congestion: CongestionControl): boolean {
+  onDuplicateDelivered(duplicateEnd: number, congestion: CongestionControl): boolean {
     if (!this.undoPossible || this.unconfirmedRetransmissions <= 0) return false;
+    // A duplicate of data at or below where the episode began was retransmitted before it.
+    if (duplicateEnd <= this.undoMarker) return false;
     this.unconfirmedRetransmissions--;
     if (this.unconfirmedRetransmissions > 0) return false;
     this.undoPossible = false;
@@ -228,7 +232,7 @@ export class LossRecovery {
     this.rescueSent = false;
     this.counters.add('fast_retransmits');
     congestion.onCongestionEvent(ack.now, flightSize);
-    this.beginUndoEpisode();
+    this.beginUndoEpisode(ack.sndUna);
     // RFC 6937 section 3: RecoverFS = the flight when recovery starts.
     this.prr.start(congestion.ssthresh, flightSize, ack.smss);
     this.applyPrr(delivered, congestion, ack.smss, true);
@@ -245,9 +249,10 @@ export class LossRecovery {
     congestion.cwnd = pipe + sendable;
   }
 
-  private beginUndoEpisode(): void {
+  private beginUndoEpisode(sndUna: number): void {
     this.unconfirmedRetransmissions = 0;
     this.undoPossible = true;
+    this.undoMarker = sndUna;
   }
 
   /**

@@ -50,7 +50,12 @@ export class ArrivingText {
   }
 }
 
+/** In-order segments ACKed at once after a sign of loss (a hole, a duplicate), as Linux's quick-ACK mode. */
+const QUICK_ACKS_AFTER_LOSS = 16;
+
 export class TcpReceiver {
+  /** Segments still to be ACKed at once after the last sign of loss. */
+  private quickAcksLeft = 0;
   readonly buffer: ReceiveBuffer;
   /** The fields below are written only by this class. */
   private irs: SeqNumber = 0;
@@ -191,6 +196,12 @@ export class TcpReceiver {
         if (hadHoles) {
           // RFC 5681 4.2: a segment that fills (part of) a hole is acknowledged at once.
           outcome.ackNow = true;
+          this.quickAcksLeft = QUICK_ACKS_AFTER_LOSS;
+        } else if (this.quickAcksLeft > 0) {
+          // Just after a loss the peer recovers with a small window: delaying its ACKs would
+          // stall it (Linux's quick-ACK mode; RFC 5681 4.2 allows an ACK for every segment).
+          this.quickAcksLeft--;
+          outcome.ackNow = true;
         } else {
           // RFC 1122 4.2.3.2 / RFC 5681 4.2: ACK at least every second full-sized segment.
           this.bytesSinceAck += payload.length;
@@ -204,9 +215,11 @@ export class TcpReceiver {
         // led by a D-SACK block when it duplicated held data).
         this.counters.add('out_of_order_segments');
         outcome.ackNow = true;
+        this.quickAcksLeft = QUICK_ACKS_AFTER_LOSS;
         break;
       case 'duplicate':
         outcome.ackNow = true;
+        this.quickAcksLeft = QUICK_ACKS_AFTER_LOSS;
         break;
       case 'over-limit':
         this.counters.drop('ooo_limit');

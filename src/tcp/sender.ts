@@ -30,7 +30,7 @@ import { RttEstimator } from './rtt.js';
 import { SackScoreboard } from './sack-scoreboard.js';
 import type { SegmentOutcome } from './segment-outcome.js';
 import { SendBuffer } from './send-buffer.js';
-import { seqAdd, seqDiff, type SeqNumber } from './seq.js';
+import { seqAdd, seqDiff, seqLt, type SeqNumber } from './seq.js';
 import { TailLossProbe } from './tail-loss-probe.js';
 import { TransmitRecords } from './transmit-records.js';
 import type { TcpConfig, TcpEnvironment, TcpFourTuple, TcpState } from './types.js';
@@ -258,7 +258,7 @@ export class TcpSender {
         const left = this.ackOffset(block.left);
         const right = this.ackOffset(block.right);
         if (i === 0 && this.isDuplicateSack(left, right, ackOff, blocks.length > 1 ? blocks[1] : undefined)) {
-          this.onDuplicateSack();
+          this.onDuplicateSack(right);
           dsackEnd = right;
           continue;
         }
@@ -301,7 +301,7 @@ export class TcpSender {
         const probeOutcome = this.lossProbe.onAck({ ackOffset: this.sndUna, dsackEnd, duplicateWithoutSack: false });
         if (probeOutcome === 'loss-repaired') {
           this.counters.add('tlp_loss_repaired');
-          recovery.onLossRepairedByProbe(now, this.sndMax - previousUna, this.congestion);
+          recovery.onLossRepairedByProbe(now, this.sndUna, this.sndMax - previousUna, this.congestion);
         }
         // RFC 8985 6.2 steps 4-5: the reordering window, then the records it deems lost.
         const recoveryEnds = recovery.inRecovery && this.sndUna >= recovery.recoveryPoint && dataAcked > 0;
@@ -314,7 +314,9 @@ export class TcpSender {
           sackedSegments: records.sackedCount,
           smoothedRtt: this.rtt.srtt,
         });
-        this.armReorderTimer(now, this.rack.detectLoss(records, now).reorderTimeout);
+        const rackResult = this.rack.detectLoss(records, now);
+        if (rackResult.markedLost > 0) this.counters.add('rack_marked_lost', rackResult.markedLost);
+        this.armReorderTimer(now, rackResult.reorderTimeout);
       }
       const wasOpen = !recovery.inRecovery;
       const mayGrow = recovery.onAck(
@@ -399,9 +401,9 @@ export class TcpSender {
   }
 
   /** A D-SACK: the peer received a range twice; if we had retransmitted it, that retransmission was spurious. */
-  private onDuplicateSack(): void {
+  private onDuplicateSack(duplicateEnd: number): void {
     this.counters.add('dsacks_received');
-    this.recovery.onDuplicateDelivered(this.congestion);
+    this.recovery.onDuplicateDelivered(duplicateEnd, this.congestion);
   }
 
   // ====================================================================================
@@ -755,6 +757,16 @@ export class TcpSender {
   // RTT measurement
   // ====================================================================================
 
+  /** When the most recently retransmitted record below `ackOff` was last sent (-Infinity: none). */
+  private latestRetransmissionBelow(ackOff: number): number {
+    const records = this.records;
+    let latest = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < records.count && records.start(i) < ackOff; i++) {
+      if (records.isRetransmitted(i) && records.sendTime(i) > latest) latest = records.sendTime(i);
+    }
+    return latest;
+  }
+
   private startRttTiming(endOffset: number): void {
     if (this.options.timestamps || this.rttTimedEnd !== null) return;
     this.rttTimedEnd = endOffset;
@@ -771,6 +783,11 @@ export class TcpSender {
       const rtt = (timestampAt(this.env.now()) - ts.echo) >>> 0;
       this.rttTimedEnd = null;
       if (rtt >= 0x7fffffff) return undefined;
+      // A receiver holding out-of-order data echoes the timestamp of the segment before the hole
+      // (RFC 7323 4.3): when the ACK covers a retransmission sent after the echoed time, the
+      // sample measures the whole recovery, not the path. Karn's idea applied to timestamps.
+      const retransmittedAt = this.latestRetransmissionBelow(ackOff);
+      if (retransmittedAt !== Number.NEGATIVE_INFINITY && seqLt(ts.echo, timestampAt(retransmittedAt))) return undefined;
       this.rtt.sample(rtt);
       return rtt;
     }

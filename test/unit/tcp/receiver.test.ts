@@ -225,6 +225,25 @@ describe('TCP receiving', () => {
     expect(h.readable).toBe(3);
   });
 
+  it('after a hole is filled, the next 16 in-order segments are ACKed at once (quick ACKs), then delayed again', () => {
+    const h = new TcpHarness(1, 2, { delayedAckTimeout: 40 });
+    h.openActive();
+    // Segment 1 arrives before segment 0: a hole, ACKed at once, then filled, ACKed at once.
+    h.data(1460, patternBytes(1460));
+    expect(h.take()).toHaveLength(1);
+    h.data(0, patternBytes(1460));
+    expect(h.take()).toHaveLength(1);
+    for (let i = 2; i < 18; i++) {
+      h.data(i * 1460, patternBytes(1460));
+      const acks = h.take();
+      expect(acks).toHaveLength(1);
+      expect(acks[0]!.ack).toBe(h.peerSeq((i + 1) * 1460));
+    }
+    // The quick ACKs are spent: one more segment waits for the delayed-ACK timer.
+    h.data(18 * 1460, patternBytes(1460));
+    expect(h.take()).toHaveLength(0);
+  });
+
   it('piggybacks the ACK on outgoing data', () => {
     const h = new TcpHarness();
     h.openActive();
