@@ -30,7 +30,7 @@ import { RttEstimator } from './rtt.js';
 import { SackScoreboard } from './sack-scoreboard.js';
 import type { SegmentOutcome } from './segment-outcome.js';
 import { SendBuffer } from './send-buffer.js';
-import { seqAdd, seqDiff, seqLt, type SeqNumber } from './seq.js';
+import { seqAdd, seqDiff, type SeqNumber } from './seq.js';
 import { TailLossProbe } from './tail-loss-probe.js';
 import { TransmitRecords } from './transmit-records.js';
 import type { TcpConfig, TcpEnvironment, TcpFourTuple, TcpState } from './types.js';
@@ -757,16 +757,6 @@ export class TcpSender {
   // RTT measurement
   // ====================================================================================
 
-  /** When the most recently retransmitted record below `ackOff` was last sent (-Infinity: none). */
-  private latestRetransmissionBelow(ackOff: number): number {
-    const records = this.records;
-    let latest = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < records.count && records.start(i) < ackOff; i++) {
-      if (records.isRetransmitted(i) && records.sendTime(i) > latest) latest = records.sendTime(i);
-    }
-    return latest;
-  }
-
   private startRttTiming(endOffset: number): void {
     if (this.options.timestamps || this.rttTimedEnd !== null) return;
     this.rttTimedEnd = endOffset;
@@ -783,11 +773,6 @@ export class TcpSender {
       const rtt = (timestampAt(this.env.now()) - ts.echo) >>> 0;
       this.rttTimedEnd = null;
       if (rtt >= 0x7fffffff) return undefined;
-      // A receiver holding out-of-order data echoes the timestamp of the segment before the hole
-      // (RFC 7323 4.3): when the ACK covers a retransmission sent after the echoed time, the
-      // sample measures the whole recovery, not the path. Karn's idea applied to timestamps.
-      const retransmittedAt = this.latestRetransmissionBelow(ackOff);
-      if (retransmittedAt !== Number.NEGATIVE_INFINITY && seqLt(ts.echo, timestampAt(retransmittedAt))) return undefined;
       this.rtt.sample(rtt);
       return rtt;
     }
