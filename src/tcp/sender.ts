@@ -30,7 +30,7 @@ import { RttEstimator } from './rtt.js';
 import { SackScoreboard } from './sack-scoreboard.js';
 import type { SegmentOutcome } from './segment-outcome.js';
 import { SendBuffer } from './send-buffer.js';
-import { seqAdd, seqDiff, type SeqNumber } from './seq.js';
+import { seqAdd, seqDiff, seqLt, type SeqNumber } from './seq.js';
 import { TailLossProbe } from './tail-loss-probe.js';
 import { TransmitRecords } from './transmit-records.js';
 import type { TcpConfig, TcpEnvironment, TcpFourTuple, TcpState } from './types.js';
@@ -757,6 +757,25 @@ export class TcpSender {
   // RTT measurement
   // ====================================================================================
 
+  /** Send time of the oldest record wholly below `ackOff` that was never retransmitted. */
+  private oldestCleanSendTimeBelow(ackOff: number): number | undefined {
+    const records = this.records;
+    for (let i = 0; i < records.count && records.end(i) <= ackOff; i++) {
+      if (!records.isRetransmitted(i)) return records.sendTime(i);
+    }
+    return undefined;
+  }
+
+  /** When the most recently retransmitted record below `ackOff` was last sent (-Infinity: none). */
+  private latestRetransmissionBelow(ackOff: number): number {
+    const records = this.records;
+    let latest = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < records.count && records.start(i) < ackOff; i++) {
+      if (records.isRetransmitted(i) && records.sendTime(i) > latest) latest = records.sendTime(i);
+    }
+    return latest;
+  }
+
   private startRttTiming(endOffset: number): void {
     if (this.options.timestamps || this.rttTimedEnd !== null) return;
     this.rttTimedEnd = endOffset;
@@ -768,11 +787,22 @@ export class TcpSender {
     const ts = seg.options.timestamp;
     // A zero TSecr is treated as "no echo" (as Linux does): some stacks send it in SYN-ACKs.
     if (this.options.timestamps && ts !== undefined && ts.echo !== 0) {
-      // RFC 7323 4.1: RTT = now - TSecr; timestamps tell retransmissions apart, so Karn's rule
-      // is not needed.
-      const rtt = (timestampAt(this.env.now()) - ts.echo) >>> 0;
       this.rttTimedEnd = null;
+      // First choice, as Linux does: the send time of the oldest segment this ACK covers that was
+      // never retransmitted (RFC 6298 section 3, Karn: only those measure one round trip).
+      const sentAt = this.oldestCleanSendTimeBelow(ackOff);
+      if (sentAt !== undefined) {
+        const rtt = Math.max(0, now - sentAt);
+        this.rtt.sample(rtt);
+        return rtt;
+      }
+      // Else RFC 7323 4.1: RTT = now - TSecr, but only when the echo is not older than the
+      // retransmission it acknowledges: a receiver whose TS.Recent lags (RFC 7323 4.3) echoes
+      // an older segment, and a sample spanning a timeout would inflate SRTT and with it the RTO.
+      const rtt = (timestampAt(now) - ts.echo) >>> 0;
       if (rtt >= 0x7fffffff) return undefined;
+      const retransmittedAt = this.latestRetransmissionBelow(ackOff);
+      if (retransmittedAt !== Number.NEGATIVE_INFINITY && seqLt(ts.echo, timestampAt(retransmittedAt))) return undefined;
       this.rtt.sample(rtt);
       return rtt;
     }
