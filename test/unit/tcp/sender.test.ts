@@ -240,6 +240,23 @@ describe('TCP sending', () => {
     expect(h.conn.stats().rttvar).toBe(30);
   });
 
+  it('after a timeout, an echo older than the retransmission it acknowledges gives no RTT sample (RFC 7323 4.3)', () => {
+    const h = new TcpHarness();
+    h.clock.set(10_000);
+    h.openActive({ mss: 1460, timestamp: { value: 1, echo: 0 } }, 65535, 10);
+    h.conn.setNoDelay(true);
+    h.conn.write(patternBytes(100));
+    const [original] = h.take();
+    const srttBefore = h.conn.stats().srtt;
+    // The segment is lost: the RTO resends it; the ACK then echoes the ORIGINAL's TSval (a
+    // receiver whose TS.Recent lags): now - echo spans the timeout and must not be sampled.
+    h.advance(h.conn.stats().rto);
+    expect(h.take()).toHaveLength(1);
+    h.advance(5);
+    h.ack(100, { options: { timestamp: { value: 2, echo: original!.options.timestamp!.value } } });
+    expect(h.conn.stats().srtt).toBe(srttBefore);
+  });
+
   it('retransmits with exponential backoff and fails with RST + ETIMEDOUT', () => {
     const h = new TcpHarness(1, 2, { maxRetransmissions: 3 });
     h.openActive({ mss: 1460 }, 65535, 100);
