@@ -117,6 +117,11 @@ export class TcpSender {
     return this.sndUna + seqDiff(ack, this.sendSeq(this.sndUna));
   }
 
+  /** The most data one segment may carry: SMSS less the SACK blocks we send with it. */
+  private maxPayload(smss = this.options.smss): number {
+    return Math.max(1, smss - this.receiver.outgoingSackOptionBytes());
+  }
+
   /** Data is in flight or waiting to be sent. */
   get busy(): boolean {
     return this.sndUna < this.sndMax || this.buffer.endOffset > this.sndNxt;
@@ -419,8 +424,9 @@ export class TcpSender {
     if (!sendsData(state)) return;
     const buffer = this.buffer;
     const records = this.records;
-    const maxPayload = Math.max(1, this.options.smss - this.receiver.outgoingSackOptionBytes());
+    const maxPayload = this.maxPayload();
     let lostFrom = 0;
+    let sentNewData = false;
     for (;;) {
       const budget = this.congestion.cwnd - this.recovery.pipe;
       // NextSeg rule 1: the lowest record deemed lost, within the peer's window, when cwnd has
@@ -456,8 +462,11 @@ export class TcpSender {
         if (!(sendsEverything && (this.noDelay || nothingOutstanding)) && !halfWindow) break;
       }
       this.sendNewData(off, len, fin);
+      sentNewData = true;
       if (fin) break;
     }
+    // RFC 8985 7.2: (re)arm the probe timeout once after new data went out, not per segment.
+    if (sentNewData) this.armLossProbe(this.env.now());
     if (this.recovery.phase === 'fast-recovery' && !this.recovery.rescueSent) this.sendRescueRetransmission(maxPayload);
     this.armPersistIfBlocked();
   }
@@ -493,7 +502,7 @@ export class TcpSender {
   }
 
   /** Send new data (and/or the FIN) at SND.NXT and record it. */
-  private sendNewData(off: number, len: number, fin: boolean, probe = false): void {
+  private sendNewData(off: number, len: number, fin: boolean): void {
     const payload = len > 0 ? this.buffer.view(off, len) : EMPTY_PAYLOAD;
     let flags = TCP_ACK;
     if (fin) flags |= TCP_FIN;
@@ -512,7 +521,6 @@ export class TcpSender {
     }
     // RFC 6298 5.1: start the timer when sending data if it is not running.
     if (!this.timers.retransmission.armed) this.timers.retransmission.set(now + this.rtt.rto);
-    if (!probe) this.armLossProbe(now);
   }
 
   /**
@@ -707,15 +715,14 @@ export class TcpSender {
     const hasUnsentData = this.buffer.endOffset > off || (this.finRequested && off <= this.finOffset);
     const kind = this.lossProbe.chooseProbe({ hasUnsentData, windowAllowsNewData: this.sndUna + this.sndWnd > off });
     if (kind === 'new-data') {
-      const maxPayload = Math.max(1, this.options.smss - this.receiver.outgoingSackOptionBytes());
-      const len = Math.max(0, Math.min(this.buffer.endOffset - off, maxPayload, this.sndUna + this.sndWnd - off));
+      const len = Math.max(0, Math.min(this.buffer.endOffset - off, this.maxPayload(), this.sndUna + this.sndWnd - off));
       const fin = this.finRequested && off + len === this.finOffset;
       if (len === 0 && !fin) return;
-      this.sendNewData(off, len, fin, true);
+      this.sendNewData(off, len, fin);
     } else if (kind === 'retransmit-last') {
       const last = this.records.count - 1;
       if (last < 0 || this.records.isSacked(last)) return;
-      this.retransmitRecord(last, Math.max(1, this.options.smss - this.receiver.outgoingSackOptionBytes()));
+      this.retransmitRecord(last, this.maxPayload());
     } else {
       return;
     }
@@ -745,6 +752,7 @@ export class TcpSender {
       // RFC 1122 4.2.3.4: the override timeout: send what the small window allows.
       const len = Math.min(this.buffer.endOffset - off, this.options.smss, Math.max(1, this.sndWnd - (off - this.sndUna)));
       this.sendNewData(off, len, false);
+      this.armLossProbe(now);
       this.persistBackoff = 0;
       return true;
     }
@@ -828,7 +836,7 @@ export class TcpSender {
     // tcp_simple_retransmit does. RFC 1191 section 6.4: this loss says nothing about congestion,
     // so unlike a timeout there is no cwnd or ssthresh change and no backoff; SACKed records stay.
     const records = this.records;
-    const maxPayload = Math.max(1, newSmss - this.receiver.outgoingSackOptionBytes());
+    const maxPayload = this.maxPayload(newSmss);
     for (let i = 0; i < records.count; i++) {
       if (records.end(i) - records.start(i) > maxPayload) records.markLost(i);
     }

@@ -178,20 +178,11 @@ export class TransmitRecords implements RackRecords {
     if (this.size > this.mask) this.grow();
     const mask = this.mask;
     // Shift records i+1.. one slot toward the tail, then fill slot i+1 with the upper part.
-    for (let k = this.size; k > i + 1; k--) {
-      const to = (this.head + k) & mask;
-      const from = (this.head + k - 1) & mask;
-      this.starts[to] = this.starts[from]!;
-      this.ends[to] = this.ends[from]!;
-      this.sendTimes[to] = this.sendTimes[from]!;
-      this.flags[to] = this.flags[from]!;
-    }
+    for (let k = this.size; k > i + 1; k--) this.copySlot((this.head + k) & mask, (this.head + k - 1) & mask);
     const lower = (this.head + i) & mask;
     const upper = (this.head + i + 1) & mask;
+    this.copySlot(upper, lower);
     this.starts[upper] = at;
-    this.ends[upper] = this.ends[lower]!;
-    this.sendTimes[upper] = this.sendTimes[lower]!;
-    this.flags[upper] = this.flags[lower]!;
     this.ends[lower] = at;
     this.size++;
     const flags = this.flags[lower]!;
@@ -217,14 +208,7 @@ export class TransmitRecords implements RackRecords {
     this.sendTimes[lower] = Math.max(this.sendTimes[lower]!, this.sendTimes[upper]!);
     this.lostRecordCount--;
     const mask = this.mask;
-    for (let k = i + 1; k < this.size - 1; k++) {
-      const to = (this.head + k) & mask;
-      const from = (this.head + k + 1) & mask;
-      this.starts[to] = this.starts[from]!;
-      this.ends[to] = this.ends[from]!;
-      this.sendTimes[to] = this.sendTimes[from]!;
-      this.flags[to] = this.flags[from]!;
-    }
+    for (let k = i + 1; k < this.size - 1; k++) this.copySlot((this.head + k) & mask, (this.head + k + 1) & mask);
     this.size--;
   }
 
@@ -304,6 +288,14 @@ export class TransmitRecords implements RackRecords {
     } else {
       this.inFlightBytes -= length;
     }
+  }
+
+  /** Copy the record in slot `from` over the one in slot `to`. */
+  private copySlot(to: number, from: number): void {
+    this.starts[to] = this.starts[from]!;
+    this.ends[to] = this.ends[from]!;
+    this.sendTimes[to] = this.sendTimes[from]!;
+    this.flags[to] = this.flags[from]!;
   }
 
   private slot(i: number): number {
