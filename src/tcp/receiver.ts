@@ -120,7 +120,11 @@ export class TcpReceiver {
   /** The acceptability table of RFC 9293 3.10.7.4 for a segment at `segOff` of SEG.LEN `segLen`. */
   isAcceptable(segOff: number, segLen: number, rcvWnd: number): boolean {
     const windowEnd = this.rcvNxt + rcvWnd;
-    if (segLen === 0) return rcvWnd === 0 ? segOff === this.rcvNxt : segOff >= this.rcvNxt && segOff < windowEnd;
+    // An empty segment exactly at the right edge is accepted too (the table says below it): it is
+    // the ACK of a peer that filled the window we offered, and RFC 9293 3.10.7.4 asks for
+    // "special allowance" for valid ACKs. Refusing it (as Linux's tcp_sequence does not) would
+    // leave every later ACK of that peer unprocessed until it retransmits.
+    if (segLen === 0) return rcvWnd === 0 ? segOff === this.rcvNxt : segOff >= this.rcvNxt && segOff <= windowEnd;
     if (rcvWnd === 0) return false;
     const last = segOff + segLen - 1;
     return (segOff >= this.rcvNxt && segOff < windowEnd) || (last >= this.rcvNxt && last < windowEnd);
@@ -303,7 +307,13 @@ export class TcpReceiver {
     let offer = remaining;
     if (free >= remaining + this.windowUpdateThreshold()) offer = Math.floor(free / granule) * granule;
     if (offer < remaining) offer = remaining;
-    const field = Math.min(Math.ceil(offer / granule), TCP_MAX_WINDOW_FIELD);
+    // Rounding the offer up to the scale granule must not promise bytes the buffer cannot hold:
+    // the peer would send them, they would be trimmed, and its SND.NXT would sit past our RCV.NXT
+    // until it retransmits. Rounded down instead, the field may show the window retracted by
+    // less than one granule, which RFC 7323 2.4 allows; data up to the right edge already
+    // offered is still accepted, as that section requires, since that edge is within the buffer.
+    const fits = Math.floor((this.buffer.limitOffset - this.rcvNxt) / granule);
+    const field = Math.min(Math.ceil(offer / granule), fits, TCP_MAX_WINDOW_FIELD);
     this.rcvAdvRight = Math.max(this.rcvAdvRight, this.rcvNxt + field * granule);
     return field;
   }

@@ -59,8 +59,9 @@ describe('TcpReceiver', () => {
     expect(receiver.isAcceptable(0, 0, 0)).toBe(true);
     expect(receiver.isAcceptable(1, 0, 0)).toBe(false);
     expect(receiver.isAcceptable(0, 1, 0)).toBe(false);
-    // Window 100 from RCV.NXT 0.
-    expect([-1, 0, 99, 100].map((off) => receiver.isAcceptable(off, 0, 100))).toEqual([false, true, true, false]);
+    // Window 100 from RCV.NXT 0; an empty segment at the right edge (the ACK of a peer that
+    // filled the window) is accepted too, as Linux does.
+    expect([-1, 0, 99, 100, 101].map((off) => receiver.isAcceptable(off, 0, 100))).toEqual([false, true, true, true, false]);
     // Data: the first or the last byte inside the window.
     expect([-20, -10, -5, 95, 99, 100].map((off) => receiver.isAcceptable(off, 10, 100))).toEqual([false, false, true, true, true, false]);
   });
@@ -203,6 +204,23 @@ describe('TcpReceiver', () => {
     expect(receiver.windowUpdateDue()).toBe(true);
     expect(receiver.windowField()).toBe(3000);
     expect(receiver.rcvAdvRight).toBe(6000);
+  });
+
+  it('never rounds a scaled window up past what the buffer can hold (RFC 7323 2.4)', () => {
+    const size = 1 << 20;
+    const { receiver, outcome } = receiverUnderTest({ receiveBufferSize: size }, { windowScale: 7, mss: 1460 });
+    receiver.advertiseSynWindow();
+    const granule = 2 ** 5;
+    expect(receiver.windowField() * granule).toBe(size);
+    // 150 bytes of room left, not a multiple of the 32-byte granule: 5 granules would promise
+    // 160, ten bytes the buffer would have to trim. The field says 4; the edge already offered
+    // stays where it was, inside the buffer.
+    receiver.deliver(0, patternBytes(size - 150), outcome);
+    expect(receiver.windowField()).toBe(4);
+    expect(receiver.rcvAdvRight).toBe(receiver.buffer.limitOffset);
+    // The 150 bytes already offered are still taken whole.
+    receiver.deliver(size - 150, patternBytes(150, size - 150), outcome);
+    expect(receiver.rcvNxt).toBe(size);
   });
 });
 
