@@ -48,6 +48,11 @@ export class RttEstimator {
     return this.samples > 0;
   }
 
+  /** The retransmission timeout without backoff (RFC 6298 2.3), in ms. */
+  get unbackedRto(): number {
+    return this.baseRto;
+  }
+
   /** Number of consecutive backoffs applied since the last sample. */
   get backoffCount(): number {
     return this.backoffShift;
@@ -76,6 +81,16 @@ export class RttEstimator {
   /** RFC 6298 5.5: after a retransmission timeout, RTO <- RTO * 2 (bounded by maxRto). */
   backoff(): void {
     if (this.rto < this.config.maxRto) this.backoffShift++;
+  }
+
+  /**
+   * The peer acknowledged a retransmission but the ACK gives no valid sample (Karn's ambiguity,
+   * RFC 6298 section 3): the path works again, so the timeout returns to the estimate the
+   * samples so far support instead of staying doubled until some later clean sample, as the
+   * backoff exists to probe a path that answers nothing (RFC 6298 5.5, RFC 2988 note on Karn).
+   */
+  endBackoff(): void {
+    this.backoffShift = 0;
   }
 
   /**

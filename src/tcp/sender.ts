@@ -765,13 +765,22 @@ export class TcpSender {
   // RTT measurement
   // ====================================================================================
 
-  /** Send time of the oldest record wholly below `ackOff` that was never retransmitted. */
+  /**
+   * Send time of the oldest record wholly below `ackOff` (newly acknowledged) that was neither
+   * retransmitted nor SACKed before; undefined when there is none, or when any record below
+   * `ackOff` was retransmitted. Karn's rule (RFC 6298 section 3) as Linux applies it
+   * (FLAG_RETRANS_DATA_ACKED): an ACK that covers a retransmission may have been caused by it,
+   * so the send times of older segments it also covers do not measure one round trip (after a
+   * timeout they span the whole backoff and would inflate SRTT and the next RTO).
+   */
   private oldestCleanSendTimeBelow(ackOff: number): number | undefined {
     const records = this.records;
-    for (let i = 0; i < records.count && records.end(i) <= ackOff; i++) {
-      if (!records.isRetransmitted(i)) return records.sendTime(i);
+    let oldest: number | undefined;
+    for (let i = 0; i < records.count && records.start(i) < ackOff; i++) {
+      if (records.isRetransmitted(i)) return undefined;
+      if (oldest === undefined && records.end(i) <= ackOff && !records.isSacked(i)) oldest = records.sendTime(i);
     }
-    return undefined;
+    return oldest;
   }
 
   /** When the most recently retransmitted record below `ackOff` was last sent (-Infinity: none). */
@@ -796,8 +805,8 @@ export class TcpSender {
     // A zero TSecr is treated as "no echo" (as Linux does): some stacks send it in SYN-ACKs.
     if (this.options.timestamps && ts !== undefined && ts.echo !== 0) {
       this.rttTimedEnd = null;
-      // First choice, as Linux does: the send time of the oldest segment this ACK covers that was
-      // never retransmitted (RFC 6298 section 3, Karn: only those measure one round trip).
+      // First choice, as Linux does: the send time of the oldest segment this ACK covers, when it
+      // covers no retransmission (RFC 6298 section 3, Karn: only then is it one round trip).
       const sentAt = this.oldestCleanSendTimeBelow(ackOff);
       if (sentAt !== undefined) {
         const rtt = Math.max(0, now - sentAt);
@@ -810,7 +819,19 @@ export class TcpSender {
       const rtt = (timestampAt(now) - ts.echo) >>> 0;
       if (rtt >= 0x7fffffff) return undefined;
       const retransmittedAt = this.latestRetransmissionBelow(ackOff);
-      if (retransmittedAt !== Number.NEGATIVE_INFINITY && seqLt(ts.echo, timestampAt(retransmittedAt))) return undefined;
+      if (retransmittedAt !== Number.NEGATIVE_INFINITY) {
+        if (seqLt(ts.echo, timestampAt(retransmittedAt))) return undefined;
+        // The echo is the retransmission's, but its ACK may not be the one the retransmission
+        // drew: when that ACK was lost, the peer repeats the acknowledgment only with its next
+        // segment, sent on its own schedule (its data, or a window probe when our window is
+        // closed), seconds later. A sample longer than the un-backed-off RTO is that ambiguous
+        // case (RFC 6298 section 3): it is not taken (one such sample had grown SRTT past 2 s
+        // and the RTO to 22 s, stalling a 10% loss echo), but the backoff ends.
+        if (rtt > this.rtt.unbackedRto) {
+          this.rtt.endBackoff();
+          return undefined;
+        }
+      }
       this.rtt.sample(rtt);
       return rtt;
     }

@@ -257,6 +257,44 @@ describe('TCP sending', () => {
     expect(h.conn.stats().srtt).toBe(srttBefore);
   });
 
+  it("an ACK covering a retransmission takes no sample from the older segments it covers (Karn, as Linux's FLAG_RETRANS_DATA_ACKED)", () => {
+    const h = new TcpHarness();
+    h.clock.set(10_000);
+    h.openActive({ mss: 1000, timestamp: { value: 1, echo: 0 } }, 65535, 10);
+    h.conn.setNoDelay(true);
+    h.conn.write(patternBytes(3000));
+    expect(h.take().length).toBeGreaterThan(2);
+    // All are delivered but the ACKs are lost: the RTO resends the first only.
+    h.advance(h.conn.stats().rto);
+    const [retransmission] = h.take();
+    const srttBefore = h.conn.stats().srtt;
+    h.advance(10);
+    // The peer's ACK of everything echoes the retransmission: one round trip (10 ms), not the
+    // time since the originals were sent (which spans the timeout).
+    h.ack(3000, { options: { timestamp: { value: 2, echo: retransmission!.options.timestamp!.value } } });
+    expect(h.conn.stats().srtt).toBeCloseTo(srttBefore);
+  });
+
+  it('an ACK of a retransmission arriving later than the un-backed-off RTO gives no sample, but ends the backoff', () => {
+    const h = new TcpHarness();
+    h.clock.set(10_000);
+    h.openActive({ mss: 1000, timestamp: { value: 1, echo: 0 } }, 65535, 10);
+    h.conn.setNoDelay(true);
+    h.conn.write(patternBytes(1000));
+    h.take();
+    const baseRto = h.conn.stats().rto;
+    h.advance(baseRto);
+    const [retransmission] = h.take();
+    expect(h.conn.stats().rto).toBe(2 * baseRto);
+    const srttBefore = h.conn.stats().srtt;
+    // The ACK the retransmission drew was lost; the peer repeats it only with its next segment,
+    // long after: that delay is the peer's schedule, not the path's round trip.
+    h.advance(baseRto + 50);
+    h.ack(1000, { options: { timestamp: { value: 2, echo: retransmission!.options.timestamp!.value } } });
+    expect(h.conn.stats().srtt).toBe(srttBefore);
+    expect(h.conn.stats().rto).toBe(baseRto);
+  });
+
   it('retransmits with exponential backoff and fails with RST + ETIMEDOUT', () => {
     const h = new TcpHarness(1, 2, { maxRetransmissions: 3 });
     h.openActive({ mss: 1460 }, 65535, 100);
