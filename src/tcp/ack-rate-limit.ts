@@ -9,7 +9,7 @@
 /** Linux's tcp_invalid_ratelimit: one answer per 500 ms per connection. */
 export const INVALID_SEGMENT_ANSWER_INTERVAL_MS = 500;
 /** Linux's tcp_challenge_ack_limit: challenge ACKs per second for the whole stack. */
-export const CHALLENGE_ACKS_PER_SECOND = 1000;
+const CHALLENGE_ACKS_PER_SECOND = 1000;
 
 /** One connection's answers to invalid segments: at most one per interval. */
 export class InvalidSegmentAnswers {
