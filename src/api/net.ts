@@ -40,7 +40,7 @@ export async function listen(network: 'tcp' | 'tcp4', address: string, options?:
   const stack = stackFrom(options);
   const local = parseHostPort(address);
   checkLocalHost(stack, local.address, address);
-  return new TcpListener(stack, local.port, Math.max(1, options?.backlog ?? 128));
+  return new TcpListener(stack, local.port, Math.max(1, options?.backlog ?? 128), options?.maxHalfOpen);
 }
 
 /** listenPacket('udp', ':53'): an unconnected PacketConn. */

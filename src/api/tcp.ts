@@ -201,7 +201,16 @@ function errorFor(code: NetErrorCode, remote: NetAddr): NetError {
 export interface ListenOptions {
   /** Accept queue length (established, not yet accepted). Default 128, like Linux's somaxconn. */
   backlog?: number;
+  /**
+   * Most half-open (SYN-RECEIVED) connections held at once; SYNs beyond it are answered with SYN
+   * cookies (or dropped with `tcp.synCookies: false`). Default max(backlog, 256), in the range of
+   * Linux's tcp_max_syn_backlog (128 and up).
+   */
+  maxHalfOpen?: number;
 }
+
+/** The smallest default half-open bound (see ListenOptions.maxHalfOpen). */
+const DEFAULT_MAX_HALF_OPEN = 256;
 
 export class TcpListener implements TcpListenerEndpoint, AsyncIterable<TcpConn> {
   readonly addr: NetAddr;
@@ -214,8 +223,11 @@ export class TcpListener implements TcpListenerEndpoint, AsyncIterable<TcpConn> 
     private readonly stack: Stack,
     port: number,
     private readonly backlog: number,
+    maxHalfOpen = Math.max(backlog, DEFAULT_MAX_HALF_OPEN),
   ) {
-    this.maxHalfOpen = backlog;
+    if (!Number.isInteger(maxHalfOpen) || maxHalfOpen < 0)
+      throw new NetError('EINVAL', `maxHalfOpen ${maxHalfOpen} is not a whole number >= 0`);
+    this.maxHalfOpen = maxHalfOpen;
     this.wakeup = new Wakeup(stack.timers);
     const bound = stack.tcp.listen(port, this);
     this.addr = makeAddr('tcp', stack.address, bound);

@@ -27,17 +27,16 @@
  */
 import type { Counters } from '../counters.js';
 import { NetError, type NetErrorCode } from '../errors.js';
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpSegment } from '../wire/tcp.js';
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
+import { InvalidSegmentAnswers } from './ack-rate-limit.js';
 import { ConnectionTimers } from './connection-timer.js';
 import { NegotiatedOptions } from './options.js';
 import { ArrivingText, EMPTY_PAYLOAD, TcpReceiver } from './receiver.js';
 import { SegmentOutcome } from './segment-outcome.js';
 import { TcpSender } from './sender.js';
-import type { SeqNumber } from './seq.js';
+import { seqAdd, type SeqNumber } from './seq.js';
 import type { TcpConfig, TcpConnectionEvents, TcpEnvironment, TcpFourTuple, TcpState } from './types.js';
 
-/** RFC 5961 section 7 asks for a rate limit on challenge ACKs; this many per second per connection. */
-const CHALLENGE_ACK_LIMIT_PER_SECOND = 10;
 /** RFC 1122 4.2.3.6: keepalive idle time defaults to no less than two hours. */
 const DEFAULT_KEEPALIVE_IDLE_MS = 2 * 60 * 60 * 1000;
 /** Interval between unanswered keepalive probes and how many are sent (Linux: 75 s, 9). */
@@ -80,8 +79,8 @@ export class TcpConnection {
   /** close() was called: the application will not read again. */
   private readClosed = false;
 
-  private challengeWindowStart = Number.NEGATIVE_INFINITY;
-  private challengeAcksInWindow = 0;
+  /** RFC 5961 section 7: answers to segments we drop, at most one per 500 ms. */
+  private readonly invalidAnswers = new InvalidSegmentAnswers();
 
   private keepAliveEnabled = false;
   private keepAliveIdle = DEFAULT_KEEPALIVE_IDLE_MS;
@@ -158,10 +157,38 @@ export class TcpConnection {
     this.passiveOpen = true;
     this.lastReceiveTime = this.env.now();
     this.receiver.synchronize(syn.seq);
-    this.options.negotiate(syn, this.env.now());
+    this.options.negotiate(syn.options, this.env.now());
     this.setState('SYN-RECEIVED');
     // RFC 7323 2.2: the window in a SYN is never scaled.
     this.sender.openPassive(syn.window);
+  }
+
+  /**
+   * RFC 4987 3.6: the stack validated a SYN cookie in `ack` (SEG.ACK - 1 is our ISS, SEG.SEQ - 1
+   * the peer's) and rebuilt the options of the peer's SYN from it (`synOptions`). The handshake
+   * is as if we had sent the SYN-ACK from SYN-RECEIVED: the ACK, and any data with it, is
+   * processed there and completes it.
+   */
+  acceptCookie(ack: TcpSegment, synOptions: TcpOptions): void {
+    if (this.opened) throw new NetError('EINVAL', 'connection already opened');
+    if ((ack.flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_ACK)
+      throw new NetError('EINVAL', 'acceptCookie needs an ACK without SYN or RST');
+    this.opened = true;
+    this.passiveOpen = true;
+    this.lastReceiveTime = this.env.now();
+    this.receiver.synchronize(seqAdd(ack.seq, -1));
+    this.options.negotiate(synOptions, this.env.now());
+    this.setState('SYN-RECEIVED');
+    this.sender.openedByCookie();
+    this.handleSegment(ack);
+  }
+
+  /**
+   * Drop a half-open passive open without a segment, as Linux drops an expired request: the TCP
+   * layer reclaims the slot of a peer that has not answered our SYN-ACK (RFC 4987 3.4).
+   */
+  discardHalfOpen(): void {
+    if (this.currentState === 'SYN-RECEIVED' && this.passiveOpen) this.deleteTcb('ETIMEDOUT');
   }
 
   /** RFC 9293 3.10.7 SEGMENT ARRIVES, for every state after the first SYN. */
@@ -335,7 +362,7 @@ export class TcpConnection {
     const now = this.env.now();
     this.lastReceiveTime = now;
     this.receiver.synchronize(seg.seq);
-    this.options.negotiate(seg, now);
+    this.options.negotiate(seg.options, now);
     // Our SYN offered an unscaled window starting at the peer's ISS + 1 (RFC 7323 2.2).
     this.receiver.advertiseSynWindow();
     sender.onPeerSyn(seg.window);
@@ -371,7 +398,7 @@ export class TcpConnection {
     // (after 24 idle days TS.Recent is stale and forgotten rather than used to drop, RFC 7323 5.5).
     if (ts !== undefined && !isRst && this.options.isOldDuplicate(ts.value, now)) {
       this.counters.drop('paws');
-      outcome.ackNow = true;
+      this.answerInvalidSegment(seg, now);
       return;
     }
 
@@ -384,7 +411,8 @@ export class TcpConnection {
         // The peer retransmitted its SYN: our SYN-ACK was lost (RFC 9293 3.10.7.4 first check
         // would ACK it; in SYN-RECEIVED that acknowledgment is our SYN-ACK).
         this.counters.add('syn_retransmitted_by_peer');
-        this.sender.sendSyn(true);
+        if (this.invalidAnswers.allow(now)) this.sender.sendSyn(true);
+        else this.counters.add('ack_ratelimited');
         return;
       }
       // Simultaneous open: the peer's SYN-ACK repeats a SYN we already took; its ACK is new.
@@ -418,16 +446,13 @@ export class TcpConnection {
       } else {
         receiver.reportDuplicateText(text);
         this.counters.drop('out_of_window');
-        outcome.ackNow = true;
+        this.answerInvalidSegment(seg, now);
         return;
       }
     }
 
     this.lastReceiveTime = now;
     this.keepAliveProbes = 0;
-
-    // RFC 7323 4.3 (R3): TS.Recent takes the TSval of a segment covering Last.ACK.sent.
-    if (ts !== undefined) this.options.updateRecent(ts.value, originalOffset <= receiver.lastAckSent, now);
 
     receiver.trim(text, rcvWnd, outcome);
 
@@ -446,6 +471,10 @@ export class TcpConnection {
     if (this.currentState === 'SYN-RECEIVED') {
       const ackOff = this.sender.ackOffset(seg.ack);
       if (ackOff > this.sender.sndUna && ackOff <= this.sender.sndMax) {
+        if (this.events.canEstablish?.() === false) {
+          this.counters.drop('accept_queue_full');
+          return;
+        }
         this.setState('ESTABLISHED');
         this.onEstablishedReached();
       } else {
@@ -455,7 +484,18 @@ export class TcpConnection {
       }
     }
     const carriesText = text.payload.length > 0 || text.fin;
-    if (!this.sender.onAck(seg, originalOffset, carriesText, now, outcome)) return;
+    if (!this.sender.onAck(seg, originalOffset, carriesText, now, outcome)) {
+      // An unacceptable ACK (RFC 9293 3.10.7.4, RFC 5961 5.2): its answer is rate limited too.
+      if (outcome.ackNow) {
+        outcome.ackNow = false;
+        this.answerInvalidSegment(seg, now);
+      }
+      return;
+    }
+    // RFC 7323 4.3 (R3) and 5.3: TS.Recent takes the TSval of a segment covering Last.ACK.sent,
+    // only once the segment passed every check (PAWS, acceptability, RST, SYN and ACK, where Linux
+    // records it too): a segment that is dropped must not move it.
+    if (ts !== undefined) this.options.updateRecent(ts.value, originalOffset <= receiver.lastAckSent, now);
     if (!this.afterAck(now)) return;
     if (this.currentState === 'CLOSED') return;
 
@@ -582,19 +622,34 @@ export class TcpConnection {
   // Challenge ACKs, the ACK after input, events
   // ====================================================================================
 
-  /** RFC 5961 section 7: rate-limited challenge ACK. */
+  /**
+   * RFC 5961 section 7: a challenge ACK, limited per connection like every answer to a dropped
+   * segment, then by the stack-wide budget.
+   */
   private challengeAck(now: number): void {
-    if (now - this.challengeWindowStart >= 1000) {
-      this.challengeWindowStart = now;
-      this.challengeAcksInWindow = 0;
+    if (!this.invalidAnswers.allow(now)) {
+      this.counters.add('ack_ratelimited');
+      return;
     }
-    if (this.challengeAcksInWindow >= CHALLENGE_ACK_LIMIT_PER_SECOND) {
+    if (!this.env.challengeAcks.take(now)) {
       this.counters.add('challenge_acks_suppressed');
       return;
     }
-    this.challengeAcksInWindow++;
     this.counters.add('challenge_acks');
     this.sender.sendAck();
+  }
+
+  /**
+   * The ACK answering a segment we drop (out of window, PAWS, an unacceptable ACK; RFC 9293
+   * 3.10.7.4), at most one per 500 ms (RFC 5961 section 7, Linux tcp_invalid_ratelimit) so that
+   * two ends cannot drive an ACK loop. A segment with data or FIN (and no SYN) is always answered,
+   * as Linux's tcp_oow_rate_limited does: a peer whose ACKs were lost retransmits data and needs
+   * the answer (with its D-SACK) to move on.
+   */
+  private answerInvalidSegment(seg: TcpSegment, now: number): void {
+    const carriesText = (seg.payload.length > 0 || (seg.flags & TCP_FIN) !== 0) && (seg.flags & TCP_SYN) === 0;
+    if (carriesText || this.invalidAnswers.allow(now)) this.outcome.ackNow = true;
+    else this.counters.add('ack_ratelimited');
   }
 
   /** After a segment was processed: send data (piggybacking the ACK), else the ACK, else delay it. */
@@ -643,7 +698,9 @@ export class TcpConnection {
   private onRetransmissionTimeout(now: number): void {
     const state = this.currentState;
     if (state === 'SYN-SENT' || state === 'SYN-RECEIVED') {
-      if (!this.sender.onSynTimeout(state === 'SYN-RECEIVED', now)) this.deleteTcb(this.softError ?? 'ETIMEDOUT');
+      // Linux tcp_synack_retries: a half-open connection gives up sooner than a connect().
+      const synAckGivesUp = state === 'SYN-RECEIVED' && this.sender.retransmissionCount >= this.config.maxSynAckRetransmissions;
+      if (synAckGivesUp || !this.sender.onSynTimeout(state === 'SYN-RECEIVED', now)) this.deleteTcb(this.softError ?? 'ETIMEDOUT');
       return;
     }
     if (!this.sender.onRetransmissionTimeout(now, state)) {

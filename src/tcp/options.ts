@@ -4,14 +4,7 @@
  * timestamp state that lives on afterwards (TS.Recent and PAWS, RFC 7323 4.3 and 5), and the
  * segment size the path MTU allows (RFC 1191, RFC 1122 4.2.3.9).
  */
-import {
-  TCP_DEFAULT_MSS,
-  TCP_MAX_WINDOW_FIELD,
-  TCP_MAX_WINDOW_SHIFT,
-  TCP_TIMESTAMP_OPTION_BYTES,
-  type TcpOptions,
-  type TcpSegment,
-} from '../wire/tcp.js';
+import { TCP_DEFAULT_MSS, TCP_MAX_WINDOW_FIELD, TCP_MAX_WINDOW_SHIFT, TCP_TIMESTAMP_OPTION_BYTES, type TcpOptions } from '../wire/tcp.js';
 import { seqGe, seqLt } from './seq.js';
 import type { TcpConfig } from './types.js';
 
@@ -38,6 +31,11 @@ export function chooseWindowShift(bufferSize: number): number {
   let shift = 0;
   while (shift < TCP_MAX_WINDOW_SHIFT && bufferSize > TCP_MAX_WINDOW_FIELD * 2 ** shift) shift++;
   return shift;
+}
+
+/** The window of our SYN or SYN-ACK: never scaled (RFC 7323 2.2), so at most 65535. */
+export function synWindow(config: TcpConfig): number {
+  return Math.min(config.receiveBufferSize, TCP_MAX_WINDOW_FIELD);
 }
 
 /** RFC 7323 4.1: TSval from a millisecond clock, modulo 2^32. */
@@ -101,9 +99,11 @@ export class NegotiatedOptions {
     return options;
   }
 
-  /** Options from the peer's SYN or SYN-ACK (RFC 9293 3.7.1, RFC 7323 2-3, RFC 2018 2). */
-  negotiate(syn: TcpSegment, now: number): void {
-    const o = syn.options;
+  /**
+   * Options from the peer's SYN or SYN-ACK (RFC 9293 3.7.1, RFC 7323 2-3, RFC 2018 2), or those a
+   * SYN cookie's ACK proves it sent (src/tcp/syn-cookies.ts).
+   */
+  negotiate(o: TcpOptions, now: number): void {
     this.synNegotiated = true;
     this.peerMss = o.mss !== undefined ? Math.max(o.mss, MIN_PEER_MSS) : TCP_DEFAULT_MSS;
     this.windowScaling = this.config.windowScaling && o.windowScale !== undefined;

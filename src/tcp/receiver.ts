@@ -19,7 +19,7 @@ import {
   type SackBlock,
 } from '../wire/tcp.js';
 import type { ConnectionTimer } from './connection-timer.js';
-import type { NegotiatedOptions } from './options.js';
+import { synWindow, type NegotiatedOptions } from './options.js';
 import { ReceiveBuffer } from './receive-buffer.js';
 import type { SegmentOutcome } from './segment-outcome.js';
 import { seqAdd, seqDiff, type SeqNumber } from './seq.js';
@@ -292,7 +292,7 @@ export class TcpReceiver {
 
   /** Window offered in our SYN or SYN-ACK (unscaled, RFC 7323 2.2). */
   synWindow(): number {
-    return Math.min(this.config.receiveBufferSize, TCP_MAX_WINDOW_FIELD);
+    return synWindow(this.config);
   }
 
   /**

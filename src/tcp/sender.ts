@@ -146,6 +146,18 @@ export class TcpSender {
     this.timers.retransmission.set(this.env.now() + this.rtt.rto);
   }
 
+  /**
+   * RFC 4987 3.6: our SYN-ACK went out as a SYN cookie and the peer's ACK returned it: SND.NXT is
+   * ISS + 1 and the receive window is what that SYN-ACK offered. The ACK itself sets the window.
+   */
+  openedByCookie(): void {
+    this.sndWl1 = -1;
+    this.sndWl2 = -1;
+    this.sndNxt = 0;
+    this.sndMax = 0;
+    this.receiver.onSynAckSent();
+  }
+
   /** RFC 9293 3.10.7.2: the peer's SYN, whose window is never scaled (RFC 7323 2.2); answer SYN-ACK. */
   openPassive(synWindow: number): void {
     this.sndWnd = synWindow;

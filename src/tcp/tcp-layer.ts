@@ -1,7 +1,8 @@
 /**
  * TCP demultiplexing: finds the connection for each segment by its four-tuple, hands SYNs to
- * listeners (with a bounded half-open queue, RFC 4987 3.1), answers segments for nothing with a
- * RST (RFC 9293 3.10.7.1), and owns the port table for listeners and active opens.
+ * listeners (with a bounded half-open queue, RFC 4987 3.1, reclaimed early under pressure, and
+ * SYN cookies once it is full, RFC 4987 3.6), answers segments for nothing with a RST (RFC 9293
+ * 3.10.7.1), and owns the port table for listeners and active opens.
  */
 import type { Counters } from '../counters.js';
 import { NetError } from '../errors.js';
@@ -14,10 +15,19 @@ import { MAX_PORT, type IPv4Address } from '../wire/address.js';
 import { IPV4_MIN_HEADER, PROTOCOL_TCP } from '../wire/ipv4.js';
 import { PortTable } from '../ports.js';
 import { encodeTcpSegment, parseTcpSegment, segmentLength, TCP_ACK, TCP_RST, TCP_SYN, type TcpSegment } from '../wire/tcp.js';
+import { ChallengeAckBudget } from './ack-rate-limit.js';
 import { TcpConnection } from './connection.js';
 import { IsnGenerator, ISN_SECRET_BYTES } from './isn.js';
-import { TCP_MIN_PATH_MTU } from './options.js';
-import { seqAdd } from './seq.js';
+import { NegotiatedOptions, synWindow, TCP_MIN_PATH_MTU } from './options.js';
+import { seqAdd, type SeqNumber } from './seq.js';
+import {
+  COOKIE_MAX_AGE_PERIODS,
+  COOKIE_PERIOD_MS,
+  COOKIE_SECRET_BYTES,
+  cookieSynOptions,
+  cookieTimestamp,
+  SynCookies,
+} from './syn-cookies.js';
 import type { TcpConfig, TcpFourTuple } from './types.js';
 
 /** A listening socket as the layer sees it; the API's Listener implements this. */
@@ -33,8 +43,18 @@ export interface TcpListenerEndpoint {
 interface ListenerEntry {
   kind: 'listener';
   endpoint: TcpListenerEndpoint;
-  halfOpen: number;
+  /** The SYN-RECEIVED connections, oldest first (a Set keeps insertion order). */
+  halfOpen: Set<TcpConnection>;
+  /** When this listener last answered a SYN with a cookie. */
+  lastCookieSent: number;
 }
+
+/**
+ * Under pressure (the half-open queue more than half full) a half-open connection whose SYN-ACK
+ * went unanswered this many times gives its slot up early: Linux's reqsk_timer_handler lowers
+ * the retry threshold the same way when the queue is more than half full, never below 2.
+ */
+const RECLAIM_AFTER_SYNACK_RETRANSMISSIONS = 2;
 
 interface ActiveOpenEntry {
   kind: 'active';
@@ -60,6 +80,8 @@ export class TcpLayer implements TransportProtocol {
   readonly counters: Counters;
   private readonly connections = new Map<string, TcpConnection>();
   private readonly isn: IsnGenerator;
+  private readonly cookies: SynCookies;
+  private readonly challengeAcks: ChallengeAckBudget;
   private lastQueueWarning = -Infinity;
   private drain: Drain | undefined;
 
@@ -70,6 +92,8 @@ export class TcpLayer implements TransportProtocol {
     this.counters = ip.counters('tcp');
     this.ports = new PortTable<PortOwner>('tcp', ip.random);
     this.isn = new IsnGenerator(() => ip.clock.now(), ip.random.bytes(ISN_SECRET_BYTES));
+    this.cookies = new SynCookies(ip.random.bytes(COOKIE_SECRET_BYTES));
+    this.challengeAcks = new ChallengeAckBudget(() => ip.random.float());
   }
 
   get connectionCount(): number {
@@ -77,7 +101,7 @@ export class TcpLayer implements TransportProtocol {
   }
 
   listen(port: number, endpoint: TcpListenerEndpoint): number {
-    return this.ports.bind(port, { kind: 'listener', endpoint, halfOpen: 0 });
+    return this.ports.bind(port, { kind: 'listener', endpoint, halfOpen: new Set(), lastCookieSent: Number.NEGATIVE_INFINITY });
   }
 
   unlisten(port: number, endpoint: TcpListenerEndpoint): void {
@@ -100,14 +124,15 @@ export class TcpLayer implements TransportProtocol {
     return connection;
   }
 
-  private createConnection(tuple: TcpFourTuple, onRelease: () => void): TcpConnection {
+  private createConnection(tuple: TcpFourTuple, onRelease: () => void, iss: SeqNumber = this.isn.next(tuple)): TcpConnection {
     const key = connectionKey(tuple.remoteAddress, tuple.remotePort, tuple.localPort);
     let released = false;
-    const connection = new TcpConnection(tuple, this.isn.next(tuple), this.config, {
+    const connection: TcpConnection = new TcpConnection(tuple, iss, this.config, {
       now: () => this.ip.clock.now(),
       timers: this.ip.timers,
       transmit: (segment) => this.transmit(tuple, segment, connection.pathMtu),
       counters: this.counters,
+      challengeAcks: this.challengeAcks,
       release: () => {
         if (released) return;
         released = true;
@@ -170,7 +195,14 @@ export class TcpLayer implements TransportProtocol {
       this.counters.drop('rst_to_listener');
       return;
     }
+    const tuple: TcpFourTuple = {
+      localAddress: this.ip.address,
+      localPort: segment.destinationPort,
+      remoteAddress: source,
+      remotePort: segment.sourcePort,
+    };
     if (segment.flags & TCP_ACK) {
+      if (!(segment.flags & TCP_SYN) && this.acceptCookieAck(listener, tuple, segment)) return;
       // An ACK for a connection we do not have (e.g. a stale handshake): reset it.
       this.counters.drop('ack_to_listener');
       this.sendResetFor(source, segment);
@@ -180,54 +212,135 @@ export class TcpLayer implements TransportProtocol {
       this.counters.drop('no_syn_to_listener');
       return;
     }
-    // RFC 4987: bound both queues; a SYN that does not fit is dropped (the peer retries), as
-    // Linux does when the accept queue is full.
-    if (listener.halfOpen >= listener.endpoint.maxHalfOpen || listener.endpoint.acceptQueueRoom <= 0) {
-      this.counters.drop('listen_queue_full');
-      const now = this.ip.clock.now();
-      if (now - this.lastQueueWarning >= 1000) {
-        // Like Linux's "possible SYN flooding" message: once a second at most.
-        this.lastQueueWarning = now;
-        this.ip.logger.warn(
-          `tcp port ${segment.destinationPort}: listen queue full (${listener.halfOpen} half-open of ${listener.endpoint.maxHalfOpen}, ` +
-            `accept queue room ${listener.endpoint.acceptQueueRoom}); dropping SYNs`,
-        );
-      }
+    const endpoint = listener.endpoint;
+    this.reclaimHalfOpen(listener);
+    // RFC 4987: bound both queues. A SYN beyond the half-open bound gets a SYN cookie (3.6); one
+    // that could never be accepted is dropped (the peer retries), as Linux does when the accept
+    // queue is full.
+    if (listener.halfOpen.size >= endpoint.maxHalfOpen && endpoint.acceptQueueRoom > 0 && this.config.synCookies) {
+      this.sendCookie(listener, tuple, segment);
       return;
     }
-    const tuple: TcpFourTuple = {
-      localAddress: this.ip.address,
-      localPort: segment.destinationPort,
-      remoteAddress: source,
-      remotePort: segment.sourcePort,
-    };
-    listener.halfOpen++;
-    let halfOpen = true;
-    const leaveHalfOpen = () => {
-      if (halfOpen) {
-        halfOpen = false;
-        listener.halfOpen--;
-      }
-    };
-    const connection = this.createConnection(tuple, leaveHalfOpen);
+    if (listener.halfOpen.size >= endpoint.maxHalfOpen || endpoint.acceptQueueRoom <= 0) {
+      this.counters.drop('listen_queue_full');
+      this.warnQueueFull(listener, segment.destinationPort, 'dropping SYNs');
+      return;
+    }
+    const halfOpen = listener.halfOpen;
+    const connection = this.createConnection(tuple, () => halfOpen.delete(connection));
+    halfOpen.add(connection);
     connection.events = {
+      // A listener that went away takes the handshake to handOver, which resets it.
+      canEstablish: () => this.ports.get(tuple.localPort) !== listener || listener.endpoint.acceptQueueRoom > 0,
       onEstablished: () => {
-        leaveHalfOpen();
-        if (this.ports.get(tuple.localPort) !== listener) {
-          // The listener went away during the handshake.
-          connection.abort();
-          return;
-        }
-        if (listener.endpoint.acceptQueueRoom <= 0) {
-          this.counters.drop('accept_queue_full');
-          connection.abort();
-          return;
-        }
-        this.counters.add('connections_accepted');
-        listener.endpoint.enqueue(connection);
+        halfOpen.delete(connection);
+        this.handOver(listener, connection);
       },
     };
     connection.acceptSyn(segment);
+  }
+
+  /** A passive open reached ESTABLISHED: queue it for accept(), if the listener is there and has room. */
+  private handOver(listener: ListenerEntry, connection: TcpConnection): void {
+    if (this.ports.get(connection.tuple.localPort) !== listener) {
+      // The listener went away during the handshake.
+      connection.abort();
+      return;
+    }
+    if (listener.endpoint.acceptQueueRoom <= 0) {
+      this.counters.drop('accept_queue_full');
+      connection.abort();
+      return;
+    }
+    this.counters.add('connections_accepted');
+    listener.endpoint.enqueue(connection);
+  }
+
+  /** Like Linux's "possible SYN flooding" message: once a second at most. */
+  private warnQueueFull(listener: ListenerEntry, port: number, action: string): void {
+    const now = this.ip.clock.now();
+    if (now - this.lastQueueWarning < 1000) return;
+    this.lastQueueWarning = now;
+    this.ip.logger.warn(
+      `tcp port ${port}: listen queue full (${listener.halfOpen.size} half-open of ${listener.endpoint.maxHalfOpen}, ` +
+        `accept queue room ${listener.endpoint.acceptQueueRoom}); ${action}`,
+    );
+  }
+
+  /**
+   * Under pressure, the oldest half-open connections whose SYN-ACK went unanswered
+   * RECLAIM_AFTER_SYNACK_RETRANSMISSIONS times give up their slots, silently (Linux prunes its
+   * request queue the same way). Oldest first, stopping at the first that is still young: the
+   * ones after it are younger, so each SYN costs O(1) plus what it reclaims.
+   */
+  private reclaimHalfOpen(listener: ListenerEntry): void {
+    if (listener.halfOpen.size * 2 <= listener.endpoint.maxHalfOpen) return;
+    for (const connection of listener.halfOpen) {
+      if (connection.stats().retransmissions < RECLAIM_AFTER_SYNACK_RETRANSMISSIONS) return;
+      connection.discardHalfOpen();
+      listener.halfOpen.delete(connection);
+      this.counters.add('halfopen_reclaimed');
+    }
+  }
+
+  /**
+   * RFC 4987 3.6: answer the SYN with a SYN-ACK whose ISN is a cookie and keep no state. It
+   * offers what an ordinary SYN-ACK would (NegotiatedOptions), and with timestamps our TSval
+   * carries the peer's window scale and SACK-permitted (src/tcp/syn-cookies.ts).
+   */
+  private sendCookie(listener: ListenerEntry, tuple: TcpFourTuple, syn: TcpSegment): void {
+    const now = this.ip.clock.now();
+    const negotiated = new NegotiatedOptions(this.config);
+    // Without timestamps the cookie cannot carry window scale and SACK-permitted, so the SYN-ACK
+    // must not agree to them either (Linux clears them the same way).
+    const timestamps = this.config.timestamps && syn.options.timestamp !== undefined;
+    negotiated.negotiate(timestamps ? syn.options : { mss: syn.options.mss }, now);
+    const options = negotiated.synOptions(true, now);
+    if (options.timestamp !== undefined) {
+      options.timestamp.value = cookieTimestamp(now, negotiated.windowScaling ? negotiated.sndShift : undefined, negotiated.sackPermitted);
+    }
+    listener.lastCookieSent = now;
+    this.counters.add('syncookies_sent');
+    this.warnQueueFull(listener, tuple.localPort, 'sending SYN cookies');
+    this.transmit(tuple, {
+      sourcePort: tuple.localPort,
+      destinationPort: tuple.remotePort,
+      seq: this.cookies.issue(tuple, syn.seq, negotiated.peerMss, now),
+      ack: seqAdd(syn.seq, 1),
+      flags: TCP_SYN | TCP_ACK,
+      window: synWindow(this.config),
+      urgentPointer: 0,
+      options,
+      payload: new Uint8Array(0),
+    });
+  }
+
+  /**
+   * RFC 4987 3.6: an ACK to a listener that matches no connection may return a cookie (SEG.ACK -
+   * 1; SEG.SEQ - 1 is the peer's ISN). Checked only while cookies this listener sent can still be
+   * valid, as Linux does, so stray ACKs otherwise get their RST without a MAC computed. A valid
+   * one becomes a connection in ESTABLISHED queued for accept; with a full accept queue the ACK
+   * is dropped (the peer's retransmission may find room), as Linux does. False when it is no
+   * cookie of ours.
+   */
+  private acceptCookieAck(listener: ListenerEntry, tuple: TcpFourTuple, ack: TcpSegment): boolean {
+    const now = this.ip.clock.now();
+    if (!this.config.synCookies || now - listener.lastCookieSent > (COOKIE_MAX_AGE_PERIODS + 1) * COOKIE_PERIOD_MS) return false;
+    const mss = this.cookies.validate(tuple, seqAdd(ack.seq, -1), seqAdd(ack.ack, -1), now);
+    if (mss === undefined) {
+      this.counters.add('syncookies_rejected');
+      return false;
+    }
+    if (listener.endpoint.acceptQueueRoom <= 0) {
+      this.counters.drop('accept_queue_full');
+      return true;
+    }
+    this.counters.add('syncookies_accepted');
+    const connection = this.createConnection(tuple, () => undefined, seqAdd(ack.ack, -1));
+    connection.events = { onEstablished: () => this.handOver(listener, connection) };
+    const timestamp = this.config.timestamps ? ack.options.timestamp : undefined;
+    connection.acceptCookie(ack, cookieSynOptions(mss, timestamp));
+    return true;
   }
 
   /** RFC 9293 3.10.7.1: the reset for a segment that belongs to no connection. */
@@ -316,7 +429,8 @@ export class TcpLayer implements TransportProtocol {
     for (const connection of this.connections.values()) states[connection.state] = (states[connection.state] ?? 0) + 1;
     const listeners = [];
     for (const [port, owner] of this.ports.entries()) {
-      if (owner.kind === 'listener') listeners.push({ port, halfOpen: owner.halfOpen, acceptQueueRoom: owner.endpoint.acceptQueueRoom });
+      if (owner.kind === 'listener')
+        listeners.push({ port, halfOpen: owner.halfOpen.size, acceptQueueRoom: owner.endpoint.acceptQueueRoom });
     }
     return { connections: this.connections.size, boundPorts: this.ports.size, states, listeners };
   }

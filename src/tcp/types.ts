@@ -2,6 +2,7 @@
  * The contract between the TCP connection state machine (src/tcp/connection.ts), the stack that
  * demultiplexes segments to it, and the socket API above it.
  */
+import type { ChallengeAckBudget } from './ack-rate-limit.js';
 import type { CongestionControlName } from './congestion-control.js';
 import type { Counters } from '../counters.js';
 import type { NetErrorCode } from '../errors.js';
@@ -47,6 +48,10 @@ export interface TcpConfig {
   maxRetransmissions: number;
   /** SYN retransmissions before connect fails with ETIMEDOUT. */
   maxSynRetransmissions: number;
+  /** SYN-ACK retransmissions before a half-open connection is dropped (Linux tcp_synack_retries: 5, about 63 s). */
+  maxSynAckRetransmissions: number;
+  /** Answer SYNs with SYN cookies when a listener's half-open queue is full (RFC 4987 3.6). */
+  synCookies: boolean;
   /** Delayed ACK timeout in ms (RFC 1122 4.2.3.2: at most 500, we use <= 200). */
   delayedAckTimeout: number;
   /** Bytes of out-of-order data held for reassembly at most. */
@@ -69,6 +74,8 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   maxRto: 60_000,
   maxRetransmissions: 12,
   maxSynRetransmissions: 6,
+  maxSynAckRetransmissions: 5,
+  synCookies: true,
   delayedAckTimeout: 40,
   outOfOrderLimit: 1 << 20,
   windowScaling: true,
@@ -87,6 +94,8 @@ export interface TcpEnvironment {
   transmit(segment: TcpSegment): void;
   /** Counters of the TCP layer (retransmissions, drops by reason, ...). */
   counters: Counters;
+  /** The stack-wide challenge ACK budget (RFC 5961 7), shared by every connection. */
+  challengeAcks: ChallengeAckBudget;
   /** The TCB is gone (CLOSED after any path): the stack removes it from its table. Called once. */
   release(): void;
 }
@@ -95,6 +104,12 @@ export interface TcpEnvironment {
 export interface TcpConnectionEvents {
   /** Handshake completed (ESTABLISHED reached). */
   onEstablished?(): void;
+  /**
+   * A passive open's handshake is about to complete: false when the listener cannot take it now
+   * (its accept queue is full); the completing ACK is then dropped and the SYN-ACK retransmission
+   * lets the peer try again, as Linux does (tcp_abort_on_overflow off).
+   */
+  canEstablish?(): boolean;
   /** New in-order data, or the peer's FIN, can be read. */
   onReadable?(): void;
   /** Send buffer space was freed. */

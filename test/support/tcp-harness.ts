@@ -7,6 +7,7 @@
  */
 import { Counters } from '../../src/counters.js';
 import type { NetErrorCode } from '../../src/errors.js';
+import { ChallengeAckBudget } from '../../src/tcp/ack-rate-limit.js';
 import { TcpConnection } from '../../src/tcp/connection.js';
 import { seqAdd } from '../../src/tcp/seq.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpFourTuple } from '../../src/tcp/types.js';
@@ -71,6 +72,7 @@ export class TcpHarness {
       timers: this.time.timers,
       transmit: (s) => this.sent.push(copySegment(s, this.time.now())),
       counters: this.counters,
+      challengeAcks: new ChallengeAckBudget(() => 0.5),
       release: () => {
         this.releases++;
       },

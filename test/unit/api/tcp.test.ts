@@ -205,9 +205,26 @@ describe('TCP API over two stacks in memory', () => {
     listener.close();
   });
 
-  it('bounds the accept queue: SYNs beyond the backlog are dropped and counted, the rest accepted later', async () => {
+  it('a handshake beyond the backlog waits in SYN-RECEIVED, its ACK dropped and counted, until accept() makes room', async () => {
     const { a, b } = stackPair();
     const listener = await listen('tcp', ':7', { stack: b, backlog: 2 });
+    const clients = await Promise.all([0, 1, 2, 3].map(() => dial('tcp', '10.0.0.2:7', { stack: a })));
+    for (let i = 0; i < 100 && b.counters('tcp').get('drop.accept_queue_full') === 0; i++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(b.counters('tcp').get('drop.accept_queue_full')).toBeGreaterThan(0);
+    expect(b.tcp.tableStats().listeners[0]!.halfOpen).toBe(2);
+    // The SYN-ACK retransmission (1 s) draws the peer's ACK again, and then there is room.
+    const accepted = [];
+    for (let i = 0; i < 4; i++) accepted.push(await listener.accept());
+    expect(new Set(accepted.map((conn) => conn.remoteAddr.port)).size).toBe(4);
+    expect(b.counters('tcp').get('resets_sent')).toBe(0);
+    for (const conn of [...clients, ...accepted]) conn.close();
+    listener.close();
+  });
+
+  it('without SYN cookies, SYNs beyond the half-open bound are dropped and counted, the rest accepted', async () => {
+    const { a, b } = stackPair({ tcp: { synCookies: false } });
+    const listener = await listen('tcp', ':7', { stack: b, backlog: 2, maxHalfOpen: 2 });
     const dials = [0, 1, 2, 3].map(() =>
       dial('tcp', '10.0.0.2:7', { stack: a, timeout: 400 }).then(
         (conn) => conn,

@@ -5,22 +5,13 @@
 import { describe, expect, it } from 'vitest';
 import { chooseWindowShift, NegotiatedOptions } from '../../../src/tcp/options.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from '../../../src/tcp/types.js';
-import { TCP_SYN, type TcpOptions, type TcpSegment } from '../../../src/wire/tcp.js';
+import { TCP_SYN, type TcpOptions } from '../../../src/wire/tcp.js';
 import { TcpHarness, patternBytes, payloadTotal } from '../../support/tcp-harness.js';
 
 describe('NegotiatedOptions', () => {
   const config = (overrides: Partial<TcpConfig> = {}): TcpConfig => ({ ...DEFAULT_TCP_CONFIG, ...overrides });
-  const syn = (options: TcpOptions): TcpSegment => ({
-    sourcePort: 1,
-    destinationPort: 2,
-    seq: 0,
-    ack: 0,
-    flags: TCP_SYN,
-    window: 65535,
-    urgentPointer: 0,
-    options,
-    payload: new Uint8Array(0),
-  });
+  /** The options of a peer's SYN, as negotiate() takes them. */
+  const syn = (options: TcpOptions): TcpOptions => options;
 
   it('chooses the smallest window shift that describes the buffer (RFC 7323 2.3), at most 14', () => {
     expect([65535, 65536, 1 << 17, 1 << 20, 2 ** 31].map(chooseWindowShift)).toEqual([0, 1, 2, 5, 14]);
@@ -136,5 +127,33 @@ describe('TCP sending', () => {
     h.openActive({ mss: 1000, windowScale: 7 }, 3000);
     h.conn.write(patternBytes(10_000));
     expect(payloadTotal(h.take())).toBe(3000);
+  });
+});
+
+describe('TS.Recent is recorded only for a segment that passed every check (RFC 7323 4.3, 5.3)', () => {
+  const ourEcho = (h: TcpHarness): number => {
+    h.advance(1000); // past the rate limit: the next out-of-window segment is answered
+    h.conn.handleSegment(h.seg({ seq: h.peerSeq(9_000_000), ack: h.ourSeq(0) }));
+    return h.take().at(-1)!.options.timestamp!.echo;
+  };
+
+  it('an out-of-window segment, an in-window SYN, and an ACK of unsent data leave it alone; an acceptable one moves it', () => {
+    const h = new TcpHarness();
+    h.openActive({ mss: 1460, timestamp: { value: 1000, echo: 0 } });
+    expect(ourEcho(h)).toBe(1000);
+    h.conn.handleSegment(h.seg({ seq: h.peerSeq(5_000_000), ack: h.ourSeq(0), options: { timestamp: { value: 2_000_000, echo: 0 } } }));
+    expect(h.counters.get('drop.out_of_window')).toBe(2); // ourEcho's probe, then this one
+    expect(ourEcho(h)).toBe(1000);
+    h.advance(1000);
+    h.conn.handleSegment(h.seg({ seq: h.peerSeq(0), flags: TCP_SYN, options: { timestamp: { value: 3_000_000, echo: 0 } } }));
+    expect(h.counters.get('challenge_acks')).toBe(1);
+    expect(ourEcho(h)).toBe(1000);
+    h.ack(5000, { options: { timestamp: { value: 4_000_000, echo: 0 } } });
+    expect(h.counters.get('drop.ack_unsent')).toBe(1);
+    expect(ourEcho(h)).toBe(1000);
+    // A later genuine segment is not taken for an old duplicate, and it moves TS.Recent.
+    h.data(0, patternBytes(10), { options: { timestamp: { value: 1001, echo: 0 } } });
+    expect(h.conn.readableLength).toBe(10);
+    expect(ourEcho(h)).toBe(1001);
   });
 });

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { Counters } from '../../../src/counters.js';
 import type { NetErrorCode } from '../../../src/errors.js';
+import { ChallengeAckBudget } from '../../../src/tcp/ack-rate-limit.js';
 import { TcpConnection } from '../../../src/tcp/connection.js';
 import { TCP_SYN, type TcpSegment } from '../../../src/wire/tcp.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpFourTuple } from '../../../src/tcp/types.js';
@@ -112,6 +113,7 @@ function runPair(options: {
       timers,
       transmit: (segment) => wireSend(index, segment),
       counters,
+      challengeAcks: new ChallengeAckBudget(() => 0.5),
       release: () => {
         endpoint.releases++;
       },

@@ -31,7 +31,7 @@ describe('TcpReceiver', () => {
     const delayedAck = new ConnectionTimer(time.timers, () => undefined);
     const options = new NegotiatedOptions(config);
     if (peerSynOptions !== undefined) {
-      options.negotiate(new TcpHarness().seg({ seq: 0xfffffff0, flags: TCP_SYN, options: peerSynOptions }), time.now());
+      options.negotiate(new TcpHarness().seg({ seq: 0xfffffff0, flags: TCP_SYN, options: peerSynOptions }).options, time.now());
     }
     const receiver = new TcpReceiver(config, options, counters, delayedAck);
     receiver.synchronize(0xfffffff0);

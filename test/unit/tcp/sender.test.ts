@@ -2,6 +2,7 @@
  * The send side: TcpSender alone (numbering, output by state, transmit records, ACK checks, SACK
  * recovery), and through a connection (Nagle, slow start, RTT, retransmission, persist).
  */
+import { ChallengeAckBudget } from '../../../src/tcp/ack-rate-limit.js';
 import { seqDiff } from '../../../src/tcp/seq.js';
 import { describe, expect, it } from 'vitest';
 import { Counters } from '../../../src/counters.js';
@@ -27,6 +28,7 @@ describe('TcpSender', () => {
       timers: time.timers,
       transmit: (s) => sent.push({ ...s, payload: s.payload.slice() }),
       counters,
+      challengeAcks: new ChallengeAckBudget(() => 0.5),
       release: () => undefined,
     };
     const options = new NegotiatedOptions(config);
@@ -58,7 +60,7 @@ describe('TcpSender', () => {
     // Passive open: the peer's SYN (IRS 0, MSS 1000, SACK), our SYN-ACK, the third ACK.
     const syn = peerSegment({ seq: 0, flags: TCP_SYN, options: { mss: 1000, sackPermitted: true } });
     receiver.synchronize(0);
-    options.negotiate(syn, 0);
+    options.negotiate(syn.options, 0);
     sender.openPassive(65535);
     sender.onEstablished();
     sender.onAck(peerSegment({ ack: sender.sendSeq(0) }), 0, false, 0, outcome);

@@ -1,0 +1,55 @@
+/**
+ * Rate limits on the ACKs TCP sends in answer to segments it drops (RFC 5961 section 7): an
+ * out-of-window segment, a PAWS reject, an unacceptable ACK, a challenge ACK, a SYN-ACK resent
+ * for a duplicate SYN. Unlimited, two ends that disagree on the sequence space answer each other
+ * forever (an ACK loop), and a blind attacker gets one segment out per segment in. Time is data:
+ * each check is handed the stack's time and keeps no timer.
+ */
+
+/** Linux's tcp_invalid_ratelimit: one answer per 500 ms per connection. */
+export const INVALID_SEGMENT_ANSWER_INTERVAL_MS = 500;
+/** Linux's tcp_challenge_ack_limit: challenge ACKs per second for the whole stack. */
+const CHALLENGE_ACKS_PER_SECOND = 1000;
+
+/** One connection's answers to invalid segments: at most one per interval. */
+export class InvalidSegmentAnswers {
+  private lastAnswer = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly intervalMs = INVALID_SEGMENT_ANSWER_INTERVAL_MS) {}
+
+  /** May an answer go out at `now`? When it may, the answer is taken to be sent. */
+  allow(now: number): boolean {
+    if (now - this.lastAnswer < this.intervalMs) return false;
+    this.lastAnswer = now;
+    return true;
+  }
+}
+
+/**
+ * The stack-wide challenge ACK budget (RFC 5961 section 7). A fixed shared count per second is a
+ * side channel (CVE-2016-5696: an off-path attacker counts the challenge ACKs left to learn that a
+ * connection exists), so each second's budget is drawn at random between half and one and a half
+ * times the limit, as Linux does since that report.
+ */
+export class ChallengeAckBudget {
+  private second = Number.NEGATIVE_INFINITY;
+  private left = 0;
+
+  /** `random` returns numbers in [0, 1) (StackOptions.random). */
+  constructor(
+    private readonly random: () => number,
+    private readonly perSecond = CHALLENGE_ACKS_PER_SECOND,
+  ) {}
+
+  /** Take one challenge ACK from the budget of the second `now` falls in; false when it is spent. */
+  take(now: number): boolean {
+    const second = Math.floor(now / 1000);
+    if (second !== this.second) {
+      this.second = second;
+      this.left = Math.floor(this.perSecond / 2 + this.random() * this.perSecond);
+    }
+    if (this.left <= 0) return false;
+    this.left--;
+    return true;
+  }
+}
