@@ -9,7 +9,7 @@ import { Counters } from '../../src/counters.js';
 import type { NetErrorCode } from '../../src/errors.js';
 import { TcpConnection } from '../../src/tcp/connection.js';
 import { seqAdd } from '../../src/tcp/seq.js';
-import { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpFourTuple } from '../../src/tcp/types.js';
+import { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpFourTuple, type TimeWaitState } from '../../src/tcp/types.js';
 import { TCP_ACK, TCP_SYN, type TcpOptions, type TcpSegment } from '../../src/wire/tcp.js';
 import { ManualTime } from './manual-time.js';
 
@@ -52,6 +52,8 @@ export class TcpHarness {
   readonly sent: SentSegment[] = [];
   readonly closed: Array<NetErrorCode | undefined> = [];
   releases = 0;
+  /** What the connection handed over when it released its TCB in TIME-WAIT. */
+  timeWait: TimeWaitState | undefined;
   established = 0;
   readable = 0;
   writable = 0;
@@ -71,8 +73,9 @@ export class TcpHarness {
       timers: this.time.timers,
       transmit: (s) => this.sent.push(copySegment(s, this.time.now())),
       counters: this.counters,
-      release: () => {
+      release: (timeWait) => {
         this.releases++;
+        this.timeWait = timeWait;
       },
     });
     this.conn.events = {
