@@ -8,7 +8,7 @@ import { dial, listen } from '../../../src/api/net.js';
 import type { TcpConn } from '../../../src/api/tcp.js';
 import { FakeClock } from '../../../src/clock.js';
 import { Counters } from '../../../src/counters.js';
-import type { Logger } from '../../../src/log.js';
+import { createLogger } from '../../../src/log.js';
 import { seededRandom } from '../../../src/random.js';
 import { Stack } from '../../../src/stack.js';
 import { seqAdd } from '../../../src/tcp/seq.js';
@@ -33,7 +33,7 @@ function tableUnderTest(options: { timestamps?: boolean; maxTimeWait?: number } 
   const counters = new Counters('tcp');
   const sent: TcpSegment[] = [];
   const warnings: string[] = [];
-  const logger: Logger = { error: () => undefined, warn: (line) => warnings.push(line), info: () => undefined, debug: () => undefined };
+  const logger = createLogger('warn', (line) => warnings.push(line));
   const table = new TimeWaitTable(
     { msl: MSL, maxTimeWait: options.maxTimeWait ?? 100, timestamps: options.timestamps ?? true },
     { now: () => time.now(), timers: time.timers, counters, logger, transmit: (_tuple, segment) => sent.push(segment) },
