@@ -1,25 +1,56 @@
 /**
  * Port allocation for one transport protocol. Ephemeral ports come from 49152-65535 (RFC 6335
- * 6, the IANA dynamic range) starting at a random point, so that successive runs don't reuse the
- * same ports (RFC 6056 spirit).
+ * 6, the IANA dynamic range), chosen as RFC 6056 section 3.3 describes:
+ *
+ * - For a known destination (TCP's active open), algorithm 4, "double-hash" (3.3.4): the search
+ *   starts at F(local address, remote address, remote port, secret) plus a per-destination
+ *   counter table[G(...)], so each destination sees its own sequence of ports, which cycles
+ *   through the whole range before a four-tuple (perhaps still in TIME-WAIT) comes back, while
+ *   an off-path observer of one destination's ports learns nothing of another's. The counter
+ *   also moves a random 1..8 after each choice, so that one destination's next port is not the
+ *   last plus one (the random increments of algorithm 5, 3.3.5; Linux did the same after the
+ *   2022 port-tracking attack on its double-hash table).
+ * - Without a destination (a UDP socket, or a listener bound to port 0), algorithm 1, "simple
+ *   port randomization" (3.3.1): a random starting point for each search.
+ *
+ * Either way the search then walks the range from there to the first suitable port.
  */
+import { createHmac } from 'node:crypto';
+import { writeUint16, writeUint32 } from './bytes.js';
 import { NetError } from './errors.js';
 import type { RandomSource } from './random.js';
-import { MAX_PORT } from './wire/address.js';
+import { MAX_PORT, type IPv4Address } from './wire/address.js';
 
 export const EPHEMERAL_FIRST = 49152;
 export const EPHEMERAL_LAST = MAX_PORT;
+const EPHEMERAL_SPAN = EPHEMERAL_LAST - EPHEMERAL_FIRST + 1;
+/** RFC 6056 3.3.4: the length of the counter table of algorithm 4. */
+const PERTURBATION_TABLE_LENGTH = 256;
+/** The largest random step the counter takes after a choice (algorithm 5's N, kept small). */
+const MAX_RANDOM_STEP = 8;
+/** RFC 6056 3.3.4 (and RFC 6528 3): the hash secret, 128 bits. */
+const PORT_SECRET_BYTES = 16;
+
+/** The far end of a connection being opened, which algorithm 4 hashes. */
+export interface PortDestination {
+  localAddress: IPv4Address;
+  remoteAddress: IPv4Address;
+  remotePort: number;
+}
 
 export class PortTable<T> {
   private readonly owners = new Map<number, T>();
-  private nextEphemeral: number;
+  private readonly secret: Uint8Array;
+  private readonly perturbation = new Uint32Array(PERTURBATION_TABLE_LENGTH);
+  /** The destination serialised for hashing; reused. */
+  private readonly destinationBytes = new Uint8Array(10);
 
-  /** @param random where the first ephemeral port is drawn from (the stack's RandomSource) */
+  /** @param random where the hash secret and the random starting points come from (the stack's RandomSource) */
   constructor(
     readonly protocol: string,
-    random: RandomSource,
+    private readonly random: RandomSource,
   ) {
-    this.nextEphemeral = EPHEMERAL_FIRST + Math.floor(random.float() * (EPHEMERAL_LAST - EPHEMERAL_FIRST + 1));
+    this.secret = random.bytes(PORT_SECRET_BYTES);
   }
 
   get size(): number {
@@ -30,33 +61,54 @@ export class PortTable<T> {
     return this.owners.get(port);
   }
 
-  has(port: number): boolean {
-    return this.owners.has(port);
-  }
-
   /**
    * Bind `owner` to `port`, or to a free ephemeral port when `port` is 0. Throws EADDRINUSE when
    * the port is taken (or every ephemeral port is), EINVAL for a port outside 0..65535.
    */
-  bind(port: number, owner: T, isFree: (port: number) => boolean = (p) => !this.owners.has(p)): number {
+  bind(port: number, owner: T): number {
     if (!Number.isInteger(port) || port < 0 || port > MAX_PORT) {
       throw new NetError('EINVAL', `${this.protocol} port ${port} is out of range 0-${MAX_PORT}`);
     }
-    if (port !== 0) {
-      if (!isFree(port)) throw new NetError('EADDRINUSE', `${this.protocol} port ${port} is already in use`);
-      this.owners.set(port, owner);
-      return port;
+    if (port === 0) port = this.chooseEphemeral((candidate) => !this.owners.has(candidate));
+    else if (this.owners.has(port)) throw new NetError('EADDRINUSE', `${this.protocol} port ${port} is already in use`);
+    this.owners.set(port, owner);
+    return port;
+  }
+
+  /**
+   * An ephemeral port for which `isSuitable` holds, by RFC 6056 algorithm 4 for a `destination`,
+   * algorithm 1 without one (see the top of the file). It is not bound: the caller binds it or
+   * shares it. Throws EADDRINUSE when no port of the range is suitable.
+   */
+  chooseEphemeral(isSuitable: (port: number) => boolean, destination?: PortDestination): number {
+    let start: number;
+    let index = -1;
+    if (destination === undefined) {
+      start = Math.floor(this.random.float() * EPHEMERAL_SPAN);
+    } else {
+      const digest = this.hashDestination(destination);
+      index = digest.readUInt32BE(4) % PERTURBATION_TABLE_LENGTH;
+      start = digest.readUInt32BE(0) + this.perturbation[index]!;
     }
-    const span = EPHEMERAL_LAST - EPHEMERAL_FIRST + 1;
-    for (let i = 0; i < span; i++) {
-      const candidate = this.nextEphemeral;
-      this.nextEphemeral = candidate === EPHEMERAL_LAST ? EPHEMERAL_FIRST : candidate + 1;
-      if (isFree(candidate)) {
-        this.owners.set(candidate, owner);
-        return candidate;
+    for (let i = 0; i < EPHEMERAL_SPAN; i++) {
+      const candidate = EPHEMERAL_FIRST + ((start + i) % EPHEMERAL_SPAN);
+      if (!isSuitable(candidate)) continue;
+      if (index >= 0) {
+        const step = 1 + Math.floor(this.random.float() * MAX_RANDOM_STEP);
+        this.perturbation[index] = this.perturbation[index]! + i + step;
       }
+      return candidate;
     }
     throw new NetError('EADDRINUSE', `no free ephemeral ${this.protocol} port`);
+  }
+
+  /** F and G of RFC 6056 algorithm 4: two words of one keyed hash of the destination. */
+  private hashDestination(destination: PortDestination): Buffer {
+    const bytes = this.destinationBytes;
+    writeUint32(bytes, 0, destination.localAddress);
+    writeUint32(bytes, 4, destination.remoteAddress);
+    writeUint16(bytes, 8, destination.remotePort);
+    return createHmac('sha256', this.secret).update(bytes).digest();
   }
 
   /** Every (port, owner) pair (a snapshot). */

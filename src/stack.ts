@@ -102,6 +102,11 @@ export class Stack {
     if (congestionControl !== undefined && congestionControl !== 'cubic' && congestionControl !== 'newreno') {
       throw new NetError('EINVAL', `tcp.congestionControl ${JSON.stringify(congestionControl)} is not 'cubic' or 'newreno'`);
     }
+    const maxTimeWait: unknown = options.tcp?.maxTimeWait;
+    if (maxTimeWait !== undefined && !(typeof maxTimeWait === 'number' && Number.isInteger(maxTimeWait) && maxTimeWait >= 0)) {
+      const shown = typeof maxTimeWait === 'number' ? String(maxTimeWait) : JSON.stringify(maxTimeWait);
+      throw new NetError('EINVAL', `tcp.maxTimeWait ${shown} is not a whole number of records (0 or more)`);
+    }
     this.tcp = new TcpLayer(this.ip, {
       ...DEFAULT_TCP_CONFIG,
       mss: this.mtu - 40,

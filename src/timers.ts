@@ -22,6 +22,9 @@ interface Entry extends TimerHandle {
   alive: boolean;
 }
 
+/** The callback of a cancelled entry. */
+function dropped(): void {}
+
 export class DeadlineQueue {
   private heap: Entry[] = [];
   private insertionCounter = 0;
@@ -55,6 +58,9 @@ export class DeadlineQueue {
         if (entry.alive) {
           entry.alive = false;
           this.liveCount--;
+          // The entry stays in the heap until its deadline reaches the top (a FIN-WAIT-2 limit
+          // 60 s on): it must not keep what the callback holds (a whole connection) alive.
+          entry.callback = dropped;
         }
       },
     };

@@ -8,7 +8,8 @@
  *   reorder         RFC 8985 6.3 RACK reordering timeout            armed by the sender
  *   lossProbe       RFC 8985 7.2 tail loss probe timeout (PTO)      armed by the sender
  *   keepAlive       RFC 1122 4.2.3.6                                armed by the connection
- *   close           TIME-WAIT's 2*MSL (RFC 9293 3.4.2), or the FIN-WAIT-2 limit of a closed connection
+ *   close           the FIN-WAIT-2 limit of a closed connection (TIME-WAIT's 2*MSL is the TCP
+ *                   layer's, src/tcp/time-wait.ts)
  *
  * The timers only say "your deadline passed"; what to do is the connection's decision, through
  * the ConnectionTimerHandlers it supplies.
@@ -87,7 +88,7 @@ export class ConnectionTimers {
   readonly reorder: ConnectionTimer;
   readonly lossProbe: ConnectionTimer;
   readonly keepAlive: ConnectionTimer;
-  /** TIME-WAIT's 2*MSL, or the FIN-WAIT-2 limit of a closed connection. */
+  /** The FIN-WAIT-2 limit of a closed connection. */
   readonly close: ConnectionTimer;
 
   constructor(queue: DeadlineQueue, handlers: ConnectionTimerHandlers) {

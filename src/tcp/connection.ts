@@ -193,6 +193,12 @@ export class TcpConnection {
 
   /** RFC 9293 3.10.7 SEGMENT ARRIVES, for every state after the first SYN. */
   handleSegment(segment: TcpSegment): void {
+    if (this.released) {
+      // The stack answers segments for unknown connections (and TIME-WAIT's); a released TCB
+      // ignores stragglers.
+      this.counters.drop('closed');
+      return;
+    }
     switch (this.currentState) {
       case 'CLOSED':
       case 'LISTEN':
@@ -210,6 +216,8 @@ export class TcpConnection {
     if (this.released) return;
     this.flushAfterInput();
     this.emitEvents();
+    // The ACK of the peer's FIN is out: the TCB gives way to the layer's TIME-WAIT record.
+    if (this.currentState === 'TIME-WAIT' && !this.released) this.releaseToTimeWait();
   }
 
   /** RFC 9293 3.10.2 SEND. Returns the number of bytes taken into the send buffer. */
@@ -258,7 +266,7 @@ export class TcpConnection {
    * data, or data arriving later, is answered with RST (RFC 9293 3.10.4, RFC 2525 2.17), as Linux does.
    */
   close(): void {
-    if (!this.opened || this.currentState === 'CLOSED') return;
+    if (!this.opened || this.released) return;
     this.readClosed = true;
     if (this.currentState === 'SYN-SENT') {
       // RFC 9293 3.10.4, SYN-SENT: delete the TCB; nothing was synchronized, nothing to reset.
@@ -278,7 +286,7 @@ export class TcpConnection {
 
   /** RFC 9293 3.10.5 ABORT. */
   abort(): void {
-    if (!this.opened || this.currentState === 'CLOSED') return;
+    if (!this.opened || this.released) return;
     switch (this.currentState) {
       case 'SYN-RECEIVED':
       case 'ESTABLISHED':
@@ -306,7 +314,7 @@ export class TcpConnection {
     this.keepAliveEnabled = enable;
     if (idleMs !== undefined && idleMs > 0) this.keepAliveIdle = idleMs;
     this.keepAliveProbes = 0;
-    if (enable && this.isSynchronized()) this.timers.keepAlive.set(this.lastReceiveTime + this.keepAliveIdle);
+    if (enable && !this.released && this.isSynchronized()) this.timers.keepAlive.set(this.lastReceiveTime + this.keepAliveIdle);
     else this.timers.keepAlive.stop();
   }
 
@@ -437,12 +445,6 @@ export class TcpConnection {
         text.payload = EMPTY_PAYLOAD;
         text.fin = false;
         outcome.ackNow = true;
-      } else if (this.currentState === 'TIME-WAIT' && text.fin && text.offset + segLen === receiver.rcvNxt) {
-        // RFC 9293 3.10.7.4 eighth, TIME-WAIT: a retransmitted FIN: acknowledge it, restart 2 MSL.
-        this.counters.add('time_wait_fin_reacked');
-        outcome.ackNow = true;
-        this.timers.close.set(now + 2 * this.config.msl);
-        return;
       } else {
         receiver.reportDuplicateText(text);
         this.counters.drop('out_of_window');
@@ -496,7 +498,7 @@ export class TcpConnection {
     // only once the segment passed every check (PAWS, acceptability, RST, SYN and ACK, where Linux
     // records it too): a segment that is dropped must not move it.
     if (ts !== undefined) this.options.updateRecent(ts.value, originalOffset <= receiver.lastAckSent, now);
-    if (!this.afterAck(now)) return;
+    if (!this.afterAck()) return;
     if (this.currentState === 'CLOSED') return;
 
     // Sixth: URG is not supported (RFC 6093 recommends against its use); the data is delivered inline.
@@ -537,7 +539,7 @@ export class TcpConnection {
   }
 
   /** The state-specific parts of the fifth check (RFC 9293 3.10.7.4). Returns false when processing ends. */
-  private afterAck(now: number): boolean {
+  private afterAck(): boolean {
     const finAcked = this.sender.finAcked;
     switch (this.currentState) {
       case 'FIN-WAIT-1':
@@ -549,7 +551,7 @@ export class TcpConnection {
         break;
       case 'CLOSING':
         if (finAcked) {
-          this.enterTimeWait(now);
+          this.enterTimeWait();
           return false;
         }
         break;
@@ -601,7 +603,7 @@ export class TcpConnection {
         this.setState('CLOSING');
         break;
       case 'FIN-WAIT-2':
-        this.enterTimeWait(this.env.now());
+        this.enterTimeWait();
         break;
       default:
         break;
@@ -747,12 +749,26 @@ export class TcpConnection {
     this.timers.keepAlive.set(now + Math.min(KEEPALIVE_INTERVAL_MS, this.keepAliveIdle));
   }
 
-  private enterTimeWait(now: number): void {
+  /**
+   * RFC 9293 3.10.7.4: TIME-WAIT. Once the segment that led here is answered (handleSegment), the
+   * TCB is released and the TCP layer keeps the 2 MSL (3.4.2) in a compact record (time-wait.ts).
+   */
+  private enterTimeWait(): void {
     this.setState('TIME-WAIT');
     this.timers.stopSendTimers();
     this.timers.keepAlive.stop();
-    // RFC 9293 3.10.7.4: TIME-WAIT lasts 2 MSL (3.4.2).
-    this.timers.close.set(now + 2 * this.config.msl);
+  }
+
+  /** Hand TIME-WAIT to the TCP layer: the record it needs, then the TCB is gone like deleteTcb's. */
+  private releaseToTimeWait(): void {
+    this.released = true;
+    this.timers.stopAll();
+    this.env.release({
+      rcvNxt: this.receiver.receiveSeq(this.receiver.rcvNxt),
+      sndNxt: this.sender.sendSeq(this.sender.sndMax),
+      tsRecent: this.options.recentTimestamp,
+    });
+    this.events.onClosed?.(undefined);
   }
 
   /** A closed connection must not sit in FIN-WAIT-2 forever waiting for a silent peer (Linux tcp_fin_timeout). */

@@ -153,6 +153,11 @@ export class NegotiatedOptions {
     return Math.max(1, Math.min(this.mssBase, this.pathMss) - (this.timestamps ? TCP_TIMESTAMP_OPTION_BYTES : 0));
   }
 
+  /** TS.Recent when timestamps are on (what TIME-WAIT keeps for PAWS and RFC 6191), else undefined. */
+  get recentTimestamp(): number | undefined {
+    return this.timestamps ? this.tsRecent : undefined;
+  }
+
   /** The timestamp option of an outgoing non-SYN segment: our clock, and TS.Recent echoed. */
   timestampOption(now: number): { value: number; echo: number } {
     return { value: timestampAt(now), echo: this.tsRecent };

@@ -1,8 +1,8 @@
 /**
- * TCP demultiplexing: finds the connection for each segment by its four-tuple, hands SYNs to
- * listeners (with a bounded half-open queue, RFC 4987 3.1, reclaimed early under pressure, and
- * SYN cookies once it is full, RFC 4987 3.6), answers segments for nothing with a RST (RFC 9293
- * 3.10.7.1), and owns the port table for listeners and active opens.
+ * TCP demultiplexing: finds the connection (or the TIME-WAIT record) for each segment by its
+ * four-tuple, hands SYNs to listeners (with a bounded half-open queue, RFC 4987 3.1, reclaimed
+ * early under pressure, and SYN cookies once it is full, RFC 4987 3.6), answers segments for
+ * nothing with a RST (RFC 9293 3.10.7.1), and owns the port table for listeners and active opens.
  */
 import type { Counters } from '../counters.js';
 import { NetError } from '../errors.js';
@@ -28,6 +28,7 @@ import {
   cookieTimestamp,
   SynCookies,
 } from './syn-cookies.js';
+import { TimeWaitTable } from './time-wait.js';
 import type { TcpConfig, TcpFourTuple } from './types.js';
 
 /** A listening socket as the layer sees it; the API's Listener implements this. */
@@ -56,8 +57,13 @@ interface ListenerEntry {
  */
 const RECLAIM_AFTER_SYNACK_RETRANSMISSIONS = 2;
 
+/**
+ * The active opens from one ephemeral port. A port is shared by connections to different
+ * destinations: what must be unique is the four-tuple (RFC 9293 3.4, RFC 6056 section 2.2).
+ */
 interface ActiveOpenEntry {
   kind: 'active';
+  connections: number;
 }
 
 type PortOwner = ListenerEntry | ActiveOpenEntry;
@@ -79,9 +85,16 @@ export class TcpLayer implements TransportProtocol {
   readonly ports: PortTable<PortOwner>;
   readonly counters: Counters;
   private readonly connections = new Map<string, TcpConnection>();
+  private readonly timeWait: TimeWaitTable;
   private readonly isn: IsnGenerator;
   private readonly cookies: SynCookies;
   private readonly challengeAcks: ChallengeAckBudget;
+  /**
+   * The ISN of the connection a SYN opens on a four-tuple whose TIME-WAIT record it ended (RFC
+   * 9293 3.10.7.4): above the old incarnation's SND.NXT. Set only while that SYN is with the
+   * listener.
+   */
+  private reopeningIsn: SeqNumber | undefined;
   private lastQueueWarning = -Infinity;
   private drain: Drain | undefined;
 
@@ -94,10 +107,23 @@ export class TcpLayer implements TransportProtocol {
     this.isn = new IsnGenerator(() => ip.clock.now(), ip.random.bytes(ISN_SECRET_BYTES));
     this.cookies = new SynCookies(ip.random.bytes(COOKIE_SECRET_BYTES));
     this.challengeAcks = new ChallengeAckBudget(() => ip.random.float());
+    this.timeWait = new TimeWaitTable(config, {
+      now: () => ip.clock.now(),
+      timers: ip.timers,
+      counters: this.counters,
+      logger: ip.logger,
+      transmit: (tuple, segment) => this.transmit(tuple, segment),
+    });
   }
 
+  /** Connections with a TCB (TIME-WAIT records are not counted: see timeWaitCount). */
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** Four-tuples held in TIME-WAIT. */
+  get timeWaitCount(): number {
+    return this.timeWait.size;
   }
 
   listen(port: number, endpoint: TcpListenerEndpoint): number {
@@ -112,31 +138,50 @@ export class TcpLayer implements TransportProtocol {
   /** Active open (RFC 9293 3.10.1): a new connection in SYN-SENT from an ephemeral port. */
   connect(remoteAddress: IPv4Address, remotePort: number): TcpConnection {
     if (remotePort < 1 || remotePort > MAX_PORT) throw new NetError('EINVAL', `TCP port ${remotePort} is out of range 1-${MAX_PORT}`);
-    const owner: ActiveOpenEntry = { kind: 'active' };
-    const localPort = this.ports.bind(
-      0,
-      owner,
-      (candidate) => !this.ports.has(candidate) && !this.connections.has(connectionKey(remoteAddress, remotePort, candidate)),
+    const localAddress = this.ip.address;
+    const localPort = this.ports.chooseEphemeral(
+      (candidate) => this.ports.get(candidate)?.kind !== 'listener' && !this.fourTupleInUse(remoteAddress, remotePort, candidate),
+      { localAddress, remoteAddress, remotePort },
     );
-    const tuple: TcpFourTuple = { localAddress: this.ip.address, localPort, remoteAddress, remotePort };
-    const connection = this.createConnection(tuple, () => this.ports.release(localPort, owner));
+    const bound = this.ports.get(localPort);
+    const owner: ActiveOpenEntry = bound?.kind === 'active' ? bound : { kind: 'active', connections: 0 };
+    if (bound === undefined) this.ports.bind(localPort, owner);
+    owner.connections++;
+    const tuple: TcpFourTuple = { localAddress, localPort, remoteAddress, remotePort };
+    const connection = this.createConnection(tuple, () => {
+      if (--owner.connections === 0) this.ports.release(localPort, owner);
+    });
     connection.openActive();
     return connection;
   }
 
-  private createConnection(tuple: TcpFourTuple, onRelease: () => void, iss: SeqNumber = this.isn.next(tuple)): TcpConnection {
+  /**
+   * Whether a connection or a TIME-WAIT record holds this four-tuple. An active open may take any
+   * local port no listener holds whose four-tuple is free (RFC 6056 section 2.2): the port of a
+   * connection in TIME-WAIT serves other destinations.
+   */
+  fourTupleInUse(remoteAddress: IPv4Address, remotePort: number, localPort: number): boolean {
+    const key = connectionKey(remoteAddress, remotePort, localPort);
+    return this.connections.has(key) || this.timeWait.get(key) !== undefined;
+  }
+
+  /** `iss`: a SYN cookie's; else the ISN above a TIME-WAIT record the SYN ended; else RFC 6528's. */
+  private createConnection(tuple: TcpFourTuple, onRelease: () => void, iss?: SeqNumber): TcpConnection {
     const key = connectionKey(tuple.remoteAddress, tuple.remotePort, tuple.localPort);
     let released = false;
-    const connection: TcpConnection = new TcpConnection(tuple, iss, this.config, {
+    const initialSeq = iss ?? this.reopeningIsn ?? this.isn.next(tuple);
+    this.reopeningIsn = undefined;
+    const connection: TcpConnection = new TcpConnection(tuple, initialSeq, this.config, {
       now: () => this.ip.clock.now(),
       timers: this.ip.timers,
       transmit: (segment) => this.transmit(tuple, segment, connection.pathMtu),
       counters: this.counters,
       challengeAcks: this.challengeAcks,
-      release: () => {
+      release: (timeWait) => {
         if (released) return;
         released = true;
         if (this.connections.get(key) === connection) this.connections.delete(key);
+        if (timeWait !== undefined) this.timeWait.enter(key, tuple, timeWait);
         onRelease();
         this.settled(connection);
       },
@@ -172,17 +217,28 @@ export class TcpLayer implements TransportProtocol {
     }
     const segment = parsed.segment;
     this.counters.add('segments_received');
-    const connection = this.connections.get(connectionKey(header.source, segment.sourcePort, segment.destinationPort));
+    const key = connectionKey(header.source, segment.sourcePort, segment.destinationPort);
+    const connection = this.connections.get(key);
     if (connection !== undefined) {
       connection.handleSegment(segment);
-      // TIME-WAIT is only ever entered on a segment (RFC 9293 3.10.7.4), so this is where a
-      // shutdown learns of it.
-      if (this.drain !== undefined && connection.state === 'TIME-WAIT') this.settled(connection);
       return;
+    }
+    const timeWait = this.timeWait.get(key);
+    let reopeningIsn: SeqNumber | undefined;
+    if (timeWait !== undefined) {
+      // RFC 9293 3.10.7.4 TIME-WAIT; a SYN that may reopen the four-tuple (RFC 6191) goes on to
+      // the listener like any SYN, with an ISN above the old SND.NXT.
+      reopeningIsn = this.timeWait.handleSegment(key, timeWait, segment);
+      if (reopeningIsn === undefined) return;
     }
     const owner = this.ports.get(segment.destinationPort);
     if (owner?.kind === 'listener') {
-      this.receiveForListener(owner, header.source, segment);
+      this.reopeningIsn = reopeningIsn;
+      try {
+        this.receiveForListener(owner, header.source, segment);
+      } finally {
+        this.reopeningIsn = undefined;
+      }
       return;
     }
     this.counters.drop('no_connection');
@@ -397,7 +453,8 @@ export class TcpLayer implements TransportProtocol {
       if (connection.state === 'SYN-SENT' || connection.state === 'SYN-RECEIVED') connection.abort();
       else connection.close();
     }
-    const pending = new Set([...this.connections.values()].filter((connection) => connection.state !== 'TIME-WAIT'));
+    // A connection that reached TIME-WAIT has left the table for a TIME-WAIT record: settled.
+    const pending = new Set(this.connections.values());
     if (pending.size > 0 && graceMs > 0) {
       let graceTimer: TimerHandle | undefined;
       await new Promise<void>((resolve) => {
@@ -407,12 +464,10 @@ export class TcpLayer implements TransportProtocol {
       graceTimer?.cancel();
       this.drain = undefined;
     }
-    for (const connection of [...this.connections.values()]) {
-      if (connection.state !== 'TIME-WAIT' && connection.state !== 'CLOSED') connection.abort();
-    }
+    for (const connection of [...this.connections.values()]) connection.abort();
   }
 
-  /** During a shutdown: `connection` reached TIME-WAIT or went away; end the wait after the last. */
+  /** During a shutdown: `connection` went away (perhaps into TIME-WAIT); end the wait after the last. */
   private settled(connection: TcpConnection): void {
     const drain = this.drain;
     if (drain === undefined || !drain.pending.delete(connection)) return;
@@ -427,6 +482,7 @@ export class TcpLayer implements TransportProtocol {
   } {
     const states: Record<string, number> = {};
     for (const connection of this.connections.values()) states[connection.state] = (states[connection.state] ?? 0) + 1;
+    if (this.timeWait.size > 0) states['TIME-WAIT'] = (states['TIME-WAIT'] ?? 0) + this.timeWait.size;
     const listeners = [];
     for (const [port, owner] of this.ports.entries()) {
       if (owner.kind === 'listener')

@@ -9,6 +9,7 @@ import type { NetErrorCode } from '../errors.js';
 import type { IPv4Address } from '../wire/address.js';
 import type { DeadlineQueue } from '../timers.js';
 import type { TcpSegment } from '../wire/tcp.js';
+import type { SeqNumber } from './seq.js';
 
 /** RFC 9293 section 3.3.2. */
 export type TcpState =
@@ -62,6 +63,8 @@ export interface TcpConfig {
   sack: boolean;
   /** The congestion controller of new connections (RFC 9438 CUBIC by default, or RFC 5681 NewReno). */
   congestionControl: CongestionControlName;
+  /** Most connections held in TIME-WAIT at once (Linux tcp_max_tw_buckets); beyond, they close without it. */
+  maxTimeWait: number;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
@@ -82,6 +85,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   timestamps: true,
   sack: true,
   congestionControl: 'cubic',
+  maxTimeWait: 32_768,
 };
 
 /** What a connection needs from the stack. */
@@ -96,8 +100,20 @@ export interface TcpEnvironment {
   counters: Counters;
   /** The stack-wide challenge ACK budget (RFC 5961 7), shared by every connection. */
   challengeAcks: ChallengeAckBudget;
-  /** The TCB is gone (CLOSED after any path): the stack removes it from its table. Called once. */
-  release(): void;
+  /**
+   * The TCB is gone: the stack removes it from its table. Called once. With `timeWait` the
+   * connection reached TIME-WAIT and the stack keeps this record of it for 2*MSL instead.
+   */
+  release(timeWait?: TimeWaitState): void;
+}
+
+/** What TIME-WAIT needs of a connection (RFC 9293 3.10.7.4), kept after its TCB is released. */
+export interface TimeWaitState {
+  /** RCV.NXT and SND.NXT, as sequence numbers. */
+  readonly rcvNxt: SeqNumber;
+  readonly sndNxt: SeqNumber;
+  /** TS.Recent (RFC 7323 4.3) when timestamps are on, for PAWS and RFC 6191 reuse. */
+  readonly tsRecent: number | undefined;
 }
 
 /** Events a connection raises to its socket. All optional; set by the API layer. */

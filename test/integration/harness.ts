@@ -6,7 +6,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +78,8 @@ export interface StackInNamespace {
   stackAddress: string;
   /** Output of the CLI so far. */
   output(): { stdout: string; stderr: string };
+  /** PID of the process spawned for the CLI (`ip netns exec`, which execs tsx); see stackProcessId. */
+  cliPid: number;
   /** Run a command inside the namespace. */
   exec: (command: string, args: string[], options?: { timeoutMs?: number; input?: string | Buffer }) => Promise<ExecResult>;
   /** Run a command inside the namespace and return a handle to the process (the caller ends it). */
@@ -240,6 +242,7 @@ export async function startStackInNamespace(options: StartOptions = {}): Promise
     hostAddress,
     stackAddress,
     output: () => ({ stdout, stderr }),
+    cliPid: cli.pid!,
     exec: ns.exec,
     spawn: ns.spawn,
     async stats() {
@@ -271,4 +274,24 @@ export function parseShutdownCounters(stderr: string): Record<string, Record<str
     result[match[1]!] = values;
   }
   return result;
+}
+
+/**
+ * The PID of the stack's own node process: tsx runs the CLI in a child node process, so it is the
+ * deepest process under the CLI's spawn.
+ */
+export function stackProcessId(env: StackInNamespace): number {
+  let pid = env.cliPid;
+  for (;;) {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    if (children === '') return pid;
+    pid = Number(children.split(/\s+/)[0]);
+  }
+}
+
+/** VmRSS of a process in KiB (/proc/PID/status). */
+export function residentKiB(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (match === null) throw new Error(`no VmRSS for process ${pid}`);
+  return Number(match[1]);
 }

@@ -10,7 +10,7 @@ import type { NetErrorCode } from '../../src/errors.js';
 import { ChallengeAckBudget } from '../../src/tcp/ack-rate-limit.js';
 import { TcpConnection } from '../../src/tcp/connection.js';
 import { seqAdd } from '../../src/tcp/seq.js';
-import { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpFourTuple } from '../../src/tcp/types.js';
+import { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpFourTuple, type TimeWaitState } from '../../src/tcp/types.js';
 import { TCP_ACK, TCP_SYN, type TcpOptions, type TcpSegment } from '../../src/wire/tcp.js';
 import { ManualTime } from './manual-time.js';
 
@@ -53,6 +53,8 @@ export class TcpHarness {
   readonly sent: SentSegment[] = [];
   readonly closed: Array<NetErrorCode | undefined> = [];
   releases = 0;
+  /** What the connection handed over when it released its TCB in TIME-WAIT. */
+  timeWait: TimeWaitState | undefined;
   established = 0;
   readable = 0;
   writable = 0;
@@ -73,8 +75,9 @@ export class TcpHarness {
       transmit: (s) => this.sent.push(copySegment(s, this.time.now())),
       counters: this.counters,
       challengeAcks: new ChallengeAckBudget(() => 0.5),
-      release: () => {
+      release: (timeWait) => {
         this.releases++;
+        this.timeWait = timeWait;
       },
     });
     this.conn.events = {

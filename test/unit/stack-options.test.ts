@@ -21,4 +21,11 @@ describe('Stack options', () => {
     expect((caught as NetError).message).toContain('"bbr"');
     for (const name of ['cubic', 'newreno']) await make(name).close();
   });
+
+  it('refuses a tcp.maxTimeWait that is not a whole number of records with EINVAL', async () => {
+    const [link] = memoryLinkPair();
+    const make = (maxTimeWait: number): Stack => new Stack({ link, address: '10.0.0.2', tcp: { maxTimeWait } });
+    for (const bad of [-1, 1.5, Number.NaN]) expect(() => make(bad)).toThrow(/EINVAL: tcp.maxTimeWait/);
+    await make(0).close();
+  });
 });

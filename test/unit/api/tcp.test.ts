@@ -52,7 +52,7 @@ describe('TCP API over two stacks in memory', () => {
     listener.close();
     // The server closed first, so it holds TIME-WAIT (RFC 9293 3.6); the client's TCB is gone.
     await waitFor(() => a.tcp.connectionCount === 0);
-    await waitFor(() => b.tcp.connectionCount === 1 && allInTimeWait(b));
+    await waitFor(() => b.tcp.connectionCount === 0 && b.tcp.timeWaitCount === 1 && allInTimeWait(b));
   });
 
   it('rejects dial to a port nobody listens on with ECONNREFUSED', async () => {

@@ -152,7 +152,7 @@ describe('TCP handshakes', () => {
 });
 
 describe('TCP closing', () => {
-  it('active close: FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT for 2 MSL, FIN re-ACK restarts the timer', () => {
+  it('active close: FIN-WAIT-1, FIN-WAIT-2, then TIME-WAIT hands the layer its record and releases the TCB', () => {
     const h = new TcpHarness(1000, 5000, { msl: 1000 });
     h.openActive();
     h.conn.write(patternBytes(100));
@@ -172,19 +172,20 @@ describe('TCP closing', () => {
     expect(h.conn.receivedFin).toBe(true);
     const [finAck] = h.take();
     expect(finAck!.ack).toBe(h.peerSeq(1));
-    h.advance(1500);
-    // The peer's FIN again (our ACK was lost): ACK it and restart the 2 MSL timer.
-    h.conn.handleSegment(h.seg({ seq: h.peerSeq(0), ack: h.ourSeq(101), flags: TCP_FIN | TCP_ACK }));
-    const [reAck] = h.take();
-    expect(reAck!.ack).toBe(h.peerSeq(1));
-    h.advance(1999);
-    expect(h.conn.state).toBe('TIME-WAIT');
-    expect(h.releases).toBe(0);
-    h.advance(1);
-    expect(h.conn.state).toBe('CLOSED');
-    expect(h.closed).toEqual([undefined]);
+    // The FIN's ACK went out first; then the TCB is gone, with no timer left: the TCP layer keeps
+    // TIME-WAIT's 2 MSL in a record of RCV.NXT and SND.NXT (src/tcp/time-wait.ts).
     expect(h.releases).toBe(1);
+    expect(h.timeWait).toEqual({ rcvNxt: h.peerSeq(1), sndNxt: finAck!.seq, tsRecent: undefined });
+    expect(finAck!.seq).toBe(h.ourSeq(101));
+    expect(h.closed).toEqual([undefined]);
     expect(h.timers.size).toBe(0);
+    // Segments reach the record, not the released TCB, which ignores stragglers and cannot be closed again.
+    h.conn.handleSegment(h.seg({ seq: h.peerSeq(0), ack: h.ourSeq(101), flags: TCP_FIN | TCP_ACK }));
+    h.conn.close();
+    h.conn.abort();
+    expect(h.take()).toEqual([]);
+    expect(h.counters.get('drop.closed')).toBe(1);
+    expect(h.releases).toBe(1);
   });
 
   it('passive close: CLOSE-WAIT still sends (half-close), LAST-ACK, CLOSED', () => {
@@ -234,9 +235,9 @@ describe('TCP closing', () => {
     expect(h.conn.state).toBe('CLOSING');
     h.ack(1, {}, 1);
     expect(h.conn.state).toBe('TIME-WAIT');
-    h.advance(200);
-    expect(h.conn.state).toBe('CLOSED');
     expect(h.releases).toBe(1);
+    expect(h.timeWait).toEqual({ rcvNxt: h.peerSeq(1), sndNxt: h.ourSeq(1), tsRecent: undefined });
+    expect(h.timers.size).toBe(0);
   });
 
   it('FIN retransmission with backoff when unacknowledged', () => {
