@@ -100,7 +100,7 @@ export class TcpSender {
     private readonly timers: ConnectionTimers,
     private readonly outcome: SegmentOutcome,
   ) {
-    this.buffer = new SendBuffer(config.sendBufferSize);
+    this.buffer = new SendBuffer(config.sendBufferSize, env.memory);
     this.rtt = new RttEstimator({ initialRto: config.initialRto, minRto: config.minRto, maxRto: config.maxRto });
     this.congestion = createCongestionControl(config.congestionControl, TCP_DEFAULT_MSS, false);
     this.recovery = new LossRecovery(this.records, counters);

@@ -18,6 +18,7 @@ import { TcpConnection } from './connection.js';
 import { IsnGenerator, ISN_SECRET_BYTES } from './isn.js';
 import { TCP_MIN_PATH_MTU } from './options.js';
 import { seqAdd } from './seq.js';
+import { TcpMemory } from './tcp-memory.js';
 import type { TcpConfig, TcpFourTuple } from './types.js';
 
 /** A listening socket as the layer sees it; the API's Listener implements this. */
@@ -62,6 +63,8 @@ export class TcpLayer implements TransportProtocol {
   private readonly isn: IsnGenerator;
   private lastQueueWarning = -Infinity;
   private drain: Drain | undefined;
+  /** The buffer budget and the connection cap (tcp.memoryBudget, tcp.maxConnections). */
+  readonly memory: TcpMemory;
 
   constructor(
     private readonly ip: IpLayer,
@@ -70,6 +73,7 @@ export class TcpLayer implements TransportProtocol {
     this.counters = ip.counters('tcp');
     this.ports = new PortTable<PortOwner>('tcp', ip.random);
     this.isn = new IsnGenerator(() => ip.clock.now(), ip.random.bytes(ISN_SECRET_BYTES));
+    this.memory = new TcpMemory(config.memoryBudget, config.maxConnections, this.counters);
   }
 
   get connectionCount(): number {
@@ -88,6 +92,10 @@ export class TcpLayer implements TransportProtocol {
   /** Active open (RFC 9293 3.10.1): a new connection in SYN-SENT from an ephemeral port. */
   connect(remoteAddress: IPv4Address, remotePort: number): TcpConnection {
     if (remotePort < 1 || remotePort > MAX_PORT) throw new NetError('EINVAL', `TCP port ${remotePort} is out of range 1-${MAX_PORT}`);
+    if (this.memory.atConnectionLimit) {
+      this.counters.add('dials_over_connection_limit');
+      throw new NetError('ENOBUFS', `cannot open a TCP connection: the stack holds tcp.maxConnections (${this.memory.maxConnections})`);
+    }
     const owner: ActiveOpenEntry = { kind: 'active' };
     const localPort = this.ports.bind(
       0,
@@ -108,9 +116,11 @@ export class TcpLayer implements TransportProtocol {
       timers: this.ip.timers,
       transmit: (segment) => this.transmit(tuple, segment, connection.pathMtu),
       counters: this.counters,
+      memory: this.memory,
       release: () => {
         if (released) return;
         released = true;
+        this.memory.removeConnection();
         if (this.connections.get(key) === connection) this.connections.delete(key);
         onRelease();
         this.settled(connection);
@@ -120,6 +130,7 @@ export class TcpLayer implements TransportProtocol {
     const pathMtu = this.ip.pathMtu(tuple.remoteAddress);
     if (pathMtu < this.ip.mtu) connection.limitToKnownPathMtu(pathMtu);
     this.connections.set(key, connection);
+    this.memory.addConnection();
     this.drain?.pending.add(connection);
     this.counters.add('connections_created');
     return connection;
@@ -193,6 +204,10 @@ export class TcpLayer implements TransportProtocol {
             `accept queue room ${listener.endpoint.acceptQueueRoom}); dropping SYNs`,
         );
       }
+      return;
+    }
+    if (this.memory.atConnectionLimit) {
+      this.counters.drop('connection_limit');
       return;
     }
     const tuple: TcpFourTuple = {

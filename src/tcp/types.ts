@@ -2,6 +2,7 @@
  * The contract between the TCP connection state machine (src/tcp/connection.ts), the stack that
  * demultiplexes segments to it, and the socket API above it.
  */
+import type { BufferMemory } from './byte-ring.js';
 import type { CongestionControlName } from './congestion-control.js';
 import type { Counters } from '../counters.js';
 import type { NetErrorCode } from '../errors.js';
@@ -51,6 +52,12 @@ export interface TcpConfig {
   delayedAckTimeout: number;
   /** Bytes of out-of-order data held for reassembly at most. */
   outOfOrderLimit: number;
+  /** Separate out-of-order ranges held at most; a segment that would open one more is dropped. */
+  maxOutOfOrderRanges: number;
+  /** Bytes of send and receive storage of all connections together (Linux's tcp_mem); beyond it buffers do not grow. */
+  memoryBudget: number;
+  /** Connections at most; beyond it SYNs are dropped and dial fails with ENOBUFS. */
+  maxConnections: number;
   /** Offer / accept RFC 7323 window scaling, timestamps, and RFC 2018 SACK. */
   windowScaling: boolean;
   timestamps: boolean;
@@ -71,6 +78,9 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   maxSynRetransmissions: 6,
   delayedAckTimeout: 40,
   outOfOrderLimit: 1 << 20,
+  maxOutOfOrderRanges: 256,
+  memoryBudget: 64 * 1024 * 1024,
+  maxConnections: 65_536,
   windowScaling: true,
   timestamps: true,
   sack: true,
@@ -89,6 +99,8 @@ export interface TcpEnvironment {
   counters: Counters;
   /** The TCB is gone (CLOSED after any path): the stack removes it from its table. Called once. */
   release(): void;
+  /** Where the connection's buffer storage is accounted (the stack's TcpMemory); unlimited when absent. */
+  memory?: BufferMemory;
 }
 
 /** Events a connection raises to its socket. All optional; set by the API layer. */

@@ -28,7 +28,7 @@ describe('TcpReceiver', () => {
     const config: TcpConfig = { ...DEFAULT_TCP_CONFIG, ...overrides };
     const time = new ManualTime();
     const counters = new Counters('tcp');
-    const delayedAck = new ConnectionTimer(time.timers, () => undefined);
+    const delayedAck = new ConnectionTimer(time.timers, () => undefined, undefined);
     const options = new NegotiatedOptions(config);
     if (peerSynOptions !== undefined) {
       options.negotiate(new TcpHarness().seg({ seq: 0xfffffff0, flags: TCP_SYN, options: peerSynOptions }), time.now());
