@@ -56,7 +56,20 @@ export class ByteRing {
     let next = size === 0 ? Math.min(this.capacity, this.initialAllocation) : size;
     while (next < needed) next *= 2;
     next = Math.min(next, this.capacity);
-    if (!this.memory.reserve(next - size, size === 0)) return false;
+    if (!this.memory.reserve(next - size, false)) {
+      if (size > 0) return false;
+      // The first allocation is granted over the budget too (Linux's tcp_rmem[0] / tcp_wmem[0]).
+      next = Math.min(this.capacity, this.initialAllocation);
+      this.memory.reserve(next, true);
+      this.resize(next);
+      return needed <= next;
+    }
+    this.resize(next);
+    return true;
+  }
+
+  private resize(next: number): void {
+    const size = this.bytes.length;
     const grown = new Uint8Array(next);
     if (size > 0) {
       // Rotate the whole ring so the head lands at index 0: every byte keeps its relative
@@ -65,10 +78,8 @@ export class ByteRing {
       grown.set(this.bytes.subarray(this.head), 0);
       grown.set(this.bytes.subarray(0, this.head), size - this.head);
     }
-    this.memory.free(size);
     this.bytes = grown;
     this.head = 0;
-    return true;
   }
 
   /** Copy `data` to relative position `at`; [0, at + data.length) must fit (reserve first). */
