@@ -47,7 +47,7 @@ export type ReceiveInsertStatus =
 /** First allocation of a ring that is written to: a request or two; bulk transfers double it quickly. */
 export const INITIAL_BUFFER_ALLOCATION = 4 * 1024;
 /** Out-of-order ranges held at most by default (Linux bounds its ofo queue by memory only; 10^5 one-byte ranges fit that). */
-export const DEFAULT_MAX_OUT_OF_ORDER_RANGES = 256;
+const DEFAULT_MAX_OUT_OF_ORDER_RANGES = 256;
 
 /**
  * Whether a drained buffer gives its storage back: always when it is no larger than the first

@@ -21,7 +21,7 @@ import {
 import type { BufferMemory } from './byte-ring.js';
 import type { ConnectionTimerControl } from './connection-timer.js';
 import type { NegotiatedOptions } from './options.js';
-import { ReceiveBuffer } from './receive-buffer.js';
+import { INITIAL_BUFFER_ALLOCATION, ReceiveBuffer } from './receive-buffer.js';
 import type { SegmentOutcome } from './segment-outcome.js';
 import { seqAdd, seqDiff, type SeqNumber } from './seq.js';
 import type { TcpConfig } from './types.js';
@@ -327,9 +327,17 @@ export class TcpReceiver {
     return this.windowSpace;
   }
 
-  /** Free space within the auto-tuned buffer: what the window may offer beyond unread data. */
+  /**
+   * Free space within the auto-tuned buffer: what the window may offer beyond unread data. With the
+   * stack's memory budget spent, new offers stay within the storage the buffer has (or is granted
+   * in any case), so the peer is not invited to send what would be dropped.
+   */
   private get freeWindowSpace(): number {
-    return Math.max(0, Math.min(this.buffer.freeSpace, this.windowSpace - this.buffer.readableLength));
+    let space = this.windowSpace;
+    if (this.memory !== undefined && this.memory.available() === 0) {
+      space = Math.min(space, Math.max(this.buffer.allocated, INITIAL_BUFFER_ALLOCATION));
+    }
+    return Math.max(0, Math.min(this.buffer.freeSpace, space - this.buffer.readableLength));
   }
 
   /**
