@@ -5,7 +5,7 @@
  *   tsx scripts/kernel-demo-server.ts [--addr IP] [--http-port N] [--echo-port N] [--log LEVEL]
  *
  * HTTP/1.1 on port 80 with exactly the stack's handler (createDemoHttpServer), TCP echo on
- * port 7. Prints one line beginning with `ready` once both are listening; SIGINT / SIGTERM close
+ * port 7, TCP discard on port 9. Prints one line beginning with `ready` once both are listening; SIGINT / SIGTERM close
  * the listeners and every open connection, then exit 0.
  */
 import { createServer as createTcpServer, type Socket } from 'node:net';
@@ -98,9 +98,16 @@ async function main(): Promise<void> {
     socket.pipe(socket);
   });
 
+  const discard = createTcpServer((socket) => {
+    track(socket);
+    socket.on('error', (error) => logger.debug(`discard ${socket.remoteAddress}: ${error.message}`));
+    socket.resume();
+  });
+
   try {
     await listenOn(http, flags.httpPort, flags.addr);
     await listenOn(echo, flags.echoPort, flags.addr);
+    await listenOn(discard, 9, flags.addr);
   } catch (error) {
     fail(`listen: ${error instanceof Error ? error.message : String(error)}`);
   }
@@ -112,6 +119,7 @@ async function main(): Promise<void> {
     logger.info(`${signal}: closing`);
     http.close();
     echo.close();
+    discard.close();
     for (const socket of sockets) socket.destroy();
     process.exit(0);
   };

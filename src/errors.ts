@@ -13,6 +13,7 @@ export type NetErrorCode =
   | 'EPIPE'
   | 'ENOTCONN'
   | 'EMSGSIZE'
+  | 'ENOBUFS'
   | 'ENETUNREACH'
   | 'EHOSTUNREACH'
   | 'ECLOSED'

@@ -13,10 +13,20 @@
  * sent, half-closes, and waits for the server's FIN. Prints one JSON line `{"bytes", "seconds"}`:
  * the time from the connect call to the FIN after the last byte.
  *
+ * Hold (`--hold N --ready-file F --release-file G`, for idle_conn_kib): opens N connections to the
+ * port (100 connecting at a time), writes F once all are established, keeps them open and idle
+ * until G exists, then closes them. Prints `{"held"}`.
+ *
+ * HTTP/1.0 (`--http10 N`, for time_wait_3000_mib): N requests `GET /` one after the other, each on
+ * a new connection that the server closes first (HTTP/1.0 without keep-alive), every status
+ * checked to be 200. Prints `{"requests", "seconds"}`.
+ *
  * Exits 1 on any error, on a byte that differs, and when not done within `--timeout-ms`.
  */
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
+import { existsSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 
 function fail(message: string): never {
@@ -41,6 +51,10 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '50' },
     'timeout-ms': { type: 'string', default: '60000' },
     bulk: { type: 'string' },
+    hold: { type: 'string' },
+    'ready-file': { type: 'string' },
+    'release-file': { type: 'string' },
+    http10: { type: 'string' },
   },
 });
 if (!values.host) fail('--host is required');
@@ -51,6 +65,11 @@ const size = positive(values.size, '--size', 1);
 const warmup = positive(values.warmup, '--warmup', 0);
 const timeoutMs = positive(values['timeout-ms'], '--timeout-ms', 1);
 const bulkBytes = values.bulk === undefined ? undefined : positive(values.bulk, '--bulk', 1);
+const holdCount = values.hold === undefined ? undefined : positive(values.hold, '--hold', 1);
+const http10Count = values.http10 === undefined ? undefined : positive(values.http10, '--http10', 1);
+if (holdCount !== undefined && (values['ready-file'] === undefined || values['release-file'] === undefined)) {
+  fail('--hold needs --ready-file and --release-file');
+}
 
 let progressText = '';
 const deadline = setTimeout(() => fail(`not done within ${timeoutMs} ms${progressText}`), timeoutMs);
@@ -115,8 +134,60 @@ async function bulk(total: number): Promise<void> {
   clearTimeout(deadline);
 }
 
+/** Hold mode: `count` idle connections, open until the release file appears. */
+async function hold(count: number, readyFile: string, releaseFile: string): Promise<void> {
+  const sockets: Socket[] = [];
+  let closedEarly = 0;
+  for (let opened = 0; opened < count;) {
+    const batch = Math.min(100, count - opened);
+    const batchSockets = await Promise.all(Array.from({ length: batch }, () => open()));
+    for (const socket of batchSockets) {
+      socket.on('close', () => closedEarly++);
+      socket.on('error', () => {});
+      sockets.push(socket);
+    }
+    opened += batch;
+    progressText = ` (${opened} of ${count} connections open)`;
+  }
+  writeFileSync(readyFile, `${count}\n`);
+  while (!existsSync(releaseFile)) await sleep(100);
+  if (closedEarly > 0) fail(`${closedEarly} of ${count} held connections were closed by the server`);
+  for (const socket of sockets) socket.destroy();
+  process.stdout.write(JSON.stringify({ held: count }) + '\n');
+  clearTimeout(deadline);
+}
+
+/** One HTTP/1.0 GET / on a new connection; resolves once the server has closed it. */
+function http10Request(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port });
+    const chunks: Buffer[] = [];
+    socket.on('connect', () => socket.write('GET / HTTP/1.0\r\n\r\n'));
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const head = Buffer.concat(chunks).subarray(0, 12).toString('latin1');
+      socket.destroy();
+      if (/^HTTP\/1\.[01] 200$/.test(head)) resolve();
+      else reject(new Error(`unexpected response ${JSON.stringify(head)}`));
+    });
+  });
+}
+
+async function http10(count: number): Promise<void> {
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    progressText = ` (${i} of ${count} requests done)`;
+    await http10Request();
+  }
+  process.stdout.write(JSON.stringify({ requests: count, seconds: (performance.now() - started) / 1000 }) + '\n');
+  clearTimeout(deadline);
+}
+
 async function main(): Promise<void> {
   if (bulkBytes !== undefined) return bulk(bulkBytes);
+  if (holdCount !== undefined) return hold(holdCount, values['ready-file']!, values['release-file']!);
+  if (http10Count !== undefined) return http10(http10Count);
   const socket = await open();
   socket.setNoDelay(true);
   const message = Buffer.alloc(size);

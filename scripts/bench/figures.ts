@@ -4,7 +4,9 @@
  * side's client namespace; a figure's `measure` resolves with the value or throws with a one-line
  * reason.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { nsRun, type LossyPath, type Side } from './netns.js';
 import { statusKb, type RunResult } from './proc.js';
 
@@ -245,6 +247,100 @@ const echoRtt: Figure = {
   },
 };
 
+/** The server's node process (the CLI / the kernel demo server, not the tsx launcher). */
+function serverPid(side: Side): number {
+  const pid = side.server.scriptPid();
+  if (pid === undefined) throw new Error(`the ${side.name} server's node process was not found`);
+  return pid;
+}
+
+function rssKb(pid: number): number {
+  const kb = statusKb(pid, 'VmRSS');
+  if (kb === undefined) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return kb;
+}
+
+function echoClientArgs(side: Side, settings: BenchSettings, port: number, timeoutMs: number, mode: string[]): string[] {
+  return [
+    `${settings.projectRoot}scripts/bench/echo-client.ts`,
+    '--host',
+    side.host,
+    '--port',
+    String(port),
+    '--timeout-ms',
+    String(timeoutMs),
+    ...mode,
+  ];
+}
+
+const IDLE_CONNECTIONS = 5000;
+const TIME_WAIT_CONNECTIONS = 3000;
+
+const idleConnection: Figure = {
+  name: 'idle_conn_kib',
+  unit: 'KiB',
+  method: `${IDLE_CONNECTIONS} connections to the discard service (port 9) held open and idle by one client (echo-client.ts --hold); the server's VmRSS with them open (after 1 s) minus before, / ${IDLE_CONNECTIONS}`,
+  async measure(side, settings) {
+    const pid = serverPid(side);
+    const readyFile = join(settings.tmpDir, `hold-ready-${side.name}`);
+    const releaseFile = join(settings.tmpDir, `hold-release-${side.name}`);
+    rmSync(readyFile, { force: true });
+    rmSync(releaseFile, { force: true });
+    const before = rssKb(pid);
+    const timeoutMs = 120_000;
+    const client = nsRun(
+      side.clientNamespace,
+      settings.tsx,
+      echoClientArgs(side, settings, 9, timeoutMs, [
+        '--hold',
+        String(IDLE_CONNECTIONS),
+        '--ready-file',
+        readyFile,
+        '--release-file',
+        releaseFile,
+      ]),
+      { timeoutMs: timeoutMs + 15_000 },
+    );
+    let exited: RunResult | undefined;
+    void client.then((result) => (exited = result));
+    let perConnection: number | undefined;
+    let failure: string | undefined;
+    try {
+      while (!existsSync(readyFile) && exited === undefined) await sleep(100);
+      if (exited === undefined) {
+        // Let the server settle (accept queues drained) before reading its RSS.
+        await sleep(1000);
+        perConnection = (rssKb(pid) - before) / IDLE_CONNECTIONS;
+      }
+    } catch (error) {
+      failure = error instanceof Error ? error.message : String(error);
+    }
+    writeFileSync(releaseFile, '');
+    const result = await client;
+    if (result.code !== 0) throw new Error(describeFailure('hold client', result));
+    if (perConnection === undefined) throw new Error(failure ?? 'the hold client exited before holding its connections');
+    return perConnection;
+  },
+};
+
+const timeWait: Figure = {
+  name: 'time_wait_3000_mib',
+  unit: 'MiB',
+  method: `${TIME_WAIT_CONNECTIONS} x GET / over HTTP/1.0 one after the other (echo-client.ts --http10), each connection closed first by the server, so the server holds ${TIME_WAIT_CONNECTIONS} TIME-WAITs; its VmRSS right after minus before`,
+  async measure(side, settings) {
+    const pid = serverPid(side);
+    const before = rssKb(pid);
+    const result = await nsRun(
+      side.clientNamespace,
+      settings.tsx,
+      echoClientArgs(side, settings, 80, 120_000, ['--http10', String(TIME_WAIT_CONNECTIONS)]),
+      { timeoutMs: 135_000 },
+    );
+    if (result.code !== 0) throw new Error(describeFailure('HTTP/1.0 client', result));
+    return (rssKb(pid) - before) / 1024;
+  },
+};
+
 const peakRss: Figure = {
   name: 'stack_peak_rss_mb',
   unit: 'MB',
@@ -258,7 +354,8 @@ const peakRss: Figure = {
   },
 };
 
-export const FIGURES: Figure[] = [pingRtt, download, upload, rpsKeepAlive, rpsNewConnection, echoRtt, peakRss];
+// The memory figures come before the peak, so the peak covers the whole benchmark.
+export const FIGURES: Figure[] = [pingRtt, download, upload, rpsKeepAlive, rpsNewConnection, echoRtt, idleConnection, timeWait, peakRss];
 
 /** The random loss rates of the loss figures, in % of the packets in each direction. */
 export const LOSS_PERCENTS = [2, 5, 10, 20] as const;

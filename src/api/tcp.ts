@@ -7,6 +7,7 @@ import { NetError, TimeoutError, type NetErrorCode } from '../errors.js';
 import type { Stack } from '../stack.js';
 import type { TcpConnection } from '../tcp/connection.js';
 import type { TcpListenerEndpoint } from '../tcp/tcp-layer.js';
+import type { TcpConnectionEvents } from '../tcp/types.js';
 import { makeAddr, type NetAddr } from './address.js';
 import { deadlineToClock, Wakeup } from './wakeup.js';
 
@@ -14,9 +15,13 @@ export interface ReadOptions {
   signal?: AbortSignal;
 }
 
-export class TcpConn {
-  readonly localAddr: NetAddr;
-  readonly remoteAddr: NetAddr;
+/**
+ * Memory: servers hold many idle connections, so a socket is its connection's events handler (no
+ * closure per event) and makes its address records only when asked for them.
+ */
+export class TcpConn implements TcpConnectionEvents {
+  private local: NetAddr | undefined;
+  private remote: NetAddr | undefined;
   private readonly readWakeup: Wakeup;
   private readonly writeWakeup: Wakeup;
   private readonly stateWakeup: Wakeup;
@@ -31,27 +36,41 @@ export class TcpConn {
     private readonly stack: Stack,
     readonly connection: TcpConnection,
   ) {
-    const tuple = connection.tuple;
-    this.localAddr = makeAddr('tcp', tuple.localAddress, tuple.localPort);
-    this.remoteAddr = makeAddr('tcp', tuple.remoteAddress, tuple.remotePort);
     this.readWakeup = new Wakeup(stack.timers);
     this.writeWakeup = new Wakeup(stack.timers);
     this.stateWakeup = new Wakeup(stack.timers);
     this.established = connection.state !== 'SYN-SENT' && connection.state !== 'SYN-RECEIVED';
-    connection.events = {
-      onEstablished: () => {
-        this.established = true;
-        this.stateWakeup.wakeAll();
-        this.writeWakeup.wakeAll();
-      },
-      onReadable: () => this.readWakeup.wakeAll(),
-      onWritable: () => this.writeWakeup.wakeAll(),
-      onClosed: (code) => this.onClosed(code),
-    };
+    connection.events = this;
     if (connection.state === 'CLOSED') this.ended = true;
   }
 
-  private onClosed(code: NetErrorCode | undefined): void {
+  get localAddr(): NetAddr {
+    const tuple = this.connection.tuple;
+    return (this.local ??= makeAddr('tcp', tuple.localAddress, tuple.localPort));
+  }
+
+  get remoteAddr(): NetAddr {
+    const tuple = this.connection.tuple;
+    return (this.remote ??= makeAddr('tcp', tuple.remoteAddress, tuple.remotePort));
+  }
+
+  // TcpConnectionEvents: called by the connection only.
+
+  onEstablished(): void {
+    this.established = true;
+    this.stateWakeup.wakeAll();
+    this.writeWakeup.wakeAll();
+  }
+
+  onReadable(): void {
+    this.readWakeup.wakeAll();
+  }
+
+  onWritable(): void {
+    this.writeWakeup.wakeAll();
+  }
+
+  onClosed(code: NetErrorCode | undefined): void {
     this.ended = true;
     if (code !== undefined && this.error === undefined) this.error = errorFor(code, this.remoteAddr);
     this.readWakeup.wakeAll();

@@ -60,9 +60,11 @@ export async function startDemoServices(stack: Stack, logger: Logger): Promise<D
 
   const discard = await listen('tcp', ':9', { stack });
   listeners.push(discard);
+  // One buffer for every discard connection: the bytes are thrown away, and a buffer each would
+  // cost an idle connection 64 KiB.
+  const discardBuffer = new Uint8Array(64 * 1024);
   void serve(discard, async (conn) => {
-    const buffer = new Uint8Array(64 * 1024);
-    while ((await conn.read(buffer)) !== null);
+    while ((await conn.read(discardBuffer)) !== null);
   });
 
   const http = createDemoHttpServer(

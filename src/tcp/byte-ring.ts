@@ -2,25 +2,90 @@
  * The growable byte ring under SendBuffer and ReceiveBuffer.
  *
  * Callers address bytes by their distance from the ring's head (the oldest byte they still need),
- * so they keep stream offsets and the ring keeps ring indices. The allocation starts small and
- * doubles on demand up to `capacity`, so idle connections stay cheap while busy ones reach their
- * full window. Copies are block copies (Uint8Array.set); a contiguous view is a zero-copy subarray.
+ * so they keep stream offsets and the ring keeps ring indices. A ring holds no storage until the
+ * first write, then starts at `initialAllocation` and doubles on demand up to `capacity`, each
+ * growth past the first allocation asked of the stack's memory budget (the first one is granted
+ * always, as Linux guarantees tcp_rmem[0] / tcp_wmem[0] to every socket). Once drained the owner
+ * may give the storage back (release), so idle connections cost no buffer memory. Copies are
+ * block copies (Uint8Array.set); a contiguous view is a zero-copy subarray.
  */
+
+/** Where a ring's bytes are accounted: the stack-wide budget (tcp-memory.ts). */
+export interface BufferMemory {
+  /** Take `bytes` from the budget; false (and nothing taken) when that would exceed it, unless `force`. */
+  reserve(bytes: number, force: boolean): boolean;
+  /** Give back `bytes` taken before. */
+  free(bytes: number): void;
+  /** Bytes the budget can still grant. */
+  available(): number;
+}
+
+/** Accounts nothing: rings outside a stack (unit tests) grow up to their capacity. */
+export const UNLIMITED_MEMORY: BufferMemory = {
+  reserve: () => true,
+  free: () => {},
+  available: () => Number.POSITIVE_INFINITY,
+};
+
+const NO_STORAGE = new Uint8Array(0);
+
 export class ByteRing {
-  private bytes: Uint8Array;
+  private bytes: Uint8Array = NO_STORAGE;
   /** Ring index of relative position 0. */
   private head = 0;
 
   constructor(
     readonly capacity: number,
-    initialAllocation: number,
-  ) {
-    this.bytes = new Uint8Array(Math.min(capacity, initialAllocation));
+    private readonly initialAllocation: number,
+    private memory: BufferMemory = UNLIMITED_MEMORY,
+  ) {}
+
+  /** Bytes of storage held now. */
+  get allocated(): number {
+    return this.bytes.length;
   }
 
-  /** Copy `data` to relative position `at`, growing first so that [0, at + data.length) fits. */
+  /**
+   * Grow so that relative positions [0, needed) fit, if the capacity and the memory budget allow.
+   * False when they do not: the caller takes less (send) or drops the data (receive).
+   */
+  reserve(needed: number): boolean {
+    const size = this.bytes.length;
+    if (needed <= size) return true;
+    if (needed > this.capacity) return false;
+    let next = size === 0 ? Math.min(this.capacity, this.initialAllocation) : size;
+    while (next < needed) next *= 2;
+    next = Math.min(next, this.capacity);
+    if (!this.memory.reserve(next - size, false)) {
+      if (size > 0) return false;
+      // The first allocation is granted over the budget too (Linux's tcp_rmem[0] / tcp_wmem[0]).
+      next = Math.min(this.capacity, this.initialAllocation);
+      this.memory.reserve(next, true);
+      this.resize(next);
+      return needed <= next;
+    }
+    this.resize(next);
+    return true;
+  }
+
+  private resize(next: number): void {
+    const size = this.bytes.length;
+    const grown = new Uint8Array(next);
+    if (size > 0) {
+      // Rotate the whole ring so the head lands at index 0: every byte keeps its relative
+      // position, which ReceiveBuffer needs for out-of-order data past the in-order bytes. Copying
+      // unused bytes too costs at most the old size, once per doubling.
+      grown.set(this.bytes.subarray(this.head), 0);
+      grown.set(this.bytes.subarray(0, this.head), size - this.head);
+    }
+    this.bytes = grown;
+    this.head = 0;
+  }
+
+  /** Copy `data` to relative position `at`; [0, at + data.length) must fit (reserve first). */
   write(at: number, data: Uint8Array): void {
-    this.ensureAllocation(at + data.length);
+    if (data.length === 0) return;
+    if (!this.reserve(at + data.length)) throw new RangeError(`ring write past its storage: ${at + data.length} > ${this.bytes.length}`);
     const size = this.bytes.length;
     const index = (this.head + at) % size;
     const first = Math.min(data.length, size - index);
@@ -31,10 +96,11 @@ export class ByteRing {
 
   /**
    * The bytes [at, at + length) as one Uint8Array: a view into the ring when contiguous, a copy when
-   * the range wraps. The view is valid until the next write, advance or reset.
+   * the range wraps. The view is valid until the next write, advance, reset or release.
    */
   view(at: number, length: number): Uint8Array {
     const size = this.bytes.length;
+    if (length === 0 || size === 0) return NO_STORAGE;
     const index = (this.head + at) % size;
     if (index + length <= size) return this.bytes.subarray(index, index + length);
     const copy = new Uint8Array(length);
@@ -45,6 +111,7 @@ export class ByteRing {
   /** Copy the bytes [at, at + length) into `into` from index 0. */
   copyOut(at: number, length: number, into: Uint8Array): void {
     const size = this.bytes.length;
+    if (length === 0 || size === 0) return;
     const index = (this.head + at) % size;
     const first = Math.min(length, size - index);
     into.set(this.bytes.subarray(index, index + first), 0);
@@ -53,7 +120,8 @@ export class ByteRing {
 
   /** Drop `n` bytes from the front: relative position n becomes 0. */
   advance(n: number): void {
-    this.head = (this.head + n) % this.bytes.length;
+    const size = this.bytes.length;
+    if (size > 0) this.head = (this.head + n) % size;
   }
 
   /** Move the head to index 0; only when nothing is held, so that later writes and views start unwrapped. */
@@ -61,19 +129,19 @@ export class ByteRing {
     this.head = 0;
   }
 
-  private ensureAllocation(needed: number): void {
-    const size = this.bytes.length;
-    if (needed <= size) return;
-    let next = size;
-    while (next < needed) next *= 2;
-    next = Math.min(next, this.capacity);
-    const grown = new Uint8Array(next);
-    // Rotate the whole ring so the head lands at index 0: every byte keeps its relative position,
-    // which ReceiveBuffer needs for out-of-order data past the in-order bytes. Copying unused bytes
-    // too costs at most the old size, once per doubling.
-    grown.set(this.bytes.subarray(this.head), 0);
-    grown.set(this.bytes.subarray(0, this.head), size - this.head);
-    this.bytes = grown;
+  /**
+   * The connection is gone: its storage no longer counts against the budget. Bytes still held stay
+   * readable (data that arrived before a reset) until the socket itself is dropped.
+   */
+  detachFromBudget(): void {
+    this.memory.free(this.bytes.length);
+    this.memory = UNLIMITED_MEMORY;
+  }
+
+  /** Give the storage back (to the budget and the GC); only when nothing is held. */
+  release(): void {
+    this.memory.free(this.bytes.length);
+    this.bytes = NO_STORAGE;
     this.head = 0;
   }
 }

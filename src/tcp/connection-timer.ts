@@ -20,15 +20,23 @@ import type { DeadlineQueue, TimerHandle } from '../timers.js';
  * One deadline of the connection on the shared DeadlineQueue. Moving the deadline later (the
  * retransmission timer on every ACK) does not touch the heap: the queued entry fires, sees the
  * deadline moved, and re-queues itself once.
+ *
+ * Memory: a connection has seven of these, and most never run (an idle connection arms none), so
+ * a timer holds no closure of its own until it is first scheduled, and expiry calls a function
+ * shared by every connection with the timer's `owner` (the connection) rather than a closure per
+ * connection.
  */
-export class ConnectionTimer {
+export class ConnectionTimer<Owner = void> {
   private handle: TimerHandle | undefined;
   private scheduledFor = 0;
   private due = Number.POSITIVE_INFINITY;
+  /** The queue's callback, made on the first schedule. */
+  private fire: ((now: number) => void) | undefined;
 
   constructor(
     private readonly queue: DeadlineQueue,
-    private readonly onExpire: (now: number) => void,
+    private readonly onExpire: (now: number, owner: Owner) => void,
+    private readonly owner: Owner,
   ) {}
 
   get armed(): boolean {
@@ -54,10 +62,11 @@ export class ConnectionTimer {
 
   private schedule(at: number): void {
     this.scheduledFor = at;
+    this.fire ??= (now) => this.onFire(now);
     this.handle = this.queue.schedule(at, this.fire);
   }
 
-  private readonly fire = (now: number): void => {
+  private onFire(now: number): void {
     this.handle = undefined;
     if (this.due === Number.POSITIVE_INFINITY) return;
     if (now < this.due) {
@@ -65,9 +74,12 @@ export class ConnectionTimer {
       return;
     }
     this.due = Number.POSITIVE_INFINITY;
-    this.onExpire(now);
-  };
+    this.onExpire(now, this.owner);
+  }
 }
+
+/** What a part of the connection may do with one of its timers. */
+export type ConnectionTimerControl = Pick<ConnectionTimer, 'armed' | 'deadline' | 'set' | 'stop'>;
 
 /** What the connection does when each of its timers expires. */
 export interface ConnectionTimerHandlers {
@@ -80,25 +92,36 @@ export interface ConnectionTimerHandlers {
   onCloseTimeout(now: number): void;
 }
 
+type HandlerTimer = ConnectionTimer<ConnectionTimerHandlers>;
+
+// One function per kind, shared by every connection.
+const expireRetransmission = (now: number, h: ConnectionTimerHandlers): void => h.onRetransmissionTimeout(now);
+const expireDelayedAck = (now: number, h: ConnectionTimerHandlers): void => h.onDelayedAckTimeout(now);
+const expirePersist = (now: number, h: ConnectionTimerHandlers): void => h.onPersistTimeout(now);
+const expireReorder = (now: number, h: ConnectionTimerHandlers): void => h.onReorderTimeout(now);
+const expireLossProbe = (now: number, h: ConnectionTimerHandlers): void => h.onLossProbeTimeout(now);
+const expireKeepAlive = (now: number, h: ConnectionTimerHandlers): void => h.onKeepAliveTimeout(now);
+const expireClose = (now: number, h: ConnectionTimerHandlers): void => h.onCloseTimeout(now);
+
 /** The timer kinds of one connection. */
 export class ConnectionTimers {
-  readonly retransmission: ConnectionTimer;
-  readonly delayedAck: ConnectionTimer;
-  readonly persist: ConnectionTimer;
-  readonly reorder: ConnectionTimer;
-  readonly lossProbe: ConnectionTimer;
-  readonly keepAlive: ConnectionTimer;
+  readonly retransmission: HandlerTimer;
+  readonly delayedAck: HandlerTimer;
+  readonly persist: HandlerTimer;
+  readonly reorder: HandlerTimer;
+  readonly lossProbe: HandlerTimer;
+  readonly keepAlive: HandlerTimer;
   /** The FIN-WAIT-2 limit of a closed connection. */
-  readonly close: ConnectionTimer;
+  readonly close: HandlerTimer;
 
   constructor(queue: DeadlineQueue, handlers: ConnectionTimerHandlers) {
-    this.retransmission = new ConnectionTimer(queue, (now) => handlers.onRetransmissionTimeout(now));
-    this.delayedAck = new ConnectionTimer(queue, (now) => handlers.onDelayedAckTimeout(now));
-    this.persist = new ConnectionTimer(queue, (now) => handlers.onPersistTimeout(now));
-    this.reorder = new ConnectionTimer(queue, (now) => handlers.onReorderTimeout(now));
-    this.lossProbe = new ConnectionTimer(queue, (now) => handlers.onLossProbeTimeout(now));
-    this.keepAlive = new ConnectionTimer(queue, (now) => handlers.onKeepAliveTimeout(now));
-    this.close = new ConnectionTimer(queue, (now) => handlers.onCloseTimeout(now));
+    this.retransmission = new ConnectionTimer(queue, expireRetransmission, handlers);
+    this.delayedAck = new ConnectionTimer(queue, expireDelayedAck, handlers);
+    this.persist = new ConnectionTimer(queue, expirePersist, handlers);
+    this.reorder = new ConnectionTimer(queue, expireReorder, handlers);
+    this.lossProbe = new ConnectionTimer(queue, expireLossProbe, handlers);
+    this.keepAlive = new ConnectionTimer(queue, expireKeepAlive, handlers);
+    this.close = new ConnectionTimer(queue, expireClose, handlers);
   }
 
   /** The timers that watch data in flight: stopped once nothing more will be sent. */

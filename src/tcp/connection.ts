@@ -96,16 +96,9 @@ export class TcpConnection {
     if (!Number.isInteger(iss) || iss < 0 || iss > 0xffffffff) throw new NetError('EINVAL', `bad initial sequence number ${iss}`);
     this.counters = env.counters;
     this.options = new NegotiatedOptions(config);
-    this.timers = new ConnectionTimers(env.timers, {
-      onRetransmissionTimeout: (now) => this.onRetransmissionTimeout(now),
-      onDelayedAckTimeout: () => this.onDelayedAckTimeout(),
-      onPersistTimeout: (now) => this.onPersistTimeout(now),
-      onReorderTimeout: (now) => this.sender.onReorderTimeout(now, this.currentState),
-      onLossProbeTimeout: (now) => this.sender.onLossProbeTimeout(now, this.currentState),
-      onKeepAliveTimeout: (now) => this.onKeepAliveTimeout(now),
-      onCloseTimeout: () => this.deleteTcb(undefined),
-    });
-    this.receiver = new TcpReceiver(config, this.options, this.counters, this.timers.delayedAck);
+    // The connection is its timers' handler: no closure per timer (idle connections are many).
+    this.timers = new ConnectionTimers(env.timers, this);
+    this.receiver = new TcpReceiver(config, this.options, this.counters, this.timers.delayedAck, env.memory);
     this.sender = new TcpSender(tuple, iss, config, env, this.counters, this.options, this.receiver, this.timers, this.outcome);
   }
 
@@ -232,7 +225,9 @@ export class TcpConnection {
 
   /** RFC 9293 3.10.3 RECEIVE. Copies in-order bytes out; may send a window update. */
   read(into: Uint8Array): number {
-    const n = this.receiver.buffer.read(into);
+    // The smoothed RTT paces receive-window auto-tuning; before any sample, the initial RTO bounds it.
+    const rtt = this.sender.rtt.hasSample ? this.sender.rtt.srtt : this.config.initialRto;
+    const n = this.receiver.read(into, this.env.now(), rtt);
     if (n > 0) this.maybeSendWindowUpdate();
     return n;
   }
@@ -696,8 +691,10 @@ export class TcpConnection {
   // Timers
   // ====================================================================================
 
+  // The ConnectionTimerHandlers: called only by this connection's timers.
+
   /** RFC 6298 5.4-5.7 (and RFC 9293 3.8.1 for SYN): the retransmission timer expired. */
-  private onRetransmissionTimeout(now: number): void {
+  onRetransmissionTimeout(now: number): void {
     const state = this.currentState;
     if (state === 'SYN-SENT' || state === 'SYN-RECEIVED') {
       // Linux tcp_synack_retries: a half-open connection gives up sooner than a connect().
@@ -711,12 +708,27 @@ export class TcpConnection {
     }
   }
 
-  private onDelayedAckTimeout(): void {
+  onDelayedAckTimeout(): void {
     if (this.receiver.ackOwed || this.outcome.ackNow) this.sender.sendAck();
   }
 
   /** RFC 9293 3.8.6.1: zero-window probe (or, for a small window, the SWS override). */
-  private onPersistTimeout(now: number): void {
+  /** RFC 8985 6.3: the RACK reordering window passed. */
+  onReorderTimeout(now: number): void {
+    this.sender.onReorderTimeout(now, this.currentState);
+  }
+
+  /** RFC 8985 7.3: the tail loss probe timeout. */
+  onLossProbeTimeout(now: number): void {
+    this.sender.onLossProbeTimeout(now, this.currentState);
+  }
+
+  /** TIME-WAIT's 2*MSL, or the FIN-WAIT-2 limit of a closed connection, passed. */
+  onCloseTimeout(): void {
+    this.deleteTcb(undefined);
+  }
+
+  onPersistTimeout(now: number): void {
     if (!this.sender.onPersistTimeout(now, this.currentState)) {
       this.sender.sendReset();
       this.deleteTcb('ETIMEDOUT');
@@ -724,7 +736,7 @@ export class TcpConnection {
   }
 
   /** RFC 1122 4.2.3.6: keepalive. */
-  private onKeepAliveTimeout(now: number): void {
+  onKeepAliveTimeout(now: number): void {
     if (!this.keepAliveEnabled) return;
     const state = this.currentState;
     if (state !== 'ESTABLISHED' && state !== 'CLOSE-WAIT' && state !== 'FIN-WAIT-2') return;
@@ -858,6 +870,8 @@ export class TcpConnection {
     this.released = true;
     this.currentState = 'CLOSED';
     this.timers.stopAll();
+    this.sender.buffer.detachFromBudget();
+    this.receiver.buffer.detachFromBudget();
     this.env.release();
     this.events.onClosed?.(error);
   }

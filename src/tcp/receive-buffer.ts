@@ -9,9 +9,17 @@
  *
  * Each insert() also notes the first run of its bytes that the buffer already had (below
  * inOrderEnd, or inside a held range): the duplicate a D-SACK reports (RFC 2883 section 4).
+ *
+ * What a peer can make us hold is bounded three ways: out-of-order bytes (outOfOrderLimit), the
+ * number of out-of-order ranges (maxRanges: a segment that would open one more is dropped, as
+ * Linux prunes its out-of-order queue), and the stack's memory budget (storage that cannot grow
+ * drops the data as out of memory, as Linux's tcp_prune_queue). Finding a segment's place is a
+ * binary search and the SACK blocks come from a short most-recent list, so the cost of a segment
+ * or an ACK does not grow with the number of ranges.
  */
 
-import { ByteRing } from './byte-ring.js';
+import { ByteRing, UNLIMITED_MEMORY, type BufferMemory } from './byte-ring.js';
+import { TCP_MAX_SACK_BLOCKS } from '../wire/tcp.js';
 
 export interface ByteRange {
   /** First stream offset in the range. */
@@ -20,10 +28,7 @@ export interface ByteRange {
   end: number;
 }
 
-interface HeldRange extends ByteRange {
-  /** Arrival order of the newest data in the range, for RFC 2018 section 4 block ordering. */
-  touched: number;
-}
+type HeldRange = ByteRange;
 
 export type ReceiveInsertStatus =
   /** The data started at inOrderEnd: it (and any ranges it joined) became readable. */
@@ -32,10 +37,26 @@ export type ReceiveInsertStatus =
   | 'out-of-order'
   /** Nothing new: every byte was already readable or read. */
   | 'duplicate'
-  /** Dropped: holding it would exceed the out-of-order limit. */
-  | 'over-limit';
+  /** Dropped: holding it would exceed the out-of-order byte limit. */
+  | 'over-limit'
+  /** Dropped: it would open one out-of-order range more than maxRanges. */
+  | 'range-limit'
+  /** Dropped: the storage could not grow within the stack's memory budget. */
+  | 'out-of-memory';
 
-const INITIAL_ALLOCATION = 16 * 1024;
+/** First allocation of a ring that is written to: a request or two; bulk transfers double it quickly. */
+export const INITIAL_BUFFER_ALLOCATION = 4 * 1024;
+/** Out-of-order ranges held at most by default (Linux bounds its ofo queue by memory only; 10^5 one-byte ranges fit that). */
+const DEFAULT_MAX_OUT_OF_ORDER_RANGES = 256;
+
+/**
+ * Whether a drained buffer gives its storage back: always when it is no larger than the first
+ * allocation (cheap to take again), and when the data it last held used at most a quarter of it
+ * (the transfer that grew it is over); a buffer that drains between reads of a bulk transfer keeps it.
+ */
+export function releaseWhenDrained(allocated: number, peakHeld: number): boolean {
+  return allocated <= INITIAL_BUFFER_ALLOCATION || peakHeld * 4 <= allocated;
+}
 
 export class ReceiveBuffer {
   /** Relative position 0 is readOffset. */
@@ -44,8 +65,11 @@ export class ReceiveBuffer {
   private inOrder = 0;
   /** Out-of-order ranges past inOrderEnd, sorted, disjoint and non-adjacent. */
   private ranges: HeldRange[] = [];
+  /** The most recently touched ranges, newest first, at most TCP_MAX_SACK_BLOCKS (RFC 2018 section 4 order). */
+  private recent: HeldRange[] = [];
+  /** Most bytes held (readable plus out of order) since the buffer last drained. */
+  private peakHeld = 0;
   private heldOutOfOrder = 0;
-  private arrivals = 0;
   /** The first duplicated run of the last insert(), [duplicateFrom, duplicateTo); empty when equal. */
   private duplicateFrom = 0;
   private duplicateTo = 0;
@@ -53,9 +77,16 @@ export class ReceiveBuffer {
   constructor(
     readonly capacity: number,
     readonly outOfOrderLimit: number,
+    readonly maxRanges = DEFAULT_MAX_OUT_OF_ORDER_RANGES,
+    memory: BufferMemory = UNLIMITED_MEMORY,
   ) {
     if (!Number.isInteger(capacity) || capacity <= 0) throw new RangeError(`bad receive buffer capacity ${capacity}`);
-    this.ring = new ByteRing(capacity, INITIAL_ALLOCATION);
+    this.ring = new ByteRing(capacity, INITIAL_BUFFER_ALLOCATION, memory);
+  }
+
+  /** Bytes of storage held now (0 when drained and idle). */
+  get allocated(): number {
+    return this.ring.allocated;
   }
 
   /** Stream offset of the next byte read() returns. */
@@ -123,14 +154,21 @@ export class ReceiveBuffer {
    * next block is the (possibly larger) block containing it (RFC 2883 section 4 rule 4).
    */
   sackRanges(max: number, leadOffset = -1): ByteRange[] {
-    const n = this.ranges.length;
-    if (n === 0 || max <= 0) return [];
-    if (n === 1) return [{ start: this.ranges[0]!.start, end: this.ranges[0]!.end }];
-    const leads = (r: HeldRange): number => (r.start <= leadOffset && leadOffset < r.end ? 1 : 0);
-    return [...this.ranges]
-      .sort((a, b) => leads(b) - leads(a) || b.touched - a.touched)
-      .slice(0, max)
-      .map((r) => ({ start: r.start, end: r.end }));
+    const ranges = this.ranges;
+    if (ranges.length === 0 || max <= 0) return [];
+    const chosen: HeldRange[] = [];
+    const candidate = leadOffset < 0 ? undefined : ranges[this.firstRangeEndingAtOrAfter(leadOffset + 1)];
+    const lead = candidate !== undefined && candidate.start <= leadOffset ? candidate : undefined;
+    if (lead !== undefined) chosen.push(lead);
+    for (const r of this.recent) {
+      if (chosen.length >= max) break;
+      if (r !== lead) chosen.push(r);
+    }
+    // Fewer recent ranges than blocks (they were absorbed or merged): the others in sequence order.
+    for (let i = 0; i < ranges.length && chosen.length < max; i++) {
+      if (!chosen.includes(ranges[i]!)) chosen.push(ranges[i]!);
+    }
+    return chosen.map((r) => ({ start: r.start, end: r.end }));
   }
 
   /**
@@ -151,6 +189,11 @@ export class ReceiveBuffer {
     if (end <= start) return 'duplicate';
     const bytes = start === offset && end - start === data.length ? data : data.subarray(start - offset, end - offset);
 
+    if (!this.ring.reserve(end - this.readPosition)) {
+      this.duplicateFrom = this.duplicateTo = 0;
+      return 'out-of-memory';
+    }
+
     if (start === this.inOrder) {
       // The lowest held range may overlap the new in-order bytes: that part is a duplicate of held
       // data, absorbed below the cumulative ACK with the rest (RFC 2883 section 4 rule 1).
@@ -159,6 +202,7 @@ export class ReceiveBuffer {
       this.ring.write(start - this.readPosition, bytes);
       this.inOrder = end;
       this.absorbRanges();
+      this.notePeak();
       return 'in-order';
     }
 
@@ -183,6 +227,10 @@ export class ReceiveBuffer {
       this.duplicateFrom = this.duplicateTo = 0;
       return 'over-limit';
     }
+    if (last === first && ranges.length >= this.maxRanges) {
+      this.duplicateFrom = this.duplicateTo = 0;
+      return 'range-limit';
+    }
     this.ring.write(start - this.readPosition, bytes);
     this.heldOutOfOrder += added;
     let mergedStart = start;
@@ -191,8 +239,14 @@ export class ReceiveBuffer {
       mergedStart = Math.min(mergedStart, ranges[first]!.start);
       mergedEnd = Math.max(mergedEnd, ranges[last - 1]!.end);
     }
-    const merged: HeldRange = { start: mergedStart, end: mergedEnd, touched: ++this.arrivals };
+    const merged: HeldRange = { start: mergedStart, end: mergedEnd };
     ranges.splice(first, last - first, merged);
+    // Ranges are disjoint: a recent one inside the merged range was one of those it replaced.
+    const recent = this.recent.filter((r) => r.start < mergedStart || r.end > mergedEnd);
+    recent.unshift(merged);
+    if (recent.length > TCP_MAX_SACK_BLOCKS) recent.length = TCP_MAX_SACK_BLOCKS;
+    this.recent = recent;
+    this.notePeak();
     return 'out-of-order';
   }
 
@@ -203,7 +257,7 @@ export class ReceiveBuffer {
     this.ring.copyOut(0, n, into);
     this.ring.advance(n);
     this.readPosition += n;
-    if (this.readPosition === this.inOrder && this.ranges.length === 0) this.ring.reset();
+    if (this.readPosition === this.inOrder && this.ranges.length === 0) this.drained();
     return n;
   }
 
@@ -211,8 +265,27 @@ export class ReceiveBuffer {
   clear(): void {
     this.readPosition = this.inOrder;
     this.ranges = [];
+    this.recent = [];
     this.heldOutOfOrder = 0;
-    this.ring.reset();
+    this.ring.release();
+    this.peakHeld = 0;
+  }
+
+  /** The connection is gone: its storage no longer counts against the budget (unread bytes stay readable). */
+  detachFromBudget(): void {
+    this.ring.detachFromBudget();
+  }
+
+  /** Nothing is held: keep the storage for a busy stream, give it back otherwise (releaseWhenDrained). */
+  private drained(): void {
+    if (releaseWhenDrained(this.ring.allocated, this.peakHeld)) this.ring.release();
+    else this.ring.reset();
+    this.peakHeld = 0;
+  }
+
+  private notePeak(): void {
+    const last = this.ranges.length > 0 ? this.ranges[this.ranges.length - 1]!.end : this.inOrder;
+    if (last - this.readPosition > this.peakHeld) this.peakHeld = last - this.readPosition;
   }
 
   /** Keep the first (lowest) duplicated run of this insert. */
@@ -231,7 +304,11 @@ export class ReceiveBuffer {
       if (r.end > this.inOrder) this.inOrder = r.end;
       i++;
     }
-    if (i > 0) ranges.splice(0, i);
+    if (i > 0) {
+      ranges.splice(0, i);
+      const inOrder = this.inOrder;
+      if (this.recent.some((r) => r.end <= inOrder)) this.recent = this.recent.filter((r) => r.end > inOrder);
+    }
   }
 
   /** Index of the first range whose end is >= offset (binary search). */

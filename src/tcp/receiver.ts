@@ -18,9 +18,10 @@ import {
   TCP_DEFAULT_MSS,
   type SackBlock,
 } from '../wire/tcp.js';
-import type { ConnectionTimer } from './connection-timer.js';
-import { synWindow, type NegotiatedOptions } from './options.js';
-import { ReceiveBuffer } from './receive-buffer.js';
+import type { BufferMemory } from './byte-ring.js';
+import type { ConnectionTimerControl } from './connection-timer.js';
+import type { NegotiatedOptions } from './options.js';
+import { INITIAL_BUFFER_ALLOCATION, ReceiveBuffer } from './receive-buffer.js';
 import type { SegmentOutcome } from './segment-outcome.js';
 import { seqAdd, seqDiff, type SeqNumber } from './seq.js';
 import type { TcpConfig } from './types.js';
@@ -50,6 +51,12 @@ export class ArrivingText {
   }
 }
 
+/**
+ * The receive window a connection starts with, before auto-tuning has seen the application read:
+ * what Linux offers first (64 KiB, its initial rcv_wnd bound), or the buffer when smaller.
+ */
+export const INITIAL_RECEIVE_WINDOW = 64 * 1024;
+
 /** In-order segments ACKed at once after a sign of loss (a hole, a duplicate), as Linux's quick-ACK mode. */
 const QUICK_ACKS_AFTER_LOSS = 16;
 
@@ -57,6 +64,7 @@ export class TcpReceiver {
   /** Segments still to be ACKed at once after the last sign of loss. */
   private quickAcksLeft = 0;
   readonly buffer: ReceiveBuffer;
+  private readonly memory: BufferMemory | undefined;
   /** The fields below are written only by this class. */
   private irs: SeqNumber = 0;
   /** RCV.NXT. */
@@ -81,14 +89,27 @@ export class TcpReceiver {
    */
   private dsackStart = 0;
   private dsackEnd = 0;
+  /**
+   * Receive-window auto-tuning (Dynamic Right-Sizing, Linux's tcp_rcv_space_adjust, gVisor's
+   * receive buffer moderation): the buffer the window may use now, at most receiveBufferSize. Once
+   * per RTT it becomes twice the bytes the application read in that RTT if that is more, so the
+   * window keeps ahead of a sender in slow start while an idle or slow reader keeps a small one.
+   */
+  private windowSpace: number;
+  /** Start of the current auto-tuning measurement: time, and the read offset then (-1: none yet). */
+  private spaceMeasureTime = 0;
+  private spaceMeasureOffset = -1;
 
   constructor(
     private readonly config: TcpConfig,
     private readonly options: NegotiatedOptions,
     private readonly counters: Counters,
-    private readonly delayedAckTimer: ConnectionTimer,
+    private readonly delayedAckTimer: ConnectionTimerControl,
+    memory?: BufferMemory,
   ) {
-    this.buffer = new ReceiveBuffer(config.receiveBufferSize, config.outOfOrderLimit);
+    this.buffer = new ReceiveBuffer(config.receiveBufferSize, config.outOfOrderLimit, config.maxOutOfOrderRanges, memory);
+    this.memory = memory;
+    this.windowSpace = Math.min(config.receiveBufferSize, INITIAL_RECEIVE_WINDOW);
     this.receiveMss = Math.min(config.mss, TCP_DEFAULT_MSS);
   }
 
@@ -229,6 +250,16 @@ export class TcpReceiver {
         this.counters.drop('ooo_limit');
         outcome.ackNow = true;
         break;
+      case 'range-limit':
+        // As Linux prunes its out-of-order queue: the peer resends it once the holes fill.
+        this.counters.drop('ooo_range_limit');
+        outcome.ackNow = true;
+        break;
+      case 'out-of-memory':
+        // Over the stack's memory budget (Linux's tcp_prune_queue / TCPRcvQDrop): resent later.
+        this.counters.drop('out_of_memory');
+        outcome.ackNow = true;
+        break;
     }
   }
 
@@ -292,7 +323,51 @@ export class TcpReceiver {
 
   /** Window offered in our SYN or SYN-ACK (unscaled, RFC 7323 2.2). */
   synWindow(): number {
-    return synWindow(this.config);
+    return Math.min(this.windowSpace, TCP_MAX_WINDOW_FIELD);
+  }
+
+  /** The buffer the window may use now (auto-tuned, at most receiveBufferSize). */
+  get windowBuffer(): number {
+    return this.windowSpace;
+  }
+
+  /**
+   * Free space within the auto-tuned buffer: what the window may offer beyond unread data. With the
+   * stack's memory budget spent, new offers stay within the storage the buffer has (or is granted
+   * in any case), so the peer is not invited to send what would be dropped.
+   */
+  private get freeWindowSpace(): number {
+    let space = this.windowSpace;
+    if (this.memory !== undefined && this.memory.available() === 0) {
+      space = Math.min(space, Math.max(this.buffer.allocated, INITIAL_BUFFER_ALLOCATION));
+    }
+    return Math.max(0, Math.min(this.buffer.freeSpace, space - this.buffer.readableLength));
+  }
+
+  /**
+   * The application read `n` bytes (n > 0) into `into`: Dynamic Right-Sizing, measured per `rtt` ms
+   * (the connection's smoothed RTT; the handshake gives the first). Once an RTT has passed since the
+   * measurement started, twice what was read in it becomes the window's buffer if that is larger
+   * (Linux's tcp_rcv_space_adjust), within receiveBufferSize and while the stack's memory budget has
+   * room: over it, windows stop growing and what does not fit is dropped (receive-buffer.ts).
+   */
+  read(into: Uint8Array, now: number, rtt: number): number {
+    const n = this.buffer.read(into);
+    if (n === 0) return 0;
+    const readOffset = this.buffer.readOffset;
+    if (this.spaceMeasureOffset < 0) {
+      this.spaceMeasureTime = now;
+      this.spaceMeasureOffset = readOffset - n;
+    }
+    if (now - this.spaceMeasureTime < rtt) return n;
+    const target = Math.min(this.config.receiveBufferSize, 2 * (readOffset - this.spaceMeasureOffset));
+    if (target > this.windowSpace && (this.memory === undefined || this.memory.available() >= target - this.windowSpace)) {
+      this.windowSpace = target;
+      this.counters.add('receive_window_grown');
+    }
+    this.spaceMeasureTime = now;
+    this.spaceMeasureOffset = readOffset;
+    return n;
   }
 
   /**
@@ -303,7 +378,7 @@ export class TcpReceiver {
   windowField(): number {
     const granule = 2 ** this.options.rcvShift;
     const remaining = Math.max(0, this.rcvAdvRight - this.rcvNxt);
-    const free = this.buffer.freeSpace;
+    const free = this.freeWindowSpace;
     let offer = remaining;
     if (free >= remaining + this.windowUpdateThreshold()) offer = Math.floor(free / granule) * granule;
     if (offer < remaining) offer = remaining;
@@ -319,7 +394,7 @@ export class TcpReceiver {
   }
 
   private windowUpdateThreshold(): number {
-    return Math.min(Math.floor(this.config.receiveBufferSize / 2), this.options.mssBase);
+    return Math.min(Math.floor(this.windowSpace / 2), this.options.mssBase);
   }
 
   /**
@@ -330,8 +405,8 @@ export class TcpReceiver {
   windowUpdateDue(): boolean {
     if (this.finReceived) return false;
     const remaining = Math.max(0, this.rcvAdvRight - this.rcvNxt);
-    if (remaining >= this.config.receiveBufferSize / 2) return false;
-    return this.buffer.freeSpace >= remaining + this.windowUpdateThreshold();
+    if (remaining >= this.windowSpace / 2) return false;
+    return this.freeWindowSpace >= remaining + this.windowUpdateThreshold();
   }
 
   // ====================================================================================

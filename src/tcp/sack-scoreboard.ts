@@ -4,12 +4,23 @@
  * the transmit records inside a merged range can be marked SACKed. Which records are lost and what
  * to resend is decided from the transmit records (loss-recovery.ts, rack.ts).
  *
- * Ranges are sorted, disjoint and non-adjacent (touching ranges are merged).
+ * Ranges are sorted, disjoint and non-adjacent (touching ranges are merged). A block finds its place
+ * by binary search, so the cost of an ACK does not grow with the ranges held, and their number is
+ * capped: a peer reporting ever more disjoint one-byte blocks cannot make the scoreboard grow
+ * without bound (a block that would open one range too many is ignored; at worst its bytes are
+ * resent).
  */
 import type { ByteRange } from './receive-buffer.js';
 
+/** Separate SACKed ranges kept at most (a real peer reports about one per hole in flight). */
+export const MAX_SACK_SCOREBOARD_RANGES = 256;
+/** addBlock's answer for a block ignored because it would exceed MAX_SACK_SCOREBOARD_RANGES. */
+export const SACK_BLOCK_OVER_RANGE_LIMIT = -1;
+
 export class SackScoreboard {
   private ranges: ByteRange[] = [];
+
+  constructor(readonly maxRanges = MAX_SACK_SCOREBOARD_RANGES) {}
   /** The SACKed range the last add() merged its block into (the transmit records mark it). */
   lastMergedStart = 0;
   lastMergedEnd = 0;
@@ -27,18 +38,26 @@ export class SackScoreboard {
   /**
    * One SACK block from the peer, as send offsets. RFC 2018 section 4 / RFC 6675: only blocks above
    * SND.UNA and within what was sent count (D-SACK blocks below SND.UNA, RFC 2883, are ignored).
-   * Returns the bytes SACKed for the first time (0 for an ignored block).
+   * Returns the bytes SACKed for the first time (0 for an ignored block), or
+   * SACK_BLOCK_OVER_RANGE_LIMIT when the block would open a range beyond maxRanges.
    */
   addBlock(left: number, right: number, sndUna: number, sndMax: number): number {
     if (!(left > sndUna && right > left && right <= sndMax)) return 0;
     return this.add(left, right);
   }
 
-  /** Merge [start, end) into the ranges; returns the bytes not SACKed before. */
+  /** Merge [start, end) into the ranges; returns the bytes not SACKed before (or SACK_BLOCK_OVER_RANGE_LIMIT). */
   add(start: number, end: number): number {
     const ranges = this.ranges;
+    // The first range ending at or after start (touching counts): a binary search.
     let i = 0;
-    while (i < ranges.length && ranges[i]!.end < start) i++;
+    let high = ranges.length;
+    while (i < high) {
+      const middle = (i + high) >>> 1;
+      if (ranges[middle]!.end < start) i = middle + 1;
+      else high = middle;
+    }
+    if (ranges.length >= this.maxRanges && (i === ranges.length || ranges[i]!.start > end)) return SACK_BLOCK_OVER_RANGE_LIMIT;
     let j = i;
     let overlap = 0;
     let mergedStart = start;

@@ -5,22 +5,33 @@
  * Positions are stream offsets: byte 0 is the first byte the application ever wrote, so offsets
  * never wrap (doubles are exact to 2^53). A ring that grows on demand up to `capacity` holds
  * [startOffset, endOffset); segments get subarray views of it, so the hot path copies each byte
- * once on write and once into the packet.
+ * once on write and once into the packet. It holds no storage until the first write, grows only as
+ * far as the stack's memory budget allows (write then takes less: backpressure), and gives its
+ * storage back when everything was acknowledged and the data was small (releaseWhenDrained).
  */
 
-import { ByteRing } from './byte-ring.js';
-
-const INITIAL_ALLOCATION = 16 * 1024;
+import { ByteRing, UNLIMITED_MEMORY, type BufferMemory } from './byte-ring.js';
+import { INITIAL_BUFFER_ALLOCATION, releaseWhenDrained } from './receive-buffer.js';
 
 export class SendBuffer {
   /** Relative position 0 is startOffset. */
   private readonly ring: ByteRing;
   private held = 0;
   private start = 0;
+  /** Most bytes held since the buffer last drained. */
+  private peakHeld = 0;
 
-  constructor(readonly capacity: number) {
+  constructor(
+    readonly capacity: number,
+    memory: BufferMemory = UNLIMITED_MEMORY,
+  ) {
     if (!Number.isInteger(capacity) || capacity <= 0) throw new RangeError(`bad send buffer capacity ${capacity}`);
-    this.ring = new ByteRing(capacity, INITIAL_ALLOCATION);
+    this.ring = new ByteRing(capacity, INITIAL_BUFFER_ALLOCATION, memory);
+  }
+
+  /** Bytes of storage held now (0 when drained and idle). */
+  get allocated(): number {
+    return this.ring.allocated;
   }
 
   /** Bytes held: unacknowledged plus unsent. */
@@ -42,12 +53,18 @@ export class SendBuffer {
     return this.start + this.held;
   }
 
-  /** Copy as much of `data` as fits; returns the number of bytes taken. */
+  /**
+   * Copy as much of `data` as fits; returns the number of bytes taken. Over the memory budget the
+   * storage does not grow and only what fits in it is taken (the first allocation is always granted,
+   * so a full buffer has data in flight whose ACK frees room).
+   */
   write(data: Uint8Array): number {
-    const n = Math.min(data.length, this.capacity - this.held);
+    let n = Math.min(data.length, this.capacity - this.held);
+    if (n > 0 && !this.ring.reserve(this.held + n)) n = Math.max(0, this.ring.allocated - this.held);
     if (n === 0) return 0;
     this.ring.write(this.held, n === data.length ? data : data.subarray(0, n));
     this.held += n;
+    if (this.held > this.peakHeld) this.peakHeld = this.held;
     return n;
   }
 
@@ -70,7 +87,16 @@ export class SendBuffer {
     this.ring.advance(n);
     this.held -= n;
     this.start += n;
-    if (this.held === 0) this.ring.reset();
+    if (this.held === 0) {
+      if (releaseWhenDrained(this.ring.allocated, this.peakHeld)) this.ring.release();
+      else this.ring.reset();
+      this.peakHeld = 0;
+    }
     return n;
+  }
+
+  /** The connection is gone: its storage no longer counts against the budget. */
+  detachFromBudget(): void {
+    this.ring.detachFromBudget();
   }
 }

@@ -27,7 +27,7 @@ import { type NegotiatedOptions, timestampAt } from './options.js';
 import { RackLossDetection } from './rack.js';
 import { EMPTY_PAYLOAD, type TcpReceiver } from './receiver.js';
 import { RttEstimator } from './rtt.js';
-import { SackScoreboard } from './sack-scoreboard.js';
+import { SACK_BLOCK_OVER_RANGE_LIMIT, SackScoreboard } from './sack-scoreboard.js';
 import type { SegmentOutcome } from './segment-outcome.js';
 import { SendBuffer } from './send-buffer.js';
 import { seqAdd, seqDiff, seqLt, type SeqNumber } from './seq.js';
@@ -100,7 +100,7 @@ export class TcpSender {
     private readonly timers: ConnectionTimers,
     private readonly outcome: SegmentOutcome,
   ) {
-    this.buffer = new SendBuffer(config.sendBufferSize);
+    this.buffer = new SendBuffer(config.sendBufferSize, env.memory);
     this.rtt = new RttEstimator({ initialRto: config.initialRto, minRto: config.minRto, maxRto: config.maxRto });
     this.congestion = createCongestionControl(config.congestionControl, TCP_DEFAULT_MSS, false);
     this.recovery = new LossRecovery(this.records, counters);
@@ -280,6 +280,10 @@ export class TcpSender {
           continue;
         }
         const added = this.scoreboard.addBlock(left, right, this.sndUna, this.sndMax);
+        if (added === SACK_BLOCK_OVER_RANGE_LIMIT) {
+          this.counters.drop('sack_range_limit');
+          continue;
+        }
         if (added > 0) {
           const sackedBefore = records.sackedBytes;
           records.markSacked(this.scoreboard.lastMergedStart, this.scoreboard.lastMergedEnd);

@@ -29,6 +29,7 @@ import {
   SynCookies,
 } from './syn-cookies.js';
 import { TimeWaitTable } from './time-wait.js';
+import { TcpMemory } from './tcp-memory.js';
 import type { TcpConfig, TcpFourTuple } from './types.js';
 
 /** A listening socket as the layer sees it; the API's Listener implements this. */
@@ -97,6 +98,8 @@ export class TcpLayer implements TransportProtocol {
   private reopeningIsn: SeqNumber | undefined;
   private lastQueueWarning = -Infinity;
   private drain: Drain | undefined;
+  /** The buffer budget and the connection cap (tcp.memoryBudget, tcp.maxConnections). */
+  readonly memory: TcpMemory;
 
   constructor(
     private readonly ip: IpLayer,
@@ -114,6 +117,7 @@ export class TcpLayer implements TransportProtocol {
       logger: ip.logger,
       transmit: (tuple, segment) => this.transmit(tuple, segment),
     });
+    this.memory = new TcpMemory(config.memoryBudget, config.maxConnections, this.counters);
   }
 
   /** Connections with a TCB (TIME-WAIT records are not counted: see timeWaitCount). */
@@ -138,6 +142,10 @@ export class TcpLayer implements TransportProtocol {
   /** Active open (RFC 9293 3.10.1): a new connection in SYN-SENT from an ephemeral port. */
   connect(remoteAddress: IPv4Address, remotePort: number): TcpConnection {
     if (remotePort < 1 || remotePort > MAX_PORT) throw new NetError('EINVAL', `TCP port ${remotePort} is out of range 1-${MAX_PORT}`);
+    if (this.memory.atConnectionLimit) {
+      this.counters.add('dials_over_connection_limit');
+      throw new NetError('ENOBUFS', `cannot open a TCP connection: the stack holds tcp.maxConnections (${this.memory.maxConnections})`);
+    }
     const localAddress = this.ip.address;
     const localPort = this.ports.chooseEphemeral(
       (candidate) => this.ports.get(candidate)?.kind !== 'listener' && !this.fourTupleInUse(remoteAddress, remotePort, candidate),
@@ -177,9 +185,11 @@ export class TcpLayer implements TransportProtocol {
       transmit: (segment) => this.transmit(tuple, segment, connection.pathMtu),
       counters: this.counters,
       challengeAcks: this.challengeAcks,
+      memory: this.memory,
       release: (timeWait) => {
         if (released) return;
         released = true;
+        this.memory.removeConnection();
         if (this.connections.get(key) === connection) this.connections.delete(key);
         if (timeWait !== undefined) this.timeWait.enter(key, tuple, timeWait);
         onRelease();
@@ -190,6 +200,7 @@ export class TcpLayer implements TransportProtocol {
     const pathMtu = this.ip.pathMtu(tuple.remoteAddress);
     if (pathMtu < this.ip.mtu) connection.limitToKnownPathMtu(pathMtu);
     this.connections.set(key, connection);
+    this.memory.addConnection();
     this.drain?.pending.add(connection);
     this.counters.add('connections_created');
     return connection;
@@ -266,6 +277,11 @@ export class TcpLayer implements TransportProtocol {
     }
     if (!(segment.flags & TCP_SYN)) {
       this.counters.drop('no_syn_to_listener');
+      return;
+    }
+    // At the stack's connection cap (tcp.maxConnections) no SYN is answered, not even by a cookie.
+    if (this.memory.atConnectionLimit) {
+      this.counters.drop('connection_limit');
       return;
     }
     const endpoint = listener.endpoint;
@@ -389,6 +405,10 @@ export class TcpLayer implements TransportProtocol {
     }
     if (listener.endpoint.acceptQueueRoom <= 0) {
       this.counters.drop('accept_queue_full');
+      return true;
+    }
+    if (this.memory.atConnectionLimit) {
+      this.counters.drop('connection_limit');
       return true;
     }
     this.counters.add('syncookies_accepted');

@@ -10,7 +10,9 @@
  * bytes in flight are RFC 6675's `pipe`, kept as a running sum so reading it costs nothing.
  *
  * They are kept as parallel typed arrays in a ring that doubles when full and reuses its slots, so
- * recording a segment allocates nothing on the hot path.
+ * recording a segment allocates nothing on the hot path. The ring holds no storage while nothing is
+ * in flight (an idle connection, the common case on a busy server): the first record allocates it,
+ * and the last acknowledgment gives it back.
  */
 
 import type { RackRecords } from './rack.js';
@@ -18,7 +20,9 @@ import type { RackRecords } from './rack.js';
 const RETRANSMITTED = 1;
 const SACKED = 2;
 const LOST = 4;
-const INITIAL_CAPACITY = 64;
+const INITIAL_CAPACITY = 16;
+const NO_OFFSETS = new Float64Array(0);
+const NO_FLAGS = new Uint8Array(0);
 
 /** Who learns of each delivered record: its end, its last send time, and whether it was retransmitted. */
 export interface DeliveryObserver {
@@ -26,14 +30,15 @@ export interface DeliveryObserver {
 }
 
 export class TransmitRecords implements RackRecords {
-  private starts: Float64Array;
-  private ends: Float64Array;
-  private sendTimes: Float64Array;
-  private flags: Uint8Array;
-  /** Ring slot of the oldest record; the capacity is a power of two. */
+  private starts = NO_OFFSETS;
+  private ends = NO_OFFSETS;
+  private sendTimes = NO_OFFSETS;
+  private flags = NO_FLAGS;
+  /** Ring slot of the oldest record; the capacity is a power of two, or 0 with no storage (mask -1). */
   private head = 0;
   private size = 0;
-  private mask: number;
+  private mask = -1;
+  private readonly initialCapacity: number;
 
   /** RFC 6675 pipe: bytes of records neither SACKed nor awaiting retransmission. */
   private inFlightBytes = 0;
@@ -47,11 +52,7 @@ export class TransmitRecords implements RackRecords {
   constructor(initialCapacity = INITIAL_CAPACITY) {
     let capacity = 1;
     while (capacity < initialCapacity) capacity *= 2;
-    this.starts = new Float64Array(capacity);
-    this.ends = new Float64Array(capacity);
-    this.sendTimes = new Float64Array(capacity);
-    this.flags = new Uint8Array(capacity);
-    this.mask = capacity - 1;
+    this.initialCapacity = capacity;
   }
 
   /** Records in flight. */
@@ -222,6 +223,10 @@ export class TransmitRecords implements RackRecords {
       this.head = (this.head + 1) & mask;
       this.size--;
     }
+    if (this.size === 0) {
+      this.releaseStorage();
+      return;
+    }
     if (this.size > 0 && this.starts[this.head]! < una) {
       const slot = this.head;
       if ((this.flags[slot]! & SACKED) === 0) this.noteDelivered(slot, una);
@@ -303,9 +308,17 @@ export class TransmitRecords implements RackRecords {
     return (this.head + i) & this.mask;
   }
 
-  /** Double the ring, copying the records in order to the start of the new arrays. */
+  /** Nothing in flight: give the arrays back until the next record. */
+  private releaseStorage(): void {
+    this.starts = this.ends = this.sendTimes = NO_OFFSETS;
+    this.flags = NO_FLAGS;
+    this.head = 0;
+    this.mask = -1;
+  }
+
+  /** Double the ring (or allocate the first one), copying the records in order to the start of the new arrays. */
   private grow(): void {
-    const capacity = (this.mask + 1) * 2;
+    const capacity = this.mask < 0 ? this.initialCapacity : (this.mask + 1) * 2;
     const starts = new Float64Array(capacity);
     const ends = new Float64Array(capacity);
     const sendTimes = new Float64Array(capacity);

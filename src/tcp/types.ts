@@ -3,6 +3,7 @@
  * demultiplexes segments to it, and the socket API above it.
  */
 import type { ChallengeAckBudget } from './ack-rate-limit.js';
+import type { BufferMemory } from './byte-ring.js';
 import type { CongestionControlName } from './congestion-control.js';
 import type { Counters } from '../counters.js';
 import type { NetErrorCode } from '../errors.js';
@@ -57,6 +58,12 @@ export interface TcpConfig {
   delayedAckTimeout: number;
   /** Bytes of out-of-order data held for reassembly at most. */
   outOfOrderLimit: number;
+  /** Separate out-of-order ranges held at most; a segment that would open one more is dropped. */
+  maxOutOfOrderRanges: number;
+  /** Bytes of send and receive storage of all connections together (Linux's tcp_mem); beyond it buffers do not grow. */
+  memoryBudget: number;
+  /** Connections at most; beyond it SYNs are dropped and dial fails with ENOBUFS. */
+  maxConnections: number;
   /** Offer / accept RFC 7323 window scaling, timestamps, and RFC 2018 SACK. */
   windowScaling: boolean;
   timestamps: boolean;
@@ -81,6 +88,9 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   synCookies: true,
   delayedAckTimeout: 40,
   outOfOrderLimit: 1 << 20,
+  maxOutOfOrderRanges: 256,
+  memoryBudget: 64 * 1024 * 1024,
+  maxConnections: 65_536,
   windowScaling: true,
   timestamps: true,
   sack: true,
@@ -105,6 +115,8 @@ export interface TcpEnvironment {
    * connection reached TIME-WAIT and the stack keeps this record of it for 2*MSL instead.
    */
   release(timeWait?: TimeWaitState): void;
+  /** Where the connection's buffer storage is accounted (the stack's TcpMemory); unlimited when absent. */
+  memory?: BufferMemory;
 }
 
 /** What TIME-WAIT needs of a connection (RFC 9293 3.10.7.4), kept after its TCB is released. */

@@ -9,7 +9,7 @@ describe('ConnectionTimer', () => {
   it('fires once at its deadline, with the time it fired', () => {
     const time = new ManualTime();
     const fired: number[] = [];
-    const timer = new ConnectionTimer(time.timers, (now) => fired.push(now));
+    const timer = new ConnectionTimer(time.timers, (now) => fired.push(now), undefined);
     expect(timer.armed).toBe(false);
     timer.set(100);
     expect(timer.armed).toBe(true);
@@ -26,7 +26,7 @@ describe('ConnectionTimer', () => {
   it('moving the deadline later keeps one queue entry and fires at the new deadline', () => {
     const time = new ManualTime();
     const fired: number[] = [];
-    const timer = new ConnectionTimer(time.timers, (now) => fired.push(now));
+    const timer = new ConnectionTimer(time.timers, (now) => fired.push(now), undefined);
     timer.set(100);
     for (let at = 110; at <= 200; at += 10) timer.set(at);
     expect(time.timers.size).toBe(1);
@@ -39,7 +39,7 @@ describe('ConnectionTimer', () => {
   it('moving the deadline earlier fires earlier; stop cancels', () => {
     const time = new ManualTime();
     const fired: number[] = [];
-    const timer = new ConnectionTimer(time.timers, (now) => fired.push(now));
+    const timer = new ConnectionTimer(time.timers, (now) => fired.push(now), undefined);
     timer.set(100);
     timer.set(30);
     time.advance(30);

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { chooseWindowShift, NegotiatedOptions } from '../../../src/tcp/options.js';
+import { INITIAL_RECEIVE_WINDOW } from '../../../src/tcp/receiver.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from '../../../src/tcp/types.js';
 import { TCP_SYN, type TcpOptions } from '../../../src/wire/tcp.js';
 import { TcpHarness, patternBytes, payloadTotal } from '../../support/tcp-harness.js';
@@ -111,7 +112,8 @@ describe('TCP sending', () => {
     const h = new TcpHarness();
     h.openActive({ mss: 1000, windowScale: 2, timestamp: { value: 1, echo: 0 } }, 1000);
     expect(h.conn.maxSegmentSize).toEqual({ peer: 1000, send: 988 });
-    // Our window field is scaled by our shift 5: 1 MiB / 32.
+    // Our window field is scaled by the shift 5 of a 1 MiB buffer; the window starts at the
+    // auto-tuning's initial 64 KiB: 64 KiB / 32.
     h.conn.handleSegment(h.seg({ seq: h.peerSeq(0), ack: h.ourSeq(0), window: 1000, options: { timestamp: { value: 2, echo: 0 } } }));
     h.conn.write(patternBytes(10_000));
     const out = h.take();
@@ -119,7 +121,7 @@ describe('TCP sending', () => {
     // Peer window 1000 << 2 = 4000 bytes: four full segments; the 48-byte rest waits (sender SWS
     // avoidance: not a full segment, not all queued data, less than half the peer's window).
     expect(out.map((s) => s.payload.length)).toEqual([988, 988, 988, 988]);
-    expect(out[0]!.window).toBe((1 << 20) >> 5);
+    expect(out[0]!.window).toBe(INITIAL_RECEIVE_WINDOW >> 5);
   });
 
   it('the SYN window is not scaled', () => {

@@ -28,7 +28,7 @@ describe('TcpReceiver', () => {
     const config: TcpConfig = { ...DEFAULT_TCP_CONFIG, ...overrides };
     const time = new ManualTime();
     const counters = new Counters('tcp');
-    const delayedAck = new ConnectionTimer(time.timers, () => undefined);
+    const delayedAck = new ConnectionTimer(time.timers, () => undefined, undefined);
     const options = new NegotiatedOptions(config);
     if (peerSynOptions !== undefined) {
       options.negotiate(new TcpHarness().seg({ seq: 0xfffffff0, flags: TCP_SYN, options: peerSynOptions }).options, time.now());
@@ -207,19 +207,19 @@ describe('TcpReceiver', () => {
   });
 
   it('never rounds a scaled window up past what the buffer can hold (RFC 7323 2.4)', () => {
-    const size = 1 << 20;
+    // A 64 KiB buffer (all of it the window from the start) takes window scale 1: 2-byte granules.
+    const size = 65536;
     const { receiver, outcome } = receiverUnderTest({ receiveBufferSize: size }, { windowScale: 7, mss: 1460 });
     receiver.advertiseSynWindow();
-    const granule = 2 ** 5;
-    expect(receiver.windowField() * granule).toBe(size);
-    // 150 bytes of room left, not a multiple of the 32-byte granule: 5 granules would promise
-    // 160, ten bytes the buffer would have to trim. The field says 4; the edge already offered
-    // stays where it was, inside the buffer.
-    receiver.deliver(0, patternBytes(size - 150), outcome);
-    expect(receiver.windowField()).toBe(4);
+    expect(receiver.windowField()).toBe(size / 2);
+    // 151 bytes of room left, an odd number: 76 granules would promise 152, a byte the buffer
+    // would have to trim. The field says 75; the edge already offered stays where it was,
+    // inside the buffer.
+    receiver.deliver(0, patternBytes(size - 151), outcome);
+    expect(receiver.windowField()).toBe(75);
     expect(receiver.rcvAdvRight).toBe(receiver.buffer.limitOffset);
-    // The 150 bytes already offered are still taken whole.
-    receiver.deliver(size - 150, patternBytes(150, size - 150), outcome);
+    // The 151 bytes already offered are still taken whole.
+    receiver.deliver(size - 151, patternBytes(151, size - 151), outcome);
     expect(receiver.rcvNxt).toBe(size);
   });
 });
