@@ -28,6 +28,8 @@ export class ConnectionTimer {
   constructor(
     private readonly queue: DeadlineQueue,
     private readonly onExpire: (now: number) => void,
+    /** The expiry handler threw: the queue tells this, so the connection can abort itself. */
+    private readonly onFault?: (error: unknown) => void,
   ) {}
 
   get armed(): boolean {
@@ -53,7 +55,7 @@ export class ConnectionTimer {
 
   private schedule(at: number): void {
     this.scheduledFor = at;
-    this.handle = this.queue.schedule(at, this.fire);
+    this.handle = this.queue.schedule(at, this.fire, this.onFault);
   }
 
   private readonly fire = (now: number): void => {
@@ -77,6 +79,8 @@ export interface ConnectionTimerHandlers {
   onLossProbeTimeout(now: number): void;
   onKeepAliveTimeout(now: number): void;
   onCloseTimeout(now: number): void;
+  /** One of the handlers threw (a bug): the connection cannot be trusted to go on. */
+  onFault?(error: unknown): void;
 }
 
 /** The timer kinds of one connection. */
@@ -91,13 +95,14 @@ export class ConnectionTimers {
   readonly close: ConnectionTimer;
 
   constructor(queue: DeadlineQueue, handlers: ConnectionTimerHandlers) {
-    this.retransmission = new ConnectionTimer(queue, (now) => handlers.onRetransmissionTimeout(now));
-    this.delayedAck = new ConnectionTimer(queue, (now) => handlers.onDelayedAckTimeout(now));
-    this.persist = new ConnectionTimer(queue, (now) => handlers.onPersistTimeout(now));
-    this.reorder = new ConnectionTimer(queue, (now) => handlers.onReorderTimeout(now));
-    this.lossProbe = new ConnectionTimer(queue, (now) => handlers.onLossProbeTimeout(now));
-    this.keepAlive = new ConnectionTimer(queue, (now) => handlers.onKeepAliveTimeout(now));
-    this.close = new ConnectionTimer(queue, (now) => handlers.onCloseTimeout(now));
+    const fault = (error: unknown): void => handlers.onFault?.(error);
+    this.retransmission = new ConnectionTimer(queue, (now) => handlers.onRetransmissionTimeout(now), fault);
+    this.delayedAck = new ConnectionTimer(queue, (now) => handlers.onDelayedAckTimeout(now), fault);
+    this.persist = new ConnectionTimer(queue, (now) => handlers.onPersistTimeout(now), fault);
+    this.reorder = new ConnectionTimer(queue, (now) => handlers.onReorderTimeout(now), fault);
+    this.lossProbe = new ConnectionTimer(queue, (now) => handlers.onLossProbeTimeout(now), fault);
+    this.keepAlive = new ConnectionTimer(queue, (now) => handlers.onKeepAliveTimeout(now), fault);
+    this.close = new ConnectionTimer(queue, (now) => handlers.onCloseTimeout(now), fault);
   }
 
   /** The timers that watch data in flight: stopped once nothing more will be sent. */

@@ -105,6 +105,8 @@ export class TcpConnection {
       onLossProbeTimeout: (now) => this.sender.onLossProbeTimeout(now, this.currentState),
       onKeepAliveTimeout: (now) => this.onKeepAliveTimeout(now),
       onCloseTimeout: () => this.deleteTcb(undefined),
+      // The stack's timer dispatch logs the exception; the connection it broke ends here.
+      onFault: () => this.abortAfterFault(),
     });
     this.receiver = new TcpReceiver(config, this.options, this.counters, this.timers.delayedAck);
     this.sender = new TcpSender(tuple, iss, config, env, this.counters, this.options, this.receiver, this.timers, this.outcome);
@@ -252,6 +254,12 @@ export class TcpConnection {
   /** RFC 9293 3.10.5 ABORT. */
   abort(): void {
     if (!this.opened || this.currentState === 'CLOSED') return;
+    this.sendResetOnAbort();
+    this.receiver.buffer.clear();
+    this.deleteTcb(undefined);
+  }
+
+  private sendResetOnAbort(): void {
     switch (this.currentState) {
       case 'SYN-RECEIVED':
       case 'ESTABLISHED':
@@ -264,8 +272,24 @@ export class TcpConnection {
         // SYN-SENT, CLOSING, LAST-ACK, TIME-WAIT: delete the TCB without a RST.
         break;
     }
+  }
+
+  /**
+   * An exception escaped this connection's code (a bug, or a state nothing foresaw): its state can
+   * no longer be trusted, so it ends as an ABORT would (RFC 9293 3.10.5: a RST if it can still be
+   * sent, the TCB deleted), the socket sees ECONNABORTED and the rest of the stack goes on.
+   * Counted `connection_faults`; the caller logs the exception.
+   */
+  abortAfterFault(): void {
+    if (this.released) return;
+    this.counters.add('connection_faults');
+    try {
+      this.sendResetOnAbort();
+    } catch {
+      // The fault may be in sending itself; the TCB goes anyway.
+    }
     this.receiver.buffer.clear();
-    this.deleteTcb(undefined);
+    this.deleteTcb('ECONNABORTED');
   }
 
   /** RFC 1122 4.2.3.4: disable (true) or enable (false) the Nagle algorithm. */

@@ -10,8 +10,9 @@ import { socketErrorForIcmp } from '../ip/icmp-errors.js';
 import type { IpLayer, ReceivedPacket, TransportProtocol } from '../ip/transport-contract.js';
 import type { TimerHandle } from '../timers.js';
 import type { IcmpErrorQuote } from '../wire/icmpv4.js';
-import { MAX_PORT, type IPv4Address } from '../wire/address.js';
+import { formatIPv4, MAX_PORT, type IPv4Address } from '../wire/address.js';
 import { IPV4_MIN_HEADER, PROTOCOL_TCP } from '../wire/ipv4.js';
+import { errorDetail } from '../log.js';
 import { PortTable } from '../ports.js';
 import { encodeTcpSegment, parseTcpSegment, segmentLength, TCP_ACK, TCP_RST, TCP_SYN, type TcpSegment } from '../wire/tcp.js';
 import { TcpConnection } from './connection.js';
@@ -149,7 +150,12 @@ export class TcpLayer implements TransportProtocol {
     this.counters.add('segments_received');
     const connection = this.connections.get(connectionKey(header.source, segment.sourcePort, segment.destinationPort));
     if (connection !== undefined) {
-      connection.handleSegment(segment);
+      try {
+        connection.handleSegment(segment);
+      } catch (error) {
+        this.abortAfterFault(connection, error);
+        return;
+      }
       // TIME-WAIT is only ever entered on a segment (RFC 9293 3.10.7.4), so this is where a
       // shutdown learns of it.
       if (this.drain !== undefined && connection.state === 'TIME-WAIT') this.settled(connection);
@@ -227,7 +233,20 @@ export class TcpLayer implements TransportProtocol {
         listener.endpoint.enqueue(connection);
       },
     };
-    connection.acceptSyn(segment);
+    try {
+      connection.acceptSyn(segment);
+    } catch (error) {
+      this.abortAfterFault(connection, error);
+    }
+  }
+
+  /** A fault in one connection's code ends that connection, not the stack (nor the batch). */
+  private abortAfterFault(connection: TcpConnection, error: unknown): void {
+    const { remoteAddress, remotePort, localPort } = connection.tuple;
+    this.ip.logger.error(
+      `tcp ${formatIPv4(remoteAddress)}:${remotePort} -> port ${localPort}: connection aborted after an exception: ${errorDetail(error)}`,
+    );
+    connection.abortAfterFault();
   }
 
   /** RFC 9293 3.10.7.1: the reset for a segment that belongs to no connection. */
