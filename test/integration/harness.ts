@@ -76,6 +76,8 @@ export interface StackInNamespace {
   tun: string;
   hostAddress: string;
   stackAddress: string;
+  /** The PID of the process started for the CLI (`ip netns exec`, which runs tsx; the stack is in its process tree). */
+  pid: number;
   /** Output of the CLI so far. */
   output(): { stdout: string; stderr: string };
   /** Run a command inside the namespace. */
@@ -239,6 +241,7 @@ export async function startStackInNamespace(options: StartOptions = {}): Promise
     tun,
     hostAddress,
     stackAddress,
+    pid: cli.pid!,
     output: () => ({ stdout, stderr }),
     exec: ns.exec,
     spawn: ns.spawn,
