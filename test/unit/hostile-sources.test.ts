@@ -276,7 +276,7 @@ describe('faults are contained', () => {
   it("an exception in one connection's segment handling aborts it alone, counted and logged", async () => {
     const lines: string[] = [];
     const { b, first, second, listener, echoOnce, faultyPort } = await twoEchoConnections(lines);
-    const original = TcpConnection.prototype.handleSegment;
+    const original = Object.getOwnPropertyDescriptor(TcpConnection.prototype, 'handleSegment')!.value as TcpConnection['handleSegment'];
     vi.spyOn(TcpConnection.prototype, 'handleSegment').mockImplementation(function (this: TcpConnection, segment) {
       if (this.tuple.localAddress === STACK && this.tuple.remotePort === faultyPort) throw new Error('injected segment fault');
       original.call(this, segment);
@@ -296,7 +296,7 @@ describe('faults are contained', () => {
     // Stack A's side of the first connection throws from its keepalive timer.
     type KeepAliveTimeout = { onKeepAliveTimeout(now: number): void; tuple: TcpConnection['tuple'] };
     const prototype = TcpConnection.prototype as unknown as KeepAliveTimeout;
-    const original = prototype.onKeepAliveTimeout;
+    const original = Object.getOwnPropertyDescriptor(prototype, 'onKeepAliveTimeout')!.value as KeepAliveTimeout['onKeepAliveTimeout'];
     vi.spyOn(prototype, 'onKeepAliveTimeout').mockImplementation(function (this: KeepAliveTimeout, now: number) {
       if (this.tuple.localPort === faultyPort) throw new Error('injected timer fault');
       original.call(this, now);
