@@ -9,6 +9,7 @@ import { IPV4_MAX_DATAGRAM, IPV4_MIN_MTU } from '../src/wire/ipv4.js';
 import { parseImpairSpec } from '../src/link/impair.js';
 import { isLogLevel, type LogLevel } from '../src/log.js';
 import { openStack } from '../src/open.js';
+import { tcpConfigForLink } from '../src/stack.js';
 
 export const STACK_FLAGS_USAGE =
   '[--tun NAME] [--host-addr CIDR] [--addr IP] [--mtu N] [--pcap FILE] [--no-configure] [--log LEVEL] [--impair SPEC]';
@@ -78,6 +79,13 @@ export function parseStackFlags(
   const mtu = Number(mtuText);
   if (!/^\d+$/.test(mtuText) || mtu < IPV4_MIN_MTU || mtu > IPV4_MAX_DATAGRAM)
     fail(`--mtu ${mtuText}: expected an integer from ${IPV4_MIN_MTU} to ${IPV4_MAX_DATAGRAM}`);
+  try {
+    // What the stack would refuse (segments with their options that cannot fit), refused before
+    // the device is made.
+    tcpConfigForLink(mtu);
+  } catch (error) {
+    fail(`--mtu ${mtuText}: ${error instanceof Error ? error.message : String(error)}`);
+  }
   const log = values.log as string;
   if (!isLogLevel(log)) fail(`--log ${log}: expected error, warn, info or debug`);
   const impair = values.impair as string | undefined;

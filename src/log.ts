@@ -36,3 +36,8 @@ export const silentLogger: Logger = {
   debug() {},
   enabled: () => false,
 };
+
+/** An exception as one log line's detail: its stack when it has one (faults are logged, not thrown). */
+export function errorDetail(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}

@@ -9,21 +9,80 @@
  * its one setTimeout for it, so nothing has to "poke" the driver after scheduling. Input
  * handling and timer callbacks hold that re-arming and arm once when they finish. With
  * `manualTimers` no real timer is ever armed: the test moves time (ManualTime, or a FakeClock
- * and `runTimers()`).
+ * and `runTimers()`). An exception from a timer callback is counted (`timers: faults`) and
+ * logged, and the other callbacks run; the connection it belonged to aborts itself.
+ *
+ * Configuration a link cannot carry (a TCP segment with its options and one byte of data larger
+ * than the MTU, an MSS above MTU - 40) is refused here with EINVAL, not found at the first send.
  */
 import { monotonicClock, type Clock } from './clock.js';
 import { CounterSet, type Counters } from './counters.js';
 import { NetError } from './errors.js';
-import { IPv4Layer } from './ip/ip-layer.js';
+import { IPv4Layer, type PacketOrigin } from './ip/ip-layer.js';
 import type { Link } from './link/link.js';
-import { silentLogger, type Logger } from './log.js';
+import { errorDetail, silentLogger, type Logger } from './log.js';
 import { cryptoRandom, type RandomSource } from './random.js';
 import { TcpLayer } from './tcp/tcp-layer.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from './tcp/types.js';
 import { DeadlineQueue } from './timers.js';
 import { UdpLayer } from './udp/udp-layer.js';
 import { formatIPv4, parseIPv4Address, type IPv4Address } from './wire/address.js';
-import { PROTOCOL_TCP, PROTOCOL_UDP } from './wire/ipv4.js';
+import { IPV4_MAX_DATAGRAM, IPV4_MIN_HEADER, IPV4_MIN_MTU, PROTOCOL_TCP, PROTOCOL_UDP } from './wire/ipv4.js';
+import { TCP_MAX_SACK_BLOCKS, tcpHeaderLength, type SackBlock } from './wire/tcp.js';
+
+/** RFC 9293 3.7.1: MSS = MTU - 40, the fixed IPv4 and TCP headers. */
+const IPV4_TCP_HEADER_BYTES = 40;
+
+/**
+ * The TCP configuration of a stack on a link of `mtu` bytes: the defaults, the MSS the MTU gives,
+ * then the caller's settings, checked against what the link can carry. Throws NetError EINVAL
+ * for an MTU outside 68..65535, an unknown congestion controller, an MSS that is not an integer
+ * from 1 to MTU - 40, or an MTU too small for a TCP segment with the most options this
+ * configuration sends (SYN options; or timestamps plus SACK blocks, up to 40 bytes) and one byte
+ * of data: such a segment could not be sent, and a TCP that cannot send its ACKs cannot work.
+ */
+export function tcpConfigForLink(mtu: number, tcp: Partial<TcpConfig> = {}): TcpConfig {
+  if (!Number.isInteger(mtu) || mtu < IPV4_MIN_MTU || mtu > IPV4_MAX_DATAGRAM) {
+    throw new NetError('EINVAL', `link MTU ${mtu} is not an integer from ${IPV4_MIN_MTU} to ${IPV4_MAX_DATAGRAM}`);
+  }
+  const congestionControl: unknown = tcp.congestionControl;
+  if (congestionControl !== undefined && congestionControl !== 'cubic' && congestionControl !== 'newreno') {
+    throw new NetError('EINVAL', `tcp.congestionControl ${JSON.stringify(congestionControl)} is not 'cubic' or 'newreno'`);
+  }
+  const maxTimeWait: unknown = tcp.maxTimeWait;
+  if (maxTimeWait !== undefined && !(typeof maxTimeWait === 'number' && Number.isInteger(maxTimeWait) && maxTimeWait >= 0)) {
+    const shown = typeof maxTimeWait === 'number' ? String(maxTimeWait) : JSON.stringify(maxTimeWait);
+    throw new NetError('EINVAL', `tcp.maxTimeWait ${shown} is not a whole number of records (0 or more)`);
+  }
+  const config: TcpConfig = { ...DEFAULT_TCP_CONFIG, mss: mtu - IPV4_TCP_HEADER_BYTES, ...tcp };
+  const largestMss = mtu - IPV4_TCP_HEADER_BYTES;
+  if (!Number.isInteger(config.mss) || config.mss < 1 || config.mss > largestMss) {
+    throw new NetError(
+      'EINVAL',
+      `tcp.mss ${config.mss} does not fit MTU ${mtu}: the MSS is an integer from 1 to ${largestMss} (the MTU less 40 bytes of IPv4 and TCP headers)`,
+    );
+  }
+  // The largest TCP header we send: the SYN's options, or a segment's timestamps and as many
+  // SACK blocks as fit (RFC 2018 3: up to 40 bytes of options in all).
+  const timestamp = config.timestamps ? { value: 0, echo: 0 } : undefined;
+  const sackBlocks: SackBlock[] | undefined = config.sack
+    ? Array.from({ length: TCP_MAX_SACK_BLOCKS }, () => ({ left: 0, right: 0 }))
+    : undefined;
+  const largestHeader = Math.max(
+    tcpHeaderLength({ mss: config.mss, windowScale: config.windowScaling ? 0 : undefined, sackPermitted: config.sack, timestamp }),
+    tcpHeaderLength({ timestamp, sackBlocks }),
+  );
+  const smallestMtu = IPV4_MIN_HEADER + largestHeader + 1;
+  if (mtu < smallestMtu) {
+    throw new NetError(
+      'EINVAL',
+      `MTU ${mtu} cannot carry a TCP segment with its options: ${largestHeader} bytes of TCP header` +
+        `${config.sack || config.timestamps ? ' (timestamps and SACK blocks)' : ''}, 20 of IPv4 and 1 byte of data need an MTU of at least ${smallestMtu}` +
+        `${config.sack || config.timestamps ? '; raise the MTU or turn off tcp.sack and tcp.timestamps' : ''}`,
+    );
+  }
+  return config;
+}
 
 export interface StackOptions {
   link: Link;
@@ -81,7 +140,12 @@ export class Stack {
     this.mtu = options.link.mtu;
     this.clock = options.clock ?? monotonicClock;
     this.manualTimers = options.manualTimers ?? false;
-    this.timers = new DeadlineQueue(() => this.onEarlierDeadline());
+    // Checked before anything is built, so a refused configuration leaves nothing behind.
+    const tcpConfig = tcpConfigForLink(options.link.mtu, options.tcp);
+    this.timers = new DeadlineQueue(
+      () => this.onEarlierDeadline(),
+      (error) => this.onTimerFault(error),
+    );
     this.logger = options.logger ?? silentLogger;
     this.startedAt = this.clock.now();
     this.ip = new IPv4Layer({
@@ -95,23 +159,10 @@ export class Stack {
       icmpErrorRate: options.icmpErrorRate ?? 100,
       reassemblyTimeoutMs: options.reassemblyTimeoutMs ?? 30_000,
       reassemblyMaxBytes: options.reassemblyMaxBytes ?? 4 * 1024 * 1024,
-      loopback: (packets) => this.receiveBatch(packets),
+      loopback: (packets) => this.receive(packets, 'loopback'),
     });
     this.udp = new UdpLayer(this.ip);
-    const congestionControl: unknown = options.tcp?.congestionControl;
-    if (congestionControl !== undefined && congestionControl !== 'cubic' && congestionControl !== 'newreno') {
-      throw new NetError('EINVAL', `tcp.congestionControl ${JSON.stringify(congestionControl)} is not 'cubic' or 'newreno'`);
-    }
-    const maxTimeWait: unknown = options.tcp?.maxTimeWait;
-    if (maxTimeWait !== undefined && !(typeof maxTimeWait === 'number' && Number.isInteger(maxTimeWait) && maxTimeWait >= 0)) {
-      const shown = typeof maxTimeWait === 'number' ? String(maxTimeWait) : JSON.stringify(maxTimeWait);
-      throw new NetError('EINVAL', `tcp.maxTimeWait ${shown} is not a whole number of records (0 or more)`);
-    }
-    this.tcp = new TcpLayer(this.ip, {
-      ...DEFAULT_TCP_CONFIG,
-      mss: this.mtu - 40,
-      ...options.tcp,
-    });
+    this.tcp = new TcpLayer(this.ip, tcpConfig);
     this.ip.register(PROTOCOL_UDP, this.udp);
     this.ip.register(PROTOCOL_TCP, this.tcp);
     this.link.setReceiver((packets) => this.receiveBatch(packets));
@@ -132,11 +183,15 @@ export class Stack {
 
   /** Handle a batch of received IP packets (what the link's receiver calls). */
   receiveBatch(packets: readonly Uint8Array[]): void {
+    this.receive(packets, 'link');
+  }
+
+  private receive(packets: readonly Uint8Array[], origin: PacketOrigin): void {
     if (this.closed) return;
     const held = this.driverHeld;
     this.driverHeld = true;
     try {
-      this.ip.receiveBatch(packets);
+      this.ip.receiveBatch(packets, origin);
     } finally {
       this.driverHeld = held;
     }
@@ -158,6 +213,12 @@ export class Stack {
       this.driverHeld = false;
     }
     this.armDriver();
+  }
+
+  /** The DeadlineQueue's call: a timer callback threw; the others still run. */
+  private onTimerFault(error: unknown): void {
+    this.counters('timers').add('faults');
+    this.logger.error(`timer callback failed: ${errorDetail(error)}`);
   }
 
   /** The DeadlineQueue's call: a deadline earlier than every queued one was just scheduled. */

@@ -1,13 +1,18 @@
 /**
  * The one timer facility of the stack: a min-heap of deadlines. Protocol objects register a
  * deadline and a callback; the driver (real or fake) calls `runExpired(now)` and asks
- * `nextDeadline()` to know when to wake up next. Cancelling is O(1) (the entry is marked dead
- * and discarded when it reaches the top), so re-arming a retransmission timer on every ACK is
- * cheap.
+ * `nextDeadline()` to know when to wake up next. Cancelling removes the entry from the heap at
+ * once (each entry knows its index, O(log n)), so a stack that arms and cancels timers for many
+ * connections holds only the timers still pending, not every deadline it ever cancelled.
  *
  * Time arms itself: the queue tells its owner (`onEarlierDeadline`) whenever a new deadline is
  * earlier than everything queued, so a real-time driver that sleeps until the earliest deadline
  * can wake sooner, whoever scheduled it (an ACK handler, an API call, a timer callback).
+ *
+ * Faults are contained: an exception from one callback never stops the others. It goes to the
+ * entry's own `onFault` (a connection aborts itself) and to the owner's `onCallbackError` (which
+ * counts and logs it); without an owner's handler, the first one is rethrown once every due timer
+ * has run.
  */
 export interface TimerHandle {
   /** Cancel the timer; calling it after it fired or twice is harmless. */
@@ -19,60 +24,57 @@ interface Entry extends TimerHandle {
   deadline: number;
   seq: number;
   callback: (now: number) => void;
-  alive: boolean;
+  onFault: ((error: unknown) => void) | undefined;
+  /** Position in the heap, -1 once fired or cancelled. */
+  index: number;
 }
-
-/** The callback of a cancelled entry. */
-function dropped(): void {}
 
 export class DeadlineQueue {
   private heap: Entry[] = [];
   private insertionCounter = 0;
-  private liveCount = 0;
 
   /**
    * @param onEarlierDeadline called with the new deadline when one is scheduled earlier than
-   *   every entry in the heap, cancelled entries not yet discarded included. A driver armed for
-   *   `nextDeadline()` is therefore never later than the earliest live deadline: an entry that
-   *   does not trigger the call is no earlier than one the driver already wakes for (or wakes
-   *   for after discarding a cancelled one).
+   *   every entry in the heap. A driver armed for `nextDeadline()` is therefore never later than
+   *   the earliest deadline: an entry that does not trigger the call is no earlier than one the
+   *   driver already wakes for.
+   * @param onCallbackError a timer callback threw (after the entry's own onFault ran).
    */
-  constructor(private readonly onEarlierDeadline?: (deadline: number) => void) {}
+  constructor(
+    private readonly onEarlierDeadline?: (deadline: number) => void,
+    private readonly onCallbackError?: (error: unknown) => void,
+  ) {}
 
-  /** Number of timers still pending (cancelled ones excluded). */
+  /** Number of timers pending: the heap holds nothing else. */
   get size(): number {
-    return this.liveCount;
+    return this.heap.length;
   }
 
-  /** Schedule `callback` to run once `now >= deadline`. */
-  schedule(deadline: number, callback: (now: number) => void): TimerHandle {
+  /**
+   * Schedule `callback` to run once `now >= deadline`. `onFault` is told if the callback throws,
+   * so the owner of the timer can end what the callback left half done.
+   */
+  schedule(deadline: number, callback: (now: number) => void, onFault?: (error: unknown) => void): TimerHandle {
     const entry: Entry = {
       deadline,
       seq: this.insertionCounter++,
       callback,
-      alive: true,
+      onFault,
+      index: -1,
       get active() {
-        return this.alive;
+        return this.index >= 0;
       },
       cancel: () => {
-        if (entry.alive) {
-          entry.alive = false;
-          this.liveCount--;
-          // The entry stays in the heap until its deadline reaches the top (a FIN-WAIT-2 limit
-          // 60 s on): it must not keep what the callback holds (a whole connection) alive.
-          entry.callback = dropped;
-        }
+        if (entry.index >= 0) this.removeAt(entry.index);
       },
     };
-    this.liveCount++;
     this.push(entry);
     return entry;
   }
 
-  /** The earliest live deadline, or undefined when nothing is pending. */
+  /** The earliest pending deadline, or undefined when nothing is pending. */
   nextDeadline(): number | undefined {
-    this.dropDead();
-    return this.heap.length > 0 ? this.heap[0]!.deadline : undefined;
+    return this.heap[0]?.deadline;
   }
 
   /**
@@ -82,54 +84,94 @@ export class DeadlineQueue {
    */
   runExpired(now: number): number {
     let fired = 0;
+    let unhandled: { error: unknown } | undefined;
     for (;;) {
-      this.dropDead();
       const top = this.heap[0];
-      if (top === undefined || top.deadline > now) return fired;
-      this.pop();
-      top.alive = false;
-      this.liveCount--;
+      if (top === undefined || top.deadline > now) break;
+      this.removeAt(0);
       fired++;
-      top.callback(now);
+      try {
+        top.callback(now);
+      } catch (error) {
+        if (!this.reportFault(top, error)) unhandled ??= { error };
+      }
     }
+    if (unhandled !== undefined) throw unhandled.error;
+    return fired;
   }
 
-  private dropDead(): void {
-    while (this.heap.length > 0 && !this.heap[0]!.alive) this.pop();
+  /** Tell the entry's owner and the queue's owner of a callback's exception; false if nobody heard it. */
+  private reportFault(entry: Entry, error: unknown): boolean {
+    try {
+      entry.onFault?.(error);
+    } catch (faultError) {
+      // The clean-up failed too: the owner hears of both, one after the other.
+      this.reportToOwner(faultError);
+    }
+    return this.reportToOwner(error);
+  }
+
+  private reportToOwner(error: unknown): boolean {
+    if (this.onCallbackError === undefined) return false;
+    this.onCallbackError(error);
+    return true;
   }
 
   private less(a: Entry, b: Entry): boolean {
     return a.deadline < b.deadline || (a.deadline === b.deadline && a.seq < b.seq);
   }
 
-  private push(entry: Entry): void {
-    const heap = this.heap;
-    heap.push(entry);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.less(heap[i]!, heap[parent]!)) break;
-      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
-      i = parent;
-    }
-    if (i === 0) this.onEarlierDeadline?.(entry.deadline);
+  private place(entry: Entry, index: number): void {
+    this.heap[index] = entry;
+    entry.index = index;
   }
 
-  private pop(): void {
+  private push(entry: Entry): void {
+    this.heap.push(entry);
+    const index = this.siftUp(entry, this.heap.length - 1);
+    if (index === 0) this.onEarlierDeadline?.(entry.deadline);
+  }
+
+  /** Take the entry at `index` out of the heap: the last entry fills the hole and moves to its place. */
+  private removeAt(index: number): void {
     const heap = this.heap;
+    const removed = heap[index]!;
+    removed.index = -1;
     const last = heap.pop()!;
-    if (heap.length === 0) return;
-    heap[0] = last;
-    let i = 0;
+    if (last === removed) return;
+    if (index > 0 && this.less(last, heap[(index - 1) >> 1]!)) this.siftUp(last, index);
+    else this.siftDown(last, index);
+  }
+
+  /** Move `entry` from `index` towards the root until its parent is no later; returns its index. */
+  private siftUp(entry: Entry, index: number): number {
+    const heap = this.heap;
+    let i = index;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const above = heap[parent]!;
+      if (!this.less(entry, above)) break;
+      this.place(above, i);
+      i = parent;
+    }
+    this.place(entry, i);
+    return i;
+  }
+
+  /** Move `entry` from `index` towards the leaves until no child is earlier. */
+  private siftDown(entry: Entry, index: number): void {
+    const heap = this.heap;
+    const length = heap.length;
+    let i = index;
     for (;;) {
       const left = 2 * i + 1;
+      if (left >= length) break;
       const right = left + 1;
-      let smallest = i;
-      if (left < heap.length && this.less(heap[left]!, heap[smallest]!)) smallest = left;
-      if (right < heap.length && this.less(heap[right]!, heap[smallest]!)) smallest = right;
-      if (smallest === i) return;
-      [heap[i], heap[smallest]] = [heap[smallest]!, heap[i]!];
-      i = smallest;
+      const child = right < length && this.less(heap[right]!, heap[left]!) ? right : left;
+      if (!this.less(heap[child]!, entry)) break;
+      this.place(heap[child]!, i);
+      i = child;
     }
+    this.place(entry, i);
   }
 }

@@ -2,7 +2,7 @@
  * The demo services `npm start` runs on the stack's address (docs/ARCHITECTURE.md, "The demo
  * services"): TCP 7 echo, TCP 9 discard, TCP 80 HTTP/1.1 via node:http, UDP 7 echo. Every other
  * TCP port gets a RST and every other UDP port an ICMP port unreachable, which the stack does by
- * itself.
+ * itself. The UDP echo does not answer well-known ports, so it cannot loop with another service.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -13,6 +13,14 @@ import type { UdpSocket } from '../api/udp.js';
 import { NetError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Stack } from '../stack.js';
+
+/**
+ * The UDP echo answers no datagram from a port below this: the well-known ports (RFC 6335 6) are
+ * where services live, and an echo answering one (its own port 7, chargen 19, another echo) can
+ * start a loop between two services that never ends. Classic inetd refuses them the same way
+ * (BSD's dg_badinput); port 0 means "no reply" (RFC 768) and is refused too.
+ */
+const UDP_ECHO_LOWEST_PEER_PORT = 1024;
 
 /** Largest N for GET /bytes/N (2^34). */
 const MAX_BYTES_DOWNLOAD = 2 ** 34;
@@ -92,6 +100,10 @@ export async function startDemoServices(stack: Stack, logger: Logger): Promise<D
     for (;;) {
       try {
         const { n, addr } = await udpEcho.readFrom(buffer);
+        if (addr.port < UDP_ECHO_LOWEST_PEER_PORT) {
+          stack.counters('udp').drop('echo_to_well_known_port');
+          continue;
+        }
         await udpEcho.writeTo(buffer.subarray(0, n), addr);
       } catch (error) {
         if (error instanceof NetError && error.code === 'ECLOSED') return;

@@ -5,24 +5,13 @@
  * codec is in src/wire/icmpv4.ts.
  */
 import type { NetErrorCode } from '../errors.js';
-import { BROADCAST_ADDRESS, isMulticast, type IPv4Address } from '../wire/address.js';
+import { BROADCAST_ADDRESS, isMulticast, martianClass } from '../wire/address.js';
 import { ICMP_DEST_UNREACHABLE, NET_UNREACHABLE, PORT_UNREACHABLE, PROTOCOL_UNREACHABLE } from '../wire/icmpv4.js';
 import { PROTOCOL_ICMP, PROTOCOL_TCP, type IPv4Header } from '../wire/ipv4.js';
 
 /** Types RFC 792 and its successors define as queries or informational: errors may answer them.
  *  Anything else, unknown types included, is treated as an error (as Linux does). */
 const NON_ERROR_TYPES = new Set([0, 8, 9, 10, 13, 14, 15, 16, 17, 18]);
-
-/** RFC 1122 3.2.1.3: addresses that do not name a single host. */
-function isNotASingleHost(address: IPv4Address): boolean {
-  return (
-    address === 0 ||
-    address === BROADCAST_ADDRESS ||
-    isMulticast(address) ||
-    address >>> 24 === 127 || // loopback
-    address >>> 28 === 0xf // class E, reserved
-  );
-}
 
 /**
  * May an ICMP error be sent about this datagram? RFC 1122 3.2.2: never about an ICMP error
@@ -34,7 +23,7 @@ function isNotASingleHost(address: IPv4Address): boolean {
 export function shouldSendIcmpError(offendingHeader: IPv4Header, offendingPayload: Uint8Array): boolean {
   if (offendingHeader.fragmentOffset !== 0) return false;
   if (offendingHeader.destination === BROADCAST_ADDRESS || isMulticast(offendingHeader.destination)) return false;
-  if (isNotASingleHost(offendingHeader.source)) return false;
+  if (martianClass(offendingHeader.source) !== undefined) return false;
   if (offendingHeader.protocol === PROTOCOL_ICMP) {
     const type = offendingPayload[0];
     // Without the type we cannot tell it is not an error: stay silent.

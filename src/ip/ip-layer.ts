@@ -6,15 +6,20 @@
  * locally, and fragment what exceeds the path MTU unless DF is set (the estimates RFC 1191 path
  * MTU discovery keeps per destination, path-mtu.ts). It is also what the transports
  * see below them (IpLayer): the stack's clock, timers, randomness and counters come through it.
+ *
+ * On a hostile wire: packets from the link with a martian source (our own address, 0/8, 127/8,
+ * multicast, class E, broadcast; RFC 1122 3.2.1.3, RFC 1812 5.3.7) are dropped before anything
+ * answers them, nothing is ever sent to a martian destination, a socket talking to itself through
+ * local delivery has a hop limit, and an exception while handling one packet drops that packet.
  */
+import { readUint16 } from '../bytes.js';
 import type { Clock } from '../clock.js';
 import type { CounterSet, Counters } from '../counters.js';
-import { NetError } from '../errors.js';
 import type { Link } from '../link/link.js';
-import type { Logger } from '../log.js';
+import { errorDetail, type Logger } from '../log.js';
 import type { RandomSource } from '../random.js';
 import type { DeadlineQueue, TimerHandle } from '../timers.js';
-import type { IPv4Address } from '../wire/address.js';
+import { martianClass, type IPv4Address } from '../wire/address.js';
 import {
   FRAGMENT_REASSEMBLY_TIME_EXCEEDED,
   ICMP_DEST_UNREACHABLE,
@@ -22,7 +27,16 @@ import {
   ICMP_TIME_EXCEEDED,
   PROTOCOL_UNREACHABLE,
 } from '../wire/icmpv4.js';
-import { headerFieldsOf, IPV4_MIN_HEADER, parseIPv4Packet, PROTOCOL_ICMP, writeIPv4Header, type IPv4Header } from '../wire/ipv4.js';
+import {
+  headerFieldsOf,
+  IPV4_MIN_HEADER,
+  parseIPv4Packet,
+  PROTOCOL_ICMP,
+  PROTOCOL_TCP,
+  PROTOCOL_UDP,
+  writeIPv4Header,
+  type IPv4Header,
+} from '../wire/ipv4.js';
 import { fragmentPacket } from './fragment.js';
 import { Icmp } from './icmp.js';
 import { PathMtuCache } from './path-mtu.js';
@@ -62,6 +76,38 @@ function quotablePacket(header: IPv4Header, payload: Uint8Array): Uint8Array {
   return packet;
 }
 
+/** Where a batch of received packets comes from: the link, or our own local delivery. */
+export type PacketOrigin = 'link' | 'loopback';
+
+/**
+ * The hop limit of a socket talking to itself through local delivery: how many event-loop turns
+ * in a row a datagram from our address and port P to our address and port P (TCP or UDP) may be
+ * looped back, each one sent while the previous one was being delivered.
+ *
+ * Why this design. Local delivery (RFC 1122 3.2.1.3 allows a host to talk to itself) runs one
+ * batch per turn of the event loop, and an automatic responder that answers its own datagram
+ * (the UDP echo service getting a datagram "from" itself, or a LAND-like TCP connection whose
+ * peer is itself answering each of its own ACKs) keeps one datagram in flight forever, at full
+ * CPU. A TTL cannot be carried across the application (an echo sends a new datagram), and a
+ * generation count on all local traffic cannot tell a loop from two sockets in a long
+ * conversation (a TCP transfer over our own address is an unbroken chain of turns too). What
+ * tells them apart is the endpoint: two sockets talking have different ports, a socket that
+ * receives what it sends itself has the same address and port on both ends, and a conversation
+ * of one socket with itself that never pauses for a turn is a loop. So the IP layer counts, per
+ * such self-addressed endpoint, the turns in a row in which it sent a datagram while its previous
+ * one was being delivered, and past this limit drops the datagram (counted `local_loop_limit`),
+ * which ends the loop; the count starts again after a turn without one. Loops between two
+ * different automatic responders are the responders' to avoid (the demo's UDP echo does not
+ * answer well-known ports, src/demo/services.ts).
+ */
+const SELF_LOOP_HOP_LIMIT = 16;
+
+/** A self-addressed endpoint's run of looped turns: the batch it last joined and its length. */
+interface SelfLoopRun {
+  batch: number;
+  hops: number;
+}
+
 export class IPv4Layer implements IpLayer {
   readonly address: IPv4Address;
   readonly mtu: number;
@@ -82,6 +128,12 @@ export class IPv4Layer implements IpLayer {
   private identification: number;
   private reassemblyTimer: TimerHandle | undefined;
   private loopbackQueue: Uint8Array[] = [];
+  /** Local delivery batches flushed so far; the queue fills batch `loopbackBatches + 1`. */
+  private loopbackBatches = 0;
+  /** The batch being delivered, from its flush until the next turn (what it sends is its echo). */
+  private deliveringBatch: number | undefined;
+  /** Self-addressed endpoints (protocol and port) seen in the last batches, for the hop limit. */
+  private readonly selfLoopRuns = new Map<number, SelfLoopRun>();
   private closed = false;
 
   constructor(options: IPv4LayerOptions) {
@@ -137,21 +189,21 @@ export class IPv4Layer implements IpLayer {
     return { pending: this.reassembler.pendingCount, heldBytes: this.reassembler.heldBytes };
   }
 
-  /** Handle a batch of received packets. */
-  receiveBatch(packets: readonly Uint8Array[]): void {
+  /** Handle a batch of received packets, from the link or from our own local delivery. */
+  receiveBatch(packets: readonly Uint8Array[], origin: PacketOrigin = 'link'): void {
     for (const packet of packets) {
       try {
-        this.receivePacket(packet);
+        this.receivePacket(packet, origin);
       } catch (error) {
         // A bug in protocol code must not take the whole stack down with one packet; count it
         // and keep going (the packet is dropped).
         this.ipCounters.drop('internal_error');
-        this.logger.error(`internal error handling a packet: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        this.logger.error(`internal error handling a packet: ${errorDetail(error)}`);
       }
     }
   }
 
-  private receivePacket(packet: Uint8Array): void {
+  private receivePacket(packet: Uint8Array, origin: PacketOrigin): void {
     const ip = this.ipCounters;
     ip.add('received');
     const parsed = parseIPv4Packet(packet);
@@ -160,6 +212,16 @@ export class IPv4Layer implements IpLayer {
       return;
     }
     let { header, payload } = parsed;
+    if (origin === 'link') {
+      // RFC 1122 3.2.1.3 / RFC 1812 5.3.7: a source that is not a single host elsewhere (or is
+      // our own address, which only local delivery carries) is forged or broken; anything we
+      // answered would go to a group, to nowhere, or back to ourselves.
+      const martian = martianClass(header.source, this.address);
+      if (martian !== undefined) {
+        ip.drop(`martian_source_${martian}`);
+        return;
+      }
+    }
     let originalPacket = packet;
     if (header.destination !== this.address) {
       ip.drop('not_for_us');
@@ -197,6 +259,15 @@ export class IPv4Layer implements IpLayer {
 
   sendTransport(protocol: number, destination: IPv4Address, packet: Uint8Array, dontFragment = false): void {
     if (this.closed) return;
+    if (destination !== this.address) {
+      // The last guard (RFC 1122 3.2.1.3): whatever a transport or ICMP decided, nothing is
+      // sent to an address that is not a single host (a reply to a martian that got this far).
+      const martian = martianClass(destination);
+      if (martian !== undefined) {
+        this.ipCounters.drop(`martian_destination_${martian}`);
+        return;
+      }
+    }
     this.identification = (this.identification + 1) & 0xffff;
     writeIPv4Header(packet, 0, {
       source: this.address,
@@ -210,7 +281,7 @@ export class IPv4Layer implements IpLayer {
       // Traffic to ourselves never reaches the link (as with Linux's loopback): it is delivered
       // on the next turn of the event loop, so a send from inside a receive handler does not
       // recurse.
-      this.loopBack(packet);
+      this.loopBack(protocol, packet);
       return;
     }
     if (packet.length <= this.mtu && (dontFragment || packet.length <= this.pathMtu(destination))) {
@@ -221,8 +292,11 @@ export class IPv4Layer implements IpLayer {
       return;
     }
     if (dontFragment) {
+      // Its sender should have sized it (TCP sizes segments to the path MTU; the stack refuses a
+      // configuration whose segments cannot fit the link): count and drop, never throw from the
+      // send path, which runs inside receive handlers and timer callbacks.
       this.ipCounters.drop('too_big_df');
-      throw new NetError('EMSGSIZE', `packet of ${packet.length} bytes exceeds MTU ${this.mtu} with DF set`);
+      return;
     }
     // RFC 1191 section 3: without DF, fragment to the path MTU, so no router has to.
     const fragments = fragmentPacket(packet, this.pathMtu(destination));
@@ -233,16 +307,52 @@ export class IPv4Layer implements IpLayer {
     }
   }
 
-  private loopBack(packet: Uint8Array): void {
+  private loopBack(protocol: number, packet: Uint8Array): void {
+    if (this.exceedsSelfLoopHopLimit(protocol, packet)) {
+      this.ipCounters.drop('local_loop_limit');
+      return;
+    }
     this.ipCounters.add('looped_back');
     this.loopbackQueue.push(packet);
     if (this.loopbackQueue.length === 1) {
       setImmediate(() => {
         const batch = this.loopbackQueue;
         this.loopbackQueue = [];
+        const flushed = ++this.loopbackBatches;
+        this.deliveringBatch = flushed;
+        // A run not continued by the batch just flushed can never be continued again.
+        for (const [endpoint, run] of this.selfLoopRuns) if (run.batch < flushed) this.selfLoopRuns.delete(endpoint);
         this.loopback(batch);
+        // What is sent from now until the next turn (synchronously, or by the application on
+        // the microtasks that follow) answers this batch; immediates run in order, so this one
+        // ends the turn before the next batch is flushed.
+        setImmediate(() => {
+          if (this.deliveringBatch === flushed) this.deliveringBatch = undefined;
+        });
       });
     }
+  }
+
+  /**
+   * SELF_LOOP_HOP_LIMIT: is `packet` (to our own address) from a TCP or UDP endpoint to itself
+   * that has been looping for too many turns in a row? Records the run otherwise.
+   */
+  private exceedsSelfLoopHopLimit(protocol: number, packet: Uint8Array): boolean {
+    if (protocol !== PROTOCOL_TCP && protocol !== PROTOCOL_UDP) return false;
+    // TCP and UDP both start with the source and destination ports; our header has no options.
+    const port = readUint16(packet, IPV4_MIN_HEADER);
+    if (port !== readUint16(packet, IPV4_MIN_HEADER + 2)) return false;
+    const endpoint = protocol * 0x10000 + port;
+    const batch = this.loopbackBatches + 1;
+    const run = this.selfLoopRuns.get(endpoint);
+    if (run?.batch === batch) return false;
+    const hops = run !== undefined && run.batch === this.deliveringBatch ? run.hops + 1 : 1;
+    if (hops > SELF_LOOP_HOP_LIMIT) {
+      this.selfLoopRuns.delete(endpoint);
+      return true;
+    }
+    this.selfLoopRuns.set(endpoint, { batch, hops });
+    return false;
   }
 
   sendIcmpError(type: number, code: number, offending: ReceivedPacket, restOfHeader = 0): void {

@@ -40,7 +40,8 @@ export interface IpLayer {
   counters(layer: string): Counters;
   /**
    * Send a transport payload that starts at IPV4_MIN_HEADER in `packet` (the headroom the IPv4
-   * header is written into). Throws EMSGSIZE when it exceeds the MTU with `dontFragment`.
+   * header is written into). A datagram over the MTU with `dontFragment`, or to a martian
+   * destination, is counted and dropped: sending never throws.
    */
   sendTransport(protocol: number, destination: IPv4Address, packet: Uint8Array, dontFragment?: boolean): void;
   /** Send an ICMP error about a received packet (rate limited, RFC 1122 3.2.2 rules applied). */

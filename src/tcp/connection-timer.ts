@@ -37,6 +37,8 @@ export class ConnectionTimer<Owner = void> {
     private readonly queue: DeadlineQueue,
     private readonly onExpire: (now: number, owner: Owner) => void,
     private readonly owner: Owner,
+    /** The expiry handler threw: told before the exception goes on to the stack's dispatch. */
+    private readonly onFault?: (error: unknown, owner: Owner) => void,
   ) {}
 
   get armed(): boolean {
@@ -74,7 +76,18 @@ export class ConnectionTimer<Owner = void> {
       return;
     }
     this.due = Number.POSITIVE_INFINITY;
-    this.onExpire(now, this.owner);
+    if (this.onFault === undefined) {
+      this.onExpire(now, this.owner);
+      return;
+    }
+    try {
+      this.onExpire(now, this.owner);
+    } catch (error) {
+      // The owner (the connection) ends what the exception broke; the stack's timer dispatch
+      // then counts and logs it, and goes on with the other timers.
+      this.onFault(error, this.owner);
+      throw error;
+    }
   }
 }
 
@@ -90,6 +103,8 @@ export interface ConnectionTimerHandlers {
   onLossProbeTimeout(now: number): void;
   onKeepAliveTimeout(now: number): void;
   onCloseTimeout(now: number): void;
+  /** One of the handlers threw (a bug): the connection cannot be trusted to go on. */
+  onFault?(error: unknown): void;
 }
 
 type HandlerTimer = ConnectionTimer<ConnectionTimerHandlers>;
@@ -102,6 +117,7 @@ const expireReorder = (now: number, h: ConnectionTimerHandlers): void => h.onReo
 const expireLossProbe = (now: number, h: ConnectionTimerHandlers): void => h.onLossProbeTimeout(now);
 const expireKeepAlive = (now: number, h: ConnectionTimerHandlers): void => h.onKeepAliveTimeout(now);
 const expireClose = (now: number, h: ConnectionTimerHandlers): void => h.onCloseTimeout(now);
+const faultOf = (error: unknown, h: ConnectionTimerHandlers): void => h.onFault?.(error);
 
 /** The timer kinds of one connection. */
 export class ConnectionTimers {
@@ -115,13 +131,13 @@ export class ConnectionTimers {
   readonly close: HandlerTimer;
 
   constructor(queue: DeadlineQueue, handlers: ConnectionTimerHandlers) {
-    this.retransmission = new ConnectionTimer(queue, expireRetransmission, handlers);
-    this.delayedAck = new ConnectionTimer(queue, expireDelayedAck, handlers);
-    this.persist = new ConnectionTimer(queue, expirePersist, handlers);
-    this.reorder = new ConnectionTimer(queue, expireReorder, handlers);
-    this.lossProbe = new ConnectionTimer(queue, expireLossProbe, handlers);
-    this.keepAlive = new ConnectionTimer(queue, expireKeepAlive, handlers);
-    this.close = new ConnectionTimer(queue, expireClose, handlers);
+    this.retransmission = new ConnectionTimer(queue, expireRetransmission, handlers, faultOf);
+    this.delayedAck = new ConnectionTimer(queue, expireDelayedAck, handlers, faultOf);
+    this.persist = new ConnectionTimer(queue, expirePersist, handlers, faultOf);
+    this.reorder = new ConnectionTimer(queue, expireReorder, handlers, faultOf);
+    this.lossProbe = new ConnectionTimer(queue, expireLossProbe, handlers, faultOf);
+    this.keepAlive = new ConnectionTimer(queue, expireKeepAlive, handlers, faultOf);
+    this.close = new ConnectionTimer(queue, expireClose, handlers, faultOf);
   }
 
   /** The timers that watch data in flight: stopped once nothing more will be sent. */

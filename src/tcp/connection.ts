@@ -282,6 +282,12 @@ export class TcpConnection {
   /** RFC 9293 3.10.5 ABORT. */
   abort(): void {
     if (!this.opened || this.released) return;
+    this.sendResetOnAbort();
+    this.receiver.buffer.clear();
+    this.deleteTcb(undefined);
+  }
+
+  private sendResetOnAbort(): void {
     switch (this.currentState) {
       case 'SYN-RECEIVED':
       case 'ESTABLISHED':
@@ -294,8 +300,29 @@ export class TcpConnection {
         // SYN-SENT, CLOSING, LAST-ACK, TIME-WAIT: delete the TCB without a RST.
         break;
     }
+  }
+
+  /**
+   * An exception escaped this connection's code (a bug, or a state nothing foresaw): its state can
+   * no longer be trusted, so it ends as an ABORT would (RFC 9293 3.10.5: a RST if it can still be
+   * sent, the TCB deleted), the socket sees ECONNABORTED and the rest of the stack goes on.
+   * Counted `connection_faults`; the caller logs the exception.
+   */
+  abortAfterFault(): void {
+    if (this.released) return;
+    this.counters.add('connection_faults');
+    try {
+      this.sendResetOnAbort();
+    } catch {
+      // The fault may be in sending itself; the TCB goes anyway.
+    }
     this.receiver.buffer.clear();
-    this.deleteTcb(undefined);
+    this.deleteTcb('ECONNABORTED');
+  }
+
+  /** ConnectionTimerHandlers: a timer callback of this connection threw. */
+  onFault(): void {
+    this.abortAfterFault();
   }
 
   /** RFC 1122 4.2.3.4: disable (true) or enable (false) the Nagle algorithm. */

@@ -11,8 +11,9 @@ import { socketErrorForIcmp } from '../ip/icmp-errors.js';
 import type { IpLayer, ReceivedPacket, TransportProtocol } from '../ip/transport-contract.js';
 import type { TimerHandle } from '../timers.js';
 import type { IcmpErrorQuote } from '../wire/icmpv4.js';
-import { MAX_PORT, type IPv4Address } from '../wire/address.js';
+import { formatIPv4, MAX_PORT, type IPv4Address } from '../wire/address.js';
 import { IPV4_MIN_HEADER, PROTOCOL_TCP } from '../wire/ipv4.js';
+import { errorDetail } from '../log.js';
 import { PortTable } from '../ports.js';
 import { encodeTcpSegment, parseTcpSegment, segmentLength, TCP_ACK, TCP_RST, TCP_SYN, type TcpSegment } from '../wire/tcp.js';
 import { ChallengeAckBudget } from './ack-rate-limit.js';
@@ -231,7 +232,12 @@ export class TcpLayer implements TransportProtocol {
     const key = connectionKey(header.source, segment.sourcePort, segment.destinationPort);
     const connection = this.connections.get(key);
     if (connection !== undefined) {
-      connection.handleSegment(segment);
+      try {
+        connection.handleSegment(segment);
+      } catch (error) {
+        this.abortAfterFault(connection, error);
+        return;
+      }
       return;
     }
     const timeWait = this.timeWait.get(key);
@@ -309,7 +315,20 @@ export class TcpLayer implements TransportProtocol {
         this.handOver(listener, connection);
       },
     };
-    connection.acceptSyn(segment);
+    try {
+      connection.acceptSyn(segment);
+    } catch (error) {
+      this.abortAfterFault(connection, error);
+    }
+  }
+
+  /** A fault in one connection's code ends that connection, not the stack (nor the batch). */
+  private abortAfterFault(connection: TcpConnection, error: unknown): void {
+    const { remoteAddress, remotePort, localPort } = connection.tuple;
+    this.ip.logger.error(
+      `tcp ${formatIPv4(remoteAddress)}:${remotePort} -> port ${localPort}: connection aborted after an exception: ${errorDetail(error)}`,
+    );
+    connection.abortAfterFault();
   }
 
   /** A passive open reached ESTABLISHED: queue it for accept(), if the listener is there and has room. */
@@ -415,7 +434,11 @@ export class TcpLayer implements TransportProtocol {
     const connection = this.createConnection(tuple, () => undefined, seqAdd(ack.ack, -1));
     connection.events = { onEstablished: () => this.handOver(listener, connection) };
     const timestamp = this.config.timestamps ? ack.options.timestamp : undefined;
-    connection.acceptCookie(ack, cookieSynOptions(mss, timestamp));
+    try {
+      connection.acceptCookie(ack, cookieSynOptions(mss, timestamp));
+    } catch (error) {
+      this.abortAfterFault(connection, error);
+    }
     return true;
   }
 

@@ -1,7 +1,7 @@
 /**
  * UDP demultiplexing and the port table (RFC 768, RFC 1122 4.1). Each bound port has one
  * endpoint; a datagram to an unbound port draws ICMP port unreachable (RFC 1122 4.1.3.1), rate
- * limited by the IP layer.
+ * limited by the IP layer. An exception from a socket's delivery closes that socket only.
  */
 import type { Counters } from '../counters.js';
 import type { NetErrorCode } from '../errors.js';
@@ -10,6 +10,7 @@ import type { IpLayer, ReceivedPacket, TransportProtocol } from '../ip/transport
 import type { IPv4Address } from '../wire/address.js';
 import { ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE } from '../wire/icmpv4.js';
 import { IPV4_MIN_HEADER, PROTOCOL_UDP } from '../wire/ipv4.js';
+import { errorDetail } from '../log.js';
 import { PortTable } from '../ports.js';
 import { encodeUdpDatagram, parseUdpDatagram } from '../wire/udp.js';
 
@@ -62,7 +63,27 @@ export class UdpLayer implements TransportProtocol {
       this.counters.drop('not_from_connected_peer');
       return;
     }
-    endpoint.deliver(header.source, datagram.sourcePort, datagram.payload);
+    try {
+      endpoint.deliver(header.source, datagram.sourcePort, datagram.payload);
+    } catch (error) {
+      this.abortAfterFault(datagram.destinationPort, endpoint, error);
+    }
+  }
+
+  /**
+   * An exception from a socket's delivery (a bug): the socket's state can no longer be trusted,
+   * so it is closed (its reader sees ECLOSED), counted `socket_faults` and logged; the stack and
+   * every other socket go on.
+   */
+  private abortAfterFault(port: number, endpoint: UdpEndpoint, error: unknown): void {
+    this.counters.add('socket_faults');
+    this.ip.logger.error(`udp port ${port}: socket closed after an exception: ${errorDetail(error)}`);
+    try {
+      endpoint.shutdown();
+    } catch {
+      // Closing failed as well: at least take the port back.
+    }
+    this.ports.release(port, endpoint);
   }
 
   receiveIcmpError(type: number, code: number, quote: { sourcePort: number; destination: IPv4Address; destinationPort: number }): void {

@@ -58,3 +58,29 @@ export const MAX_PORT = 0xffff;
 export function isMulticast(address: IPv4Address): boolean {
   return address >>> 28 === 0xe;
 }
+
+/**
+ * The classes of addresses that never name a single host on the wire (RFC 1122 3.2.1.3, the list
+ * of RFC 1812 5.3.7): `zero_net` 0.0.0.0/8 ("this network", only a source while a host learns its
+ * address), `loopback` 127.0.0.0/8 (never outside a host), `multicast` 224.0.0.0/4 (a group, never
+ * a source), `class_e` 240.0.0.0/4 (reserved), `broadcast` 255.255.255.255 (inside class E, told
+ * apart). `self` is the host's own address, which only the host itself may use as a source.
+ */
+export type MartianClass = 'self' | 'zero_net' | 'loopback' | 'multicast' | 'class_e' | 'broadcast';
+
+/**
+ * The martian class of `address`, or undefined for an address that may be a peer. `ownAddress`,
+ * when given, is reported as `self` (a datagram from the link claiming our own address as its
+ * source is spoofed, RFC 1812 5.3.7); omit it to classify a destination, where our own address
+ * is local delivery, not a martian.
+ */
+export function martianClass(address: IPv4Address, ownAddress?: IPv4Address): MartianClass | undefined {
+  if (address === ownAddress) return 'self';
+  const firstOctet = address >>> 24;
+  if (firstOctet === 0) return 'zero_net';
+  if (firstOctet === 127) return 'loopback';
+  if (isMulticast(address)) return 'multicast';
+  if (address === BROADCAST_ADDRESS) return 'broadcast';
+  if (address >>> 28 === 0xf) return 'class_e';
+  return undefined;
+}

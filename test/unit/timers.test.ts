@@ -154,11 +154,80 @@ describe('DeadlineQueue', () => {
     queue.schedule(40, () => {});
     armedFor = queue.nextDeadline()!; // the driver arms for 10
     cancelled.cancel();
-    queue.schedule(20, () => {}); // not reported (10 is still in the heap), but no later than the armed 10
+    queue.schedule(20, () => {}); // reported (10 left the heap), and the driver stays armed for 10
     expect(armedFor).toBe(10);
     expect(queue.nextDeadline()).toBe(20); // the driver wakes at 10, discards, re-arms for 20
     queue.schedule(15, () => {});
     expect(armedFor).toBe(10);
     expect(queue.nextDeadline()).toBe(15);
+  });
+
+  it('removes cancelled entries from the heap at once: its size returns to zero', () => {
+    const earlier: number[] = [];
+    const queue = new DeadlineQueue((deadline) => earlier.push(deadline));
+    const handles = Array.from({ length: 1000 }, (_, i) => queue.schedule(1000 + ((i * 7919) % 1000), () => {}));
+    expect(queue.size).toBe(1000);
+    for (let i = 0; i < handles.length; i += 2) handles[i]!.cancel();
+    expect(queue.size).toBe(500);
+    for (const handle of handles) handle.cancel();
+    expect(queue.size).toBe(0);
+    expect(queue.nextDeadline()).toBeUndefined();
+    // Nothing cancelled lingers at the top: a later deadline is the earliest again at once.
+    const early = queue.schedule(10, () => {});
+    early.cancel();
+    earlier.length = 0;
+    queue.schedule(20, () => {});
+    expect(earlier).toEqual([20]);
+  });
+
+  it('keeps heap order when entries are removed from the middle', () => {
+    const queue = new DeadlineQueue();
+    const fired: number[] = [];
+    const handles = new Map<number, { cancel(): void }>();
+    for (let i = 0; i < 200; i++) {
+      const deadline = (i * 37) % 200;
+      handles.set(
+        deadline,
+        queue.schedule(deadline, () => fired.push(deadline)),
+      );
+    }
+    for (let d = 0; d < 200; d += 3) handles.get(d)!.cancel();
+    queue.runExpired(1000);
+    expect(fired).toEqual(Array.from({ length: 200 }, (_, d) => d).filter((d) => d % 3 !== 0));
+  });
+
+  it('never lets one callback stop the others: the entry and the owner hear of the exception', () => {
+    const faults: unknown[] = [];
+    const entryFaults: unknown[] = [];
+    const queue = new DeadlineQueue(undefined, (error) => faults.push(error));
+    const fired: string[] = [];
+    queue.schedule(
+      10,
+      () => {
+        throw new Error('boom');
+      },
+      (error) => entryFaults.push(error),
+    );
+    queue.schedule(10, () => fired.push('after'));
+    queue.schedule(20, () => fired.push('later'));
+    expect(queue.runExpired(20)).toBe(3);
+    expect(fired).toEqual(['after', 'later']);
+    expect(faults.map((error) => (error as Error).message)).toEqual(['boom']);
+    expect(entryFaults).toEqual(faults);
+  });
+
+  it('without an owner to tell, runs every due callback and then rethrows the first exception', () => {
+    const queue = new DeadlineQueue();
+    const fired: string[] = [];
+    queue.schedule(10, () => {
+      throw new Error('first');
+    });
+    queue.schedule(11, () => {
+      throw new Error('second');
+    });
+    queue.schedule(12, () => fired.push('ran'));
+    expect(() => queue.runExpired(20)).toThrow('first');
+    expect(fired).toEqual(['ran']);
+    expect(queue.size).toBe(0);
   });
 });

@@ -4,6 +4,7 @@ import {
   BROADCAST_ADDRESS,
   formatIPv4,
   isMulticast,
+  martianClass,
   parseCidr,
   parseIPv4Address,
   readIPv4,
@@ -80,5 +81,24 @@ describe('IPv4 addresses', () => {
     expect(isMulticast(parseIPv4Address('223.255.255.255')!)).toBe(false);
     expect(isMulticast(parseIPv4Address('240.0.0.0')!)).toBe(false);
     expect(isMulticast(BROADCAST_ADDRESS)).toBe(false);
+  });
+
+  it('classifies martian addresses (RFC 1122 3.2.1.3, RFC 1812 5.3.7), our own address only when given', () => {
+    const classOf = (text: string, own?: string) =>
+      martianClass(parseIPv4Address(text)!, own === undefined ? undefined : parseIPv4Address(own));
+    expect(classOf('10.0.0.2', '10.0.0.2')).toBe('self');
+    expect(classOf('10.0.0.2')).toBeUndefined();
+    expect(classOf('0.0.0.0')).toBe('zero_net');
+    expect(classOf('0.255.255.255')).toBe('zero_net');
+    expect(classOf('127.0.0.1')).toBe('loopback');
+    expect(classOf('127.255.0.9')).toBe('loopback');
+    expect(classOf('224.0.0.5')).toBe('multicast');
+    expect(classOf('239.255.255.255')).toBe('multicast');
+    expect(classOf('240.0.0.1')).toBe('class_e');
+    expect(classOf('255.255.255.254')).toBe('class_e');
+    expect(classOf('255.255.255.255')).toBe('broadcast');
+    for (const ordinary of ['1.0.0.0', '126.255.255.255', '128.0.0.0', '223.255.255.255', '10.0.0.1', '192.168.1.1']) {
+      expect(classOf(ordinary, '10.0.0.2'), ordinary).toBeUndefined();
+    }
   });
 });
