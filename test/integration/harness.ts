@@ -15,7 +15,7 @@ import { run as runCommand } from '../../scripts/bench/proc.js';
 
 const execFileAsync = promisify(execFile);
 export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
-const tsxBin = `${projectRoot}node_modules/.bin/tsx`;
+export const tsxBin = `${projectRoot}node_modules/.bin/tsx`;
 
 export interface ExecResult {
   stdout: string;
