@@ -31,6 +31,9 @@ export class Wakeup {
    */
   wait(deadline: number | undefined, signal: AbortSignal | undefined): Promise<void> {
     if (signal?.aborted) return Promise.reject(abortError(signal));
+    // The common wait (a read or accept with no deadline and no signal) parks the promise's own
+    // resolve: no closures of ours to keep per idle connection.
+    if (deadline === undefined && signal === undefined) return new Promise<void>((resolve) => this.waiters.push(resolve));
     return new Promise<void>((resolve, reject) => {
       let timer: TimerHandle | undefined;
       const finish = () => {

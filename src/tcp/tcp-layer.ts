@@ -9,7 +9,7 @@ import { NetError } from '../errors.js';
 import { readUint32 } from '../bytes.js';
 import { socketErrorForIcmp } from '../ip/icmp-errors.js';
 import type { IpLayer, ReceivedPacket, TransportProtocol } from '../ip/transport-contract.js';
-import type { TimerHandle } from '../timers.js';
+import type { DeadlineQueue, TimerHandle } from '../timers.js';
 import type { IcmpErrorQuote } from '../wire/icmpv4.js';
 import { formatIPv4, MAX_PORT, type IPv4Address } from '../wire/address.js';
 import { IPV4_MIN_HEADER, PROTOCOL_TCP } from '../wire/ipv4.js';
@@ -31,7 +31,8 @@ import {
 } from './syn-cookies.js';
 import { TimeWaitTable } from './time-wait.js';
 import { TcpMemory } from './tcp-memory.js';
-import type { TcpConfig, TcpFourTuple } from './types.js';
+import type { TcpConfig, TcpEnvironment, TcpFourTuple, TimeWaitState } from './types.js';
+import type { BufferMemory } from './byte-ring.js';
 
 /** A listening socket as the layer sees it; the API's Listener implements this. */
 export interface TcpListenerEndpoint {
@@ -70,6 +71,59 @@ interface ActiveOpenEntry {
 
 type PortOwner = ListenerEntry | ActiveOpenEntry;
 
+/** What a connection holds until its TCB is released: its ephemeral port, or its half-open slot. */
+type HeldSlot =
+  { kind: 'active-open'; owner: ActiveOpenEntry; localPort: number } | { kind: 'half-open'; halfOpen: Set<TcpConnection> } | undefined;
+
+/**
+ * The TcpEnvironment of one connection, as methods on a small object rather than closures: idle
+ * connections are many, and each closure costs a function, a context and (under tsx, which keeps
+ * function names) a property store.
+ */
+class ConnectionEnvironment implements TcpEnvironment {
+  /** Set right after the connection is built with this environment. */
+  connection!: TcpConnection;
+  private released = false;
+
+  constructor(
+    private readonly layer: TcpLayer,
+    private readonly ip: IpLayer,
+    readonly tuple: TcpFourTuple,
+    readonly key: string,
+    readonly slot: HeldSlot,
+  ) {}
+
+  now(): number {
+    return this.ip.clock.now();
+  }
+
+  get timers(): DeadlineQueue {
+    return this.ip.timers;
+  }
+
+  get counters(): Counters {
+    return this.layer.counters;
+  }
+
+  get challengeAcks(): ChallengeAckBudget {
+    return this.layer.challengeAcks;
+  }
+
+  get memory(): BufferMemory {
+    return this.layer.memory;
+  }
+
+  transmit(segment: TcpSegment): void {
+    this.layer.transmit(this.tuple, segment, this.connection.pathMtu);
+  }
+
+  release(timeWait?: TimeWaitState): void {
+    if (this.released) return;
+    this.released = true;
+    this.layer.connectionReleased(this, timeWait);
+  }
+}
+
 function connectionKey(remoteAddress: IPv4Address, remotePort: number, localPort: number): string {
   return `${remoteAddress}:${remotePort}:${localPort}`;
 }
@@ -90,7 +144,7 @@ export class TcpLayer implements TransportProtocol {
   private readonly timeWait: TimeWaitTable;
   private readonly isn: IsnGenerator;
   private readonly cookies: SynCookies;
-  private readonly challengeAcks: ChallengeAckBudget;
+  readonly challengeAcks: ChallengeAckBudget;
   /**
    * The ISN of the connection a SYN opens on a four-tuple whose TIME-WAIT record it ended (RFC
    * 9293 3.10.7.4): above the old incarnation's SND.NXT. Set only while that SYN is with the
@@ -157,9 +211,7 @@ export class TcpLayer implements TransportProtocol {
     if (bound === undefined) this.ports.bind(localPort, owner);
     owner.connections++;
     const tuple: TcpFourTuple = { localAddress, localPort, remoteAddress, remotePort };
-    const connection = this.createConnection(tuple, () => {
-      if (--owner.connections === 0) this.ports.release(localPort, owner);
-    });
+    const connection = this.createConnection(tuple, { kind: 'active-open', owner, localPort });
     connection.openActive();
     return connection;
   }
@@ -174,29 +226,17 @@ export class TcpLayer implements TransportProtocol {
     return this.connections.has(key) || this.timeWait.get(key) !== undefined;
   }
 
-  /** `iss`: a SYN cookie's; else the ISN above a TIME-WAIT record the SYN ended; else RFC 6528's. */
-  private createConnection(tuple: TcpFourTuple, onRelease: () => void, iss?: SeqNumber): TcpConnection {
+  /**
+   * `slot`: what the connection holds until it is released (an ephemeral port, a half-open slot).
+   * `iss`: a SYN cookie's; else the ISN above a TIME-WAIT record the SYN ended; else RFC 6528's.
+   */
+  private createConnection(tuple: TcpFourTuple, slot: HeldSlot, iss?: SeqNumber): TcpConnection {
     const key = connectionKey(tuple.remoteAddress, tuple.remotePort, tuple.localPort);
-    let released = false;
     const initialSeq = iss ?? this.reopeningIsn ?? this.isn.next(tuple);
     this.reopeningIsn = undefined;
-    const connection: TcpConnection = new TcpConnection(tuple, initialSeq, this.config, {
-      now: () => this.ip.clock.now(),
-      timers: this.ip.timers,
-      transmit: (segment) => this.transmit(tuple, segment, connection.pathMtu),
-      counters: this.counters,
-      challengeAcks: this.challengeAcks,
-      memory: this.memory,
-      release: (timeWait) => {
-        if (released) return;
-        released = true;
-        this.memory.removeConnection();
-        if (this.connections.get(key) === connection) this.connections.delete(key);
-        if (timeWait !== undefined) this.timeWait.enter(key, tuple, timeWait);
-        onRelease();
-        this.settled(connection);
-      },
-    });
+    const env = new ConnectionEnvironment(this, this.ip, tuple, key, slot);
+    const connection = new TcpConnection(tuple, initialSeq, this.config, env);
+    env.connection = connection;
     // RFC 1191 section 6.2: what is known of the path to this peer sizes the first segments too.
     const pathMtu = this.ip.pathMtu(tuple.remoteAddress);
     if (pathMtu < this.ip.mtu) connection.limitToKnownPathMtu(pathMtu);
@@ -207,8 +247,23 @@ export class TcpLayer implements TransportProtocol {
     return connection;
   }
 
+  /** A connection's TCB is gone (`timeWait`: it reached TIME-WAIT and leaves this record). */
+  connectionReleased(env: ConnectionEnvironment, timeWait: TimeWaitState | undefined): void {
+    const connection = env.connection;
+    this.memory.removeConnection();
+    if (this.connections.get(env.key) === connection) this.connections.delete(env.key);
+    if (timeWait !== undefined) this.timeWait.enter(env.key, env.tuple, timeWait);
+    const slot = env.slot;
+    if (slot?.kind === 'active-open') {
+      if (--slot.owner.connections === 0) this.ports.release(slot.localPort, slot.owner);
+    } else if (slot?.kind === 'half-open') {
+      slot.halfOpen.delete(connection);
+    }
+    this.settled(connection);
+  }
+
   /** Send a segment; `pathMtu` is what the sending connection knows of the path (RFC 1191). */
-  private transmit(tuple: TcpFourTuple, segment: TcpSegment, pathMtu = Number.POSITIVE_INFINITY): void {
+  transmit(tuple: TcpFourTuple, segment: TcpSegment, pathMtu = Number.POSITIVE_INFINITY): void {
     const packet = encodeTcpSegment(segment, tuple.localAddress, tuple.remoteAddress, IPV4_MIN_HEADER);
     this.counters.add('segments_sent');
     if (segment.flags & TCP_RST) this.counters.add('resets_sent');
@@ -305,7 +360,7 @@ export class TcpLayer implements TransportProtocol {
       return;
     }
     const halfOpen = listener.halfOpen;
-    const connection = this.createConnection(tuple, () => halfOpen.delete(connection));
+    const connection = this.createConnection(tuple, { kind: 'half-open', halfOpen });
     halfOpen.add(connection);
     connection.events = {
       // A listener that went away takes the handshake to handOver, which resets it.
@@ -431,7 +486,7 @@ export class TcpLayer implements TransportProtocol {
       return true;
     }
     this.counters.add('syncookies_accepted');
-    const connection = this.createConnection(tuple, () => undefined, seqAdd(ack.ack, -1));
+    const connection = this.createConnection(tuple, undefined, seqAdd(ack.ack, -1));
     connection.events = { onEstablished: () => this.handOver(listener, connection) };
     const timestamp = this.config.timestamps ? ack.options.timestamp : undefined;
     try {
