@@ -9,6 +9,7 @@
  * and drops packets at random in its FORWARD hook (nftables table `tsnbench_loss`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { CLI_NODE_FLAGS } from '../cli-node-flags.js';
 import { findScriptProcess, run, terminate, track, type RunOptions, type RunResult } from './proc.js';
 
 const STACK_TUN = 'tsnbench0';
@@ -98,8 +99,11 @@ export class ServerProcess {
     args: string[],
     cwd: string,
     readyTimeoutMs: number,
+    nodeFlags: readonly string[] = [],
   ): Promise<ServerProcess> {
-    const child = track(spawn('ip', ['netns', 'exec', namespace, tsx, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd }));
+    const child = track(
+      spawn('ip', ['netns', 'exec', namespace, tsx, ...nodeFlags, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd }),
+    );
     const server = new ServerProcess(label, child, script);
     try {
       await new Promise<void>((resolve, reject) => {
@@ -223,6 +227,7 @@ export async function setUpStack(context: SetupContext): Promise<Side> {
     ['--tun', STACK_TUN, '--host-addr', `${STACK_HOST_ADDR}/24`, '--addr', STACK_ADDR, '--mtu', String(context.mtu), '--log', 'warn'],
     context.projectRoot,
     30_000,
+    CLI_NODE_FLAGS,
   );
   context.servers.push(process);
   return { name: 'stack', clientNamespace: namespace, host: STACK_ADDR, serverNamespace: namespace, server: process };

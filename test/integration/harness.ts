@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { CLI_NODE_FLAGS } from '../../scripts/cli-node-flags.js';
 import { run as runCommand } from '../../scripts/bench/proc.js';
 
 const execFileAsync = promisify(execFile);
@@ -199,6 +200,7 @@ export async function startStackInNamespace(options: StartOptions = {}): Promise
   const hostAddress = '10.0.0.1';
   const stackAddress = '10.0.0.2';
   const cli = ns.spawn(tsxBin, [
+    ...CLI_NODE_FLAGS,
     `${projectRoot}scripts/cli.ts`,
     '--tun',
     tun,
