@@ -50,8 +50,9 @@ describe.skipIf(!isRoot)('TIME-WAIT on a TUN device', () => {
     expect(entered).toBeLessThanOrEqual(REQUESTS + 1);
     expect(after.counters.tcp?.time_wait_overflow ?? 0).toBe(0);
     expect(after.tcp.connections).toBeLessThanOrEqual(1);
-    // Measured on 2 shared cores: about +37 MiB (+15 MiB with --max-semi-space-size=1), where
-    // whole connections held in TIME-WAIT added +137 MiB.
-    expect(grewMiB).toBeLessThan(64);
+    // Measured on 2 shared cores with the CLI's 2 MiB semi-space (CLI_NODE_FLAGS): +12 to +13.4
+    // MiB (issue 9 asks under 16; the bound leaves room for a slower machine), where whole
+    // connections held in TIME-WAIT added +137 MiB and the default semi-space +23 to +37.
+    expect(grewMiB).toBeLessThan(20);
   }, 180_000);
 });
