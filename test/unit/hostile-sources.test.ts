@@ -25,6 +25,22 @@ import { stackPair } from '../support/stack-pair.js';
 const HOST = parseIPv4Address('10.0.0.1')!;
 const STACK = parseIPv4Address('10.0.0.2')!;
 
+/** A SYN from `source` port 80 to our port 80 (a LAND SYN when `source` is our own address). */
+function synToPort80(source: number): Uint8Array {
+  const segment = {
+    sourcePort: 80,
+    destinationPort: 80,
+    seq: 1000,
+    ack: 0,
+    flags: TCP_SYN,
+    window: 65535,
+    urgentPointer: 0,
+    options: {},
+    payload: new Uint8Array(0),
+  };
+  return encodeTcpSegment(segment, source, STACK);
+}
+
 function ipPacket(protocol: number, source: number, payload: Uint8Array): Uint8Array {
   const bytes = new Uint8Array(IPV4_MIN_HEADER + payload.length);
   writeIPv4Header(bytes, 0, { source, destination: STACK, protocol, payloadLength: payload.length, identification: 1 });
@@ -79,25 +95,9 @@ describe('martian sources from the link (RFC 1122 3.2.1.3, RFC 1812 5.3.7)', () 
     const { link, stack } = replayStack();
     stacks.push(stack);
     const listener = await listen('tcp', ':80', { stack });
-    const syn = (source: number) =>
-      encodeTcpSegment(
-        {
-          sourcePort: 80,
-          destinationPort: 80,
-          seq: 1000,
-          ack: 0,
-          flags: TCP_SYN,
-          window: 65535,
-          urgentPointer: 0,
-          options: {},
-          payload: new Uint8Array(0),
-        },
-        source,
-        STACK,
-      );
     link.inject([
-      ipPacket(PROTOCOL_TCP, parseIPv4Address('224.0.0.5')!, syn(parseIPv4Address('224.0.0.5')!)),
-      ipPacket(PROTOCOL_TCP, STACK, syn(STACK)),
+      ipPacket(PROTOCOL_TCP, parseIPv4Address('224.0.0.5')!, synToPort80(parseIPv4Address('224.0.0.5')!)),
+      ipPacket(PROTOCOL_TCP, STACK, synToPort80(STACK)),
     ]);
     await turns(5);
     expect(link.drain()).toEqual([]);
@@ -194,24 +194,7 @@ describe('the hop limit of a socket looping with itself through local delivery',
     })();
     // A local program's SYN from our own port 80 to our own port 80.
     const packet = new Uint8Array(IPV4_MIN_HEADER + 20);
-    packet.set(
-      encodeTcpSegment(
-        {
-          sourcePort: 80,
-          destinationPort: 80,
-          seq: 1000,
-          ack: 0,
-          flags: TCP_SYN,
-          window: 65535,
-          urgentPointer: 0,
-          options: {},
-          payload: new Uint8Array(0),
-        },
-        STACK,
-        STACK,
-      ),
-      IPV4_MIN_HEADER,
-    );
+    packet.set(synToPort80(STACK), IPV4_MIN_HEADER);
     stack.ip.sendTransport(PROTOCOL_TCP, STACK, packet);
     await turns(200);
     const ip = stack.counters('ip');
