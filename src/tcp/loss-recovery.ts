@@ -18,7 +18,9 @@
  */
 import type { Counters } from '../counters.js';
 import type { CongestionControl } from './congestion-control.js';
+import { timestampAt } from './options.js';
 import { ProportionalRateReduction } from './prr.js';
+import { seqLt } from './seq.js';
 import type { TransmitRecords } from './transmit-records.js';
 
 /** RFC 6675 section 2 / RFC 5681 3.2: DupThresh. */
@@ -66,6 +68,8 @@ export class LossRecovery {
    * bytes they stand for, taken out of pipe (as RFC 6937 section 3 estimates DeliveredData).
    */
   private duplicateAckedBytes = 0;
+  /** When the timeout that began the current timeout recovery resent SND.UNA (RFC 3522 RetransmitTS). */
+  private timeoutRetransmittedAt: number | undefined;
 
   constructor(
     private readonly records: TransmitRecords,
@@ -162,6 +166,8 @@ export class LossRecovery {
     if (this.phase !== 'timeout-recovery') {
       congestion.onRetransmissionTimeout(now, sndMax - sndUna);
       this.beginUndoEpisode(sndUna);
+      // RFC 3522 section 2: RetransmitTS, the timestamp of the first retransmission, sent now.
+      this.timeoutRetransmittedAt = now;
     } else {
       // A further timeout of the same episode: the loss window again, ssthresh unchanged (RFC 5681
       // 3.1: ssthresh is set from the flight of the first timeout only).
@@ -204,6 +210,26 @@ export class LossRecovery {
   /** New data was sent. */
   onNewDataSent(bytes: number): void {
     if (this.phase === 'fast-recovery') this.prr.onSent(bytes);
+  }
+
+  /**
+   * The first ACK of new data after a timeout (RFC 3522, the Eifel detection algorithm): when its
+   * timestamp echo is older than the timeout's retransmission, the original transmission reached
+   * the peer and only its ACKs were lost or late, so the timeout was spurious. The response is
+   * Linux's (tcp_try_undo_loss, in the spirit of RFC 4015): cwnd and ssthresh as before the
+   * timeout, and what it deemed lost and has not resent is in flight again. Returns true then.
+   */
+  onFirstAckAfterTimeout(echo: number | undefined, congestion: CongestionControl): boolean {
+    const retransmittedAt = this.timeoutRetransmittedAt;
+    this.timeoutRetransmittedAt = undefined;
+    if (this.phase !== 'timeout-recovery' || retransmittedAt === undefined || echo === undefined) return false;
+    if (!seqLt(echo, timestampAt(retransmittedAt))) return false;
+    congestion.undo();
+    this.records.clearLost();
+    this.phase = 'open';
+    this.undoPossible = false;
+    this.counters.add('spurious_timeouts_undone');
+    return true;
   }
 
   /**

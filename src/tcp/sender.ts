@@ -260,6 +260,11 @@ export class TcpSender {
       const sackedBefore = records.sackedBytes;
       records.acknowledge(ackOff);
       delivered += acked - (sackedBefore - records.sackedBytes);
+      // RFC 3522: a timeout whose retransmission this ACK does not echo was spurious (the ACKs
+      // were lost, not the data): its congestion response is undone and its backoff ends.
+      if (this.options.timestamps && echo !== undefined && echo !== 0 && this.recovery.onFirstAckAfterTimeout(echo, this.congestion)) {
+        this.rtt.endBackoff();
+      }
     }
     // An answer from the peer: the persist machinery (RFC 9293 3.8.6.1) keeps the connection open
     // while probes are acknowledged, and a closed window proves the peer alive too.

@@ -156,6 +156,18 @@ export class TransmitRecords implements RackRecords {
     for (let i = 0; i < this.size; i++) this.markLost(i);
   }
 
+  /** A timeout was spurious (RFC 3522): what it deemed lost and has not been resent yet is in flight again. */
+  clearLost(): void {
+    for (let i = 0; i < this.size; i++) {
+      const slot = this.slot(i);
+      const flags = this.flags[slot]!;
+      if ((flags & LOST) === 0) continue;
+      this.flags[slot] = flags & ~LOST;
+      this.lostRecordCount--;
+      this.inFlightBytes += this.ends[slot]! - this.starts[slot]!;
+    }
+  }
+
   /** The receiver reneged (RFC 2018 section 8): nothing counts as SACKed any more; those records await retransmission. */
   clearSacked(): void {
     const mask = this.mask;

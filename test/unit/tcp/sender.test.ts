@@ -297,6 +297,45 @@ describe('TCP sending', () => {
     expect(h.conn.stats().rto).toBe(baseRto);
   });
 
+  it('a timeout whose retransmission the ACK does not echo was spurious (RFC 3522): cwnd, ssthresh and the RTO come back', () => {
+    const h = new TcpHarness();
+    h.clock.set(10_000);
+    h.openActive({ mss: 1000, timestamp: { value: 1, echo: 0 } }, 65535, 10);
+    h.conn.setNoDelay(true);
+    h.conn.write(patternBytes(3000));
+    const originals = h.take();
+    expect(originals.length).toBeGreaterThan(2);
+    const before = h.conn.stats();
+    // Every segment arrived but every ACK was lost: the RTO resends the first.
+    h.advance(before.rto);
+    expect(h.take()).toHaveLength(1);
+    expect(h.conn.stats().cwnd).toBeLessThan(before.cwnd);
+    // A late ACK of everything echoes an original's TSval, older than the retransmission.
+    h.advance(5);
+    h.ack(3000, { options: { timestamp: { value: 2, echo: originals[0]!.options.timestamp!.value } } });
+    const after = h.conn.stats();
+    expect(h.counters.get('spurious_timeouts_undone')).toBe(1);
+    expect([after.cwnd, after.ssthresh, after.rto]).toEqual([before.cwnd, before.ssthresh, before.rto]);
+    // Nothing else is resent: the records the timeout deemed lost were delivered.
+    expect(h.take().filter((s) => s.payload.length > 0)).toHaveLength(0);
+  });
+
+  it('a timeout whose retransmission the ACK echoes was real: no undo', () => {
+    const h = new TcpHarness();
+    h.clock.set(10_000);
+    h.openActive({ mss: 1000, timestamp: { value: 1, echo: 0 } }, 65535, 10);
+    h.conn.setNoDelay(true);
+    h.conn.write(patternBytes(1000));
+    h.take();
+    const before = h.conn.stats();
+    h.advance(before.rto);
+    const [retransmission] = h.take();
+    h.advance(5);
+    h.ack(1000, { options: { timestamp: { value: 2, echo: retransmission!.options.timestamp!.value } } });
+    expect(h.counters.get('spurious_timeouts_undone')).toBe(0);
+    expect(h.conn.stats().cwnd).toBeLessThan(before.cwnd);
+  });
+
   it('retransmits with exponential backoff and fails with RST + ETIMEDOUT', () => {
     const h = new TcpHarness(1, 2, { maxRetransmissions: 3 });
     h.openActive({ mss: 1460 }, 65535, 100);
