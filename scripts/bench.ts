@@ -3,6 +3,7 @@
  * (docs/ARCHITECTURE.md, "The benchmark contract").
  *
  *   npm run bench -- [--mtu N] [--json FILE] [--quick] [--download-bytes N] [--upload-bytes N] [--loss-bytes N] [--no-loss]
+ *                    [--only NAME[,NAME...]] [--kernel-cc NAME]
  *
  * The stack runs as the CLI on a TUN device in namespace `tsnbench-s-<rand>` (clients in the same
  * namespace, against 10.0.0.2); the kernel serves the same demo (scripts/kernel-demo-server.ts)
@@ -20,8 +21,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { FIGURES, LOSS_ECHO_METHOD, LOSS_FIGURES, LOSS_PERCENTS, MB, warmUp, type BenchSettings, type Reading } from './bench/figures.js';
 import {
+  FIGURES,
+  LOSS_ECHO_METHOD,
+  LOSS_FIGURES,
+  LOSS_PERCENTS,
+  MB,
+  warmUp,
+  type BenchSettings,
+  type Figure,
+  type LossFigure,
+  type Reading,
+} from './bench/figures.js';
+import {
+  allowCongestionControl,
   NamespaceSet,
   setUpKernel,
   setUpLossyPath,
@@ -39,7 +52,8 @@ import { formatTable, jsonReport, type FigureResult, type Measured } from './ben
 import { IPV4_MAX_DATAGRAM, IPV4_MIN_MTU } from '../src/wire/ipv4.js';
 
 const USAGE =
-  'usage: npm run bench -- [--mtu N] [--json FILE] [--quick] [--download-bytes N] [--upload-bytes N] [--loss-bytes N] [--no-loss]';
+  'usage: npm run bench -- [--mtu N] [--json FILE] [--quick] [--download-bytes N] [--upload-bytes N] [--loss-bytes N] [--no-loss] ' +
+  '[--only NAME[,NAME...]] [--kernel-cc NAME]';
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 const MiB = 1024 * 1024;
 
@@ -69,6 +83,8 @@ function parseFlags() {
         'upload-bytes': { type: 'string' },
         'loss-bytes': { type: 'string' },
         'no-loss': { type: 'boolean', default: false },
+        only: { type: 'string' },
+        'kernel-cc': { type: 'string', default: 'cubic' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -84,7 +100,14 @@ function parseFlags() {
   if (!/^\d+$/.test(mtuText) || mtu < IPV4_MIN_MTU || mtu > IPV4_MAX_DATAGRAM)
     usageError(`--mtu ${mtuText}: expected an integer from ${IPV4_MIN_MTU} to ${IPV4_MAX_DATAGRAM}`);
   const quick = values.quick;
+  const known = new Set([...FIGURES.map((figure) => figure.name), ...LOSS_FIGURES.map((figure) => figure.name), 'loss']);
+  const only = values.only === undefined ? undefined : new Set(values.only.split(',').filter((name) => name !== ''));
+  for (const name of only ?? []) if (!known.has(name)) usageError(`--only ${name}: not a figure (${[...known].join(', ')})`);
+  const kernelCc = values['kernel-cc'];
+  if (!/^[a-z0-9_]+$/.test(kernelCc)) usageError(`--kernel-cc ${kernelCc}: expected an algorithm name such as cubic, reno or bbr`);
   return {
+    only,
+    kernelCc,
     mtu,
     quick,
     json: values.json,
@@ -101,7 +124,7 @@ function parseFlags() {
           ? 8 * MiB
           : 64 * MiB,
     lossBytes: values['loss-bytes'] !== undefined ? byteCount(values['loss-bytes'], '--loss-bytes', 1024 * MiB) : quick ? 2 * MiB : 8 * MiB,
-    loss: !values['no-loss'],
+    loss: !values['no-loss'] && (only === undefined || only.has('loss') || LOSS_FIGURES.some((figure) => only.has(figure.name))),
   };
 }
 
@@ -126,10 +149,12 @@ function writeUploadFile(path: string, size: number): string {
   return hash.digest('hex');
 }
 
-const namespaces = new NamespaceSet();
+let namespaces = new NamespaceSet('cubic');
 const servers: ServerProcess[] = [];
 let tmpDir: string | undefined;
 let interrupted = false;
+/** Puts the machine's tcp_allowed_congestion_control back when the run had to extend it. */
+let restoreAllowedCongestionControl = (): void => {};
 let cleanupPromise: Promise<void> | undefined;
 
 /** Stop our servers and in-flight clients (by PID), delete our namespaces and temp files. Idempotent. */
@@ -138,6 +163,7 @@ function cleanup(): Promise<void> {
     await Promise.all([...servers.map((server) => server.stop()), ...liveChildren().map((child) => terminate(child, 2000))]);
     for (const problem of await namespaces.removeAll()) progress(`cleanup: ${problem}`);
     if (tmpDir !== undefined) rmSync(tmpDir, { recursive: true, force: true });
+    restoreAllowedCongestionControl();
   })();
   return cleanupPromise;
 }
@@ -168,9 +194,19 @@ async function measureOne(side: Side | string, measure: (side: Side) => Promise<
   }
 }
 
-async function measureAll(sides: Record<SideName, Side | string>, settings: BenchSettings): Promise<FigureResult[]> {
+/** The figures `--only` selects (all without it; `loss` selects every loss figure). */
+function selected<T extends { name: string }>(figures: readonly T[], only: ReadonlySet<string> | undefined, loss: boolean): T[] {
+  if (only === undefined) return [...figures];
+  return figures.filter((figure) => only.has(figure.name) || (loss && only.has('loss')));
+}
+
+async function measureAll(
+  sides: Record<SideName, Side | string>,
+  settings: BenchSettings,
+  figures: readonly Figure[],
+): Promise<FigureResult[]> {
   const results: FigureResult[] = [];
-  for (const figure of FIGURES) {
+  for (const figure of figures) {
     const result: FigureResult = { figure, stack: {}, kernel: {} };
     for (const name of ['kernel', 'stack'] as const) {
       if (interrupted) throw new Error('interrupted');
@@ -187,6 +223,7 @@ async function measureLoss(
   sides: Record<SideName, Side | string>,
   context: SetupContext,
   settings: BenchSettings,
+  figures: readonly LossFigure[],
 ): Promise<FigureResult[]> {
   const paths: Record<SideName, LossyPath | string> = { kernel: 'not started', stack: 'not started' };
   for (const name of ['kernel', 'stack'] as const) {
@@ -204,7 +241,7 @@ async function measureLoss(
     }
   }
   const results: FigureResult[] = [];
-  for (const figure of LOSS_FIGURES) {
+  for (const figure of figures) {
     const result: FigureResult = { figure, stack: {}, kernel: {} };
     for (const name of ['kernel', 'stack'] as const) {
       if (interrupted) throw new Error('interrupted');
@@ -226,6 +263,14 @@ async function main(): Promise<number> {
   const flags = parseFlags();
   if (process.getuid?.() !== 0) usageError('must run as root (sudo npm run bench): it creates network namespaces and a TUN device');
   const started = performance.now();
+  namespaces = new NamespaceSet(flags.kernelCc);
+  let allowed: { added: boolean; restore: () => void };
+  try {
+    allowed = allowCongestionControl(flags.kernelCc);
+  } catch (error) {
+    usageError(`--kernel-cc ${flags.kernelCc}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  restoreAllowedCongestionControl = allowed.restore;
   const suffix = randomBytes(3).toString('hex');
   tmpDir = mkdtempSync(join(tmpdir(), 'tsnbench-'));
   const tsx = `${projectRoot}node_modules/.bin/tsx`;
@@ -270,22 +315,26 @@ async function main(): Promise<number> {
     if (interrupted) throw new Error('interrupted');
   }
 
-  const results = await measureAll(sides, settings);
-  if (flags.loss) results.push(...(await measureLoss(sides, context, settings)));
+  const figures = selected(FIGURES, flags.only, false);
+  const lossFigures = flags.loss ? selected(LOSS_FIGURES, flags.only, true) : [];
+  const results = await measureAll(sides, settings, figures);
+  if (lossFigures.length > 0) results.push(...(await measureLoss(sides, context, settings, lossFigures)));
   const elapsed = (performance.now() - started) / 1000;
 
   const lines = [
     `# tsnet-stack benchmark: mtu ${flags.mtu}${flags.quick ? ' (--quick)' : ''}, ${elapsed.toFixed(0)} s; 1 MB = 10^6 bytes; ratio = stack/kernel`,
     `# stack: the CLI on TUN ${STACK_ADDR}, clients in its namespace; kernel: Linux sockets over a veth pair (${KERNEL_SERVER_ADDR}), same MTU, same node:http handler`,
-    ...FIGURES.map((figure) => `#   ${figure.name}: ${figure.method}`),
-    ...(flags.loss
+    `# kernel TCP congestion control in the bench's namespaces (servers and clients): ${flags.kernelCc} (--kernel-cc; the stack's default is cubic)` +
+      (allowed.added ? `, added to the machine's tcp_allowed_congestion_control for the run` : ''),
+    ...figures.map((figure) => `#   ${figure.name}: ${figure.method}`),
+    ...(lossFigures.length > 0
       ? [
           `#   loss_echo_Npct_s (N = ${LOSS_PERCENTS.join(', ')}): ${LOSS_ECHO_METHOD}`,
           `#   loss figures: each bounded at ${settings.lossTimeoutMs / 1000} s (a transfer not done by then is reported as failed); GSO limited to one segment per packet on the lossy path`,
         ]
       : []),
     `#   sizes: download ${settings.downloadBytes} B, upload ${settings.uploadBytes} B, ping ${settings.pingCount}, http ${settings.rpsRequests} requests, echo ${settings.echoCount} rounds` +
-      (flags.loss ? `, loss echo ${settings.lossBytes} B each way` : ''),
+      (lossFigures.length > 0 ? `, loss echo ${settings.lossBytes} B each way` : ''),
     ...(['stack', 'kernel'] as const).flatMap((name) => (typeof sides[name] === 'string' ? [`# ${name}: failed (${sides[name]})`] : [])),
     ...formatTable(results, {
       stack: typeof sides.stack === 'string' ? sides.stack : undefined,
@@ -304,7 +353,8 @@ async function main(): Promise<number> {
         pingCount: settings.pingCount,
         httpRequests: settings.rpsRequests,
         echoRounds: settings.echoCount,
-        ...(flags.loss ? { lossEchoBytes: settings.lossBytes, lossTimeoutMs: settings.lossTimeoutMs } : {}),
+        kernelCongestionControl: flags.kernelCc,
+        ...(lossFigures.length > 0 ? { lossEchoBytes: settings.lossBytes, lossTimeoutMs: settings.lossTimeoutMs } : {}),
         mb: `${MB} bytes`,
       },
       results,

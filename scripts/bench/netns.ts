@@ -9,6 +9,7 @@
  * and drops packets at random in its FORWARD hook (nftables table `tsnbench_loss`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { CLI_NODE_FLAGS } from '../cli-node-flags.js';
 import { findScriptProcess, run, terminate, track, type RunOptions, type RunResult } from './proc.js';
 
@@ -30,15 +31,42 @@ export function nsRun(namespace: string, command: string, args: string[], option
   return run('ip', ['netns', 'exec', namespace, command, ...args], options);
 }
 
-/** The namespaces this run made, so cleanup removes exactly those. */
+const ALLOWED_CONGESTION_CONTROL = '/proc/sys/net/ipv4/tcp_allowed_congestion_control';
+
+/**
+ * A namespace other than the machine's own may only pick a congestion control from the machine's
+ * `tcp_allowed_congestion_control` (Linux tcp_set_default_congestion_control; this machine allows
+ * reno and bbr only). When `name` is not in it, it is added for the run; the returned function puts
+ * the list back (cleanup calls it), and `added` tells the report.
+ */
+export function allowCongestionControl(name: string): { added: boolean; restore: () => void } {
+  const before = readFileSync(ALLOWED_CONGESTION_CONTROL, 'utf8').trim();
+  if (before.split(/\s+/).includes(name)) return { added: false, restore: () => {} };
+  writeFileSync(ALLOWED_CONGESTION_CONTROL, `${before} ${name}`);
+  return { added: true, restore: () => writeFileSync(ALLOWED_CONGESTION_CONTROL, before) };
+}
+
+/**
+ * The namespaces this run made, so cleanup removes exactly those. Each gets the kernel TCP
+ * congestion control `congestionControl` (a per-namespace sysctl; the machine's own setting is not
+ * touched): every kernel sender of the run (the kernel server, and the clients on both sides) uses
+ * the same algorithm, the stack's default, so that a ratio compares the TCP implementations and
+ * not the machine's choice of algorithm (this machine's default is bbr, which ignores random loss).
+ */
 export class NamespaceSet {
   private readonly names: string[] = [];
+
+  constructor(readonly congestionControl: string) {}
 
   async add(name: string): Promise<void> {
     const result = await run('ip', ['netns', 'add', name], { timeoutMs: 10_000 });
     if (result.code !== 0) throw new Error(`ip netns add ${name}: ${result.stderr.trim()}`);
     this.names.push(name);
     await must(nsRun(name, 'ip', ['link', 'set', 'lo', 'up'], { timeoutMs: 10_000 }), `lo up in ${name}`);
+    await must(
+      nsRun(name, 'sysctl', ['-qw', `net.ipv4.tcp_congestion_control=${this.congestionControl}`], { timeoutMs: 10_000 }),
+      `kernel congestion control ${this.congestionControl} in ${name} (available: /proc/sys/net/ipv4/tcp_available_congestion_control)`,
+    );
   }
 
   async removeAll(): Promise<string[]> {
