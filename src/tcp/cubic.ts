@@ -103,9 +103,9 @@ export class CubicCongestionControl implements CongestionControl {
     else this.congestionAvoidance(sample);
   }
 
-  onCongestionEvent(_now: number, flightSize: number): void {
+  onCongestionEvent(_now: number, _flightSize: number): void {
     this.rememberBeforeResponse();
-    this.reduce(flightSize);
+    this.reduce();
     this.responseWithoutProgress = true;
   }
 
@@ -120,13 +120,13 @@ export class CubicCongestionControl implements CongestionControl {
     this.responseWithoutProgress = false;
   }
 
-  onRetransmissionTimeout(_now: number, flightSize: number): void {
+  onRetransmissionTimeout(_now: number, _flightSize: number): void {
     // RFC 9438 4.8: ssthresh as in 4.6, cwnd as Reno (RFC 5681 3.1 loss window of 1 SMSS). A
     // second timeout with no progress since the first, or one during a recovery that already
     // reduced, holds ssthresh constant (RFC 5681 3.1).
     if (!this.responseWithoutProgress) {
       this.rememberBeforeResponse();
-      this.reduce(flightSize);
+      this.reduce();
     }
     this.cwnd = this.smss;
     this.fractionalGrowth = 0;
@@ -240,16 +240,21 @@ export class CubicCongestionControl implements CongestionControl {
   }
 
   /** RFC 9438 4.6 multiplicative decrease and 4.7 fast convergence. */
-  private reduce(flightSize: number): void {
+  private reduce(): void {
     const cwndSegments = (this.cwnd + this.fractionalGrowth) / this.smss;
     // RFC 9438 4.7: a window that stopped short of the previous W_max means a new flow is
     // competing: release bandwidth by remembering a lower W_max.
     if (this.wMax !== undefined && cwndSegments < this.wMax) this.wMax = (cwndSegments * (1 + CUBIC_BETA)) / 2;
     else this.wMax = cwndSegments;
     this.cwndPrior = cwndSegments;
-    // RFC 9438 4.6: ssthresh = flight_size * beta_cubic, at least 2 SMSS. (cwnd itself is brought
-    // down to it by PRR in the sender, or set to the loss window on a timeout.)
-    this.ssthresh = Math.max(Math.floor(flightSize * CUBIC_BETA), 2 * this.smss);
+    // RFC 9438 4.6: ssthresh = beta_cubic times the window, at least 2 SMSS. The window is cwnd,
+    // as in Linux and Windows, which RFC 9438 4.6 allows when cwnd cannot grow while the flight is
+    // smaller than it (wasCwndLimited, RFC 7661, does that here). flight_size is not robust: after
+    // losses the flight is below cwnd when the next loss is found, so each response cut the
+    // window again from an already reduced base; at 10% random loss ssthresh sank to 2 SMSS, and an
+    // 8 MiB echo took twice as long with twice the timeouts. (cwnd itself is brought down to
+    // ssthresh by PRR in the sender, or set to the loss window on a timeout.)
+    this.ssthresh = Math.max(Math.floor(this.cwnd * CUBIC_BETA), 2 * this.smss);
     this.fractionalGrowth = 0;
     this.epochStart = undefined;
     this.afterTimeout = false;

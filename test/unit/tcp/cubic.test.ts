@@ -106,7 +106,7 @@ function afterLossAt(segments: number, now: number): CubicCongestionControl {
 }
 
 describe('CUBIC multiplicative decrease (RFC 9438 4.6) and timeouts (4.8)', () => {
-  it('a loss sets ssthresh = 0.7 * FlightSize (at least 2 SMSS) and leaves cwnd to PRR; recovery ends at ssthresh', () => {
+  it('a loss sets ssthresh = 0.7 * cwnd (at least 2 SMSS) and leaves cwnd to PRR; recovery ends at ssthresh', () => {
     const cc = new CubicCongestionControl(MSS);
     cc.cwnd = 100 * MSS;
     cc.onCongestionEvent(0, 100 * MSS);
@@ -116,8 +116,18 @@ describe('CUBIC multiplicative decrease (RFC 9438 4.6) and timeouts (4.8)', () =
     expect(cc.cwnd).toBe(70 * MSS);
     expect(cc.inSlowStart).toBe(false);
     const small = new CubicCongestionControl(MSS);
+    small.cwnd = 2 * MSS;
     small.onCongestionEvent(0, 2 * MSS);
     expect(small.ssthresh).toBe(2 * MSS);
+  });
+
+  it('the reduction starts from cwnd, not from a flight that earlier losses left smaller (RFC 9438 4.6)', () => {
+    const cc = new CubicCongestionControl(MSS);
+    cc.cwnd = 20 * MSS;
+    cc.ssthresh = 20 * MSS;
+    // Only 6 segments in flight when the loss is found (holes of an earlier loss were not refilled yet).
+    cc.onCongestionEvent(0, 6 * MSS);
+    expect(cc.ssthresh).toBe(14 * MSS);
   });
 
   it('a timeout: ssthresh as for a loss, cwnd = 1 SMSS; a repeated one holds ssthresh', () => {

@@ -120,16 +120,17 @@ describe('TcpSender', () => {
     // been outstanding longer than RACK.rtt + reo_wnd (0: min_RTT is 0 here): they are lost.
     expect(records(sender)).toEqual(['1500-2000L@0', '2000-3000L@0', '3000-4000S@0', '4000-5000@0']);
     expect(sender.recovery.phase).toBe('fast-recovery');
-    // PRR (RFC 6937 3.1, pipe below ssthresh): sndcnt is one segment on this ACK: a full segment
-    // from the first hole (the short first record joined with half of the next).
+    // PRR (RFC 6937 3.1, pipe of one segment well below ssthresh = 0.7 * cwnd): PRR-SSRB allows
+    // DeliveredData + MSS, two segments: both holes are resent, the first as a full segment (the
+    // short first record joined with half of the next), then the rest of the second.
     sender.output('ESTABLISHED');
-    expect(records(sender)).toEqual(['1500-2500R@5', '2500-3000L@0', '3000-4000S@0', '4000-5000@0']);
+    expect(records(sender)).toEqual(['1500-2500R@5', '2500-3000R@5', '3000-4000S@0', '4000-5000@0']);
     // The retransmission timeout: everything not SACKed is lost (the scoreboard is kept, RFC 6675
     // 5.1), and the loss window (one SMSS) resends one segment from SND.UNA, not a byte more.
     const rto = sender.rtt.rto;
     time.advance(rto);
     const at = 5 + rto;
-    expect(records(sender)).toEqual([`1500-2500R@${at}`, '2500-3000L@0', '3000-4000S@0', '4000-5000L@0']);
+    expect(records(sender)).toEqual([`1500-2500R@${at}`, '2500-3000RL@5', '3000-4000S@0', '4000-5000L@0']);
   });
 
   it('an ACK for data never sent asks for an ACK and is dropped', () => {
