@@ -125,6 +125,8 @@ export class IPv4Layer implements IpLayer {
   private readonly loopback: (packets: readonly Uint8Array[]) => void;
   /** Transports by IP protocol number (ICMP is handled here, not registered). */
   private readonly transports: Array<TransportProtocol | undefined> = new Array<TransportProtocol | undefined>(256).fill(undefined);
+  /** The registered transports that defer work to the end of a batch (TransportProtocol.endOfBatch). */
+  private readonly batchEnders: TransportProtocol[] = [];
   private identification: number;
   private reassemblyTimer: TimerHandle | undefined;
   private loopbackQueue: Uint8Array[] = [];
@@ -172,6 +174,7 @@ export class IPv4Layer implements IpLayer {
   register(protocol: number, transport: TransportProtocol): void {
     if (protocol === PROTOCOL_ICMP) throw new RangeError('ICMP is part of the IPv4 layer');
     this.transports[protocol] = transport;
+    if (transport.endOfBatch !== undefined) this.batchEnders.push(transport);
   }
 
   transportFor(protocol: number): TransportProtocol | undefined {
@@ -199,6 +202,14 @@ export class IPv4Layer implements IpLayer {
         // and keep going (the packet is dropped).
         this.ipCounters.drop('internal_error');
         this.logger.error(`internal error handling a packet: ${errorDetail(error)}`);
+      }
+    }
+    for (const transport of this.batchEnders) {
+      try {
+        transport.endOfBatch!();
+      } catch (error) {
+        this.ipCounters.drop('internal_error');
+        this.logger.error(`internal error ending a batch: ${errorDetail(error)}`);
       }
     }
   }

@@ -53,6 +53,11 @@ export interface TransportProtocol {
   /** A datagram of this transport's protocol number, addressed to us. */
   receive(received: ReceivedPacket): void;
   /**
+   * Every datagram of the batch the link handed over has been given to receive(): what the
+   * transport deferred to the end of the batch (TCP's acknowledgments) is done now.
+   */
+  endOfBatch?(): void;
+  /**
    * An ICMP destination unreachable or time exceeded about a datagram this transport sent; the
    * quote is checked to come from our address and to carry this protocol. Never fragmentation
    * needed: that goes to receivePathMtuReduced.

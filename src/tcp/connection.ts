@@ -681,7 +681,20 @@ export class TcpConnection {
     this.sender.output(this.currentState);
     if (this.currentState === 'CLOSED') return;
     if (this.outcome.ackNow) this.sender.sendAck();
-    else this.receiver.delayOwedAck(this.env.now());
+    else if (this.outcome.ackAtBatchEnd && this.receiver.ackOwed) {
+      // A segment sent meanwhile would have carried the ACK (ackOwed would be false).
+      if (this.env.deferAck !== undefined) this.env.deferAck();
+      else this.sender.sendAck();
+    } else this.receiver.delayOwedAck(this.env.now());
+  }
+
+  /**
+   * The batch of packets in which this connection deferred its ACK (TcpEnvironment.deferAck) is
+   * processed: send the ACK unless a segment sent meanwhile carried it.
+   */
+  sendBatchEndAck(): void {
+    if (this.released || this.currentState === 'CLOSED') return;
+    if (this.receiver.ackOwed) this.sender.sendAck();
   }
 
   private emitEvents(): void {

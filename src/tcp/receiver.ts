@@ -228,10 +228,11 @@ export class TcpReceiver {
           this.quickAcksLeft--;
           outcome.ackNow = true;
         } else {
-          // RFC 1122 4.2.3.2 / RFC 5681 4.2: ACK at least every second full-sized segment.
+          // RFC 1122 4.2.3.2 / RFC 5681 4.2: ACK at least every second full-sized segment; the ACK
+          // may wait until the rest of the batch that carried this segment is processed.
           this.bytesSinceAck += payload.length;
-          if (this.bytesSinceAck >= 2 * this.receiveMss) outcome.ackNow = true;
-          else this.ackOwed = true;
+          this.ackOwed = true;
+          if (this.bytesSinceAck >= 2 * this.receiveMss) outcome.ackAtBatchEnd = true;
         }
         break;
       }

@@ -8,6 +8,12 @@
 export class SegmentOutcome {
   /** An ACK must go out now (RFC 9293 3.10.7.4, RFC 5681 4.2); any segment carrying an ACK satisfies it. */
   ackNow = false;
+  /**
+   * An ACK is due by the ACK-every-second-segment rule (RFC 5681 4.2) and may wait for the end of
+   * the batch of packets this segment came in, so that a burst read in one wake-up draws one ACK
+   * (what Linux's GRO achieves by merging the burst before TCP sees it).
+   */
+  ackAtBatchEnd = false;
   /** The handshake completed: raise onEstablished. */
   established = false;
   /** Acknowledged data freed send buffer space: raise onWritable. */
@@ -17,6 +23,7 @@ export class SegmentOutcome {
 
   reset(): void {
     this.ackNow = false;
+    this.ackAtBatchEnd = false;
     this.established = false;
     this.writable = false;
     this.readable = false;

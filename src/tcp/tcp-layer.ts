@@ -84,6 +84,8 @@ class ConnectionEnvironment implements TcpEnvironment {
   /** Set right after the connection is built with this environment. */
   connection!: TcpConnection;
   private released = false;
+  /** On the layer's list of ACKs to send at the end of the current batch. */
+  ackDeferred = false;
 
   constructor(
     private readonly layer: TcpLayer,
@@ -115,6 +117,12 @@ class ConnectionEnvironment implements TcpEnvironment {
 
   transmit(segment: TcpSegment): void {
     this.layer.transmit(this.tuple, segment, this.connection.pathMtu);
+  }
+
+  deferAck(): void {
+    if (this.ackDeferred) return;
+    this.ackDeferred = true;
+    this.layer.deferAck(this);
   }
 
   release(timeWait?: TimeWaitState): void {
@@ -153,6 +161,8 @@ export class TcpLayer implements TransportProtocol {
   private reopeningIsn: SeqNumber | undefined;
   private lastQueueWarning = -Infinity;
   private drain: Drain | undefined;
+  /** Connections whose ACK waits for the end of the batch being received (TcpEnvironment.deferAck). */
+  private readonly batchEndAcks: ConnectionEnvironment[] = [];
   /** The buffer budget and the connection cap (tcp.memoryBudget, tcp.maxConnections). */
   readonly memory: TcpMemory;
 
@@ -273,6 +283,30 @@ export class TcpLayer implements TransportProtocol {
     // on the way) to fragment.
     const dontFragment = pathMtu >= TCP_MIN_PATH_MTU || packet.length <= pathMtu;
     this.ip.sendTransport(PROTOCOL_TCP, tuple.remoteAddress, packet, dontFragment);
+  }
+
+  /** Called by a connection's environment: send its ACK in endOfBatch. */
+  deferAck(env: ConnectionEnvironment): void {
+    this.batchEndAcks.push(env);
+  }
+
+  /**
+   * The IP layer handed over every packet of a batch: the ACKs deferred meanwhile go out, one per
+   * connection, acknowledging all the batch brought (RFC 5681 4.2 allows acknowledging more than
+   * two segments at once; the sender counts bytes, RFC 3465).
+   */
+  endOfBatch(): void {
+    const pending = this.batchEndAcks;
+    for (let i = 0; i < pending.length; i++) {
+      const env = pending[i]!;
+      env.ackDeferred = false;
+      try {
+        env.connection.sendBatchEndAck();
+      } catch (error) {
+        this.abortAfterFault(env.connection, error);
+      }
+    }
+    pending.length = 0;
   }
 
   receive(received: ReceivedPacket): void {

@@ -117,6 +117,12 @@ export interface TcpEnvironment {
   release(timeWait?: TimeWaitState): void;
   /** Where the connection's buffer storage is accounted (the stack's TcpMemory); unlimited when absent. */
   memory?: BufferMemory;
+  /**
+   * Send this connection's owed ACK once the batch of received packets being processed is done
+   * (sendBatchEndAck), instead of now. Absent (a connection driven segment by segment): the ACK
+   * goes out at once.
+   */
+  deferAck?(): void;
 }
 
 /** What TIME-WAIT needs of a connection (RFC 9293 3.10.7.4), kept after its TCB is released. */
