@@ -59,6 +59,7 @@ export async function openStack(options: OpenStackOptions = {}): Promise<Running
   });
   let link: Link = device;
   let pcap: PcapWriter | undefined;
+  let stack: Stack;
   try {
     if (options.pcap !== undefined) {
       const writer = PcapWriter.open(options.pcap);
@@ -66,11 +67,14 @@ export async function openStack(options: OpenStackOptions = {}): Promise<Running
       link = tapLink(link, (_direction, packet) => writer.write(packet));
     }
     if (impairSpec !== undefined) link = impairLink(link, impairSpec);
+    // The Stack refuses a configuration the link cannot carry (EINVAL): the device, its fd and
+    // worker thread, and the pcap file must not outlive the refusal.
+    stack = new Stack({ link, address, logger: options.logger, tcp: options.tcp, linkStats: () => device.stats() });
   } catch (error) {
+    pcap?.close();
     await device.close();
     throw error;
   }
-  const stack = new Stack({ link, address, logger: options.logger, tcp: options.tcp, linkStats: () => device.stats() });
   if (options.setDefault !== false) setDefaultStack(stack);
   let closing: Promise<void> | undefined;
   return {

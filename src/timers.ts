@@ -20,13 +20,34 @@ export interface TimerHandle {
   readonly active: boolean;
 }
 
-interface Entry extends TimerHandle {
-  deadline: number;
-  seq: number;
-  callback: (now: number) => void;
-  onFault: ((error: unknown) => void) | undefined;
+/**
+ * One scheduled deadline. A class with its getter and method on the prototype, not an object
+ * literal: a literal with a getter is a dictionary-mode object with a getter closure of its own,
+ * and V8 then kept every such entry, and through its callback the whole connection, alive across
+ * young-generation collections until the next full one (measured: 3000 sequential connections
+ * promoted about 19 KiB per connection pair to the old generation, the growth of
+ * time_wait_3000_mib; with this class, about 3 KiB).
+ */
+class Entry implements TimerHandle {
   /** Position in the heap, -1 once fired or cancelled. */
-  index: number;
+  index = -1;
+
+  constructor(
+    /** The owning queue's removal, shared by all its entries. */
+    private readonly removeFromQueue: (entry: Entry) => void,
+    readonly deadline: number,
+    readonly seq: number,
+    readonly callback: (now: number) => void,
+    readonly onFault: ((error: unknown) => void) | undefined,
+  ) {}
+
+  get active(): boolean {
+    return this.index >= 0;
+  }
+
+  cancel(): void {
+    if (this.index >= 0) this.removeFromQueue(this);
+  }
 }
 
 export class DeadlineQueue {
@@ -55,22 +76,13 @@ export class DeadlineQueue {
    * so the owner of the timer can end what the callback left half done.
    */
   schedule(deadline: number, callback: (now: number) => void, onFault?: (error: unknown) => void): TimerHandle {
-    const entry: Entry = {
-      deadline,
-      seq: this.insertionCounter++,
-      callback,
-      onFault,
-      index: -1,
-      get active() {
-        return this.index >= 0;
-      },
-      cancel: () => {
-        if (entry.index >= 0) this.removeAt(entry.index);
-      },
-    };
+    const entry = new Entry(this.removeEntry, deadline, this.insertionCounter++, callback, onFault);
     this.push(entry);
     return entry;
   }
+
+  /** TimerHandle.cancel of a pending entry. */
+  private readonly removeEntry = (entry: Entry): void => this.removeAt(entry.index);
 
   /** The earliest pending deadline, or undefined when nothing is pending. */
   nextDeadline(): number | undefined {

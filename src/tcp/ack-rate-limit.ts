@@ -1,7 +1,7 @@
 /**
  * Rate limits on the ACKs TCP sends in answer to segments it drops (RFC 5961 section 7): an
  * out-of-window segment, a PAWS reject, an unacceptable ACK, a challenge ACK, a SYN-ACK resent
- * for a duplicate SYN. Unlimited, two ends that disagree on the sequence space answer each other
+ * for a duplicate SYN, and every ACK a TIME-WAIT record sends. Unlimited, two ends that disagree on the sequence space answer each other
  * forever (an ACK loop), and a blind attacker gets one segment out per segment in. Time is data:
  * each check is handed the stack's time and keeps no timer.
  */
@@ -11,15 +11,23 @@ export const INVALID_SEGMENT_ANSWER_INTERVAL_MS = 500;
 /** Linux's tcp_challenge_ack_limit: challenge ACKs per second for the whole stack. */
 const CHALLENGE_ACKS_PER_SECOND = 1000;
 
+/**
+ * Whether an answer to an invalid segment may go out at `now` when the last one went out at
+ * `lastAnswer` (stack time, ms; -Infinity for never): at most one per interval. The one rule for
+ * connections (InvalidSegmentAnswers) and TIME-WAIT records (time-wait.ts, which keep the time in
+ * the record: RFC 5961 section 7 holds there too, as Linux's tcp_timewait_state_process).
+ */
+export function invalidAnswerAllowed(lastAnswer: number, now: number): boolean {
+  return now - lastAnswer >= INVALID_SEGMENT_ANSWER_INTERVAL_MS;
+}
+
 /** One connection's answers to invalid segments: at most one per interval. */
 export class InvalidSegmentAnswers {
   private lastAnswer = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly intervalMs = INVALID_SEGMENT_ANSWER_INTERVAL_MS) {}
-
   /** May an answer go out at `now`? When it may, the answer is taken to be sent. */
   allow(now: number): boolean {
-    if (now - this.lastAnswer < this.intervalMs) return false;
+    if (!invalidAnswerAllowed(this.lastAnswer, now)) return false;
     this.lastAnswer = now;
     return true;
   }

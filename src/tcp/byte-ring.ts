@@ -5,9 +5,12 @@
  * so they keep stream offsets and the ring keeps ring indices. A ring holds no storage until the
  * first write, then starts at `initialAllocation` and doubles on demand up to `capacity`, each
  * growth past the first allocation asked of the stack's memory budget (the first one is granted
- * always, as Linux guarantees tcp_rmem[0] / tcp_wmem[0] to every socket). Once drained the owner
- * may give the storage back (release), so idle connections cost no buffer memory. Copies are
- * block copies (Uint8Array.set); a contiguous view is a zero-copy subarray.
+ * always, as Linux guarantees tcp_rmem[0] / tcp_wmem[0] to every socket). Once drained (the owner
+ * calls drained()) the storage goes back at once when it was small or little used, so idle
+ * connections cost no buffer memory; a busy stream's stays for its next bytes, and the stack's
+ * memory (tcp-memory.ts) takes it back if the ring stays empty for a while, so a connection that
+ * was busy and went idle gives back what it grew. Copies are block copies (Uint8Array.set); a
+ * contiguous view is a zero-copy subarray.
  */
 
 /** Where a ring's bytes are accounted: the stack-wide budget (tcp-memory.ts). */
@@ -18,13 +21,19 @@ export interface BufferMemory {
   free(bytes: number): void;
   /** Bytes the budget can still grant. */
   available(): number;
+  /** `ring` drained and kept its storage: release() it if it stays empty long enough. */
+  watchIdle(ring: ByteRing): void;
+  /** `ring` holds bytes again (or is released, or leaves the budget): no longer idle. */
+  unwatchIdle(ring: ByteRing): void;
 }
 
-/** Accounts nothing: rings outside a stack (unit tests) grow up to their capacity. */
+/** Accounts nothing and keeps idle storage: rings outside a stack (unit tests) grow up to their capacity. */
 export const UNLIMITED_MEMORY: BufferMemory = {
   reserve: () => true,
   free: () => {},
   available: () => Number.POSITIVE_INFINITY,
+  watchIdle: () => {},
+  unwatchIdle: () => {},
 };
 
 const NO_STORAGE = new Uint8Array(0);
@@ -33,6 +42,8 @@ export class ByteRing {
   private bytes: Uint8Array = NO_STORAGE;
   /** Ring index of relative position 0. */
   private head = 0;
+  /** Drained with its storage kept, and told to the memory (watchIdle) until bytes come again. */
+  private idle = false;
 
   constructor(
     readonly capacity: number,
@@ -85,6 +96,7 @@ export class ByteRing {
   /** Copy `data` to relative position `at`; [0, at + data.length) must fit (reserve first). */
   write(at: number, data: Uint8Array): void {
     if (data.length === 0) return;
+    if (this.idle) this.endIdle();
     if (!this.reserve(at + data.length)) throw new RangeError(`ring write past its storage: ${at + data.length} > ${this.bytes.length}`);
     const size = this.bytes.length;
     const index = (this.head + at) % size;
@@ -124,24 +136,48 @@ export class ByteRing {
     if (size > 0) this.head = (this.head + n) % size;
   }
 
-  /** Move the head to index 0; only when nothing is held, so that later writes and views start unwrapped. */
-  reset(): void {
+  /**
+   * Nothing is held any more (the owner's last byte was read or acknowledged); `peakHeld` is the
+   * most the owner held since it last drained. Storage no larger than the first allocation (cheap
+   * to take again), or four times more than the data it last held (the transfer that grew it is
+   * over), goes back at once. A busy stream that drains between reads or ACKs keeps it, from
+   * index 0 so that later writes and views start unwrapped, and the memory it is accounted in
+   * takes it back if no byte comes for a while (watchIdle).
+   */
+  drained(peakHeld: number): void {
+    const size = this.bytes.length;
+    if (size <= this.initialAllocation || peakHeld * 4 <= size) {
+      this.release();
+      return;
+    }
     this.head = 0;
+    if (!this.idle) {
+      this.idle = true;
+      this.memory.watchIdle(this);
+    }
   }
 
   /**
    * The connection is gone: its storage no longer counts against the budget. Bytes still held stay
-   * readable (data that arrived before a reset) until the socket itself is dropped.
+   * readable (data that arrived before a reset) until the socket itself is dropped; storage that
+   * holds nothing goes back at once.
    */
   detachFromBudget(): void {
+    if (this.idle) this.release();
     this.memory.free(this.bytes.length);
     this.memory = UNLIMITED_MEMORY;
   }
 
   /** Give the storage back (to the budget and the GC); only when nothing is held. */
   release(): void {
+    if (this.idle) this.endIdle();
     this.memory.free(this.bytes.length);
     this.bytes = NO_STORAGE;
     this.head = 0;
+  }
+
+  private endIdle(): void {
+    this.idle = false;
+    this.memory.unwatchIdle(this);
   }
 }

@@ -815,6 +815,10 @@ export class TcpConnection {
   private releaseToTimeWait(): void {
     this.released = true;
     this.timers.stopAll();
+    // As deleteTcb: the buffers leave the stack's budget (a send buffer kept for a busy stream
+    // stayed counted in it for good before) and storage that holds nothing goes back.
+    this.sender.buffer.detachFromBudget();
+    this.receiver.buffer.detachFromBudget();
     this.env.release({
       rcvNxt: this.receiver.receiveSeq(this.receiver.rcvNxt),
       sndNxt: this.sender.sendSeq(this.sender.sndMax),

@@ -49,15 +49,6 @@ export const INITIAL_BUFFER_ALLOCATION = 4 * 1024;
 /** Out-of-order ranges held at most by default (Linux bounds its ofo queue by memory only; 10^5 one-byte ranges fit that). */
 const DEFAULT_MAX_OUT_OF_ORDER_RANGES = 256;
 
-/**
- * Whether a drained buffer gives its storage back: always when it is no larger than the first
- * allocation (cheap to take again), and when the data it last held used at most a quarter of it
- * (the transfer that grew it is over); a buffer that drains between reads of a bulk transfer keeps it.
- */
-export function releaseWhenDrained(allocated: number, peakHeld: number): boolean {
-  return allocated <= INITIAL_BUFFER_ALLOCATION || peakHeld * 4 <= allocated;
-}
-
 export class ReceiveBuffer {
   /** Relative position 0 is readOffset. */
   private readonly ring: ByteRing;
@@ -276,10 +267,9 @@ export class ReceiveBuffer {
     this.ring.detachFromBudget();
   }
 
-  /** Nothing is held: keep the storage for a busy stream, give it back otherwise (releaseWhenDrained). */
+  /** Nothing is held: the ring keeps its storage for a busy stream for a while, gives it back otherwise (ByteRing.drained). */
   private drained(): void {
-    if (releaseWhenDrained(this.ring.allocated, this.peakHeld)) this.ring.release();
-    else this.ring.reset();
+    this.ring.drained(this.peakHeld);
     this.peakHeld = 0;
   }
 

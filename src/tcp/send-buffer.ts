@@ -7,11 +7,12 @@
  * [startOffset, endOffset); segments get subarray views of it, so the hot path copies each byte
  * once on write and once into the packet. It holds no storage until the first write, grows only as
  * far as the stack's memory budget allows (write then takes less: backpressure), and gives its
- * storage back when everything was acknowledged and the data was small (releaseWhenDrained).
+ * storage back when everything was acknowledged (ByteRing.drained: at once when the data was
+ * small, after a while without new data when it was a busy stream's).
  */
 
 import { ByteRing, UNLIMITED_MEMORY, type BufferMemory } from './byte-ring.js';
-import { INITIAL_BUFFER_ALLOCATION, releaseWhenDrained } from './receive-buffer.js';
+import { INITIAL_BUFFER_ALLOCATION } from './receive-buffer.js';
 
 export class SendBuffer {
   /** Relative position 0 is startOffset. */
@@ -88,8 +89,7 @@ export class SendBuffer {
     this.held -= n;
     this.start += n;
     if (this.held === 0) {
-      if (releaseWhenDrained(this.ring.allocated, this.peakHeld)) this.ring.release();
-      else this.ring.reset();
+      this.ring.drained(this.peakHeld);
       this.peakHeld = 0;
     }
     return n;

@@ -182,7 +182,10 @@ export class TcpLayer implements TransportProtocol {
       logger: ip.logger,
       transmit: (tuple, segment) => this.transmit(tuple, segment),
     });
-    this.memory = new TcpMemory(config.memoryBudget, config.maxConnections, this.counters);
+    this.memory = new TcpMemory(config.memoryBudget, config.maxConnections, this.counters, {
+      now: () => ip.clock.now(),
+      timers: ip.timers,
+    });
   }
 
   /** Connections with a TCB (TIME-WAIT records are not counted: see timeWaitCount). */

@@ -13,6 +13,7 @@ import type { Counters } from '../counters.js';
 import type { Logger } from '../log.js';
 import type { DeadlineQueue, TimerHandle } from '../timers.js';
 import { segmentLength, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpSegment } from '../wire/tcp.js';
+import { invalidAnswerAllowed } from './ack-rate-limit.js';
 import { timestampAt } from './options.js';
 import { seqAdd, seqLt, type SeqNumber } from './seq.js';
 import type { TcpConfig, TcpFourTuple, TimeWaitState } from './types.js';
@@ -27,6 +28,8 @@ export interface TimeWaitRecord extends TimeWaitState {
   readonly tuple: TcpFourTuple;
   /** When 2*MSL ends (stack time, ms). */
   expiresAt: number;
+  /** When the record last sent an ACK (stack time, ms), for the rate limit of RFC 5961 section 7. */
+  lastAckAt: number;
 }
 
 /** What the table needs from the TCP layer. */
@@ -75,7 +78,7 @@ export class TimeWaitTable {
     }
     this.env.counters.add('time_wait_entered');
     this.records.delete(key);
-    this.records.set(key, { ...state, tuple, expiresAt: now + 2 * this.config.msl });
+    this.records.set(key, { ...state, tuple, expiresAt: now + 2 * this.config.msl, lastAckAt: Number.NEGATIVE_INFINITY });
     this.armExpiry();
   }
 
@@ -147,8 +150,20 @@ export class TimeWaitTable {
     return seqLt(record.rcvNxt, syn.seq);
   }
 
-  /** The ACK of TIME-WAIT: SND.NXT, RCV.NXT, a zero window (nothing more is received). */
+  /**
+   * The ACK of TIME-WAIT: SND.NXT, RCV.NXT, a zero window (nothing more is received). Every ACK
+   * here answers a segment TIME-WAIT drops or a retransmitted FIN, so at most one goes out per
+   * INVALID_SEGMENT_ANSWER_INTERVAL_MS per record (RFC 5961 section 7; Linux rate-limits them the
+   * same way, TCPACKSKIPPEDTIMEWAIT): a record must not answer a flood segment for segment, nor
+   * keep an ACK loop going with a peer that disagrees about the sequence space.
+   */
   private sendAck(record: TimeWaitRecord): void {
+    const now = this.env.now();
+    if (!invalidAnswerAllowed(record.lastAckAt, now)) {
+      this.env.counters.add('ack_ratelimited');
+      return;
+    }
+    record.lastAckAt = now;
     this.env.transmit(record.tuple, {
       sourcePort: record.tuple.localPort,
       destinationPort: record.tuple.remotePort,
@@ -157,7 +172,7 @@ export class TimeWaitTable {
       flags: TCP_ACK,
       window: 0,
       urgentPointer: 0,
-      options: record.tsRecent !== undefined ? { timestamp: { value: timestampAt(this.env.now()), echo: record.tsRecent } } : {},
+      options: record.tsRecent !== undefined ? { timestamp: { value: timestampAt(now), echo: record.tsRecent } } : {},
       payload: new Uint8Array(0),
     });
   }

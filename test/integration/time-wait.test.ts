@@ -2,8 +2,9 @@
  * Issue 9: TIME-WAIT costs a record, not a connection. ab sends HTTP/1.0 requests to the stack's
  * demo server, which closes each connection first and so holds it in TIME-WAIT for 2*MSL; the
  * stack's resident memory must grow by far less than whole connections would take (3000 of
- * them held for 60 s added about 137 MiB before; the live heap now grows about 5 MiB, and the
- * rest of the RSS growth is V8 sizing its heap for the burst of garbage the requests make).
+ * them held for 60 s added about 137 MiB before). What remains is the records themselves (about
+ * 2 MiB), the garbage of the requests that V8 promotes to its old generation and has not
+ * collected yet, and the TUN rings' pages the burst touched for the first time.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { declareRootRequirement, isRoot } from './root.js';
@@ -50,9 +51,10 @@ describe.skipIf(!isRoot)('TIME-WAIT on a TUN device', () => {
     expect(entered).toBeLessThanOrEqual(REQUESTS + 1);
     expect(after.counters.tcp?.time_wait_overflow ?? 0).toBe(0);
     expect(after.tcp.connections).toBeLessThanOrEqual(1);
-    // Measured on 2 shared cores with the CLI's 2 MiB semi-space (CLI_NODE_FLAGS): +12 to +13.4
-    // MiB (issue 9 asks under 16; the bound leaves room for a slower machine), where whole
-    // connections held in TIME-WAIT added +137 MiB and the default semi-space +23 to +37.
-    expect(grewMiB).toBeLessThan(20);
+    // Measured on 2 shared cores with the CLI's 2 MiB semi-space (CLI_NODE_FLAGS): +9.8 to +10.3
+    // MiB since timer entries stopped dragging connections into the old generation and the TUN
+    // rings restart at offset 0 when drained (+12 to +13.4 before them; whole connections held in
+    // TIME-WAIT added +137 MiB). Issue 9 asks under 16; the bound leaves room for a slower machine.
+    expect(grewMiB).toBeLessThan(14);
   }, 180_000);
 });

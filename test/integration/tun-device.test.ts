@@ -14,6 +14,7 @@ import { readUint16, writeUint16 } from '../../src/bytes.js';
 import { formatIPv4, parseIPv4Address } from '../../src/wire/address.js';
 import { finishChecksum, pseudoHeaderSum, sumWords } from '../../src/wire/checksum.js';
 import { parseIPv4Packet, PROTOCOL_UDP, writeIPv4Header } from '../../src/wire/ipv4.js';
+import { openStack } from '../../src/open.js';
 import { libc } from '../../src/tun/libc.js';
 import { PacketFdLink } from '../../src/tun/packet-fd-link.js';
 import { TunError } from '../../src/tun/tun-error.js';
@@ -172,6 +173,21 @@ describe.skipIf(!isRoot)('TUN device (root)', () => {
     }
     const elapsed = performance.now() - started;
     console.log(`50 open/close cycles in ${elapsed.toFixed(0)} ms (${(elapsed / 50).toFixed(1)} ms each)`);
+    expect(await eventually(openFdCount, (count) => count <= fdsBefore)).toBe(fdsBefore);
+    expect(await eventually(threadCount, (count) => count <= threadsBefore)).toBe(threadsBefore);
+  });
+
+  it('openStack closes the device when the stack refuses its options (no fd, thread or device left)', async () => {
+    const subnet = uniqueSubnet();
+    await (await openTun({ name: uniqueName(DEVICE_PREFIX), configure: { hostCidr: subnet.cidr } })).close();
+    const fdsBefore = openFdCount();
+    const threadsBefore = threadCount();
+    const name = uniqueName(DEVICE_PREFIX);
+    // An MSS the 1500-byte MTU cannot carry: the Stack constructor throws EINVAL after the device is open.
+    await expect(openStack({ tun: name, hostCidr: subnet.cidr, tcp: { mss: 100_000 }, setDefault: false })).rejects.toMatchObject({
+      code: 'EINVAL',
+    });
+    expect(existsSync(`/sys/class/net/${name}`)).toBe(false);
     expect(await eventually(openFdCount, (count) => count <= fdsBefore)).toBe(fdsBefore);
     expect(await eventually(threadCount, (count) => count <= threadsBefore)).toBe(threadsBefore);
   });

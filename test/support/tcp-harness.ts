@@ -10,6 +10,7 @@ import type { NetErrorCode } from '../../src/errors.js';
 import { ChallengeAckBudget } from '../../src/tcp/ack-rate-limit.js';
 import { TcpConnection } from '../../src/tcp/connection.js';
 import { seqAdd } from '../../src/tcp/seq.js';
+import { TcpMemory } from '../../src/tcp/tcp-memory.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig, type TcpFourTuple, type TimeWaitState } from '../../src/tcp/types.js';
 import { TCP_ACK, TCP_SYN, type TcpOptions, type TcpSegment } from '../../src/wire/tcp.js';
 import { ManualTime } from './manual-time.js';
@@ -60,6 +61,8 @@ export class TcpHarness {
   writable = 0;
   readonly conn: TcpConnection;
   readonly config: TcpConfig;
+  /** The buffer budget, as a stack's TCP layer gives it, with the harness's time. */
+  readonly memory: TcpMemory;
 
   constructor(
     /** The connection's initial send sequence number. */
@@ -69,7 +72,9 @@ export class TcpHarness {
     config: Partial<TcpConfig> = {},
   ) {
     this.config = { ...DEFAULT_TCP_CONFIG, ...config };
+    this.memory = new TcpMemory(this.config.memoryBudget, this.config.maxConnections, this.counters, this.time);
     this.conn = new TcpConnection(HARNESS_TUPLE, iss, this.config, {
+      memory: this.memory,
       now: () => this.time.now(),
       timers: this.time.timers,
       transmit: (s) => this.sent.push(copySegment(s, this.time.now())),

@@ -66,19 +66,35 @@ describe('ByteRing', () => {
     expect(ring.view(0, 20).buffer.byteLength).toBe(20);
   });
 
-  it('advance moves the front and wraps the head; reset returns it to index 0', () => {
-    const ring = new ByteRing(8, 8);
+  it('advance moves the front and wraps the head; drained and kept, it starts again at index 0', () => {
+    const ring = new ByteRing(8, 4);
     ring.write(0, bytes(8));
     ring.advance(5);
     expect(ring.view(0, 3)).toEqual(bytes(3, 5));
     ring.write(3, bytes(5, 8)); // wraps onto indices 0-4
     expect(ring.view(0, 8)).toEqual(bytes(8, 5));
     ring.advance(8); // head back to index 5
-    ring.reset();
+    // Grown past its first allocation and used in full: kept, from index 0.
+    ring.drained(8);
+    expect(ring.allocated).toBe(8);
     ring.write(0, bytes(8, 30));
     // With the head at 0 the full ring is one contiguous view.
     const full = ring.view(0, 8);
     expect(full).toEqual(bytes(8, 30));
     expect(full.byteOffset).toBe(0);
+  });
+
+  it('drained gives storage back at once when it is the first allocation or was little used', () => {
+    const small = new ByteRing(1024, 16);
+    small.write(0, bytes(10));
+    small.advance(10);
+    small.drained(10);
+    expect(small.allocated).toBe(0);
+    const grown = new ByteRing(1024, 16);
+    grown.write(0, bytes(64));
+    grown.advance(64);
+    // The last data used a quarter of it: the transfer that grew it is over.
+    grown.drained(16);
+    expect(grown.allocated).toBe(0);
   });
 });

@@ -11,11 +11,14 @@ import { INITIAL_BUFFER_ALLOCATION, ReceiveBuffer } from '../../../src/tcp/recei
 import { INITIAL_RECEIVE_WINDOW } from '../../../src/tcp/receiver.js';
 import { MAX_SACK_SCOREBOARD_RANGES, SACK_BLOCK_OVER_RANGE_LIMIT, SackScoreboard } from '../../../src/tcp/sack-scoreboard.js';
 import { SendBuffer } from '../../../src/tcp/send-buffer.js';
-import { TcpMemory } from '../../../src/tcp/tcp-memory.js';
+import { seqDiff } from '../../../src/tcp/seq.js';
+import { TCP_ACK, TCP_FIN } from '../../../src/wire/tcp.js';
+import { IDLE_BUFFER_RELEASE_MS, TcpMemory } from '../../../src/tcp/tcp-memory.js';
 import { TransmitRecords } from '../../../src/tcp/transmit-records.js';
 import { memoryLinkPair } from '../../../src/link/link.js';
 import { Stack } from '../../../src/stack.js';
 import { expectCode } from '../../support/stack-pair.js';
+import { ManualTime } from '../../support/manual-time.js';
 import { TcpHarness, patternBytes } from '../../support/tcp-harness.js';
 
 describe('buffers that start empty, grow with use and shrink when drained', () => {
@@ -65,10 +68,89 @@ describe('buffers that start empty, grow with use and shrink when drained', () =
   });
 });
 
+/** The peer acknowledges everything the connection sends, round by round, until nothing is left to send. */
+function ackAllSent(h: TcpHarness, peerOffset: number): void {
+  for (let round = 0; round < 1000 && h.conn.writableLength > 0; round++) {
+    const end = Math.max(...h.take().map((s) => seqDiff(s.seq, h.ourSeq(0)) + s.payload.length));
+    h.ack(end, {}, peerOffset);
+  }
+}
+
+describe('buffers that shrink when idle (one deadline in TcpMemory, no timer per connection)', () => {
+  it('a drained ring kept for a busy stream goes back after IDLE_BUFFER_RELEASE_MS without a byte', () => {
+    const time = new ManualTime();
+    const counters = new Counters('tcp');
+    const memory = new TcpMemory(1 << 24, 10, counters, time);
+    const send = new SendBuffer(1 << 20, memory);
+    send.write(patternBytes(300_000));
+    send.releaseTo(300_000);
+    expect(send.allocated).toBe(512 * 1024);
+    expect(memory.idleRingCount).toBe(1);
+    expect(time.timers.size).toBe(1);
+    // A write before the deadline: busy again, nothing given back.
+    time.advance(600);
+    send.write(patternBytes(200_000, 300_000));
+    expect(memory.idleRingCount).toBe(0);
+    time.advance(IDLE_BUFFER_RELEASE_MS);
+    expect(send.allocated).toBe(512 * 1024);
+    // Drained again: idle from now on.
+    send.releaseTo(500_000);
+    time.advance(IDLE_BUFFER_RELEASE_MS - 1);
+    expect(send.allocated).toBe(512 * 1024);
+    time.advance(1);
+    expect(send.allocated).toBe(0);
+    expect(memory.reserved).toBe(0);
+    expect(memory.idleRingCount).toBe(0);
+    expect(time.timers.size).toBe(0);
+    expect(counters.get('buffers_released_idle')).toBe(1);
+    // It grows again on demand.
+    expect(send.write(patternBytes(100, 500_000))).toBe(100);
+    expect(send.view(500_000, 100)).toEqual(patternBytes(100, 500_000));
+  });
+
+  it('an established connection gives back the send and receive storage a transfer grew once it is idle', () => {
+    const h = new TcpHarness(1, 2);
+    h.openPassive({ mss: 1460, windowScale: 7 }, 65535);
+    // The peer sends 48 KB, read at the end: the receive ring grows to 64 KiB and stays (used in full).
+    for (let offset = 0; offset < 48_000; offset += 1200) h.data(offset, patternBytes(1200, offset));
+    expect(h.readAll()).toEqual(patternBytes(48_000));
+    // We send 200 KB, acknowledged as it goes: the send ring grows to 256 KiB and stays.
+    expect(h.conn.write(patternBytes(200_000))).toBe(200_000);
+    ackAllSent(h, 48_000);
+    expect(h.conn.writableLength).toBe(0);
+    const grown = h.memory.reserved;
+    expect(grown).toBeGreaterThanOrEqual(256 * 1024 + 64 * 1024);
+    expect(h.memory.idleRingCount).toBe(2);
+    h.advance(IDLE_BUFFER_RELEASE_MS);
+    expect(h.memory.reserved).toBe(0);
+    expect(h.counters.get('buffers_released_idle')).toBe(2);
+    expect(h.conn.state).toBe('ESTABLISHED');
+    // Still a working connection.
+    h.data(48_000, patternBytes(500, 48_000), {}, 200_000);
+    expect(h.readAll()).toEqual(patternBytes(500, 48_000));
+  });
+
+  it('a connection that reaches TIME-WAIT leaves the budget (its storage kept for a busy stream no longer counts)', () => {
+    const h = new TcpHarness(1, 2);
+    h.openPassive({ mss: 1460, windowScale: 7 }, 65535);
+    expect(h.conn.write(patternBytes(200_000))).toBe(200_000);
+    ackAllSent(h, 0);
+    expect(h.memory.reserved).toBeGreaterThan(0);
+    // We close first; the peer ACKs our FIN and sends its own: TIME-WAIT, the TCB released.
+    h.conn.close();
+    h.take();
+    h.ack(200_001);
+    h.data(0, new Uint8Array(0), { flags: TCP_ACK | TCP_FIN }, 200_001);
+    expect(h.releases).toBe(1);
+    expect(h.memory.reserved).toBe(0);
+    expect(h.memory.idleRingCount).toBe(0);
+  });
+});
+
 describe('TcpMemory: the stack-wide budget and connection cap', () => {
   it('refuses growth past the budget and counts it; a forced first allocation always passes', () => {
     const counters = new Counters('tcp');
-    const memory = new TcpMemory(10_000, 2, counters);
+    const memory = new TcpMemory(10_000, 2, counters, new ManualTime());
     expect(memory.reserve(8000, false)).toBe(true);
     expect(memory.reserve(4000, false)).toBe(false);
     expect(memory.reserved).toBe(8000);
@@ -86,7 +168,7 @@ describe('TcpMemory: the stack-wide budget and connection cap', () => {
   });
 
   it('over the budget a send buffer takes only what its storage holds, a receive buffer drops as out of memory', () => {
-    const memory = new TcpMemory(INITIAL_BUFFER_ALLOCATION, 10, new Counters('tcp'));
+    const memory = new TcpMemory(INITIAL_BUFFER_ALLOCATION, 10, new Counters('tcp'), new ManualTime());
     const send = new SendBuffer(1 << 20, memory);
     expect(send.write(patternBytes(10_000))).toBe(INITIAL_BUFFER_ALLOCATION);
     const receive = new ReceiveBuffer(1 << 20, 1 << 20, 256, memory);
@@ -101,7 +183,7 @@ describe('TcpMemory: the stack-wide budget and connection cap', () => {
   });
 
   it('a ring only grows within its budget', () => {
-    const memory = new TcpMemory(16, 1, new Counters('tcp'));
+    const memory = new TcpMemory(16, 1, new Counters('tcp'), new ManualTime());
     const ring = new ByteRing(1024, 8, memory);
     expect(ring.reserve(16)).toBe(true);
     expect(ring.reserve(32)).toBe(false);

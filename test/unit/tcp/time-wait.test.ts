@@ -101,6 +101,42 @@ describe('TimeWaitTable', () => {
     expect(table.size).toBe(0);
   });
 
+  it('rate-limits its ACKs per record (RFC 5961 section 7): a burst draws one, the next comes 500 ms later', () => {
+    const { time, counters, sent, table } = tableUnderTest();
+    const otherTuple = { ...TUPLE, remotePort: 40001 };
+    table.enter(KEY, TUPLE, state());
+    table.enter('other', otherTuple, state());
+    const outOfWindow = peerSegment({ seq: seqAdd(RCV_NXT, 1000), ack: SND_NXT, payload: new Uint8Array(10) });
+    for (let i = 0; i < 100; i++) {
+      table.handleSegment(KEY, table.get(KEY)!, outOfWindow);
+      time.advance(1);
+    }
+    expect(sent).toHaveLength(1);
+    expect(counters.get('ack_ratelimited')).toBe(99);
+    expect(counters.get('drop.time_wait_segment')).toBe(100);
+    // Each record has its own limit.
+    table.handleSegment('other', table.get('other')!, peerSegment({ ...outOfWindow, sourcePort: 40001 }));
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toMatchObject({ destinationPort: 40001 });
+    // 500 ms after the first ACK (sent at 0) the next may go, a retransmitted FIN's re-ACK too.
+    time.advanceTo(499);
+    table.handleSegment(KEY, table.get(KEY)!, outOfWindow);
+    expect(sent).toHaveLength(2);
+    time.advanceTo(500);
+    const fin = peerSegment({
+      seq: seqAdd(RCV_NXT, -1),
+      ack: SND_NXT,
+      flags: TCP_FIN | TCP_ACK,
+      options: { timestamp: { value: 8, echo: 1 } },
+    });
+    table.handleSegment(KEY, table.get(KEY)!, fin);
+    expect(sent).toHaveLength(3);
+    expect(sent[2]).toMatchObject({ seq: SND_NXT, ack: RCV_NXT, flags: TCP_ACK, destinationPort: 40000 });
+    table.handleSegment(KEY, table.get(KEY)!, fin);
+    expect(sent).toHaveLength(3);
+    expect(counters.get('ack_ratelimited')).toBe(101);
+  });
+
   it('answers other segments with an ACK, ignores a bare ACK at RCV.NXT, ends on a RST in sequence only', () => {
     const { counters, sent, table } = tableUnderTest();
     table.enter(KEY, TUPLE, state());
