@@ -35,6 +35,7 @@ import {
 } from './bench/figures.js';
 import {
   allowCongestionControl,
+  compileServers,
   NamespaceSet,
   setUpKernel,
   setUpLossyPath,
@@ -295,7 +296,10 @@ async function main(): Promise<number> {
     tmpDir,
   };
 
-  const context: SetupContext = { namespaces, suffix, mtu: flags.mtu, tsx, projectRoot, servers };
+  progress('compiling the servers (tsconfig.bench.json): they run on plain node');
+  const compiledRoot = `${projectRoot}build/bench/`;
+  await compileServers(projectRoot, compiledRoot);
+  const context: SetupContext = { namespaces, suffix, mtu: flags.mtu, projectRoot, compiledRoot, servers };
   const sides: Record<SideName, Side | string> = { kernel: 'not started', stack: 'not started' };
   const setUps: Array<[SideName, () => Promise<Side>]> = [
     ['kernel', () => setUpKernel(context)],
@@ -324,6 +328,7 @@ async function main(): Promise<number> {
   const lines = [
     `# tsnet-stack benchmark: mtu ${flags.mtu}${flags.quick ? ' (--quick)' : ''}, ${elapsed.toFixed(0)} s; 1 MB = 10^6 bytes; ratio = stack/kernel`,
     `# stack: the CLI on TUN ${STACK_ADDR}, clients in its namespace; kernel: Linux sockets over a veth pair (${KERNEL_SERVER_ADDR}), same MTU, same node:http handler`,
+    '# both servers run compiled by tsc (tsconfig.bench.json, into build/bench) on plain node, as a deployment runs them; the clients run under tsx',
     `# kernel TCP congestion control in the bench's namespaces (servers and clients): ${flags.kernelCc} (--kernel-cc; the stack's default is cubic)` +
       (allowed.added ? `, added to the machine's tcp_allowed_congestion_control for the run` : ''),
     ...figures.map((figure) => `#   ${figure.name}: ${figure.method}`),

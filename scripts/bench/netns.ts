@@ -9,7 +9,7 @@
  * and drops packets at random in its FORWARD hook (nftables table `tsnbench_loss`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { CLI_NODE_FLAGS } from '../cli-node-flags.js';
 import { findScriptProcess, run, terminate, track, type RunOptions, type RunResult } from './proc.js';
 
@@ -118,11 +118,11 @@ export class ServerProcess {
     });
   }
 
-  /** Start `tsx script args` in the namespace and wait for a line starting with `ready`. */
+  /** Start `runner script args` in the namespace and wait for a line starting with `ready`. */
   static async start(
     label: string,
     namespace: string,
-    tsx: string,
+    runner: string,
     script: string,
     args: string[],
     cwd: string,
@@ -130,7 +130,7 @@ export class ServerProcess {
     nodeFlags: readonly string[] = [],
   ): Promise<ServerProcess> {
     const child = track(
-      spawn('ip', ['netns', 'exec', namespace, tsx, ...nodeFlags, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd }),
+      spawn('ip', ['netns', 'exec', namespace, runner, ...nodeFlags, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd }),
     );
     const server = new ServerProcess(label, child, script);
     try {
@@ -177,7 +177,7 @@ export class ServerProcess {
     return this.exitText;
   }
 
-  /** The node process that runs the script (not the tsx launcher), for its peak RSS. */
+  /** The node process that runs the script (not a launcher in front of it), for its peak RSS. */
   scriptPid(): number | undefined {
     if (this.scriptPidCache === undefined && this.child.pid !== undefined && this.exitReason() === undefined) {
       this.scriptPidCache = findScriptProcess(this.child.pid, this.script);
@@ -205,8 +205,12 @@ export interface SetupContext {
   namespaces: NamespaceSet;
   suffix: string;
   mtu: number;
-  tsx: string;
   projectRoot: string;
+  /**
+   * Where the servers' compiled JavaScript is (compileServers): they run on plain node, as a
+   * deployment would, not under tsx, whose loader thread alone adds about 30 MB of RSS.
+   */
+  compiledRoot: string;
   /** Servers started, so cleanup can stop them even when setup fails half way. */
   servers: ServerProcess[];
 }
@@ -231,34 +235,48 @@ export async function setUpKernel(context: SetupContext): Promise<Side> {
     await must(run('ip', ['-n', namespace, 'addr', 'add', `${address}/24`, 'dev', device], timeout), `address on ${device}`);
     await must(run('ip', ['-n', namespace, 'link', 'set', device, 'up'], timeout), `${device} up`);
   }
-  const process = await ServerProcess.start(
+  const serverProcess = await ServerProcess.start(
     'kernel demo server',
     server,
-    context.tsx,
-    `${context.projectRoot}scripts/kernel-demo-server.ts`,
+    process.execPath,
+    `${context.compiledRoot}scripts/kernel-demo-server.js`,
     ['--addr', KERNEL_SERVER_ADDR, '--log', 'warn'],
     context.projectRoot,
     30_000,
   );
-  context.servers.push(process);
-  return { name: 'kernel', clientNamespace: client, host: KERNEL_SERVER_ADDR, serverNamespace: server, server: process };
+  context.servers.push(serverProcess);
+  return { name: 'kernel', clientNamespace: client, host: KERNEL_SERVER_ADDR, serverNamespace: server, server: serverProcess };
 }
 
 export async function setUpStack(context: SetupContext): Promise<Side> {
   const namespace = `tsnbench-s-${context.suffix}`;
   await context.namespaces.add(namespace);
-  const process = await ServerProcess.start(
+  const serverProcess = await ServerProcess.start(
     'stack CLI',
     namespace,
-    context.tsx,
-    `${context.projectRoot}scripts/cli.ts`,
+    process.execPath,
+    `${context.compiledRoot}scripts/cli.js`,
     ['--tun', STACK_TUN, '--host-addr', `${STACK_HOST_ADDR}/24`, '--addr', STACK_ADDR, '--mtu', String(context.mtu), '--log', 'warn'],
     context.projectRoot,
     30_000,
     CLI_NODE_FLAGS,
   );
-  context.servers.push(process);
-  return { name: 'stack', clientNamespace: namespace, host: STACK_ADDR, serverNamespace: namespace, server: process };
+  context.servers.push(serverProcess);
+  return { name: 'stack', clientNamespace: namespace, host: STACK_ADDR, serverNamespace: namespace, server: serverProcess };
+}
+
+/**
+ * Compile src and scripts (tsconfig.bench.json) into `compiledRoot` under the project, where
+ * node finds the project's node_modules, with the runtime files tsc does not copy (the TUN
+ * worker, plain JavaScript).
+ */
+export async function compileServers(projectRoot: string, compiledRoot: string): Promise<void> {
+  rmSync(compiledRoot, { recursive: true, force: true });
+  await must(
+    run(`${projectRoot}node_modules/.bin/tsc`, ['-p', `${projectRoot}tsconfig.bench.json`], { timeoutMs: 180_000 }),
+    'tsc -p tsconfig.bench.json',
+  );
+  copyFileSync(`${projectRoot}src/tun/tun-worker.mjs`, `${compiledRoot}src/tun/tun-worker.mjs`);
 }
 
 /**
