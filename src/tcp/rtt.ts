@@ -28,8 +28,6 @@ export class RttEstimator {
   rttvar = 0;
   /** Number of samples taken. */
   samples = 0;
-  /** The lowest sample seen, in ms (RFC 8985 min_RTT; Infinity before the first). */
-  minRtt = Number.POSITIVE_INFINITY;
   private baseRto: number;
   private backoffShift = 0;
   private readonly granularity: number;
@@ -61,7 +59,6 @@ export class RttEstimator {
   /** Feed one valid measurement R in ms (RFC 6298 2.2 and 2.3). */
   sample(rtt: number): void {
     const r = Math.max(0, rtt);
-    if (r < this.minRtt) this.minRtt = r;
     if (this.samples === 0) {
       // RFC 6298 2.2: the first measurement R: SRTT <- R, RTTVAR <- R/2.
       this.srtt = r;

@@ -365,7 +365,8 @@ export class TcpSender {
           ackedBytes: delivered,
           flightBefore,
           rttSample,
-          minRtt: this.rtt.minRtt,
+          // One minimum RTT per connection: RACK's windowed min_RTT (RFC 8985 6.2 step 1).
+          minRtt: this.rack.minRtt,
           smoothedRtt: this.rtt.srtt,
           sndUna: this.sndUna,
           sndNxt: this.sndMax,
