@@ -228,8 +228,18 @@ export class TcpSender {
       return false;
     }
 
-    const records = this.records;
     const window = seg.window * 2 ** this.options.sndShift;
+    if (ackOff === this.sndUna && this.sndUna === this.sndMax && this.sndUna >= 0 && seg.options.sackBlocks === undefined) {
+      // Nothing of ours is outstanding and the ACK acknowledges nothing new: the common segment
+      // of a connection that only receives (the "header prediction" of RFC 9293 3.10.7.4's
+      // implementers). No RTT sample, no loss recovery, no congestion control: only the send
+      // window, and the persist machinery, which any answer from the peer resets.
+      this.unansweredProbes = 0;
+      if (window === 0) this.consecutiveTimeouts = 0;
+      this.updateSendWindow(window, segOff, ackOff);
+      return true;
+    }
+    const records = this.records;
     const previousWindow = this.sndWnd;
     const previousUna = this.sndUna;
     const flightBefore = this.recovery.pipe;
@@ -298,17 +308,7 @@ export class TcpSender {
       }
     }
 
-    // RFC 9293 3.10.7.4: update the send window if the segment is newer (SND.WL1/SND.WL2).
-    if (this.sndWl1 < segOff || (this.sndWl1 === segOff && this.sndWl2 <= ackOff)) {
-      this.sndWnd = window;
-      this.sndWl1 = segOff;
-      this.sndWl2 = ackOff;
-      if (window > this.maxSndWnd) this.maxSndWnd = window;
-    }
-    if (this.sndWnd > 0 && this.timers.persist.armed) {
-      this.timers.persist.stop();
-      this.persistBackoff = 0;
-    }
+    this.updateSendWindow(window, segOff, ackOff);
 
     // Loss recovery and congestion control concern data only: the SYN's acknowledgment (offset -1
     // to 0) is neither.
@@ -390,6 +390,20 @@ export class TcpSender {
       this.timers.lossProbe.stop();
     }
     return true;
+  }
+
+  /** RFC 9293 3.10.7.4: update the send window if the segment is newer (SND.WL1/SND.WL2). */
+  private updateSendWindow(window: number, segOff: number, ackOff: number): void {
+    if (this.sndWl1 < segOff || (this.sndWl1 === segOff && this.sndWl2 <= ackOff)) {
+      this.sndWnd = window;
+      this.sndWl1 = segOff;
+      this.sndWl2 = ackOff;
+      if (window > this.maxSndWnd) this.maxSndWnd = window;
+    }
+    if (this.sndWnd > 0 && this.timers.persist.armed) {
+      this.timers.persist.stop();
+      this.persistBackoff = 0;
+    }
   }
 
   /** RFC 8985 6.3: arm the reorder timer `timeout` ms from now, or stop it (0). */
