@@ -97,4 +97,21 @@ describe('ByteRing', () => {
     grown.drained(16);
     expect(grown.allocated).toBe(0);
   });
+
+  it('storage a drained ring gave back serves the next ring zeroed: no byte of one stream shows in another', () => {
+    for (let round = 0; round < 3; round++) {
+      const first = new ByteRing(1024, 16);
+      first.write(0, new Uint8Array(16).fill(0xee));
+      first.advance(16);
+      first.drained(16);
+      const next = new ByteRing(1024, 16);
+      next.write(12, bytes(4));
+      const seen = new Uint8Array(16);
+      next.copyOut(0, 16, seen);
+      expect([...seen.subarray(0, 12)]).toEqual(new Array<number>(12).fill(0));
+      expect([...seen.subarray(12)]).toEqual([...bytes(4)]);
+      next.advance(16);
+      next.drained(16);
+    }
+  });
 });
