@@ -9,6 +9,7 @@ import type { TcpConn } from '../../../src/api/tcp.js';
 import { copyBytes } from '../../../src/bytes.js';
 import { impairLink } from '../../../src/link/impair.js';
 import { memoryLinkPair, RECEIVED_CHECKSUM_TRUSTED, type Link } from '../../../src/link/link.js';
+import { mulberry32 } from '../../../src/random.js';
 import { Stack } from '../../../src/stack.js';
 import { parseIPv4Address } from '../../../src/wire/address.js';
 import { IPV4_MIN_HEADER, parseIPv4Packet, PROTOCOL_TCP, writeIPv4Header } from '../../../src/wire/ipv4.js';
@@ -111,6 +112,32 @@ describe('TCP segmentation offload on a link', () => {
     expect(sent.every((s) => s.segmentSize !== undefined || s.packet.length <= 1500)).toBe(true);
     await Promise.all([a.close(100), b.close(100)]);
   });
+
+  it('recovers from lost super-segments: each is many segments lost at once, resent segment by segment', async () => {
+    const random = mulberry32(5);
+    let dropped = 0;
+    // Drops 3% of what A sends, a super-segment whole, as a path that loses the burst would.
+    const lossy = (link: Link): Link => ({
+      mtu: link.mtu,
+      tcpSegmentation: link.tcpSegmentation,
+      setReceiver: (receiver) => link.setReceiver(receiver),
+      send(packet, segmentSize) {
+        if (random() < 0.03) {
+          dropped++;
+          return;
+        }
+        link.send(packet, segmentSize);
+      },
+      close: () => link.close(),
+    });
+    const { a, b } = stackPair({ tcpSegmentation: true, wrap: lossy });
+    const upload = pattern(4 * 1024 * 1024, 9);
+    const { received } = await exchange(a, b, upload, new Uint8Array(1));
+    expect(received.equals(upload)).toBe(true);
+    expect(dropped).toBeGreaterThan(3);
+    expect(a.counters('tcp').get('retransmissions')).toBeGreaterThan(dropped);
+    await Promise.all([a.close(100), b.close(100)]);
+  }, 30_000);
 
   it('sends only MTU-sized packets on a link without segmentation, and under impair on one with it', async () => {
     for (const tcpSegmentation of [false, true]) {
