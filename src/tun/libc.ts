@@ -26,6 +26,9 @@ export const TUNSETOFFLOAD = 0x400454d0;
 export const TUN_F_CSUM = 0x01;
 export const TUN_F_TSO4 = 0x02;
 export const TUN_F_TSO6 = 0x04;
+/** TUNSETOFFLOAD bits: UDP segmentation over IPv4 and IPv6 (Linux 6.2). */
+export const TUN_F_USO4 = 0x20;
+export const TUN_F_USO6 = 0x40;
 export const IFNAMSIZ = 16;
 /** sizeof(struct ifreq) on 64-bit Linux: the name, then a 24-byte union (flags is a short at 16). */
 export const IFREQ_SIZE = 40;

@@ -18,12 +18,14 @@
  */
 import { Worker } from 'node:worker_threads';
 import { RECEIVED_CHECKSUM_TRUSTED, type Link, type LinkReceiver } from '../link/link.js';
+import { splitUdpSuperPacket } from '../link/udp-segmentation.js';
 import {
   checksumNeedsNoVerification,
   parseVirtioNetHeader,
   tcpv4SuperSegmentHeader,
   VIRTIO_NET_HDR_GSO_NONE,
   VIRTIO_NET_HDR_GSO_TCPV4,
+  VIRTIO_NET_HDR_GSO_UDP_L4,
   VIRTIO_NET_HDR_GSO_ECN,
   writeVirtioNetHeader,
   type VirtioNetHeaderBytes,
@@ -77,6 +79,8 @@ export interface PacketFdLinkStats {
   dropsInBadOffload: number;
   /** TCP super-segments accepted by send() (TSO). */
   superSegmentsOut: number;
+  /** UDP super-packets received (USO), each split into its datagrams. */
+  udpSuperPacketsIn: number;
   /** Packets the device refused to take (write errors), dropped by the worker. */
   writeErrors: number;
   /** Times the worker found the RX ring full and waited for the main thread. */
@@ -104,8 +108,8 @@ export class PacketFdLink implements Link {
   readonly mtu: number;
   /** Bytes of virtio-net header in front of every record's packet; 0 without. */
   private readonly headerBytes: 0 | VirtioNetHeaderBytes;
-  /** RECEIVED_* flags of the batch being built (a prefix is handed to the receiver). */
-  private readonly batchFlags = new Uint8Array(MAX_BATCH);
+  /** RECEIVED_* flags of the batch being built, one per packet. */
+  private readonly batchFlags: number[] = [];
   private readonly control: Int32Array;
   private readonly rxBytes: Uint8Array;
   private readonly rxWords: Int32Array;
@@ -134,6 +138,7 @@ export class PacketFdLink implements Link {
     batchesIn: 0,
     dropsInBadOffload: 0,
     superSegmentsOut: 0,
+    udpSuperPacketsIn: 0,
   };
 
   private constructor(
@@ -341,6 +346,7 @@ export class PacketFdLink implements Link {
     const batch: Uint8Array[] = [];
     const headerBytes = this.headerBytes;
     const flags = this.batchFlags;
+    flags.length = 0;
     let flagged = false;
     let tail = this.rxTail;
     while (tail !== head && batch.length < MAX_BATCH) {
@@ -355,16 +361,30 @@ export class PacketFdLink implements Link {
       const end = start + length;
       if (headerBytes !== 0) {
         const header = parseVirtioNetHeader(this.rxBytes.subarray(start, end), 0, headerBytes);
-        // Only what TUNSETOFFLOAD allowed comes (TCPV6 is IPv6, which the IP layer drops): a
-        // USO or UFO packet would be several datagrams behind one header, not one to deliver.
         const gsoType = header === undefined ? -1 : header.gsoType & ~VIRTIO_NET_HDR_GSO_ECN;
+        if (gsoType === VIRTIO_NET_HDR_GSO_UDP_L4) {
+          // Several datagrams behind one header: they reach UDP one by one, checksums complete.
+          const datagrams = splitUdpSuperPacket(this.rxBytes.subarray(start + headerBytes, end), header!.gsoSize);
+          if (datagrams === undefined) {
+            this.counts.dropsInBadOffload++;
+          } else {
+            this.counts.udpSuperPacketsIn++;
+            for (const datagram of datagrams) {
+              batch.push(datagram);
+              flags.push(0);
+            }
+          }
+          continue;
+        }
+        // Otherwise only what TUNSETOFFLOAD allowed comes (TCPV6 is IPv6, which the IP layer
+        // drops; UFO is no longer produced).
         if (header === undefined || (gsoType !== VIRTIO_NET_HDR_GSO_NONE && gsoType !== VIRTIO_NET_HDR_GSO_TCPV4)) {
           this.counts.dropsInBadOffload++;
           continue;
         }
         start += headerBytes;
         const trusted = checksumNeedsNoVerification(header);
-        flags[batch.length] = trusted ? RECEIVED_CHECKSUM_TRUSTED : 0;
+        flags.push(trusted ? RECEIVED_CHECKSUM_TRUSTED : 0);
         flagged ||= trusted;
       }
       batch.push(this.copyReceived ? this.rxBytes.slice(start, end) : this.rxBytes.subarray(start, end));
@@ -373,7 +393,7 @@ export class PacketFdLink implements Link {
       if (batch.length > 0) {
         this.counts.batchesIn++;
         this.counts.packetsIn += batch.length;
-        receiver(batch, flagged ? flags.subarray(0, batch.length) : undefined);
+        receiver(batch, flagged ? Uint8Array.from(flags) : undefined);
       }
     } finally {
       // Only now may the worker overwrite the records the receiver was looking at.

@@ -34,6 +34,8 @@ import {
   TUN_F_CSUM,
   TUN_F_TSO4,
   TUN_F_TSO6,
+  TUN_F_USO4,
+  TUN_F_USO6,
 } from './libc.js';
 import { VIRTIO_NET_HDR_MRG_RXBUF_BYTES } from '../wire/virtio-net.js';
 import { checkRingBytes, PacketFdLink, type PacketFdLinkStats } from './packet-fd-link.js';
@@ -171,11 +173,11 @@ function attachTun(devicePath: string, name: string, virtioNetHeader: boolean): 
 /**
  * The offloads asked of the kernel: partial checksums (NEEDS_CSUM) and TCP segmentation both ways
  * for IPv4 and IPv6 (TSO6 only so that the device keeps the kernel's IPv6 TCP unsegmented too; the
- * stack drops IPv6). Not USO (TUN_F_USO4/6, accepted by this kernel): a UDP super-packet is several
- * datagrams behind one header, which the receive path would have to split, and the stack sends
- * no UDP larger than the MTU yet.
+ * stack drops IPv6); then, when the kernel has it (Linux 6.2), UDP segmentation (USO) too: the
+ * kernel hands over UDP super-packets, which the TUN link splits (src/link/udp-segmentation.ts).
  */
 const TUN_OFFLOADS = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+const TUN_UDP_OFFLOADS = TUN_F_USO4 | TUN_F_USO6;
 
 /**
  * Set the header size and the offloads on a device opened with IFF_VNET_HDR; returns why not
@@ -187,6 +189,8 @@ function negotiateOffloads(fd: number): string | undefined {
   const sys = libc();
   const size = new Int32Array([VIRTIO_NET_HDR_MRG_RXBUF_BYTES]);
   if (sys.ioctlPointer(fd, TUNSETVNETHDRSZ, size) !== 0) return `TUNSETVNETHDRSZ refused: ${errnoName(sys.errno())}`;
+  // An older kernel refuses the USO bits with EINVAL: then the rest alone.
+  if (sys.ioctlValue(fd, TUNSETOFFLOAD, TUN_OFFLOADS | TUN_UDP_OFFLOADS) === 0) return undefined;
   if (sys.ioctlValue(fd, TUNSETOFFLOAD, TUN_OFFLOADS) !== 0) return `TUNSETOFFLOAD refused: ${errnoName(sys.errno())}`;
   return undefined;
 }

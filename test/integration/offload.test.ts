@@ -60,6 +60,19 @@ async function upload(env: StackInNamespace, bytes: number): Promise<[string | u
   return [/want (\d+ [0-9a-f]{64})/.exec(result.stdout)?.[1], /got (\d+ [0-9a-f]{64})/.exec(result.stdout)?.[1]];
 }
 
+/** Sends 4 datagrams of 1000 bytes and one of 500 in one send with UDP_SEGMENT (USO) to the UDP echo; prints what came back. */
+const USO_CLIENT = `
+import os, socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.setsockopt(socket.IPPROTO_UDP, 103, 1000)  # UDP_SEGMENT
+s.connect(('10.0.0.2', 7))
+payload = os.urandom(4500)
+s.send(payload)
+echoed = [s.recv(65535) for _ in range(5)]
+print(sorted(len(d) for d in echoed), 'same' if b''.join(sorted(echoed, key=lambda d: payload.index(d))) == payload else 'different')
+`;
+
 describe.skipIf(!isRoot)('TCP over a TUN device with offloads (the default)', () => {
   let env: StackInNamespace;
   beforeAll(async () => {
@@ -73,6 +86,13 @@ describe.skipIf(!isRoot)('TCP over a TUN device with offloads (the default)', ()
     expect(env.output().stdout).toMatch(/^ready .* offload=on/m);
     const link = await env.exec('ip', ['-d', 'link', 'show', env.tun]);
     expect(link.stdout).toContain('vnet_hdr on');
+  });
+
+  it('echoes each datagram of a UDP super-packet (USO from a UDP_SEGMENT socket)', async () => {
+    const result = await env.exec('python3', ['-c', USO_CLIENT], { timeoutMs: 10_000 });
+    expect(result.stdout.trim()).toBe('[500, 1000, 1000, 1000, 1000] same');
+    const stats = (await env.stats()) as unknown as { link: { udpSuperPacketsIn: number } };
+    expect(stats.link.udpSuperPacketsIn).toBeGreaterThanOrEqual(1);
   });
 
   it('serves a 256 MiB download byte for byte in super-segments', async () => {

@@ -15,6 +15,7 @@ import {
   writeVirtioNetHeader,
 } from '../../../src/wire/virtio-net.js';
 import { seqpacketPair } from '../../support/seqpacket-pair.js';
+import { PROTOCOL_UDP, writeIPv4Header } from '../../../src/wire/ipv4.js';
 
 const HEADER = VIRTIO_NET_HDR_MRG_RXBUF_BYTES;
 
@@ -104,5 +105,45 @@ it('reads the header of each received packet: flags for checksums the kernel vou
   ]);
   expect(got[1]!.packet).toEqual(gso);
   expect(a.stats().dropsInBadOffload).toBe(2);
+  await Promise.all([a.close(), b.close()]);
+});
+
+it('splits a UDP super-packet (USO) into its datagrams', async () => {
+  const [aFd, bFd] = seqpacketPair();
+  const a = await PacketFdLink.start(aFd, { mtu: 1500, ringBytes: 1 << 18, virtioNetHeaderBytes: HEADER });
+  const b = await PacketFdLink.start(bFd, { mtu: 1500, ringBytes: 1 << 18 });
+  const stackSees = collect(a, 3);
+  const payload = new Uint8Array(2100).fill(9);
+  const record = new Uint8Array(HEADER + 28 + payload.length);
+  writeVirtioNetHeader(
+    record,
+    0,
+    {
+      flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
+      gsoType: VIRTIO_NET_HDR_GSO_UDP_L4,
+      hdrLen: 28,
+      gsoSize: 1000,
+      csumStart: 20,
+      csumOffset: 6,
+      numBuffers: 0,
+    },
+    HEADER,
+  );
+  writeIPv4Header(record, HEADER, {
+    source: 0x0a000001,
+    destination: 0x0a000002,
+    protocol: PROTOCOL_UDP,
+    payloadLength: 8 + payload.length,
+  });
+  record.set([0x9c, 0x40, 0x00, 0x07, (2108 >> 8) & 0xff, 2108 & 0xff, 0, 0], HEADER + 20);
+  record.set(payload, HEADER + 28);
+  b.send(record);
+  const got = await stackSees;
+  expect(got.map((g) => [g.packet.length, g.flags])).toEqual([
+    [1028, 0],
+    [1028, 0],
+    [128, 0],
+  ]);
+  expect(a.stats().udpSuperPacketsIn).toBe(1);
   await Promise.all([a.close(), b.close()]);
 });
