@@ -3,7 +3,7 @@
  * (docs/ARCHITECTURE.md, "The benchmark contract").
  *
  *   npm run bench -- [--mtu N] [--json FILE] [--quick] [--download-bytes N] [--upload-bytes N] [--loss-bytes N] [--no-loss]
- *                    [--only NAME[,NAME...]] [--kernel-cc NAME]
+ *                    [--only NAME[,NAME...]] [--kernel-cc NAME] [--offload on|off]
  *
  * The stack runs as the CLI on a TUN device in namespace `tsnbench-s-<rand>` (clients in the same
  * namespace, against 10.0.0.2); the kernel serves the same demo (scripts/kernel-demo-server.ts)
@@ -11,7 +11,8 @@
  * Each figure is measured on the kernel, then on the stack, and printed as
  * `name value unit kernel value unit ratio stack/kernel`. The loss figures come last, after the
  * clean-link ones, each on the side's lossy path (setUpLossyPath), with the loss rules removed
- * after each transfer. Everything made here is removed at the
+ * after each transfer; for them the stack runs again with `--offload off`, so that each of its
+ * segments is one packet for the drop rules, as `gso_max_segs 1` makes the kernel's. Everything made here is removed at the
  * end, on failure and on SIGINT / SIGTERM. Exit status: 0 when every figure was measured on both
  * sides, 1 when any failed, 2 for a usage error, 130 / 143 when interrupted.
  */
@@ -39,6 +40,7 @@ import {
   NamespaceSet,
   setUpKernel,
   setUpLossyPath,
+  restartStack,
   setUpStack,
   STACK_ADDR,
   KERNEL_SERVER_ADDR,
@@ -54,7 +56,7 @@ import { IPV4_MAX_DATAGRAM, IPV4_MIN_MTU } from '../src/wire/ipv4.js';
 
 const USAGE =
   'usage: npm run bench -- [--mtu N] [--json FILE] [--quick] [--download-bytes N] [--upload-bytes N] [--loss-bytes N] [--no-loss] ' +
-  '[--only NAME[,NAME...]] [--kernel-cc NAME]';
+  '[--only NAME[,NAME...]] [--kernel-cc NAME] [--offload on|off]';
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 const MiB = 1024 * 1024;
 
@@ -86,6 +88,7 @@ function parseFlags() {
         'no-loss': { type: 'boolean', default: false },
         only: { type: 'string' },
         'kernel-cc': { type: 'string', default: 'cubic' },
+        offload: { type: 'string', default: 'on' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -106,9 +109,11 @@ function parseFlags() {
   for (const name of only ?? []) if (!known.has(name)) usageError(`--only ${name}: not a figure (${[...known].join(', ')})`);
   const kernelCc = values['kernel-cc'];
   if (!/^[a-z0-9_]+$/.test(kernelCc)) usageError(`--kernel-cc ${kernelCc}: expected an algorithm name such as cubic, reno or bbr`);
+  if (values.offload !== 'on' && values.offload !== 'off') usageError(`--offload ${values.offload}: expected on or off`);
   return {
     only,
     kernelCc,
+    offload: values.offload === 'on',
     mtu,
     quick,
     json: values.json,
@@ -235,7 +240,14 @@ async function measureLoss(
     }
     progress(`setting up the ${name} side's lossy path`);
     try {
-      paths[name] = await setUpLossyPath(context, side);
+      // With offloads the stack's TCP sends super-segments, which the drop rules would see as
+      // one packet each: the loss figures measure it without, one segment per packet.
+      if (name === 'stack' && context.offload) {
+        const restarted = await restartStack(context, side, false);
+        sides.stack = restarted;
+        await warmUp(restarted, settings);
+      }
+      paths[name] = await setUpLossyPath(context, sides[name] as Side);
     } catch (error) {
       paths[name] = `lossy path setup failed: ${error instanceof Error ? error.message : String(error)}`;
       progress(paths[name]);
@@ -299,7 +311,7 @@ async function main(): Promise<number> {
   progress('compiling the servers (tsconfig.bench.json): they run on plain node');
   const compiledRoot = `${projectRoot}build/bench/`;
   await compileServers(projectRoot, compiledRoot);
-  const context: SetupContext = { namespaces, suffix, mtu: flags.mtu, projectRoot, compiledRoot, servers };
+  const context: SetupContext = { namespaces, suffix, mtu: flags.mtu, offload: flags.offload, projectRoot, compiledRoot, servers };
   const sides: Record<SideName, Side | string> = { kernel: 'not started', stack: 'not started' };
   const setUps: Array<[SideName, () => Promise<Side>]> = [
     ['kernel', () => setUpKernel(context)],
@@ -326,7 +338,7 @@ async function main(): Promise<number> {
   const elapsed = (performance.now() - started) / 1000;
 
   const lines = [
-    `# tsnet-stack benchmark: mtu ${flags.mtu}${flags.quick ? ' (--quick)' : ''}, ${elapsed.toFixed(0)} s; 1 MB = 10^6 bytes; ratio = stack/kernel`,
+    `# tsnet-stack benchmark: mtu ${flags.mtu}, stack offloads ${flags.offload ? 'on' : 'off'}${lossFigures.length > 0 ? ' (off for the loss figures)' : ''}${flags.quick ? ' (--quick)' : ''}, ${elapsed.toFixed(0)} s; 1 MB = 10^6 bytes; ratio = stack/kernel`,
     `# stack: the CLI on TUN ${STACK_ADDR}, clients in its namespace; kernel: Linux sockets over a veth pair (${KERNEL_SERVER_ADDR}), same MTU, same node:http handler`,
     '# both servers run compiled by tsc (tsconfig.bench.json, into build/bench) on plain node, as a deployment runs them; the clients run under tsx',
     `# kernel TCP congestion control in the bench's namespaces (servers and clients): ${flags.kernelCc} (--kernel-cc; the stack's default is cubic)` +
@@ -359,6 +371,7 @@ async function main(): Promise<number> {
         httpRequests: settings.rpsRequests,
         echoRounds: settings.echoCount,
         kernelCongestionControl: flags.kernelCc,
+        stackOffload: flags.offload,
         ...(lossFigures.length > 0 ? { lossEchoBytes: settings.lossBytes, lossTimeoutMs: settings.lossTimeoutMs } : {}),
         mb: `${MB} bytes`,
       },

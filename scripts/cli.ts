@@ -24,6 +24,7 @@ async function main(): Promise<void> {
       configure: flags.configure,
       pcap: flags.pcap,
       impair: flags.impair,
+      offload: flags.offload,
       logger,
     });
   } catch (error) {
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
 
   process.stdout.write(
-    `ready tun=${running.device.name} host=${flags.hostCidr} addr=${flags.addr} mtu=${flags.mtu}` +
+    `ready tun=${running.device.name} host=${flags.hostCidr} addr=${flags.addr} mtu=${flags.mtu} offload=${running.device.offload ? 'on' : 'off'}` +
       `${flags.pcap ? ` pcap=${flags.pcap}` : ''}${flags.impair ? ` impair=${flags.impair}` : ''}\n`,
   );
 }

@@ -12,7 +12,7 @@ import { openStack } from '../src/open.js';
 import { tcpConfigForLink } from '../src/stack.js';
 
 export const STACK_FLAGS_USAGE =
-  '[--tun NAME] [--host-addr CIDR] [--addr IP] [--mtu N] [--pcap FILE] [--no-configure] [--log LEVEL] [--impair SPEC]';
+  '[--tun NAME] [--host-addr CIDR] [--addr IP] [--mtu N] [--pcap FILE] [--no-configure] [--log LEVEL] [--impair SPEC] [--offload on|off]';
 
 export interface StackFlags {
   tun: string;
@@ -23,6 +23,8 @@ export interface StackFlags {
   configure: boolean;
   log: LogLevel;
   impair: string | undefined;
+  /** Virtio-net offloads on the TUN device (checksum, TSO), falling back when the kernel refuses. */
+  offload: boolean;
 }
 
 export function fail(message: string): never {
@@ -53,6 +55,7 @@ export function parseStackFlags(
         'no-configure': { type: 'boolean', default: false },
         log: { type: 'string', default: 'info' },
         impair: { type: 'string' },
+        offload: { type: 'string', default: 'on' },
         help: { type: 'boolean', short: 'h', default: false },
         ...extra,
       },
@@ -96,10 +99,22 @@ export function parseStackFlags(
       fail(`--impair ${impair}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
+  const offloadText = values.offload as string;
+  if (offloadText !== 'on' && offloadText !== 'off') fail(`--offload ${offloadText}: expected on or off`);
   const extraValues: Record<string, string | boolean | undefined> = {};
   for (const name of Object.keys(extra)) extraValues[name] = values[name];
   return {
-    flags: { tun, hostCidr, addr, mtu, pcap: values.pcap as string | undefined, configure: !values['no-configure'], log, impair },
+    flags: {
+      tun,
+      hostCidr,
+      addr,
+      mtu,
+      pcap: values.pcap as string | undefined,
+      configure: !values['no-configure'],
+      log,
+      impair,
+      offload: offloadText === 'on',
+    },
     extra: extraValues,
   };
 }
@@ -129,6 +144,7 @@ export async function runExample(
     address: flags.addr,
     mtu: flags.mtu,
     configure: flags.configure,
+    offload: flags.offload,
   });
   let exitCode = 0;
   try {

@@ -29,6 +29,11 @@ export interface OpenStackOptions {
   pcap?: string;
   /** Fault injection spec, e.g. "loss=0.05,reorder=0.1,seed=1". */
   impair?: string;
+  /**
+   * Checksum and TCP segmentation offloads on the TUN device (virtio-net headers), default true;
+   * off when the kernel refuses them, and under `impair`, whose faults apply to MTU-sized packets.
+   */
+  offload?: boolean;
   logger?: Logger;
   tcp?: Partial<TcpConfig>;
   /** Make this the default stack for listen / dial / listenPacket (default true). */
@@ -50,6 +55,9 @@ export async function openStack(options: OpenStackOptions = {}): Promise<Running
   const impairSpec = options.impair !== undefined ? parseImpairSpec(options.impair) : undefined;
   const device = await openTun({
     name: options.tun ?? 'tun0',
+    // The fault injector drops, reorders and corrupts MTU-sized packets, as a path would; it
+    // neither takes super-segments nor finishes the partial checksums of the kernel's packets.
+    offload: (options.offload ?? true) && impairSpec === undefined,
     mtu: options.mtu ?? 1500,
     configure: options.configure === false ? false : { hostCidr },
     // A TCP sender can put a whole window (several MB) on the link in one turn; a ring that
@@ -57,6 +65,7 @@ export async function openStack(options: OpenStackOptions = {}): Promise<Running
     // in the 200-connection echo test).
     ringBytes: 16 * 1024 * 1024,
   });
+  if (device.offloadRefused !== undefined) options.logger?.warn(`offloads are off: ${device.offloadRefused}`);
   let link: Link = device;
   let pcap: PcapWriter | undefined;
   let stack: Stack;

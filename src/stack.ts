@@ -165,7 +165,7 @@ export class Stack {
     this.tcp = new TcpLayer(this.ip, tcpConfig);
     this.ip.register(PROTOCOL_UDP, this.udp);
     this.ip.register(PROTOCOL_TCP, this.tcp);
-    this.link.setReceiver((packets) => this.receiveBatch(packets));
+    this.link.setReceiver((packets, flags) => this.receiveBatch(packets, flags));
   }
 
   counters(layer: string): Counters {
@@ -181,17 +181,17 @@ export class Stack {
     return this.clock.now() - this.startedAt;
   }
 
-  /** Handle a batch of received IP packets (what the link's receiver calls). */
-  receiveBatch(packets: readonly Uint8Array[]): void {
-    this.receive(packets, 'link');
+  /** Handle a batch of received IP packets (what the link's receiver calls; `flags` as it gives them). */
+  receiveBatch(packets: readonly Uint8Array[], flags?: Uint8Array): void {
+    this.receive(packets, 'link', flags);
   }
 
-  private receive(packets: readonly Uint8Array[], origin: PacketOrigin): void {
+  private receive(packets: readonly Uint8Array[], origin: PacketOrigin, flags?: Uint8Array): void {
     if (this.closed) return;
     const held = this.driverHeld;
     this.driverHeld = true;
     try {
-      this.ip.receiveBatch(packets, origin);
+      this.ip.receiveBatch(packets, origin, flags);
     } finally {
       this.driverHeld = held;
     }

@@ -205,6 +205,8 @@ export interface SetupContext {
   namespaces: NamespaceSet;
   suffix: string;
   mtu: number;
+  /** The stack's --offload. */
+  offload: boolean;
   projectRoot: string;
   /**
    * Where the servers' compiled JavaScript is (compileServers): they run on plain node, as a
@@ -251,12 +253,35 @@ export async function setUpKernel(context: SetupContext): Promise<Side> {
 export async function setUpStack(context: SetupContext): Promise<Side> {
   const namespace = `tsnbench-s-${context.suffix}`;
   await context.namespaces.add(namespace);
+  return startStack(context, namespace, context.offload);
+}
+
+/** Stop the stack's CLI (its device goes with it) and start it again in its namespace with `offload`. */
+export async function restartStack(context: SetupContext, side: Side, offload: boolean): Promise<Side> {
+  await side.server.stop();
+  return startStack(context, side.serverNamespace, offload);
+}
+
+async function startStack(context: SetupContext, namespace: string, offload: boolean): Promise<Side> {
   const serverProcess = await ServerProcess.start(
     'stack CLI',
     namespace,
     process.execPath,
     `${context.compiledRoot}scripts/cli.js`,
-    ['--tun', STACK_TUN, '--host-addr', `${STACK_HOST_ADDR}/24`, '--addr', STACK_ADDR, '--mtu', String(context.mtu), '--log', 'warn'],
+    [
+      '--tun',
+      STACK_TUN,
+      '--host-addr',
+      `${STACK_HOST_ADDR}/24`,
+      '--addr',
+      STACK_ADDR,
+      '--mtu',
+      String(context.mtu),
+      '--offload',
+      offload ? 'on' : 'off',
+      '--log',
+      'warn',
+    ],
     context.projectRoot,
     30_000,
     CLI_NODE_FLAGS,
@@ -350,8 +375,9 @@ export async function setUpLossyPath(context: SetupContext, side: Side): Promise
     await must(run('ip', ['-n', server, 'link', 'set', VETH_SERVER, 'gso_max_segs', '1'], timeout), `gso on ${VETH_SERVER}`);
     await must(run('ip', ['-n', router, 'link', 'set', VETH_CLIENT, 'gso_max_segs', '1'], timeout), `gso on ${VETH_CLIENT}`);
   }
-  // The stack sends one segment per packet anyway, and replies to any address go into its TUN
-  // device, where the router's kernel forwards them.
+  // The stack runs with --offload off here (measureLoss in scripts/bench.ts), so it sends one
+  // segment per packet, and the kernel gives its TUN device no GSO packets either; replies to any
+  // address go into its TUN device, where the router's kernel forwards them.
   const clearLoss = async () => {
     const listed = await nsRun(router, 'nft', ['list', 'tables'], timeout);
     if (!listed.stdout.includes(`inet ${LOSS_TABLE}`)) return;

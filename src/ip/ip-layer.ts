@@ -15,11 +15,12 @@
 import { readUint16 } from '../bytes.js';
 import type { Clock } from '../clock.js';
 import type { CounterSet, Counters } from '../counters.js';
-import type { Link } from '../link/link.js';
+import { RECEIVED_CHECKSUM_TRUSTED, type Link } from '../link/link.js';
 import { errorDetail, type Logger } from '../log.js';
 import type { RandomSource } from '../random.js';
 import type { DeadlineQueue, TimerHandle } from '../timers.js';
 import { martianClass, type IPv4Address } from '../wire/address.js';
+import type { ChecksumCheck } from '../wire/checksum.js';
 import {
   FRAGMENT_REASSEMBLY_TIME_EXCEEDED,
   ICMP_DEST_UNREACHABLE,
@@ -192,11 +193,15 @@ export class IPv4Layer implements IpLayer {
     return { pending: this.reassembler.pendingCount, heldBytes: this.reassembler.heldBytes };
   }
 
-  /** Handle a batch of received packets, from the link or from our own local delivery. */
-  receiveBatch(packets: readonly Uint8Array[], origin: PacketOrigin = 'link'): void {
-    for (const packet of packets) {
+  /**
+   * Handle a batch of received packets, from the link or from our own local delivery; `flags`
+   * are the link's RECEIVED_* bits per packet.
+   */
+  receiveBatch(packets: readonly Uint8Array[], origin: PacketOrigin = 'link', flags?: Uint8Array): void {
+    for (let i = 0; i < packets.length; i++) {
+      const packet = packets[i]!;
       try {
-        this.receivePacket(packet, origin);
+        this.receivePacket(packet, origin, flags !== undefined && (flags[i]! & RECEIVED_CHECKSUM_TRUSTED) !== 0 ? 'trusted' : 'verify');
       } catch (error) {
         // A bug in protocol code must not take the whole stack down with one packet; count it
         // and keep going (the packet is dropped).
@@ -214,7 +219,7 @@ export class IPv4Layer implements IpLayer {
     }
   }
 
-  private receivePacket(packet: Uint8Array, origin: PacketOrigin): void {
+  private receivePacket(packet: Uint8Array, origin: PacketOrigin, transportChecksum: ChecksumCheck): void {
     const ip = this.ipCounters;
     ip.add('received');
     const parsed = parseIPv4Packet(packet);
@@ -251,9 +256,11 @@ export class IPv4Layer implements IpLayer {
       header = whole.header;
       payload = whole.payload;
       originalPacket = quotablePacket(header, payload);
+      // The link's word was about this fragment, not the reassembled datagram.
+      transportChecksum = 'verify';
     }
     ip.add('delivered');
-    const received: ReceivedPacket = { header, payload, packet: originalPacket };
+    const received: ReceivedPacket = { header, payload, packet: originalPacket, transportChecksum };
     if (header.protocol === PROTOCOL_ICMP) {
       this.icmp.receive(received);
       return;
@@ -268,7 +275,11 @@ export class IPv4Layer implements IpLayer {
     this.icmp.sendError(ICMP_DEST_UNREACHABLE, PROTOCOL_UNREACHABLE, received);
   }
 
-  sendTransport(protocol: number, destination: IPv4Address, packet: Uint8Array, dontFragment = false): void {
+  tcpSegmentationTo(destination: IPv4Address): boolean {
+    return this.link.tcpSegmentation === true && destination !== this.address;
+  }
+
+  sendTransport(protocol: number, destination: IPv4Address, packet: Uint8Array, dontFragment = false, segmentSize?: number): void {
     if (this.closed) return;
     if (destination !== this.address) {
       // The last guard (RFC 1122 3.2.1.3): whatever a transport or ICMP decided, nothing is
@@ -293,6 +304,13 @@ export class IPv4Layer implements IpLayer {
       // on the next turn of the event loop, so a send from inside a receive handler does not
       // recurse.
       this.loopBack(protocol, packet);
+      return;
+    }
+    if (segmentSize !== undefined) {
+      // A TCP super-segment (tcpSegmentationTo said yes): TCP sized its segments to the path, the
+      // link makes them.
+      this.ipCounters.add('sent');
+      this.link.send(packet, segmentSize);
       return;
     }
     if (packet.length <= this.mtu && (dontFragment || packet.length <= this.pathMtu(destination))) {

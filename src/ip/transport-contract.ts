@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import type { RandomSource } from '../random.js';
 import type { DeadlineQueue } from '../timers.js';
 import type { IPv4Address } from '../wire/address.js';
+import type { ChecksumCheck } from '../wire/checksum.js';
 import type { IcmpErrorQuote } from '../wire/icmpv4.js';
 import type { IPv4Header } from '../wire/ipv4.js';
 
@@ -19,6 +20,12 @@ export interface ReceivedPacket {
   payload: Uint8Array;
   /** The original packet (first fragment for reassembled datagrams), for ICMP quoting. */
   packet: Uint8Array;
+  /**
+   * Whether the transport verifies its checksum: 'trusted' when the link said the kernel verified
+   * it or only put the pseudo-header sum in (a packet from the kernel's own stack, for example a
+   * TCP super-segment larger than the MTU); 'verify' otherwise (absent means 'verify').
+   */
+  transportChecksum?: ChecksumCheck;
 }
 
 /** What transports need from below: the IP layer, and the stack's time, randomness and counters. */
@@ -41,9 +48,17 @@ export interface IpLayer {
   /**
    * Send a transport payload that starts at IPV4_MIN_HEADER in `packet` (the headroom the IPv4
    * header is written into). A datagram over the MTU with `dontFragment`, or to a martian
-   * destination, is counted and dropped: sending never throws.
+   * destination, is counted and dropped: sending never throws. `segmentSize` (only where
+   * tcpSegmentationTo allows it) marks a TCP super-segment the link cuts into segments of that
+   * many payload bytes, each within the MTU: it is not too big for DF.
    */
-  sendTransport(protocol: number, destination: IPv4Address, packet: Uint8Array, dontFragment?: boolean): void;
+  sendTransport(protocol: number, destination: IPv4Address, packet: Uint8Array, dontFragment?: boolean, segmentSize?: number): void;
+  /**
+   * Whether TCP may send super-segments to `destination` (sendTransport with a segment size): the
+   * link segments them (TSO), and the destination is not our own address, whose local delivery
+   * checks every checksum.
+   */
+  tcpSegmentationTo(destination: IPv4Address): boolean;
   /** Send an ICMP error about a received packet (rate limited, RFC 1122 3.2.2 rules applied). */
   sendIcmpError(type: number, code: number, offending: ReceivedPacket, restOfHeader?: number): void;
 }

@@ -1,6 +1,8 @@
 /**
  * A pass-through link that shows every packet to an observer (the CLI's `--pcap` writer) on its
- * way in and out, without changing what is delivered.
+ * way in and out, without changing what is delivered. It sees what crosses the link: with TCP
+ * segmentation offload, the super-segments themselves (with their partial checksums), as tcpdump
+ * shows them on a host whose NIC segments.
  */
 import type { Link } from './link.js';
 
@@ -16,15 +18,18 @@ export function tapLink(link: Link, observe: (direction: TapDirection, packet: U
     get mtu() {
       return link.mtu;
     },
+    get tcpSegmentation() {
+      return link.tcpSegmentation;
+    },
     setReceiver(receiver) {
-      link.setReceiver((packets) => {
+      link.setReceiver((packets, flags) => {
         for (const packet of packets) observe('in', packet);
-        receiver(packets);
+        receiver(packets, flags);
       });
     },
-    send(packet) {
+    send(packet, segmentSize) {
       observe('out', packet);
-      link.send(packet);
+      link.send(packet, segmentSize);
     },
     close() {
       return link.close();

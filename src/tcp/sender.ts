@@ -83,6 +83,14 @@ export class TcpSender {
   private persistBackoff = 0;
   /** When data was last sent (RFC 5681 4.1 restart after idle). */
   private lastDataSendTime = Number.NEGATIVE_INFINITY;
+  /**
+   * New data output() has recorded (one transmit record per segment) but not transmitted yet:
+   * [superStart, superEnd) with our FIN at its end when superFin, to leave as one super-segment
+   * when the link segments (TSO). Empty when superStart === superEnd.
+   */
+  private superStart = 0;
+  private superEnd = 0;
+  private superFin = false;
 
   /** RFC 1122 4.2.3.4: Nagle is off. */
   noDelay = false;
@@ -461,6 +469,9 @@ export class TcpSender {
     const buffer = this.buffer;
     const records = this.records;
     const maxPayload = this.maxPayload();
+    // With TSO, consecutive new-data segments leave as one super-segment of at most this many
+    // (each still its own transmit record, so recovery, SACK and RACK see segments as before).
+    const segmentsPerSuperSegment = Math.floor((this.env.superSegmentPayload ?? 0) / maxPayload);
     let lostFrom = 0;
     let sentNewData = false;
     for (;;) {
@@ -470,6 +481,7 @@ export class TcpSender {
       const lost = records.firstAwaitingRetransmission(lostFrom);
       if (lost >= 0 && records.start(lost) < this.sndUna + Math.max(this.sndWnd, 1)) {
         if (budget < Math.min(records.end(lost) - records.start(lost), maxPayload)) break;
+        this.flushSuperSegment(maxPayload);
         this.retransmitRecord(lost, maxPayload);
         lostFrom = lost;
         continue;
@@ -497,10 +509,23 @@ export class TcpSender {
         const halfWindow = this.maxSndWnd > 0 && len >= this.maxSndWnd / 2;
         if (!(sendsEverything && (this.noDelay || nothingOutstanding)) && !halfWindow) break;
       }
-      this.sendNewData(off, len, fin);
+      if (segmentsPerSuperSegment < 2) {
+        this.sendNewData(off, len, fin);
+      } else {
+        this.recordNewData(off, len, fin);
+        if (this.superStart === this.superEnd) this.superStart = off;
+        this.superEnd = off + len;
+        this.superFin = fin;
+        // Only the last segment of a super-segment may be short or carry the FIN (the link
+        // gives every segment but the last gso_size bytes, and FIN and PSH to the last only).
+        if (len < maxPayload || fin || this.superEnd - this.superStart + maxPayload > segmentsPerSuperSegment * maxPayload) {
+          this.flushSuperSegment(maxPayload);
+        }
+      }
       sentNewData = true;
       if (fin) break;
     }
+    this.flushSuperSegment(maxPayload);
     // RFC 8985 7.2: (re)arm the probe timeout once after new data went out, not per segment.
     if (sentNewData) this.armLossProbe(this.env.now());
     if (this.recovery.phase === 'fast-recovery' && !this.recovery.rescueSent) this.sendRescueRetransmission(maxPayload);
@@ -540,10 +565,36 @@ export class TcpSender {
   /** Send new data (and/or the FIN) at SND.NXT and record it. */
   private sendNewData(off: number, len: number, fin: boolean): void {
     const payload = len > 0 ? this.buffer.view(off, len) : EMPTY_PAYLOAD;
+    this.transmitWithAck(off, this.dataFlags(off, len, fin), payload);
+    this.recordNewData(off, len, fin);
+  }
+
+  /** ACK always; FIN when asked; PSH on the segment that empties the send buffer (RFC 9293 3.9.1.2). */
+  private dataFlags(off: number, len: number, fin: boolean): number {
     let flags = TCP_ACK;
     if (fin) flags |= TCP_FIN;
     if (len > 0 && off + len === this.buffer.endOffset) flags |= TCP_PSH;
-    this.transmitWithAck(off, flags, payload);
+    return flags;
+  }
+
+  /**
+   * Transmit the new data recorded since the last flush as one super-segment, cut by the link
+   * into segments of `segmentSize` payload bytes (as recorded, the last one may be short), or as
+   * a plain segment when it is only one.
+   */
+  private flushSuperSegment(segmentSize: number): void {
+    const start = this.superStart;
+    const len = this.superEnd - start;
+    if (len === 0 && !this.superFin) return;
+    const fin = this.superFin;
+    this.superStart = this.superEnd;
+    this.superFin = false;
+    const payload = len > 0 ? this.buffer.view(start, len) : EMPTY_PAYLOAD;
+    this.transmitWithAck(start, this.dataFlags(start, len, fin), payload, len > segmentSize ? segmentSize : undefined);
+  }
+
+  /** Record new data (and/or the FIN) at SND.NXT as sent: its transmit record, SND.NXT, the timers. */
+  private recordNewData(off: number, len: number, fin: boolean): void {
     const now = this.env.now();
     const end = off + len + (fin ? 1 : 0);
     this.records.append(off, end, now);
@@ -606,24 +657,30 @@ export class TcpSender {
     this.transmitWithAck(Math.max(this.sndMax, 0), TCP_ACK, EMPTY_PAYLOAD);
   }
 
-  /** Build and send a segment carrying ACK: options, window, SACK; clears the owed ACK. */
-  private transmitWithAck(off: number, flags: number, payload: Uint8Array): void {
+  /**
+   * Build and send a segment carrying ACK: options, window, SACK; clears the owed ACK.
+   * `segmentSize`: a super-segment (see TcpEnvironment.transmit).
+   */
+  private transmitWithAck(off: number, flags: number, payload: Uint8Array, segmentSize?: number): void {
     const receiver = this.receiver;
     const options: TcpOptions = {};
     if (this.options.timestamps) options.timestamp = this.options.timestampOption(this.env.now());
     if (receiver.hasSackBlocksToSend) options.sackBlocks = receiver.outgoingSackBlocks();
     const window = receiver.windowField();
-    this.env.transmit({
-      sourcePort: this.tuple.localPort,
-      destinationPort: this.tuple.remotePort,
-      seq: this.sendSeq(off),
-      ack: receiver.receiveSeq(receiver.rcvNxt),
-      flags,
-      window,
-      urgentPointer: 0,
-      options,
-      payload,
-    });
+    this.env.transmit(
+      {
+        sourcePort: this.tuple.localPort,
+        destinationPort: this.tuple.remotePort,
+        seq: this.sendSeq(off),
+        ack: receiver.receiveSeq(receiver.rcvNxt),
+        flags,
+        window,
+        urgentPointer: 0,
+        options,
+        payload,
+      },
+      segmentSize,
+    );
     receiver.onAckSent();
     this.outcome.ackNow = false;
   }

@@ -12,7 +12,7 @@ import type { IpLayer, ReceivedPacket, TransportProtocol } from '../ip/transport
 import type { DeadlineQueue, TimerHandle } from '../timers.js';
 import type { IcmpErrorQuote } from '../wire/icmpv4.js';
 import { formatIPv4, MAX_PORT, type IPv4Address } from '../wire/address.js';
-import { IPV4_MIN_HEADER, PROTOCOL_TCP } from '../wire/ipv4.js';
+import { IPV4_MAX_DATAGRAM, IPV4_MIN_HEADER, PROTOCOL_TCP } from '../wire/ipv4.js';
 import { errorDetail } from '../log.js';
 import { PortTable } from '../ports.js';
 import { encodeTcpSegment, parseTcpSegment, segmentLength, TCP_ACK, TCP_RST, TCP_SYN, type TcpSegment } from '../wire/tcp.js';
@@ -52,6 +52,12 @@ interface ListenerEntry {
   /** When this listener last answered a SYN with a cookie. */
   lastCookieSent: number;
 }
+
+/**
+ * The most payload one super-segment carries: what an IPv4 datagram holds (65535 bytes) behind
+ * its header and the largest TCP header (60 bytes).
+ */
+const TCP_MAX_SUPER_SEGMENT_PAYLOAD = IPV4_MAX_DATAGRAM - IPV4_MIN_HEADER - 60;
 
 /**
  * Under pressure (the half-open queue more than half full) a half-open connection whose SYN-ACK
@@ -115,8 +121,12 @@ class ConnectionEnvironment implements TcpEnvironment {
     return this.layer.memory;
   }
 
-  transmit(segment: TcpSegment): void {
-    this.layer.transmit(this.tuple, segment, this.connection.pathMtu);
+  transmit(segment: TcpSegment, segmentSize?: number): void {
+    this.layer.transmit(this.tuple, segment, this.connection.pathMtu, segmentSize);
+  }
+
+  get superSegmentPayload(): number {
+    return this.layer.superSegmentPayload(this.tuple.remoteAddress);
   }
 
   deferAck(): void {
@@ -280,8 +290,25 @@ export class TcpLayer implements TransportProtocol {
     this.settled(connection);
   }
 
-  /** Send a segment; `pathMtu` is what the sending connection knows of the path (RFC 1191). */
-  transmit(tuple: TcpFourTuple, segment: TcpSegment, pathMtu = Number.POSITIVE_INFINITY): void {
+  /** TcpEnvironment.superSegmentPayload of a connection to `remoteAddress`. */
+  superSegmentPayload(remoteAddress: IPv4Address): number {
+    return this.ip.tcpSegmentationTo(remoteAddress) ? TCP_MAX_SUPER_SEGMENT_PAYLOAD : 0;
+  }
+
+  /**
+   * Send a segment; `pathMtu` is what the sending connection knows of the path (RFC 1191).
+   * With `segmentSize` and more payload than that, a super-segment (TSO): its checksum field
+   * gets only the pseudo-header sum, which the link finishes per segment.
+   */
+  transmit(tuple: TcpFourTuple, segment: TcpSegment, pathMtu = Number.POSITIVE_INFINITY, segmentSize?: number): void {
+    if (segmentSize !== undefined && segment.payload.length > segmentSize) {
+      const superSegment = encodeTcpSegment(segment, tuple.localAddress, tuple.remoteAddress, IPV4_MIN_HEADER, 'partial');
+      // Counted as the segments the link makes of it, as Linux counts a GSO packet (tcp_skb_pcount).
+      this.counters.add('segments_sent', Math.ceil(segment.payload.length / segmentSize));
+      this.counters.add('super_segments_sent');
+      this.ip.sendTransport(PROTOCOL_TCP, tuple.remoteAddress, superSegment, true, segmentSize);
+      return;
+    }
     const packet = encodeTcpSegment(segment, tuple.localAddress, tuple.remoteAddress, IPV4_MIN_HEADER);
     this.counters.add('segments_sent');
     if (segment.flags & TCP_RST) this.counters.add('resets_sent');
@@ -319,7 +346,7 @@ export class TcpLayer implements TransportProtocol {
 
   receive(received: ReceivedPacket): void {
     const { header, payload } = received;
-    const parsed = parseTcpSegment(payload, header.source, header.destination);
+    const parsed = parseTcpSegment(payload, header.source, header.destination, received.transportChecksum);
     if (!parsed.ok) {
       this.counters.drop(parsed.reason);
       return;

@@ -104,8 +104,17 @@ export interface TcpEnvironment {
   now(): number;
   /** The stack's timers; the connection schedules its retransmission, delayed-ACK, persist, keepalive and TIME-WAIT deadlines here. */
   timers: DeadlineQueue;
-  /** Encode the segment with the connection's four-tuple and put it on the wire. */
-  transmit(segment: TcpSegment): void;
+  /**
+   * Encode the segment with the connection's four-tuple and put it on the wire. With
+   * `segmentSize` (only when superSegmentPayload allows one) the segment is a super-segment the
+   * link cuts into segments of `segmentSize` payload bytes (TSO).
+   */
+  transmit(segment: TcpSegment, segmentSize?: number): void;
+  /**
+   * The most payload bytes one transmitted data segment may carry as a super-segment (TCP
+   * segmentation offload on the path to the peer), 0 when every segment must fit the MTU.
+   */
+  readonly superSegmentPayload?: number;
   /** Counters of the TCP layer (retransmissions, drops by reason, ...). */
   counters: Counters;
   /** The stack-wide challenge ACK budget (RFC 5961 7), shared by every connection. */

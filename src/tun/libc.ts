@@ -16,6 +16,19 @@ export const O_CLOEXEC = 0o2000000;
 export const TUNSETIFF = 0x400454ca;
 export const IFF_TUN = 0x0001;
 export const IFF_NO_PI = 0x1000;
+/** Every read and write carries a struct virtio_net_hdr in front of the packet (src/wire/virtio-net.ts). */
+export const IFF_VNET_HDR = 0x4000;
+/** _IOW('T', 216, int): the size of that header (10, or 12 with num_buffers). */
+export const TUNSETVNETHDRSZ = 0x400454d8;
+/** _IOW('T', 208, unsigned int): the offloads the kernel may use on packets it hands us (TUN_F_*). */
+export const TUNSETOFFLOAD = 0x400454d0;
+/** TUNSETOFFLOAD bits: partial checksums (NEEDS_CSUM), TCP segmentation over IPv4 and IPv6. */
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_TSO6 = 0x04;
+/** TUNSETOFFLOAD bits: UDP segmentation over IPv4 and IPv6 (Linux 6.2). */
+export const TUN_F_USO4 = 0x20;
+export const TUN_F_USO6 = 0x40;
 export const IFNAMSIZ = 16;
 /** sizeof(struct ifreq) on 64-bit Linux: the name, then a 24-byte union (flags is a short at 16). */
 export const IFREQ_SIZE = 40;
@@ -32,7 +45,9 @@ export function errnoName(errno: number): string {
 
 interface LibcBindings {
   open(path: string, flags: number): number;
-  ioctlPointer(fd: number, request: number, argument: Uint8Array): number;
+  ioctlPointer(fd: number, request: number, argument: Uint8Array | Int32Array): number;
+  /** An ioctl whose argument is the value itself (TUNSETOFFLOAD), not a pointer. */
+  ioctlValue(fd: number, request: number, value: number): number;
   pipe2(fds: Int32Array, flags: number): number;
   /** Only the tests call it (test/support/seqpacket-pair.ts): a socket pair stands in for a TUN fd. */
   socketpair(domain: number, type: number, protocol: number, fds: Int32Array): number;
@@ -58,6 +73,7 @@ export function libc(): LibcBindings {
   bindings = {
     open: (path, flags) => Number(open(path, flags)),
     ioctlPointer: (fd, request, argument) => Number(ioctl(fd, request, 'void *', argument)),
+    ioctlValue: (fd, request, value) => Number(ioctl(fd, request, 'unsigned long', value)),
     pipe2: (fds, flags) => Number(pipe2(fds, flags)),
     socketpair: (domain, type, protocol, fds) => Number(socketpair(domain, type, protocol, fds)),
     write: (fd, buffer, length) => Number(write(fd, buffer, length)),

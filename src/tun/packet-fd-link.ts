@@ -9,9 +9,27 @@
  * the worker writes it out. The worker sleeps in poll() on the device and a wake pipe, and the
  * main thread writes one byte to the pipe only when the worker announced that it is asleep, at
  * most once per turn of the event loop.
+ *
+ * With a virtio-net header (a TUN device opened with IFF_VNET_HDR), every record in both rings is
+ * the header followed by the packet, exactly what one read or write on the fd carries, so the
+ * worker stays byte-agnostic and moves records without a copy. This thread reads the header of
+ * each received record (the receiver gets a view of the packet behind it and its RECEIVED_*
+ * flags) and writes one in front of each packet it queues (a TCP super-segment's, or zeros).
  */
 import { Worker } from 'node:worker_threads';
-import type { Link } from '../link/link.js';
+import { RECEIVED_CHECKSUM_TRUSTED, type Link, type LinkReceiver } from '../link/link.js';
+import { splitUdpSuperPacket } from '../link/udp-segmentation.js';
+import {
+  checksumNeedsNoVerification,
+  parseVirtioNetHeader,
+  tcpv4SuperSegmentHeader,
+  VIRTIO_NET_HDR_GSO_NONE,
+  VIRTIO_NET_HDR_GSO_TCPV4,
+  VIRTIO_NET_HDR_GSO_UDP_L4,
+  VIRTIO_NET_HDR_GSO_ECN,
+  writeVirtioNetHeader,
+  type VirtioNetHeaderBytes,
+} from '../wire/virtio-net.js';
 import { libc, O_CLOEXEC, O_NONBLOCK } from './libc.js';
 import {
   Control,
@@ -40,6 +58,11 @@ export interface PacketFdLinkOptions {
   copyReceived?: boolean;
   /** Called once if the device reports an error or hang-up; the link stops reading from it. */
   onDeviceFailure?: (error: TunError) => void;
+  /**
+   * The size of the virtio-net header in front of every packet read and written (a TUN device
+   * with IFF_VNET_HDR and TCP segmentation offload negotiated); none when absent.
+   */
+  virtioNetHeaderBytes?: VirtioNetHeaderBytes;
 }
 
 export interface PacketFdLinkStats {
@@ -53,6 +76,12 @@ export interface PacketFdLinkStats {
   dropsOutInvalid: number;
   /** Receiver calls. */
   batchesIn: number;
+  /** Received packets dropped for a virtio-net header the link cannot honour (short, or a segmentation it did not ask for). */
+  dropsInBadOffload: number;
+  /** TCP super-segments accepted by send() (TSO). */
+  superSegmentsOut: number;
+  /** UDP super-packets received (USO), each split into its datagrams. */
+  udpSuperPacketsIn: number;
   /** Packets the device refused to take (write errors), dropped by the worker. */
   writeErrors: number;
   /** Times the worker found the RX ring full and waited for the main thread. */
@@ -78,6 +107,10 @@ const workerUrl = new URL('./tun-worker.mjs', import.meta.url);
 
 export class PacketFdLink implements Link {
   readonly mtu: number;
+  /** Bytes of virtio-net header in front of every record's packet; 0 without. */
+  private readonly headerBytes: 0 | VirtioNetHeaderBytes;
+  /** RECEIVED_* flags of the batch being built, one per packet. */
+  private readonly batchFlags: number[] = [];
   private readonly control: Int32Array;
   private readonly rxBytes: Uint8Array;
   private readonly rxWords: Int32Array;
@@ -92,13 +125,22 @@ export class PacketFdLink implements Link {
   private txHead = 0;
   /** Last TX tail seen; refreshed when the ring looks full or may restart at 0 (past RESTART_OFFSET). */
   private txTailSeen = 0;
-  private receiver: ((packets: readonly Uint8Array[]) => void) | undefined;
+  private receiver: LinkReceiver | undefined;
   private waiting = false;
   private wakeScheduled = false;
   private closed = false;
   private closePromise: Promise<void> | undefined;
   private readonly workerExited: Promise<void>;
-  private readonly counts = { packetsIn: 0, packetsOut: 0, dropsOutQueueFull: 0, dropsOutInvalid: 0, batchesIn: 0 };
+  private readonly counts = {
+    packetsIn: 0,
+    packetsOut: 0,
+    dropsOutQueueFull: 0,
+    dropsOutInvalid: 0,
+    batchesIn: 0,
+    dropsInBadOffload: 0,
+    superSegmentsOut: 0,
+    udpSuperPacketsIn: 0,
+  };
 
   private constructor(
     private readonly fd: number,
@@ -109,6 +151,7 @@ export class PacketFdLink implements Link {
     options: PacketFdLinkOptions,
   ) {
     this.mtu = options.mtu;
+    this.headerBytes = options.virtioNetHeaderBytes ?? 0;
     this.control = new Int32Array(buffers.control);
     this.rxBytes = new Uint8Array(buffers.rx);
     this.rxWords = new Int32Array(buffers.rx);
@@ -153,7 +196,7 @@ export class PacketFdLink implements Link {
       layout: Control,
       wrapMarker: WRAP_MARKER,
       restartOffset: RESTART_OFFSET,
-      maxPacket: MAX_PACKET,
+      maxPacket: MAX_PACKET + (options.virtioNetHeaderBytes ?? 0),
     };
     const closeFds = (): void => {
       sys.close(fd);
@@ -193,18 +236,24 @@ export class PacketFdLink implements Link {
     return link;
   }
 
-  setReceiver(receiver: (packets: readonly Uint8Array[]) => void): void {
+  /** The kernel takes TCP super-segments: TSO was negotiated along with the header. */
+  get tcpSegmentation(): boolean {
+    return this.headerBytes > 0;
+  }
+
+  setReceiver(receiver: LinkReceiver): void {
     this.receiver = receiver;
     if (!this.waiting && !this.closed) this.drain();
   }
 
-  send(packet: Uint8Array): void {
+  send(packet: Uint8Array, segmentSize?: number): void {
     if (this.closed) return;
-    const length = packet.length;
-    if (length === 0 || length > MAX_PACKET) {
+    const headerBytes = this.headerBytes;
+    if (packet.length === 0 || packet.length > MAX_PACKET || (segmentSize !== undefined && headerBytes === 0)) {
       this.counts.dropsOutInvalid++;
       return;
     }
+    const length = headerBytes + packet.length;
     const size = recordBytes(length);
     const capacity = this.txMask + 1;
     let offset = this.txHead & this.txMask;
@@ -228,7 +277,16 @@ export class PacketFdLink implements Link {
       this.txHead = (this.txHead + contiguous) | 0;
       offset = 0;
     }
-    this.txBytes.set(packet, offset + 4);
+    if (headerBytes !== 0) {
+      const at = offset + 4;
+      if (segmentSize === undefined) {
+        this.txBytes.fill(0, at, at + headerBytes);
+      } else {
+        writeVirtioNetHeader(this.txBytes, at, tcpv4SuperSegmentHeader(packet, segmentSize), headerBytes);
+        this.counts.superSegmentsOut++;
+      }
+    }
+    this.txBytes.set(packet, offset + 4 + headerBytes);
     this.txWords[offset >> 2] = length;
     this.txHead = (this.txHead + size) | 0;
     // Publishing at once lets a worker that is awake pick the packet up without a wake byte.
@@ -294,6 +352,10 @@ export class PacketFdLink implements Link {
     const head = Atomics.load(this.control, Control.rxHead);
     const capacity = this.rxMask + 1;
     const batch: Uint8Array[] = [];
+    const headerBytes = this.headerBytes;
+    const flags = this.batchFlags;
+    flags.length = 0;
+    let flagged = false;
     let tail = this.rxTail;
     while (tail !== head && batch.length < MAX_BATCH) {
       const offset = tail & this.rxMask;
@@ -302,15 +364,44 @@ export class PacketFdLink implements Link {
         tail = (tail + (capacity - offset)) | 0;
         continue;
       }
-      const start = offset + 4;
-      batch.push(this.copyReceived ? this.rxBytes.slice(start, start + length) : this.rxBytes.subarray(start, start + length));
       tail = (tail + recordBytes(length)) | 0;
+      let start = offset + 4;
+      const end = start + length;
+      if (headerBytes !== 0) {
+        const header = parseVirtioNetHeader(this.rxBytes.subarray(start, end), 0, headerBytes);
+        const gsoType = header === undefined ? -1 : header.gsoType & ~VIRTIO_NET_HDR_GSO_ECN;
+        if (gsoType === VIRTIO_NET_HDR_GSO_UDP_L4) {
+          // Several datagrams behind one header: they reach UDP one by one, checksums complete.
+          const datagrams = splitUdpSuperPacket(this.rxBytes.subarray(start + headerBytes, end), header!.gsoSize);
+          if (datagrams === undefined) {
+            this.counts.dropsInBadOffload++;
+          } else {
+            this.counts.udpSuperPacketsIn++;
+            for (const datagram of datagrams) {
+              batch.push(datagram);
+              flags.push(0);
+            }
+          }
+          continue;
+        }
+        // Otherwise only what TUNSETOFFLOAD allowed comes (TCPV6 is IPv6, which the IP layer
+        // drops; UFO is no longer produced).
+        if (header === undefined || (gsoType !== VIRTIO_NET_HDR_GSO_NONE && gsoType !== VIRTIO_NET_HDR_GSO_TCPV4)) {
+          this.counts.dropsInBadOffload++;
+          continue;
+        }
+        start += headerBytes;
+        const trusted = checksumNeedsNoVerification(header);
+        flags.push(trusted ? RECEIVED_CHECKSUM_TRUSTED : 0);
+        flagged ||= trusted;
+      }
+      batch.push(this.copyReceived ? this.rxBytes.slice(start, end) : this.rxBytes.subarray(start, end));
     }
     try {
       if (batch.length > 0) {
         this.counts.batchesIn++;
         this.counts.packetsIn += batch.length;
-        receiver(batch);
+        receiver(batch, flagged ? Uint8Array.from(flags) : undefined);
       }
     } finally {
       // Only now may the worker overwrite the records the receiver was looking at.

@@ -51,7 +51,10 @@ export const CONTROL_INTS = 8 * STRIDE;
 
 export const WRAP_MARKER = -1;
 
-/** Largest IPv4 packet, hence the largest record payload and the size of every read. */
+/**
+ * Largest IPv4 packet. A record holds one, behind the device's virtio-net header when it has
+ * one (so the largest record payload, and the size of every read, is this plus the header).
+ */
 export const MAX_PACKET = IPV4_MAX_DATAGRAM;
 
 /** Bytes a record of `length` payload bytes occupies: the length word plus the payload, padded to 4. */
@@ -78,5 +81,6 @@ export interface WorkerConfig {
   layout: typeof Control;
   wrapMarker: number;
   restartOffset: number;
+  /** The largest record payload: MAX_PACKET plus the virtio-net header, if any. */
   maxPacket: number;
 }

@@ -2,18 +2,26 @@
  * Open a Linux TUN device (IFF_TUN | IFF_NO_PI: one read or write is one raw IP packet), optionally
  * configure the kernel side with iproute2, and expose it as a Link whose I/O runs on a worker
  * thread (see packet-fd-link.ts).
+ *
+ * Offloads (on unless `offload: false`): the device is opened with IFF_VNET_HDR, so a 12-byte
+ * virtio-net header (src/wire/virtio-net.ts) rides with every packet, and TUNSETOFFLOAD lets the
+ * kernel hand us packets with partial checksums and TCP super-packets (its GSO) and take ours
+ * (TSO), as wireguard-go's tun_linux.go and gVisor's fdbased endpoint do. When the kernel refuses
+ * any step, the device is opened again without the header, and everything is MTU-sized.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { promisify } from 'node:util';
 import { parseCidr } from '../wire/address.js';
 import { IPV4_MAX_DATAGRAM, IPV4_MIN_MTU } from '../wire/ipv4.js';
-import type { Link } from '../link/link.js';
+import type { Link, LinkReceiver } from '../link/link.js';
 import {
   errnoName,
   errnoNumbers,
   IFF_NO_PI,
   IFF_TUN,
+  IFF_VNET_HDR,
   IFNAMSIZ,
   IFREQ_SIZE,
   libc,
@@ -21,7 +29,15 @@ import {
   O_NONBLOCK,
   O_RDWR,
   TUNSETIFF,
+  TUNSETOFFLOAD,
+  TUNSETVNETHDRSZ,
+  TUN_F_CSUM,
+  TUN_F_TSO4,
+  TUN_F_TSO6,
+  TUN_F_USO4,
+  TUN_F_USO6,
 } from './libc.js';
+import { VIRTIO_NET_HDR_MRG_RXBUF_BYTES } from '../wire/virtio-net.js';
 import { checkRingBytes, PacketFdLink, type PacketFdLinkStats } from './packet-fd-link.js';
 import { TunError } from './tun-error.js';
 
@@ -55,6 +71,8 @@ export interface TunOptions {
   copyReceived?: boolean;
   /** Called if the device fails after opening (e.g. deleted underneath); default: a process warning. */
   onDeviceFailure?: (error: TunError) => void;
+  /** Negotiate checksum and TCP segmentation offloads with the kernel (default true), falling back when refused. */
+  offload?: boolean;
 }
 
 type TunStats = PacketFdLinkStats;
@@ -65,6 +83,10 @@ export interface TunDevice extends Link {
   /** Whether this process created the interface (it disappears on close) rather than attaching to a persistent one. */
   readonly created: boolean;
   readonly mtu: number;
+  /** Whether offloads are on: virtio-net headers, partial checksums and TCP segmentation both ways. */
+  readonly offload: boolean;
+  /** Why offloads are off although they were asked for (the step the kernel refused). */
+  readonly offloadRefused: string | undefined;
   stats(): TunStats;
   close(): Promise<void>;
 }
@@ -127,15 +149,18 @@ async function runIp(args: string[]): Promise<void> {
   }
 }
 
-/** Open the clone device and attach it to interface `name`; returns the fd and the kernel's name for the interface. */
-function attachTun(devicePath: string, name: string): { fd: number; name: string } {
+/**
+ * Open the clone device and attach it to interface `name` (with a virtio-net header on every
+ * packet when `virtioNetHeader`); returns the fd and the kernel's name for the interface.
+ */
+function attachTun(devicePath: string, name: string, virtioNetHeader: boolean): { fd: number; name: string } {
   const sys = libc();
   const fd = sys.open(devicePath, O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) throw openError(devicePath, sys.errno());
   const ifreq = new Uint8Array(IFREQ_SIZE);
   ifreq.set(Buffer.from(name));
   // ifr_flags: a native-endian short right after the 16-byte name.
-  new Int16Array(ifreq.buffer, IFNAMSIZ, 1)[0] = IFF_TUN | IFF_NO_PI;
+  new Int16Array(ifreq.buffer, IFNAMSIZ, 1)[0] = IFF_TUN | IFF_NO_PI | (virtioNetHeader ? IFF_VNET_HDR : 0);
   if (sys.ioctlPointer(fd, TUNSETIFF, ifreq) !== 0) {
     const errno = sys.errno();
     sys.close(fd);
@@ -143,6 +168,54 @@ function attachTun(devicePath: string, name: string): { fd: number; name: string
   }
   const nameEnd = ifreq.indexOf(0);
   return { fd, name: Buffer.from(ifreq.subarray(0, nameEnd < 0 || nameEnd > IFNAMSIZ ? IFNAMSIZ : nameEnd)).toString() };
+}
+
+/**
+ * The offloads asked of the kernel: partial checksums (NEEDS_CSUM) and TCP segmentation both ways
+ * for IPv4 and IPv6 (TSO6 only so that the device keeps the kernel's IPv6 TCP unsegmented too; the
+ * stack drops IPv6); then, when the kernel has it (Linux 6.2), UDP segmentation (USO) too: the
+ * kernel hands over UDP super-packets, which the TUN link splits (src/link/udp-segmentation.ts).
+ */
+const TUN_OFFLOADS = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+const TUN_UDP_OFFLOADS = TUN_F_USO4 | TUN_F_USO6;
+
+/**
+ * Set the header size and the offloads on a device opened with IFF_VNET_HDR; returns why not
+ * when the kernel refuses a step. The header is 12 bytes (with num_buffers, the virtio 1.x size)
+ * and little-endian, so a big-endian host (where the TUN default is host order) goes without.
+ */
+function negotiateOffloads(fd: number): string | undefined {
+  if (endianness() !== 'LE') return 'the host is big-endian';
+  const sys = libc();
+  const size = new Int32Array([VIRTIO_NET_HDR_MRG_RXBUF_BYTES]);
+  if (sys.ioctlPointer(fd, TUNSETVNETHDRSZ, size) !== 0) return `TUNSETVNETHDRSZ refused: ${errnoName(sys.errno())}`;
+  // An older kernel refuses the USO bits with EINVAL: then the rest alone.
+  if (sys.ioctlValue(fd, TUNSETOFFLOAD, TUN_OFFLOADS | TUN_UDP_OFFLOADS) === 0) return undefined;
+  if (sys.ioctlValue(fd, TUNSETOFFLOAD, TUN_OFFLOADS) !== 0) return `TUNSETOFFLOAD refused: ${errnoName(sys.errno())}`;
+  return undefined;
+}
+
+/**
+ * Attach with offloads when asked, or without: a refused IFF_VNET_HDR, header size or offload
+ * set means the device is opened again plainly (closing a device we created removes it first).
+ */
+function attachWithOffloads(devicePath: string, name: string, offload: boolean): { fd: number; name: string; offloadRefused?: string } {
+  if (!offload) return attachTun(devicePath, name, false);
+  let attached: { fd: number; name: string };
+  try {
+    attached = attachTun(devicePath, name, true);
+  } catch (error) {
+    // The kernel may refuse the flag for a persistent device made without it; try plainly (and
+    // throw what that gives, if it fails for another reason).
+    return {
+      ...attachTun(devicePath, name, false),
+      offloadRefused: `IFF_VNET_HDR refused: ${error instanceof Error ? error.message : String(error)}`,
+    };
+  }
+  const refused = negotiateOffloads(attached.fd);
+  if (refused === undefined) return attached;
+  libc().close(attached.fd);
+  return { ...attachTun(devicePath, attached.name, false), offloadRefused: refused };
 }
 
 /** The interface's MTU as the kernel has it, or the default when it cannot be read. */
@@ -161,18 +234,27 @@ class Tun implements TunDevice {
     readonly name: string,
     readonly created: boolean,
     private readonly link: PacketFdLink,
+    readonly offloadRefused: string | undefined,
   ) {}
 
   get mtu(): number {
     return this.link.mtu;
   }
 
-  setReceiver(receiver: (packets: readonly Uint8Array[]) => void): void {
+  get offload(): boolean {
+    return this.link.tcpSegmentation;
+  }
+
+  get tcpSegmentation(): boolean {
+    return this.link.tcpSegmentation;
+  }
+
+  setReceiver(receiver: LinkReceiver): void {
     this.link.setReceiver(receiver);
   }
 
-  send(packet: Uint8Array): void {
-    this.link.send(packet);
+  send(packet: Uint8Array, segmentSize?: number): void {
+    this.link.send(packet, segmentSize);
   }
 
   stats(): TunStats {
@@ -199,7 +281,7 @@ export async function openTun(options: TunOptions): Promise<TunDevice> {
   // Racy by nature (someone could create the name in between), but it is what decides whether
   // closing will remove the interface, and a TUNSETIFF on a non-TUN name fails anyway.
   const existed = !options.name.includes('%') && existsSync(`/sys/class/net/${options.name}`);
-  const { fd, name } = attachTun(devicePath, options.name);
+  const { fd, name, offloadRefused } = attachWithOffloads(devicePath, options.name, options.offload ?? true);
 
   let mtu = options.mtu;
   if (mtu === undefined) {
@@ -208,6 +290,7 @@ export async function openTun(options: TunOptions): Promise<TunDevice> {
 
   const starting = PacketFdLink.start(fd, {
     mtu,
+    virtioNetHeaderBytes: offloadRefused === undefined && (options.offload ?? true) ? VIRTIO_NET_HDR_MRG_RXBUF_BYTES : undefined,
     ringBytes: options.ringBytes,
     copyReceived: options.copyReceived,
     onDeviceFailure: options.onDeviceFailure,
@@ -225,5 +308,5 @@ export async function openTun(options: TunOptions): Promise<TunDevice> {
     await linkResult.value.close();
     throw configureResult.reason;
   }
-  return new Tun(name, !existed, linkResult.value);
+  return new Tun(name, !existed, linkResult.value, offloadRefused);
 }

@@ -45,7 +45,7 @@ export class UdpLayer implements TransportProtocol {
 
   receive(received: ReceivedPacket): void {
     const { header, payload } = received;
-    const parsed = parseUdpDatagram(payload, header.source, header.destination);
+    const parsed = parseUdpDatagram(payload, header.source, header.destination, received.transportChecksum);
     if (!parsed.ok) {
       this.counters.drop(parsed.reason);
       return;

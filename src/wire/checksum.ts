@@ -24,10 +24,26 @@ export function sumWords(bytes: Uint8Array, offset: number, length: number, init
   return sum;
 }
 
+/** Fold a running sum to 16 bits, not complemented. */
+function foldSum(sum: number): number {
+  while (sum > 0xffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
+  return sum;
+}
+
 /** Fold a running sum to 16 bits and complement it: the value to put in a checksum field. */
 export function finishChecksum(sum: number): number {
-  while (sum > 0xffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
-  return ~sum & 0xffff;
+  return ~foldSum(sum) & 0xffff;
+}
+
+/**
+ * The value of a checksum field that another party (the kernel, a NIC) is to finish: the running
+ * sum folded but not complemented. With the pseudo-header's sum as `sum`, this is what Linux puts
+ * in a CHECKSUM_PARTIAL TCP or UDP header (~tcp_v4_check(len, saddr, daddr, 0) in
+ * __tcp_v4_send_check): the finisher adds the sum from the transport header on, with this field
+ * in it, and stores the complement.
+ */
+export function partialChecksum(sum: number): number {
+  return foldSum(sum);
 }
 
 /** Checksum of a byte range. Verifying a header that contains its own checksum gives 0. */
@@ -51,3 +67,10 @@ export function updateChecksum(checksum: number, oldWord: number, newWord: numbe
   const sum = (~checksum & 0xffff) + (~oldWord & 0xffff) + (newWord & 0xffff);
   return finishChecksum(sum);
 }
+
+/**
+ * Whether a received transport checksum is verified: 'verify', except for what the link says
+ * needs none ('trusted': the kernel verified it, or the packet comes from the kernel's own stack
+ * with only the pseudo-header sum in the field; see src/wire/virtio-net.ts).
+ */
+export type ChecksumCheck = 'verify' | 'trusted';

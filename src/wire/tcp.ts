@@ -19,7 +19,7 @@
  */
 import { readUint16, readUint32, writeUint16, writeUint32 } from '../bytes.js';
 import type { IPv4Address } from './address.js';
-import { finishChecksum, pseudoHeaderSum, sumWords } from './checksum.js';
+import { finishChecksum, partialChecksum, pseudoHeaderSum, sumWords, type ChecksumCheck } from './checksum.js';
 import { PROTOCOL_TCP } from './ipv4.js';
 import type { SeqNumber } from '../tcp/seq.js';
 
@@ -175,11 +175,17 @@ export type TcpCheckResult = { ok: true; view: TcpSegmentView } | { ok: false; r
 export type TcpParseResult = { ok: true; segment: TcpSegment } | { ok: false; reason: TcpDropReason };
 
 /** The header and checksum checks of RFC 9293 3.1; the option list is checked by readOptions. */
-function headerDropReason(bytes: Uint8Array, source: IPv4Address, destination: IPv4Address): TcpDropReason | undefined {
+function headerDropReason(
+  bytes: Uint8Array,
+  source: IPv4Address,
+  destination: IPv4Address,
+  checksum: ChecksumCheck,
+): TcpDropReason | undefined {
   const length = bytes.length;
   if (length < TCP_MIN_HEADER) return 'truncated';
   const headerLength = (bytes[12]! >>> 4) * 4;
   if (headerLength < TCP_MIN_HEADER || headerLength > length) return 'bad_data_offset';
+  if (checksum === 'trusted') return undefined;
   // A segment containing a correct checksum sums to zero (RFC 1071 section 1).
   const sum = sumWords(bytes, 0, length, pseudoHeaderSum(source, destination, PROTOCOL_TCP, length));
   if (finishChecksum(sum) !== 0) return 'bad_checksum';
@@ -190,8 +196,13 @@ function headerDropReason(bytes: Uint8Array, source: IPv4Address, destination: I
  * Check a TCP segment (the IP payload). `source` and `destination` are the IPv4 addresses the
  * checksum's pseudo header covers (RFC 9293 3.1).
  */
-export function checkTcpSegment(bytes: Uint8Array, source: IPv4Address, destination: IPv4Address): TcpCheckResult {
-  const reason = headerDropReason(bytes, source, destination);
+export function checkTcpSegment(
+  bytes: Uint8Array,
+  source: IPv4Address,
+  destination: IPv4Address,
+  checksum: ChecksumCheck = 'verify',
+): TcpCheckResult {
+  const reason = headerDropReason(bytes, source, destination, checksum);
   if (reason !== undefined) return { ok: false, reason };
   const headerLength = (bytes[12]! >>> 4) * 4;
   if (headerLength > TCP_MIN_HEADER && !readOptions(bytes, headerLength, undefined)) return { ok: false, reason: 'bad_option' };
@@ -203,8 +214,13 @@ export function checkTcpSegment(bytes: Uint8Array, source: IPv4Address, destinat
  * same checks, then the view's fields read in one go, the options filled in by the same walk
  * that validates them.
  */
-export function parseTcpSegment(bytes: Uint8Array, source: IPv4Address, destination: IPv4Address): TcpParseResult {
-  const reason = headerDropReason(bytes, source, destination);
+export function parseTcpSegment(
+  bytes: Uint8Array,
+  source: IPv4Address,
+  destination: IPv4Address,
+  checksum: ChecksumCheck = 'verify',
+): TcpParseResult {
+  const reason = headerDropReason(bytes, source, destination, checksum);
   if (reason !== undefined) return { ok: false, reason };
   const headerLength = (bytes[12]! >>> 4) * 4;
   const options: TcpOptions = {};
@@ -339,6 +355,13 @@ export function tcpSegmentLength(options: TcpOptions, payloadLength: number): nu
 }
 
 /**
+ * What writeTcpSegment puts in the checksum field: 'full', the checksum (RFC 9293 3.1); or
+ * 'partial', only the pseudo-header's sum (with the whole segment's length), for a link that
+ * finishes it, as the kernel does for a TSO super-segment (partialChecksum in checksum.ts).
+ */
+export type ChecksumFill = 'full' | 'partial';
+
+/**
  * Write a segment at `offset` of a caller-provided buffer, which must have room for
  * tcpSegmentLength(segment.options, segment.payload.length) bytes there. The checksum covers the
  * pseudo header built from `source` and `destination` (RFC 9293 3.1). Returns the bytes written.
@@ -349,6 +372,7 @@ export function writeTcpSegment(
   segment: TcpSegment,
   source: IPv4Address,
   destination: IPv4Address,
+  checksum: ChecksumFill = 'full',
 ): number {
   const options = segment.options;
   const fixedLength = fixedOptionsLength(options);
@@ -417,8 +441,9 @@ export function writeTcpSegment(
   }
 
   if (payload.length > 0) buffer.set(payload, offset + headerLength);
-  const sum = sumWords(buffer, offset, segmentLength, pseudoHeaderSum(source, destination, PROTOCOL_TCP, segmentLength));
-  writeUint16(buffer, offset + 16, finishChecksum(sum));
+  const pseudoHeader = pseudoHeaderSum(source, destination, PROTOCOL_TCP, segmentLength);
+  if (checksum === 'partial') writeUint16(buffer, offset + 16, partialChecksum(pseudoHeader));
+  else writeUint16(buffer, offset + 16, finishChecksum(sumWords(buffer, offset, segmentLength, pseudoHeader)));
   return segmentLength;
 }
 
@@ -426,8 +451,14 @@ export function writeTcpSegment(
  * A new buffer of `headroom` bytes (left zero, for the IPv4 header) followed by the segment, so
  * the IP layer writes its header in place.
  */
-export function encodeTcpSegment(segment: TcpSegment, source: IPv4Address, destination: IPv4Address, headroom = 0): Uint8Array {
+export function encodeTcpSegment(
+  segment: TcpSegment,
+  source: IPv4Address,
+  destination: IPv4Address,
+  headroom = 0,
+  checksum: ChecksumFill = 'full',
+): Uint8Array {
   const buffer = new Uint8Array(headroom + tcpSegmentLength(segment.options, segment.payload.length));
-  writeTcpSegment(buffer, headroom, segment, source, destination);
+  writeTcpSegment(buffer, headroom, segment, source, destination, checksum);
   return buffer;
 }

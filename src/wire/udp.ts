@@ -15,7 +15,7 @@
  */
 import { readUint16, writeUint16 } from '../bytes.js';
 import type { IPv4Address } from './address.js';
-import { finishChecksum, pseudoHeaderSum, sumWords } from './checksum.js';
+import { finishChecksum, pseudoHeaderSum, sumWords, type ChecksumCheck } from './checksum.js';
 import { IPV4_MAX_DATAGRAM, IPV4_MIN_HEADER, PROTOCOL_UDP } from './ipv4.js';
 
 export const UDP_HEADER_LENGTH = 8;
@@ -62,14 +62,19 @@ class UdpDatagramView {
 export type UdpCheckResult = { ok: true; view: UdpDatagramView } | { ok: false; reason: UdpDropReason };
 export type UdpParseResult = { ok: true; datagram: UdpDatagram } | { ok: false; reason: UdpDropReason };
 
-function dropReason(bytes: Uint8Array, source: IPv4Address, destination: IPv4Address): UdpDropReason | undefined {
+function dropReason(
+  bytes: Uint8Array,
+  source: IPv4Address,
+  destination: IPv4Address,
+  checksumCheck: ChecksumCheck,
+): UdpDropReason | undefined {
   if (bytes.length < UDP_HEADER_LENGTH) return 'truncated';
   const length = readUint16(bytes, 4);
   // The UDP length must cover the header and fit in what IP delivered; trailing bytes beyond
   // it (IP total length larger than UDP length) are ignored as Linux does.
   if (length < UDP_HEADER_LENGTH || length > bytes.length) return 'bad_length';
   const checksum = readUint16(bytes, 6);
-  if (checksum !== 0) {
+  if (checksum !== 0 && checksumCheck === 'verify') {
     const sum = sumWords(bytes, 0, length, pseudoHeaderSum(source, destination, PROTOCOL_UDP, length));
     if (finishChecksum(sum) !== 0) return 'bad_checksum';
   }
@@ -77,14 +82,24 @@ function dropReason(bytes: Uint8Array, source: IPv4Address, destination: IPv4Add
 }
 
 /** Check the IP payload `bytes`; `source` and `destination` are what the pseudo-header covers. */
-export function checkUdpDatagram(bytes: Uint8Array, source: IPv4Address, destination: IPv4Address): UdpCheckResult {
-  const reason = dropReason(bytes, source, destination);
+export function checkUdpDatagram(
+  bytes: Uint8Array,
+  source: IPv4Address,
+  destination: IPv4Address,
+  checksum: ChecksumCheck = 'verify',
+): UdpCheckResult {
+  const reason = dropReason(bytes, source, destination, checksum);
   return reason === undefined ? { ok: true, view: new UdpDatagramView(bytes) } : { ok: false, reason };
 }
 
 /** Check a datagram and read it into a record (per packet, so without a view object). */
-export function parseUdpDatagram(bytes: Uint8Array, source: IPv4Address, destination: IPv4Address): UdpParseResult {
-  const reason = dropReason(bytes, source, destination);
+export function parseUdpDatagram(
+  bytes: Uint8Array,
+  source: IPv4Address,
+  destination: IPv4Address,
+  checksum: ChecksumCheck = 'verify',
+): UdpParseResult {
+  const reason = dropReason(bytes, source, destination, checksum);
   if (reason !== undefined) return { ok: false, reason };
   return {
     ok: true,

@@ -13,11 +13,13 @@ export interface StackPairOptions {
   /** Wrap stack A's side of the link (e.g. with impairLink). */
   wrap?: (link: Link) => Link;
   tcp?: Partial<TcpConfig>;
+  /** The memory links take TCP super-segments (memoryLinkPair's tcpSegmentation). */
+  tcpSegmentation?: boolean;
 }
 
 /** Stack A at 10.0.0.1 and stack B at 10.0.0.2, back to back. */
 export function stackPair(options: StackPairOptions = {}): { a: Stack; b: Stack } {
-  const [linkA, linkB] = memoryLinkPair(options.mtu ?? 1500);
+  const [linkA, linkB] = memoryLinkPair(options.mtu ?? 1500, { tcpSegmentation: options.tcpSegmentation });
   const wrap = options.wrap ?? ((link: Link) => link);
   const common = { clock: options.clock, manualTimers: options.clock !== undefined, tcp: options.tcp };
   const a = new Stack({ link: wrap(linkA), address: '10.0.0.1', ...common });

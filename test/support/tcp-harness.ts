@@ -21,9 +21,11 @@ export const HARNESS_TUPLE: TcpFourTuple = { localAddress: 0x0a000002, localPort
 /** A transmitted segment, copied when it left (payloads are views valid only during transmit), and when. */
 export interface SentSegment extends TcpSegment {
   at: number;
+  /** The segment size of a super-segment (TSO); absent for a plain segment. */
+  segmentSize?: number;
 }
 
-function copySegment(s: TcpSegment, at: number): SentSegment {
+function copySegment(s: TcpSegment, at: number, segmentSize?: number): SentSegment {
   return {
     ...s,
     options: {
@@ -33,6 +35,7 @@ function copySegment(s: TcpSegment, at: number): SentSegment {
     },
     payload: s.payload.slice(),
     at,
+    ...(segmentSize !== undefined ? { segmentSize } : {}),
   };
 }
 
@@ -70,6 +73,8 @@ export class TcpHarness {
     /** The peer's initial sequence number. */
     readonly peerIss = 5_000_000,
     config: Partial<TcpConfig> = {},
+    /** TcpEnvironment.superSegmentPayload: as if the link segmented (TSO). */
+    superSegmentPayload = 0,
   ) {
     this.config = { ...DEFAULT_TCP_CONFIG, ...config };
     this.memory = new TcpMemory(this.config.memoryBudget, this.config.maxConnections, this.counters, this.time);
@@ -77,7 +82,8 @@ export class TcpHarness {
       memory: this.memory,
       now: () => this.time.now(),
       timers: this.time.timers,
-      transmit: (s) => this.sent.push(copySegment(s, this.time.now())),
+      transmit: (s, segmentSize) => this.sent.push(copySegment(s, this.time.now(), segmentSize)),
+      superSegmentPayload,
       counters: this.counters,
       challengeAcks: new ChallengeAckBudget(() => 0.5),
       release: (timeWait) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { writeUint16, writeUint32 } from '../../../src/bytes.js';
+import { readUint16, writeUint16, writeUint32 } from '../../../src/bytes.js';
 import { parseIPv4Address } from '../../../src/wire/address.js';
 import { internetChecksum, pseudoHeaderSum } from '../../../src/wire/checksum.js';
 import { PROTOCOL_TCP } from '../../../src/wire/ipv4.js';
@@ -466,5 +466,41 @@ describe('tcpSegmentLength', () => {
     const buffer = new Uint8Array(7 + tcpSegmentLength(input.options, input.payload.length));
     expect(writeTcpSegment(buffer, 7, input, HOST, STACK)).toBe(45);
     expect(parseOk(buffer.subarray(7))).toEqual(input);
+  });
+});
+
+describe('TCP checksum offload', () => {
+  const source = 0x0a000001;
+  const destination = 0x0a000002;
+  const segment: TcpSegment = {
+    sourcePort: 80,
+    destinationPort: 40000,
+    seq: 7,
+    ack: 9,
+    flags: TCP_ACK | TCP_PSH,
+    window: 512,
+    urgentPointer: 0,
+    options: { timestamp: { value: 1, echo: 2 } },
+    payload: new Uint8Array(3001).map((_, i) => i * 7),
+  };
+
+  it("'partial' leaves the pseudo-header sum (whole length) in the field, which finishes to the full checksum", () => {
+    const full = encodeTcpSegment(segment, source, destination);
+    const partial = encodeTcpSegment(segment, source, destination, 0, 'partial');
+    expect(partial.subarray(18)).toEqual(full.subarray(18));
+    const seed = readUint16(partial, 16);
+    expect(seed).toBe(
+      ~internetChecksum(new Uint8Array(0), 0, 0, pseudoHeaderSum(source, destination, PROTOCOL_TCP, partial.length)) & 0xffff,
+    );
+    // What the kernel (or a NIC) does with it: sum from the TCP header on, the seed included.
+    expect(internetChecksum(partial)).toBe(readUint16(full, 16));
+  });
+
+  it("'trusted' skips the checksum and nothing else", () => {
+    const partial = encodeTcpSegment(segment, source, destination, 0, 'partial');
+    expect(parseTcpSegment(partial, source, destination)).toEqual({ ok: false, reason: 'bad_checksum' });
+    const parsed = parseTcpSegment(partial, source, destination, 'trusted');
+    expect(parsed.ok && parsed.segment.payload).toEqual(segment.payload);
+    expect(parseTcpSegment(partial.subarray(0, 19), source, destination, 'trusted')).toEqual({ ok: false, reason: 'truncated' });
   });
 });
