@@ -5,6 +5,9 @@ export { listen, dial, listenPacket, setDefaultStack, type DialOptions } from '.
 export { TcpConn, TcpListener, type ListenOptions, type ReadOptions } from './api/tcp.js';
 export { UdpSocket, MAX_UDP_PAYLOAD, type UdpSocketOptions } from './api/udp.js';
 export { TcpDuplex, toDuplex, type DuplexOptions, type SocketAddress } from './api/duplex.js';
+export { connect, type ConnectOptions } from './api/connect.js';
+export { createHttpAgent, createHttpsAgent, type StackAgentOptions } from './api/http.js';
+export { stackConnector, type StackConnectorOptions, type ConnectorTarget, type ConnectorCallback } from './api/fetch.js';
 export { type SocketOptions } from './api/socket-options.js';
 export { type NetAddr, type Resolver, parseHostPort, splitHostPort } from './api/address.js';
 export { NetError, TimeoutError, type NetErrorCode, type NetErrorOptions } from './errors.js';

@@ -20,7 +20,7 @@ export function setDefaultStack(stack: Stack | undefined): void {
   defaultStack = stack;
 }
 
-export function stackFrom(options: { stack?: Stack } | undefined): Stack {
+function stackFrom(options: { stack?: Stack } | undefined): Stack {
   const stack = options?.stack ?? defaultStack;
   if (stack === undefined) throw new NetError('EINVAL', 'no stack: pass { stack } or open one with openStack() first');
   return stack;

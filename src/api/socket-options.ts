@@ -18,7 +18,7 @@ export interface SocketOptions {
   keepAliveInitialDelay?: number;
 }
 
-export const GO_KEEPALIVE_MS = 15_000;
+const GO_KEEPALIVE_MS = 15_000;
 
 const GO_SOCKET_OPTIONS: Required<SocketOptions> = { noDelay: true, keepAlive: true, keepAliveInitialDelay: GO_KEEPALIVE_MS };
 
