@@ -351,7 +351,8 @@ const timeWait: Figure = {
 const peakRss: Figure = {
   name: 'stack_peak_rss_mb',
   unit: 'MB',
-  method: "VmHWM of the server's node process (the CLI / the kernel demo server, compiled, on plain node), read after all the other figures",
+  method:
+    "VmHWM of the server's node process (the CLI / the kernel demo server, compiled, on plain node), read after all the other figures",
   async measure(side) {
     const pid = side.server.scriptPid();
     if (pid === undefined) throw new Error(`the ${side.name} server's node process was not found`);
