@@ -14,8 +14,7 @@
 import type { Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { isIPv4 } from 'node:net';
-import { connect } from './connect.js';
-import type { StackAgentOptions } from './http.js';
+import { connectForAgent, type StackAgentOptions } from './http.js';
 
 /** What undici passes to a connect function (buildConnector.Options), the part used here. */
 export interface ConnectorTarget {
@@ -39,13 +38,7 @@ export function stackConnector(options: StackConnectorOptions = {}): (target: Co
   return (target, callback) => {
     const secure = target.protocol === 'https:';
     const port = target.port !== '' ? target.port : secure ? '443' : '80';
-    const socket = connect(`${target.hostname}:${port}`, {
-      stack: options.stack,
-      resolver: options.resolver,
-      noDelay: options.noDelay,
-      keepAliveInitialDelay: options.keepAliveInitialDelay,
-      timeout: options.connectTimeout,
-    });
+    const socket = connectForAgent(options, `${target.hostname}:${port}`);
     // undici only calls what net.Socket and TcpDuplex share (read, write, events, destroy,
     // setNoDelay, setKeepAlive), and its type names net.Socket for any stream it is handed.
     const stream = secure

@@ -18,16 +18,21 @@ export type StackAgentOptions = Pick<ConnectOptions, 'stack' | 'resolver' | 'noD
   connectTimeout?: number;
 };
 
-function connectionFor(dialing: StackAgentOptions, request: ClientRequestArgs): ReturnType<typeof connect> {
-  const host = request.host ?? request.hostname ?? 'localhost';
-  const port = request.port ?? request.defaultPort ?? 80;
-  const socket = connect(`${host}:${port}`, {
+/** connect() to `address` as an agent (or undici connector) with `dialing` does it. */
+export function connectForAgent(dialing: StackAgentOptions, address: string): ReturnType<typeof connect> {
+  return connect(address, {
     stack: dialing.stack,
     resolver: dialing.resolver,
     noDelay: dialing.noDelay,
     keepAliveInitialDelay: dialing.keepAliveInitialDelay,
     timeout: dialing.connectTimeout,
   });
+}
+
+function connectionFor(dialing: StackAgentOptions, request: ClientRequestArgs): ReturnType<typeof connect> {
+  const host = request.host ?? request.hostname ?? 'localhost';
+  const port = request.port ?? request.defaultPort ?? 80;
+  const socket = connectForAgent(dialing, `${host}:${port}`);
   // net.createConnection's `timeout` option: the idle timeout (the agent passes its own).
   if (request.timeout !== undefined) socket.setTimeout(request.timeout);
   return socket;
