@@ -37,6 +37,7 @@ await runExample('tls-server.ts [--listen ADDR] [--requests N]', flags, async (o
     },
   );
   console.log(`listening on ${listener.addr}`);
-  for await (const conn of listener) server.emit('connection', toDuplex(conn));
+  // allowHalfOpen as http.Server's own sockets have it: node:http answers a half-close itself.
+  for await (const conn of listener) server.emit('connection', toDuplex(conn, { allowHalfOpen: true }));
   server.close();
 });

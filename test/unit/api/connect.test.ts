@@ -48,7 +48,7 @@ function recordEvents(socket: Duplex): Promise<{ events: string[]; error: unknow
 async function serveOn(stack: Stack, port: number, server: { emit(event: 'connection', socket: Duplex): boolean }): Promise<() => void> {
   const listener = await listen('tcp', `:${port}`, { stack });
   void (async () => {
-    for await (const conn of listener) server.emit('connection', toDuplex(conn));
+    for await (const conn of listener) server.emit('connection', toDuplex(conn, { allowHalfOpen: true }));
   })();
   return () => listener.close();
 }

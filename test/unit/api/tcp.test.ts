@@ -168,7 +168,7 @@ describe('TCP API over two stacks in memory', () => {
     });
     const listener = await listen('tcp', ':80', { stack: b });
     void (async () => {
-      for await (const conn of listener) server.emit('connection', toDuplex(conn));
+      for await (const conn of listener) server.emit('connection', toDuplex(conn, { allowHalfOpen: true }));
     })();
     const conn = await dial('tcp', '10.0.0.2:80', { stack: a });
     const socket = toDuplex(conn);
