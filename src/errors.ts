@@ -17,25 +17,48 @@ export type NetErrorCode =
   | 'ENETUNREACH'
   | 'EHOSTUNREACH'
   | 'ECLOSED'
+  | 'ENOTFOUND'
   | 'ABORT_ERR';
+
+export interface NetErrorOptions {
+  cause?: unknown;
+  /** For a failed write: the bytes it had accepted before failing (Go's `n` beside `err`). */
+  bytesWritten?: number;
+}
 
 export class NetError extends Error {
   override readonly name = 'NetError';
+  /** Set on the errors write() rejects with: how many of its bytes went into the send buffer. */
+  readonly bytesWritten: number | undefined;
+  /** The message without the code in front, so the error can be remade with a byte count. */
+  readonly detail: string;
   constructor(
     readonly code: NetErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: NetErrorOptions,
   ) {
-    super(`${code}: ${message}`, options);
+    super(`${code}: ${message}`, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.detail = message;
+    this.bytesWritten = options?.bytesWritten;
   }
 }
 
 /** A deadline passed (Go's os.ErrDeadlineExceeded). `timeout` is true as in Go's net.Error. */
 export class TimeoutError extends NetError {
   readonly timeout = true;
-  constructor(message = 'i/o timeout: deadline exceeded') {
-    super('ETIMEDOUT', message);
+  constructor(message = 'i/o timeout: deadline exceeded', options?: NetErrorOptions) {
+    super('ETIMEDOUT', message, options);
   }
+}
+
+/**
+ * The same error (code, message, class, cause) carrying the bytes a write accepted before it:
+ * a connection's stored error is shared by every call that fails with it, so it is copied, not
+ * changed.
+ */
+export function withBytesWritten(error: NetError, bytesWritten: number): NetError {
+  const options = { cause: error.cause, bytesWritten };
+  return error instanceof TimeoutError ? new TimeoutError(error.detail, options) : new NetError(error.code, error.detail, options);
 }
 
 export function abortError(signal: AbortSignal): NetError {

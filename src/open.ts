@@ -3,6 +3,7 @@
  * set as the default stack for listen / dial / listenPacket.
  */
 import { setDefaultStack } from './api/net.js';
+import type { SocketOptions } from './api/socket-options.js';
 import { NetError } from './errors.js';
 import { parseCidr, parseIPv4Address } from './wire/address.js';
 import { impairLink, parseImpairSpec } from './link/impair.js';
@@ -36,6 +37,8 @@ export interface OpenStackOptions {
   offload?: boolean;
   logger?: Logger;
   tcp?: Partial<TcpConfig>;
+  /** Defaults of the API's TCP connections (StackOptions.sockets). */
+  sockets?: SocketOptions;
   /** Make this the default stack for listen / dial / listenPacket (default true). */
   setDefault?: boolean;
 }
@@ -78,7 +81,14 @@ export async function openStack(options: OpenStackOptions = {}): Promise<Running
     if (impairSpec !== undefined) link = impairLink(link, impairSpec);
     // The Stack refuses a configuration the link cannot carry (EINVAL): the device, its fd and
     // worker thread, and the pcap file must not outlive the refusal.
-    stack = new Stack({ link, address, logger: options.logger, tcp: options.tcp, linkStats: () => device.stats() });
+    stack = new Stack({
+      link,
+      address,
+      logger: options.logger,
+      tcp: options.tcp,
+      sockets: options.sockets,
+      linkStats: () => device.stats(),
+    });
   } catch (error) {
     pcap?.close();
     await device.close();

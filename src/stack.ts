@@ -15,6 +15,7 @@
  * Configuration a link cannot carry (a TCP segment with its options and one byte of data larger
  * than the MTU, an MSS above MTU - 40) is refused here with EINVAL, not found at the first send.
  */
+import type { SocketOptions } from './api/socket-options.js';
 import { monotonicClock, type Clock } from './clock.js';
 import { CounterSet, type Counters } from './counters.js';
 import { NetError } from './errors.js';
@@ -101,6 +102,11 @@ export interface StackOptions {
    */
   random?: RandomSource;
   tcp?: Partial<TcpConfig>;
+  /**
+   * What the API's TCP connections on this stack start with, where a call does not say (Go's
+   * defaults otherwise: NoDelay, keepalive every 15 s; see src/api/socket-options.ts).
+   */
+  sockets?: SocketOptions;
   /** ICMP errors per second (token bucket, burst of the same size). Default 100. */
   icmpErrorRate?: number;
   reassemblyTimeoutMs?: number;
@@ -121,6 +127,7 @@ export class Stack {
   readonly udp: UdpLayer;
   readonly tcp: TcpLayer;
   readonly startedAt: number;
+  readonly socketDefaults: SocketOptions | undefined;
 
   private readonly link: Link;
   private readonly linkStats: (() => object) | undefined;
@@ -140,6 +147,7 @@ export class Stack {
     this.mtu = options.link.mtu;
     this.clock = options.clock ?? monotonicClock;
     this.manualTimers = options.manualTimers ?? false;
+    this.socketDefaults = options.sockets;
     // Checked before anything is built, so a refused configuration leaves nothing behind.
     const tcpConfig = tcpConfigForLink(options.link.mtu, options.tcp);
     this.timers = new DeadlineQueue(

@@ -22,7 +22,7 @@ await runExample('tcp-client.ts [--connect ADDR] [--message TEXT]', flags, async
   // conn.Write([]byte("Hello, server!\n"))
   await conn.write(new TextEncoder().encode(`${options.message as string}\n`));
   // bufio.NewReader(conn).ReadString('\n')
-  const lines = createInterface({ input: toDuplex(conn), crlfDelay: Infinity });
+  const lines = createInterface({ input: toDuplex(conn, { allowHalfOpen: true }), crlfDelay: Infinity });
   const first = await lines[Symbol.asyncIterator]().next();
   if (first.done) throw new Error('connection closed before the answer arrived');
   console.log('Received data:', first.value);

@@ -17,8 +17,9 @@ await runExample('tcp-server.ts [--listen ADDR]', { listen: { type: 'string', de
   // listener.Accept()
   const conn = await listener.accept();
   listener.close();
-  // bufio.NewReader(conn).ReadString('\n'): readline over the connection's Duplex stream
-  const lines = createInterface({ input: toDuplex(conn), crlfDelay: Infinity });
+  // bufio.NewReader(conn).ReadString('\n'): readline over the connection's Duplex stream, which
+  // keeps our side open after the peer's FIN, as a Go conn does (allowHalfOpen)
+  const lines = createInterface({ input: toDuplex(conn, { allowHalfOpen: true }), crlfDelay: Infinity });
   const first = await lines[Symbol.asyncIterator]().next();
   if (first.done) throw new Error('connection closed before a line arrived');
   console.log('Received data:', first.value);

@@ -1,7 +1,13 @@
 /**
- * A Node Duplex stream over a TcpConn, so node:http, readline and stream.pipeline run over the
- * stack. It also carries the few net.Socket members node:http touches (setTimeout,
- * setNoDelay, setKeepAlive, remoteAddress, ...).
+ * A Node Duplex stream over a TcpConn that behaves as a net.Socket where node:http, tls, undici
+ * and http.Agent look: the 'connect' / 'ready' events of a socket still connecting (connect()),
+ * writes held until then, setTimeout / setNoDelay / setKeepAlive, address(), remoteAddress,
+ * bytesRead / bytesWritten, destroy() that closes gracefully and resetAndDestroy() that resets.
+ *
+ * As net.Socket: `allowHalfOpen` is false unless asked for, so the peer's FIN ends our side too;
+ * destroy(err) closes the connection with a FIN after the bytes the connection already accepted
+ * (a RST only if received data was left unread, as Linux's close); bytes still queued in the
+ * stream's own buffer are dropped, as net.Socket drops them.
  */
 import { Duplex } from 'node:stream';
 import { NetError } from '../errors.js';
@@ -9,39 +15,136 @@ import type { TcpConn } from './tcp.js';
 
 const READ_CHUNK = 64 * 1024;
 
+export interface DuplexOptions {
+  /** Keep writing after the peer's FIN (Go's semantics, half-close). Default false, as net.Socket. */
+  allowHalfOpen?: boolean;
+}
+
+/** What address() answers, as net.Socket's. */
+export interface SocketAddress {
+  address: string;
+  family: 'IPv4';
+  port: number;
+}
+
 export class TcpDuplex extends Duplex {
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly localAddress: string;
-  readonly localPort: number;
   readonly remoteFamily = 'IPv4';
+  /** True until the connection is established (or fails): net.Socket's `connecting`. */
+  connecting: boolean;
+  private connection: TcpConn | undefined;
   private reading = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private idleMs = 0;
+  private received = 0;
+  private accepted = 0;
+  /** setNoDelay / setKeepAlive before the connection exists: applied when it does. */
+  private pendingSettings: Array<(conn: TcpConn) => void> = [];
+  /** Ends a connect() still in its handshake when the stream is destroyed first. */
+  private readonly abortConnect: AbortController | undefined;
 
-  constructor(readonly conn: TcpConn) {
-    super({ allowHalfOpen: true });
-    this.remoteAddress = conn.remoteAddr.address;
-    this.remotePort = conn.remoteAddr.port;
-    this.localAddress = conn.localAddr.address;
-    this.localPort = conn.localAddr.port;
+  /** @param conn the connection, or undefined while connect() establishes it (see attach) */
+  constructor(conn: TcpConn | undefined, options: DuplexOptions & { abortConnect?: AbortController } = {}) {
+    super({ allowHalfOpen: options.allowHalfOpen ?? false });
+    this.connection = conn;
+    this.connecting = conn === undefined;
+    this.abortConnect = options.abortConnect;
+  }
+
+  /** The connection underneath; undefined while connecting. */
+  get conn(): TcpConn | undefined {
+    return this.connection;
+  }
+
+  /** connect(): the handshake completed. Emits 'connect' then 'ready', as net.Socket does. */
+  attach(conn: TcpConn): void {
+    if (this.destroyed) {
+      conn.close();
+      return;
+    }
+    this.connection = conn;
+    this.connecting = false;
+    for (const apply of this.pendingSettings.splice(0)) apply(conn);
+    this.touch();
+    this.emit('connect');
+    this.emit('ready');
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.connection?.remoteAddr.address;
+  }
+
+  get remotePort(): number | undefined {
+    return this.connection?.remoteAddr.port;
+  }
+
+  get localAddress(): string | undefined {
+    return this.connection?.localAddr.address;
+  }
+
+  get localPort(): number | undefined {
+    return this.connection?.localAddr.port;
+  }
+
+  /** net.Socket#address(): the local end; {} while connecting. */
+  address(): SocketAddress | Record<string, never> {
+    const conn = this.connection;
+    return conn === undefined ? {} : { address: conn.localAddr.address, family: 'IPv4', port: conn.localAddr.port };
+  }
+
+  /** Bytes received and handed to the stream. */
+  get bytesRead(): number {
+    return this.received;
+  }
+
+  /** Bytes written: those the connection accepted plus those still queued here (as net.Socket counts). */
+  get bytesWritten(): number {
+    return this.accepted + this.writableLength;
+  }
+
+  /** net.Socket's readyState. */
+  get readyState(): 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed' {
+    if (this.connecting) return 'opening';
+    if (this.destroyed) return 'closed';
+    if (this.readable && this.writable) return 'open';
+    if (this.readable) return 'readOnly';
+    if (this.writable) return 'writeOnly';
+    return 'closed';
+  }
+
+  /** net.Socket's `pending`: not connected yet. */
+  get pending(): boolean {
+    return this.connection === undefined;
+  }
+
+  /** The idle timeout set with setTimeout, in ms (0: none); http.Agent reads it. */
+  get timeout(): number {
+    return this.idleMs;
   }
 
   override _read(): void {
     if (this.reading) return;
     this.reading = true;
-    void this.pump();
+    const conn = this.connection;
+    if (conn === undefined) {
+      this.once('connect', () => {
+        this.reading = false;
+        this._read();
+      });
+      return;
+    }
+    void this.pump(conn);
   }
 
-  private async pump(): Promise<void> {
+  private async pump(conn: TcpConn): Promise<void> {
     try {
       for (;;) {
-        const chunk = await this.conn.readChunk(READ_CHUNK);
+        const chunk = await conn.readChunk(READ_CHUNK);
         this.touch();
         if (chunk === null) {
           this.push(null);
           return;
         }
+        this.received += chunk.length;
         if (!this.push(chunk)) break;
       }
     } catch (error) {
@@ -53,10 +156,21 @@ export class TcpDuplex extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    const conn = this.connection;
+    if (conn === undefined) {
+      this.whenConnected((ready) => ready._write(chunk, _encoding, callback), callback);
+      return;
+    }
     this.touch();
-    this.conn.write(chunk).then(
-      () => callback(),
-      (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
+    conn.write(chunk).then(
+      (n) => {
+        this.accepted += n;
+        callback();
+      },
+      (error: unknown) => {
+        if (error instanceof NetError) this.accepted += error.bytesWritten ?? 0;
+        callback(error instanceof Error ? error : new Error(String(error)));
+      },
     );
   }
 
@@ -65,15 +179,45 @@ export class TcpDuplex extends Duplex {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.conn.closeWrite();
+    const conn = this.connection;
+    if (conn === undefined) {
+      this.whenConnected((ready) => ready._final(callback), callback);
+      return;
+    }
+    conn.closeWrite();
     callback();
+  }
+
+  /**
+   * Run `then` once connected; if the stream closes first, fail `callback` as net.Socket fails
+   * writes queued while connecting.
+   */
+  private whenConnected(then: (socket: this) => void, callback: (error?: Error | null) => void): void {
+    const onClose = () => {
+      this.off('connect', onConnect);
+      callback(new NetError('ECLOSED', 'socket closed before the connection was established'));
+    };
+    const onConnect = () => {
+      this.off('close', onClose);
+      then(this);
+    };
+    this.once('connect', onConnect);
+    this.once('close', onClose);
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    if (error) this.conn.destroy();
-    else this.conn.close();
+    this.idleTimer = undefined;
+    const conn = this.connection;
+    if (conn === undefined) this.abortConnect?.abort();
+    else if (!conn.closed) conn.close();
     callback(error);
+  }
+
+  /** net.Socket#resetAndDestroy: end the connection with a RST, then destroy the stream. */
+  resetAndDestroy(): this {
+    this.connection?.destroy();
+    return this.destroy();
   }
 
   /** Graceful end used by node:http: flush, FIN, close. */
@@ -84,7 +228,10 @@ export class TcpDuplex extends Duplex {
   /** net.Socket#setTimeout: emit 'timeout' after `ms` of inactivity (0 disables). */
   setTimeout(ms: number, callback?: () => void): this {
     this.idleMs = ms;
-    if (callback) this.once('timeout', callback);
+    if (callback) {
+      if (ms === 0) this.off('timeout', callback);
+      else this.once('timeout', callback);
+    }
     this.touch();
     return this;
   }
@@ -99,15 +246,22 @@ export class TcpDuplex extends Duplex {
   }
 
   setNoDelay(noDelay = true): this {
-    this.conn.setNoDelay(noDelay);
+    this.apply((conn) => conn.setNoDelay(noDelay));
     return this;
   }
 
+  /** net.Socket#setKeepAlive: `initialDelay` 0 keeps the connection's current idle time. */
   setKeepAlive(enable = false, initialDelay = 0): this {
-    this.conn.setKeepAlive(enable, initialDelay > 0 ? initialDelay : undefined);
+    this.apply((conn) => conn.setKeepAlive(enable, initialDelay > 0 ? initialDelay : undefined));
     return this;
   }
 
+  private apply(setting: (conn: TcpConn) => void): void {
+    if (this.connection === undefined) this.pendingSettings.push(setting);
+    else if (!this.connection.closed) setting(this.connection);
+  }
+
+  /** The stack's timers do not hold the process open per socket, so there is nothing to ref. */
   ref(): this {
     return this;
   }
@@ -117,7 +271,7 @@ export class TcpDuplex extends Duplex {
   }
 }
 
-/** Wrap a connection as a Node Duplex stream. */
-export function toDuplex(conn: TcpConn): TcpDuplex {
-  return new TcpDuplex(conn);
+/** Wrap a connected TcpConn as a Node Duplex stream. */
+export function toDuplex(conn: TcpConn, options: DuplexOptions = {}): TcpDuplex {
+  return new TcpDuplex(conn, options);
 }

@@ -8,7 +8,9 @@
  */
 import { NetError, TimeoutError } from '../errors.js';
 import type { Stack } from '../stack.js';
-import { parseHostPort, transportOf } from './address.js';
+import type { IPv4Address } from '../wire/address.js';
+import { literalHost, lookupHost, parseHostPort, splitHostPort, transportOf, type Resolver } from './address.js';
+import { resolveSocketOptions, type SocketOptions } from './socket-options.js';
 import { TcpConn, TcpListener, type ListenOptions } from './tcp.js';
 import { UdpSocket, type UdpSocketOptions } from './udp.js';
 
@@ -40,7 +42,7 @@ export async function listen(network: 'tcp' | 'tcp4', address: string, options?:
   const stack = stackFrom(options);
   const local = parseHostPort(address);
   checkLocalHost(stack, local.address, address);
-  return new TcpListener(stack, local.port, Math.max(1, options?.backlog ?? 128), options?.maxHalfOpen);
+  return new TcpListener(stack, local.port, Math.max(1, options?.backlog ?? 128), options?.maxHalfOpen, options);
 }
 
 /** listenPacket('udp', ':53'): an unconnected PacketConn. */
@@ -52,15 +54,19 @@ export async function listenPacket(network: 'udp' | 'udp4', address: string, opt
   return new UdpSocket(stack, local.port, undefined, options);
 }
 
-export interface DialOptions extends StackOption {
-  /** Give up after this many ms with ETIMEDOUT (Go's DialTimeout). */
+export interface DialOptions extends StackOption, SocketOptions {
+  /** Give up after this many ms with ETIMEDOUT (Go's DialTimeout); 0 or absent: no limit, as in Go. */
   timeout?: number;
   signal?: AbortSignal;
+  /** Looks host names up (see Resolver); without it only `localhost` is known. */
+  resolver?: Resolver;
 }
 
 /**
  * dial('tcp', '10.0.0.1:80') resolves to a connected TcpConn, or rejects with ECONNREFUSED,
- * ETIMEDOUT or ABORT_ERR. dial('udp', '10.0.0.1:53') resolves at once to a connected UdpSocket.
+ * ETIMEDOUT, ENOTFOUND (a name not found), EADDRNOTAVAIL (no ephemeral port left) or
+ * ABORT_ERR. A name with several addresses tries each in turn within the one timeout, as Go.
+ * dial('udp', '10.0.0.1:53') resolves to a connected UdpSocket.
  */
 export async function dial(network: 'tcp' | 'tcp4', address: string, options?: DialOptions & UdpSocketOptions): Promise<TcpConn>;
 export async function dial(network: 'udp' | 'udp4', address: string, options?: DialOptions & UdpSocketOptions): Promise<UdpSocket>;
@@ -68,19 +74,55 @@ export async function dial(network: string, address: string, options?: DialOptio
 export async function dial(network: string, address: string, options: DialOptions & UdpSocketOptions = {}): Promise<TcpConn | UdpSocket> {
   const transport = transportOf(network);
   const stack = stackFrom(options);
-  const remote = parseHostPort(address);
+  const remote = splitHostPort(address);
   if (remote.port === 0) throw new NetError('EINVAL', `dial ${network} ${address}: missing port`);
-  const remoteAddress = remote.address === 0 ? stack.address : remote.address;
-  if (transport === 'udp') return new UdpSocket(stack, 0, { address: remoteAddress, port: remote.port }, options);
+  const timeout = options.timeout ?? 0;
+  if (!(Number.isFinite(timeout) && timeout >= 0))
+    throw new NetError('EINVAL', `dial ${address}: timeout ${timeout} is not a number of ms >= 0`);
+  const socketOptions = resolveSocketOptions(stack.socketDefaults, options);
   if (options.signal?.aborted) throw new NetError('ABORT_ERR', `dial ${address}: aborted`);
-  const connection = stack.tcp.connect(remoteAddress, remote.port);
-  const conn = new TcpConn(stack, connection);
-  const deadline = options.timeout !== undefined ? stack.clock.now() + options.timeout : undefined;
+  const deadline = timeout > 0 ? stack.clock.now() + timeout : undefined;
+  // A literal is dialled without an await first, so the SYN leaves in this call, as before names.
+  const literal = literalHost(remote.host, stack.address);
+  const addresses = literal !== undefined ? [literal] : await lookupHost(remote.host, stack.address, options.resolver, options.signal);
+  if (transport === 'udp') return new UdpSocket(stack, 0, { address: addresses[0]!, port: remote.port }, options);
+  let lastError: unknown;
+  for (const remoteAddress of addresses) {
+    try {
+      return await dialTcp(stack, remoteAddress, remote.port, socketOptions, deadline, options.signal);
+    } catch (error) {
+      if (error instanceof TimeoutError) throw new TimeoutError(`dial tcp ${address}: i/o timeout after ${timeout} ms`);
+      if (error instanceof NetError && (error.code === 'ABORT_ERR' || error.code === 'EADDRNOTAVAIL')) throw error;
+      lastError = error;
+    }
+  }
+  throw lastError;
+}
+
+async function dialTcp(
+  stack: Stack,
+  remoteAddress: IPv4Address,
+  remotePort: number,
+  socketOptions: Required<SocketOptions>,
+  deadline: number | undefined,
+  signal: AbortSignal | undefined,
+): Promise<TcpConn> {
+  let connection;
   try {
-    await conn.waitEstablished(deadline, options.signal);
+    connection = stack.tcp.connect(remoteAddress, remotePort);
+  } catch (error) {
+    // The port table says EADDRINUSE when no ephemeral port is left (right for bind); a connect
+    // that finds none fails with EADDRNOTAVAIL on Linux, and so in Go.
+    if (error instanceof NetError && error.code === 'EADDRINUSE') {
+      throw new NetError('EADDRNOTAVAIL', `dial tcp: no free local port for a connection to this destination`, { cause: error });
+    }
+    throw error;
+  }
+  const conn = new TcpConn(stack, connection, socketOptions);
+  try {
+    await conn.waitEstablished(deadline, signal);
   } catch (error) {
     conn.destroy();
-    if (error instanceof TimeoutError) throw new TimeoutError(`dial tcp ${address}: i/o timeout after ${options.timeout} ms`);
     throw error;
   }
   return conn;

@@ -1,14 +1,17 @@
 /**
  * Go-like TCP sockets over a TcpConnection: Conn (read/write/close with deadlines and
  * AbortSignal) and Listener (accept, async iteration). Reads resolve to a byte count or null at
- * end of stream, as Deno's Conn does; writes resolve once the bytes are in the send buffer.
+ * end of stream, as Deno's Conn does; writes resolve once the bytes are in the send buffer, and
+ * a failed write's error carries how many were (Go's `n, err`). Every call after close()
+ * rejects with ECLOSED (Go's net.ErrClosed), a second close() included.
  */
-import { NetError, TimeoutError, type NetErrorCode } from '../errors.js';
+import { NetError, TimeoutError, withBytesWritten, type NetErrorCode } from '../errors.js';
 import type { Stack } from '../stack.js';
 import type { TcpConnection } from '../tcp/connection.js';
 import type { TcpListenerEndpoint } from '../tcp/tcp-layer.js';
 import type { TcpConnectionEvents } from '../tcp/types.js';
 import { makeAddr, type NetAddr } from './address.js';
+import { resolveSocketOptions, type SocketOptions } from './socket-options.js';
 import { deadlineToClock, Wakeup } from './wakeup.js';
 
 export interface ReadOptions {
@@ -32,9 +35,11 @@ export class TcpConn implements TcpConnectionEvents {
   private established: boolean;
   private ended = false;
 
+  /** @param options what the connection starts with (resolveSocketOptions: Go's defaults, the stack's, the call's) */
   constructor(
     private readonly stack: Stack,
     readonly connection: TcpConnection,
+    options: Required<SocketOptions>,
   ) {
     this.readWakeup = new Wakeup(stack.timers);
     this.writeWakeup = new Wakeup(stack.timers);
@@ -42,6 +47,13 @@ export class TcpConn implements TcpConnectionEvents {
     this.established = connection.state !== 'SYN-SENT' && connection.state !== 'SYN-RECEIVED';
     connection.events = this;
     if (connection.state === 'CLOSED') this.ended = true;
+    connection.setNoDelay(options.noDelay);
+    connection.setKeepAlive(options.keepAlive, options.keepAliveInitialDelay);
+  }
+
+  /** close() or destroy() was called: every call but destroy() now rejects with ECLOSED. */
+  get closed(): boolean {
+    return this.closedLocally;
   }
 
   get localAddr(): NetAddr {
@@ -127,21 +139,28 @@ export class TcpConn implements TcpConnectionEvents {
   }
 
   /**
-   * Write all of `data`. Resolves when every byte is in the send buffer (backpressure: waits
-   * for the peer to acknowledge when the buffer is full). Rejects with EPIPE after closeWrite,
+   * Write all of `data`. Resolves to data.length when every byte is in the send buffer
+   * (backpressure: waits for the peer to acknowledge when the buffer is full). A rejection's
+   * NetError carries `bytesWritten`, the bytes that did go in (Go's `n, err`): they will be sent
+   * unless the connection is reset. Rejects with EPIPE after closeWrite,
    * ECONNRESET if the peer reset, ETIMEDOUT at the write deadline.
    */
   async write(data: Uint8Array, options: ReadOptions = {}): Promise<number> {
+    if (this.closedLocally) throw new NetError('ECLOSED', 'write on a closed connection', { bytesWritten: 0 });
     let offset = 0;
-    while (offset < data.length) {
-      if (this.closedLocally) throw new NetError('ECLOSED', 'write on a closed connection');
-      if (this.error) throw this.error;
-      if (this.ended) throw new NetError('EPIPE', 'write on a connection that has ended');
-      const accepted = this.connection.write(offset === 0 ? data : data.subarray(offset));
-      offset += accepted;
-      if (offset >= data.length) break;
-      if (this.writeDeadline !== undefined && this.stack.clock.now() >= this.writeDeadline) throw new TimeoutError();
-      await this.writeWakeup.wait(this.writeDeadline, options.signal);
+    try {
+      while (offset < data.length) {
+        if (this.closedLocally) throw new NetError('ECLOSED', 'write on a closed connection');
+        if (this.error) throw this.error;
+        if (this.ended) throw new NetError('EPIPE', 'write on a connection that has ended');
+        const accepted = this.connection.write(offset === 0 ? data : data.subarray(offset));
+        offset += accepted;
+        if (offset >= data.length) break;
+        if (this.writeDeadline !== undefined && this.stack.clock.now() >= this.writeDeadline) throw new TimeoutError();
+        await this.writeWakeup.wait(this.writeDeadline, options.signal);
+      }
+    } catch (error) {
+      throw error instanceof NetError ? withBytesWritten(error, offset) : error;
     }
     return offset;
   }
@@ -157,9 +176,13 @@ export class TcpConn implements TcpConnectionEvents {
     this.connection.shutdownWrite();
   }
 
-  /** Close: FIN after pending data, the close handshake finishes in the background. */
+  /**
+   * Close: FIN after pending data, the close handshake finishes in the background; unread
+   * received data makes it a RST instead, as Linux does (RFC 2525 2.17). Throws ECLOSED when
+   * already closed or destroyed (Go's Close returns net.ErrClosed).
+   */
   close(): void {
-    if (this.closedLocally) return;
+    if (this.closedLocally) throw new NetError('ECLOSED', `close of connection to ${this.remoteAddr}: already closed`);
     this.closedLocally = true;
     if (!this.ended) this.connection.close();
     this.readWakeup.wakeAll();
@@ -167,7 +190,10 @@ export class TcpConn implements TcpConnectionEvents {
     this.stateWakeup.wakeAll();
   }
 
-  /** Abortive close: RST. */
+  /**
+   * Abortive close: RST, the send buffer discarded (Go's SetLinger(0) then Close). Allowed after
+   * close(), to end a close handshake still in progress; never throws.
+   */
   destroy(): void {
     this.closedLocally = true;
     if (!this.ended) this.connection.abort();
@@ -217,7 +243,7 @@ function errorFor(code: NetErrorCode, remote: NetAddr): NetError {
   }
 }
 
-export interface ListenOptions {
+export interface ListenOptions extends SocketOptions {
   /** Accept queue length (established, not yet accepted). Default 128, like Linux's somaxconn. */
   backlog?: number;
   /**
@@ -236,17 +262,21 @@ export class TcpListener implements TcpListenerEndpoint, AsyncIterable<TcpConn> 
   readonly maxHalfOpen: number;
   private readonly queue: TcpConnection[] = [];
   private readonly wakeup: Wakeup;
+  private readonly socketOptions: Required<SocketOptions>;
   private closed = false;
 
+  /** @param socketOptions what accepted connections start with (Go's ListenConfig.KeepAlive; NoDelay) */
   constructor(
     private readonly stack: Stack,
     port: number,
     private readonly backlog: number,
     maxHalfOpen = Math.max(backlog, DEFAULT_MAX_HALF_OPEN),
+    socketOptions: SocketOptions = {},
   ) {
     if (!Number.isInteger(maxHalfOpen) || maxHalfOpen < 0)
       throw new NetError('EINVAL', `maxHalfOpen ${maxHalfOpen} is not a whole number >= 0`);
     this.maxHalfOpen = maxHalfOpen;
+    this.socketOptions = resolveSocketOptions(stack.socketDefaults, socketOptions);
     this.wakeup = new Wakeup(stack.timers);
     const bound = stack.tcp.listen(port, this);
     this.addr = makeAddr('tcp', stack.address, bound);
@@ -268,7 +298,7 @@ export class TcpListener implements TcpListenerEndpoint, AsyncIterable<TcpConn> 
       const connection = this.queue.shift();
       if (connection !== undefined) {
         if (connection.state === 'CLOSED') continue;
-        return new TcpConn(this.stack, connection);
+        return new TcpConn(this.stack, connection, this.socketOptions);
       }
       await this.wakeup.wait(undefined, options.signal);
     }
@@ -285,9 +315,9 @@ export class TcpListener implements TcpListenerEndpoint, AsyncIterable<TcpConn> 
     }
   }
 
-  /** Stop listening; connections not yet accepted are reset. */
+  /** Stop listening; connections not yet accepted are reset. Throws ECLOSED when already closed (as Go). */
   close(): void {
-    if (this.closed) return;
+    if (this.closed) throw new NetError('ECLOSED', `close of listener ${this.addr}: already closed`);
     this.closed = true;
     this.stack.tcp.unlisten(this.addr.port, this);
     for (const connection of this.queue.splice(0)) connection.abort();

@@ -79,8 +79,9 @@ export class UdpSocket implements UdpEndpoint {
     this.wakeup.wakeAll();
   }
 
+  /** The stack is closing: close unless the caller did already. */
   shutdown(): void {
-    this.close();
+    if (!this.closed) this.close();
   }
 
   private async nextDatagram(options: ReadOptions): Promise<QueuedDatagram> {
@@ -152,8 +153,9 @@ export class UdpSocket implements UdpEndpoint {
     this.setReadDeadline(when);
   }
 
+  /** Throws ECLOSED when already closed, by the caller or by the stack's close (as Go's Close). */
   close(): void {
-    if (this.closed) return;
+    if (this.closed) throw new NetError('ECLOSED', `close of udp socket ${this.localAddr}: already closed`);
     this.closed = true;
     this.stack.udp.unbind(this.localAddr.port, this);
     this.queue.length = 0;

@@ -89,7 +89,8 @@ export async function startDemoServices(stack: Stack, logger: Logger): Promise<D
   void (async () => {
     for await (const conn of web) {
       conn.setNoDelay(true);
-      http.emit('connection', toDuplex(conn));
+      // As http.Server's own sockets: node:http answers a client's half-close itself.
+      http.emit('connection', toDuplex(conn, { allowHalfOpen: true }));
     }
   })();
 

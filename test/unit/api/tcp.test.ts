@@ -8,27 +8,10 @@ import { createServer, request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { toDuplex } from '../../../src/api/duplex.js';
 import { dial, listen } from '../../../src/api/net.js';
-import type { TcpConn } from '../../../src/api/tcp.js';
 import { NetError } from '../../../src/errors.js';
 import { impairLink } from '../../../src/link/impair.js';
 import type { Stack } from '../../../src/stack.js';
-import { expectCode, stackPair } from '../../support/stack-pair.js';
-
-async function readAll(conn: TcpConn): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  const buffer = new Uint8Array(65536);
-  for (;;) {
-    const n = await conn.read(buffer);
-    if (n === null) return Buffer.concat(chunks);
-    chunks.push(Buffer.from(buffer.subarray(0, n)));
-  }
-}
-
-function pattern(size: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + seed) & 0xff;
-  return bytes;
-}
+import { expectCode, pattern, readAll, stackPair, waitFor } from '../../support/stack-pair.js';
 
 describe('TCP API over two stacks in memory', () => {
   it('listen, dial, exchange a line each way, and close both ends', async () => {
@@ -185,7 +168,7 @@ describe('TCP API over two stacks in memory', () => {
     });
     const listener = await listen('tcp', ':80', { stack: b });
     void (async () => {
-      for await (const conn of listener) server.emit('connection', toDuplex(conn));
+      for await (const conn of listener) server.emit('connection', toDuplex(conn, { allowHalfOpen: true }));
     })();
     const conn = await dial('tcp', '10.0.0.2:80', { stack: a });
     const socket = toDuplex(conn);
@@ -255,12 +238,4 @@ describe('TCP API over two stacks in memory', () => {
 
 function allInTimeWait(stack: Stack): boolean {
   return Object.keys(stack.tcp.tableStats().states).every((state) => state === 'TIME-WAIT');
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
