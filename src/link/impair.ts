@@ -121,6 +121,14 @@ class FaultyLink implements Link {
     return this.inner.mtu;
   }
 
+  get queuedBytes(): number | undefined {
+    return this.inner.queuedBytes;
+  }
+
+  get queueCapacity(): number | undefined {
+    return this.inner.queueCapacity;
+  }
+
   setReceiver(receiver: (packets: readonly Uint8Array[]) => void): void {
     this.receiver = receiver;
     this.inner.setReceiver((packets) => {

@@ -20,6 +20,13 @@ export interface Link {
    */
   readonly tcpSegmentation?: boolean;
   /**
+   * Bytes queued for transmission that the link has not handed on yet (a TUN device's TX ring),
+   * and the most it can queue: what does not fit is dropped, so senders hold back new data while
+   * the queue is well filled (TCP: transmitQueueFull). Absent: the link keeps no queue of its own.
+   */
+  readonly queuedBytes?: number;
+  readonly queueCapacity?: number;
+  /**
    * Install the receiver. Packets arrive in batches; one call per batch. `flags`, when given,
    * holds RECEIVED_* bits per packet (same index); without it every packet has none.
    */

@@ -21,6 +21,12 @@ export function tapLink(link: Link, observe: (direction: TapDirection, packet: U
     get tcpSegmentation() {
       return link.tcpSegmentation;
     },
+    get queuedBytes() {
+      return link.queuedBytes;
+    },
+    get queueCapacity() {
+      return link.queueCapacity;
+    },
     setReceiver(receiver) {
       link.setReceiver((packets, flags) => {
         for (const packet of packets) observe('in', packet);

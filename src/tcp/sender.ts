@@ -489,6 +489,14 @@ export class TcpSender {
       // NextSeg rule 2: new data at SND.NXT.
       const off = this.sndNxt;
       if (this.finRequested && off > this.finOffset) break;
+      if (this.superStart === this.superEnd && this.sndMax > this.sndUna && this.env.transmitQueueFull?.() === true) {
+        // Our own link's queue is more than half full (Linux's TCP small queues keep a sender
+        // from filling its device queue for the same reason): a segment it dropped would be a
+        // loss the congestion control answers. Data is in flight, so its ACKs call output again
+        // as the queue drains. Retransmissions above do not wait.
+        this.counters.add('transmit_queue_waits');
+        break;
+      }
       if (this.sndUna === this.sndMax && this.env.now() - this.lastDataSendTime > this.rtt.rto && records.count === 0) {
         // RFC 5681 4.1: after an idle period longer than an RTO, restart from the restart window.
         if (this.lastDataSendTime !== Number.NEGATIVE_INFINITY) this.congestion.onIdleRestart(this.env.now());

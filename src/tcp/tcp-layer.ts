@@ -125,6 +125,10 @@ class ConnectionEnvironment implements TcpEnvironment {
     this.layer.transmit(this.tuple, segment, this.connection.pathMtu, segmentSize);
   }
 
+  transmitQueueFull(): boolean {
+    return this.ip.transmitQueueFull();
+  }
+
   get superSegmentPayload(): number {
     return this.layer.superSegmentPayload(this.tuple.remoteAddress);
   }

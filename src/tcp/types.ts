@@ -115,6 +115,11 @@ export interface TcpEnvironment {
    * segmentation offload on the path to the peer), 0 when every segment must fit the MTU.
    */
   readonly superSegmentPayload?: number;
+  /**
+   * The link's transmit queue is well filled (IpLayer.transmitQueueFull): new data waits for the
+   * next ACK instead of being dropped by our own link. Absent: never.
+   */
+  transmitQueueFull?(): boolean;
   /** Counters of the TCP layer (retransmissions, drops by reason, ...). */
   counters: Counters;
   /** The stack-wide challenge ACK budget (RFC 5961 7), shared by every connection. */

@@ -241,6 +241,15 @@ export class PacketFdLink implements Link {
     return this.headerBytes > 0;
   }
 
+  /** Bytes in the TX ring the worker has not written yet (wrap markers' padding included). */
+  get queuedBytes(): number {
+    return (this.txHead - Atomics.load(this.control, Control.txTail)) | 0;
+  }
+
+  get queueCapacity(): number {
+    return this.txMask + 1;
+  }
+
   setReceiver(receiver: LinkReceiver): void {
     this.receiver = receiver;
     if (!this.waiting && !this.closed) this.drain();

@@ -249,6 +249,14 @@ class Tun implements TunDevice {
     return this.link.tcpSegmentation;
   }
 
+  get queuedBytes(): number {
+    return this.link.queuedBytes;
+  }
+
+  get queueCapacity(): number {
+    return this.link.queueCapacity;
+  }
+
   setReceiver(receiver: LinkReceiver): void {
     this.link.setReceiver(receiver);
   }
