@@ -38,7 +38,6 @@ import {
   MAX_PACKET,
   MIN_RING_BYTES,
   recordBytes,
-  RESTART_OFFSET,
   WRAP_MARKER,
   type WorkerConfig,
 } from './ring-layout.js';
@@ -123,7 +122,7 @@ export class PacketFdLink implements Link {
 
   private rxTail = 0;
   private txHead = 0;
-  /** Last TX tail seen; refreshed when the ring looks full or may restart at 0 (past RESTART_OFFSET). */
+  /** Last TX tail seen; refreshed only when the ring looks full, to keep send() free of atomics. */
   private txTailSeen = 0;
   private receiver: LinkReceiver | undefined;
   private waiting = false;
@@ -195,7 +194,6 @@ export class PacketFdLink implements Link {
       ...buffers,
       layout: Control,
       wrapMarker: WRAP_MARKER,
-      restartOffset: RESTART_OFFSET,
       maxPacket: MAX_PACKET + (options.virtioNetHeaderBytes ?? 0),
     };
     const closeFds = (): void => {
@@ -266,12 +264,6 @@ export class PacketFdLink implements Link {
     const size = recordBytes(length);
     const capacity = this.txMask + 1;
     let offset = this.txHead & this.txMask;
-    if (offset >= RESTART_OFFSET && this.txHead === (this.txTailSeen = Atomics.load(this.control, Control.txTail))) {
-      // The worker wrote everything: start again at 0 and keep the ring's resident pages few.
-      this.txWords[offset >> 2] = WRAP_MARKER;
-      this.txHead = (this.txHead + (capacity - offset)) | 0;
-      offset = 0;
-    }
     const contiguous = capacity - offset;
     const needed = contiguous < size ? contiguous + size : size;
     if (capacity - ((this.txHead - this.txTailSeen) | 0) < needed) {

@@ -8,11 +8,6 @@
  * WRAP_MARKER means "the rest of the ring is unused, continue at offset 0", which keeps every
  * packet contiguous so that read() and write() can work on the ring in place.
  *
- * A producer that finds its ring empty past RESTART_OFFSET starts again at offset 0 (with a
- * WRAP_MARKER), so the ring's pages that ever hold a packet are those of the deepest backlog, not
- * the whole ring: the kernel gives a page memory when it is first written, and a ring written
- * round and round would become resident in full (two 16 MiB rings: 32 MiB of the process).
- *
  * Head and tail are free-running 32-bit byte counters (offset = counter & (capacity - 1)), so
  * `(head - tail) | 0` is the number of bytes in use and a full ring is told apart from an empty
  * one without wasting a slot. The capacity is a power of two well below 2^31.
@@ -64,12 +59,6 @@ export function recordBytes(length: number): number {
 
 /** Smallest ring allowed: room for two maximum-size records so that a wrap can always make progress. */
 export const MIN_RING_BYTES = 1 << 18;
-/**
- * Past this offset a producer that finds its ring empty starts again at offset 0. At least one
- * maximum-size record, so that the bytes before it hold the next record while the consumer has
- * not yet passed the marker; below MIN_RING_BYTES / 2, so that restarting leaves room either way.
- */
-export const RESTART_OFFSET = 1 << 17;
 export const DEFAULT_RING_BYTES = 1 << 22;
 
 export interface WorkerConfig {
@@ -80,7 +69,6 @@ export interface WorkerConfig {
   tx: SharedArrayBuffer;
   layout: typeof Control;
   wrapMarker: number;
-  restartOffset: number;
   /** The largest record payload: MAX_PACKET plus the virtio-net header, if any. */
   maxPacket: number;
 }

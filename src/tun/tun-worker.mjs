@@ -12,7 +12,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import koffi from 'koffi';
 
-const { fd, wakeFd, layout: C, wrapMarker: WRAP, restartOffset, maxPacket } = workerData;
+const { fd, wakeFd, layout: C, wrapMarker: WRAP, maxPacket } = workerData;
 const control = new Int32Array(workerData.control);
 const rxBytes = new Uint8Array(workerData.rx);
 const rxWords = new Int32Array(workerData.rx);
@@ -121,13 +121,6 @@ function fillRx() {
       break;
     }
     let offset = rxHead & rxMask;
-    if (offset >= restartOffset && rxHead === Atomics.load(control, C.rxTail)) {
-      // The main thread consumed everything: start again at 0 and keep the ring's resident pages few.
-      rxWords[offset >> 2] = WRAP;
-      rxHead = (rxHead + (rxCapacity - offset)) | 0;
-      Atomics.store(control, C.rxHead, rxHead);
-      offset = 0;
-    }
     const contiguous = rxCapacity - offset;
     if (contiguous < reserve) {
       rxWords[offset >> 2] = WRAP;
