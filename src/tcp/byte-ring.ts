@@ -46,7 +46,7 @@ const NO_STORAGE = new Uint8Array(0);
  * byte of one connection is ever visible to another.
  */
 const spareStorage: Uint8Array[] = [];
-const MAX_SPARE_STORAGE = 256;
+const MAX_SPARE_STORAGE = 64;
 
 function takeStorage(size: number, firstAllocation: number): Uint8Array {
   if (size === firstAllocation) {
