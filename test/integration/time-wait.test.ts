@@ -3,8 +3,8 @@
  * demo server, which closes each connection first and so holds it in TIME-WAIT for 2*MSL; the
  * stack's resident memory must grow by far less than whole connections would take (3000 of
  * them held for 60 s added about 137 MiB before). What remains is the records themselves (about
- * 2 MiB), the garbage of the requests that V8 promotes to its old generation and has not
- * collected yet, and the TUN rings' pages the burst touched for the first time.
+ * 2 MiB) and the garbage of the requests that V8 promotes to its old generation and has not
+ * collected yet (the TUN rings' pages are committed when the device opens).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { declareRootRequirement, isRoot } from './root.js';
@@ -52,9 +52,9 @@ describe.skipIf(!isRoot)('TIME-WAIT on a TUN device', () => {
     expect(after.counters.tcp?.time_wait_overflow ?? 0).toBe(0);
     expect(after.tcp.connections).toBeLessThanOrEqual(1);
     // Measured on 2 shared cores with the CLI's 2 MiB semi-space (CLI_NODE_FLAGS): +9.8 to +10.3
-    // MiB since timer entries stopped dragging connections into the old generation and the TUN
-    // rings restart at offset 0 when drained (+12 to +13.4 before them; whole connections held in
-    // TIME-WAIT added +137 MiB). Issue 9 asks under 16. Since issue 13's socket API (Go's
+    // MiB since timer entries stopped dragging connections into the old generation (+12 to +13.4
+    // before; whole connections held in TIME-WAIT added +137 MiB). Issue 9 asks under 16. With
+    // plain 4 MiB rings committed at open: +12.6 to +15.1. Since issue 13's socket API (Go's
     // defaults, the net.Socket-like TcpDuplex) the same runs measure +10.5 to +15.0 MiB (A/B on
     // this machine: base +10.3 to +11.5), about 1 KiB more per connection, not yet explained (not
     // the JS heap: two stacks in memory running the demo services promote less per request than
