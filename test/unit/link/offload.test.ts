@@ -5,7 +5,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { dial, listen } from '../../../src/api/net.js';
-import type { TcpConn } from '../../../src/api/tcp.js';
 import { copyBytes } from '../../../src/bytes.js';
 import { impairLink } from '../../../src/link/impair.js';
 import { memoryLinkPair, RECEIVED_CHECKSUM_TRUSTED, type Link } from '../../../src/link/link.js';
@@ -15,7 +14,7 @@ import { parseIPv4Address } from '../../../src/wire/address.js';
 import { IPV4_MIN_HEADER, parseIPv4Packet, PROTOCOL_TCP, writeIPv4Header } from '../../../src/wire/ipv4.js';
 import { encodeTcpSegment, parseTcpSegment, TCP_ACK, TCP_FIN, TCP_PSH } from '../../../src/wire/tcp.js';
 import { segmentLikeTheKernel } from '../../support/gso.js';
-import { stackPair } from '../../support/stack-pair.js';
+import { pattern, readAll, stackPair } from '../../support/stack-pair.js';
 
 interface SentPacket {
   packet: Uint8Array;
@@ -34,22 +33,6 @@ function recording(link: Link, sent: SentPacket[]): Link {
     },
     close: () => link.close(),
   };
-}
-
-function pattern(size: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + seed) & 0xff;
-  return bytes;
-}
-
-async function readAll(conn: TcpConn): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  const buffer = new Uint8Array(65536);
-  for (;;) {
-    const n = await conn.read(buffer);
-    if (n === null) return Buffer.concat(chunks);
-    chunks.push(Buffer.from(buffer.subarray(0, n)));
-  }
 }
 
 /** Client (stack A) sends `upload`, server (stack B) answers `download`; both halves read whole. */
