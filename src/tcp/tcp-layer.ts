@@ -15,7 +15,16 @@ import { formatIPv4, MAX_PORT, type IPv4Address } from '../wire/address.js';
 import { IPV4_MAX_DATAGRAM, IPV4_MIN_HEADER, PROTOCOL_TCP } from '../wire/ipv4.js';
 import { errorDetail } from '../log.js';
 import { PortTable } from '../ports.js';
-import { encodeTcpSegment, parseTcpSegment, segmentLength, TCP_ACK, TCP_RST, TCP_SYN, type TcpSegment } from '../wire/tcp.js';
+import {
+  encodeTcpSegment,
+  parseTcpSegment,
+  segmentLength,
+  TCP_ACK,
+  TCP_MAX_HEADER,
+  TCP_RST,
+  TCP_SYN,
+  type TcpSegment,
+} from '../wire/tcp.js';
 import { ChallengeAckBudget } from './ack-rate-limit.js';
 import { TcpConnection } from './connection.js';
 import { IsnGenerator, ISN_SECRET_BYTES } from './isn.js';
@@ -55,9 +64,9 @@ interface ListenerEntry {
 
 /**
  * The most payload one super-segment carries: what an IPv4 datagram holds (65535 bytes) behind
- * its header and the largest TCP header (60 bytes).
+ * its header and the largest TCP header.
  */
-const TCP_MAX_SUPER_SEGMENT_PAYLOAD = IPV4_MAX_DATAGRAM - IPV4_MIN_HEADER - 60;
+const TCP_MAX_SUPER_SEGMENT_PAYLOAD = IPV4_MAX_DATAGRAM - IPV4_MIN_HEADER - TCP_MAX_HEADER;
 
 /**
  * Under pressure (the half-open queue more than half full) a half-open connection whose SYN-ACK
