@@ -4,7 +4,7 @@
  * acknowledgment processing with the send window (RFC 9293 3.10.7.4 fifth check, RFC 5961 5.2),
  * SACK and D-SACK processing (RFC 2018, RFC 2883), retransmission (RFC 6298, and what
  * LossRecovery deems lost: RFC 6675, RFC 6582, RFC 6937), congestion control behind one interface
- * (CUBIC RFC 9438 or NewReno RFC 5681), RTT measurement (RFC 6298, RFC 7323 4.1), zero-window
+ * (CUBIC RFC 9438 or NewReno RFC 5681), RTT measurement (which ACKs measure: rtt-sampler.ts), zero-window
  * probes (RFC 9293 3.8.6.1), and the per-segment transmit records.
  *
  * Send offsets: offset(seq) = seq - (ISS + 1), so our SYN is offset -1 and data byte 0 is offset 0;
@@ -23,14 +23,15 @@ import { TCP_ACK, TCP_DEFAULT_MSS, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpO
 import { createCongestionControl, type CongestionControl } from './congestion-control.js';
 import type { ConnectionTimers } from './connection-timer.js';
 import { LossRecovery } from './loss-recovery.js';
-import { type NegotiatedOptions, timestampAt } from './options.js';
+import type { NegotiatedOptions } from './options.js';
 import { RackLossDetection } from './rack.js';
 import { EMPTY_PAYLOAD, type TcpReceiver } from './receiver.js';
 import { RttEstimator } from './rtt.js';
+import { RttSampler } from './rtt-sampler.js';
 import { SACK_BLOCK_OVER_RANGE_LIMIT, SackScoreboard } from './sack-scoreboard.js';
 import type { SegmentOutcome } from './segment-outcome.js';
 import { SendBuffer } from './send-buffer.js';
-import { seqAdd, seqDiff, seqLt, type SeqNumber } from './seq.js';
+import { seqAdd, seqDiff, type SeqNumber } from './seq.js';
 import { TailLossProbe } from './tail-loss-probe.js';
 import { TransmitRecords } from './transmit-records.js';
 import type { TcpConfig, TcpEnvironment, TcpFourTuple, TcpState } from './types.js';
@@ -43,6 +44,8 @@ function sendsData(state: TcpState): boolean {
 export class TcpSender {
   readonly buffer: SendBuffer;
   readonly rtt: RttEstimator;
+  /** Which ACKs measure a round trip (RFC 6298 section 3, RFC 7323 4.1). */
+  private readonly rttSampler: RttSampler;
   congestion: CongestionControl;
   /** The SACKed ranges as the peer reported them, merged (RFC 6675 section 3). */
   readonly scoreboard = new SackScoreboard();
@@ -72,10 +75,7 @@ export class TcpSender {
   /** Send offset the FIN occupies (= data length) once requested. */
   private finOffset = -1;
 
-  // --- Retransmission and RTT measurement.
-  /** Send offset whose acknowledgment completes the RTT measurement in progress, or null. */
-  private rttTimedEnd: number | null = null;
-  private rttTimedStart = 0;
+  // --- Retransmission.
   private synRetransmissions = 0;
   private synLost = false;
   private consecutiveTimeouts = 0;
@@ -110,6 +110,7 @@ export class TcpSender {
   ) {
     this.buffer = new SendBuffer(config.sendBufferSize, env.memory);
     this.rtt = new RttEstimator({ initialRto: config.initialRto, minRto: config.minRto, maxRto: config.maxRto });
+    this.rttSampler = new RttSampler(this.records, this.rtt, options);
     this.congestion = createCongestionControl(config.congestionControl, TCP_DEFAULT_MSS, false);
     this.recovery = new LossRecovery(this.records, counters);
     this.records.deliveryObserver = this.rack;
@@ -150,7 +151,7 @@ export class TcpSender {
     this.sndUna = -1;
     this.sndNxt = 0;
     this.sndMax = 0;
-    this.startRttTiming(0);
+    this.rttSampler.startTiming(0, this.env.now());
     this.timers.retransmission.set(this.env.now() + this.rtt.rto);
   }
 
@@ -175,7 +176,7 @@ export class TcpSender {
     this.sendSyn(true);
     this.sndNxt = 0;
     this.sndMax = 0;
-    this.startRttTiming(0);
+    this.rttSampler.startTiming(0, this.env.now());
     this.timers.retransmission.set(this.env.now() + this.rtt.rto);
   }
 
@@ -189,7 +190,7 @@ export class TcpSender {
   /** ... and it acknowledged our SYN (SEG.ACK at send offset `ackOff`). */
   onSynAcknowledged(seg: TcpSegment, ackOff: number, now: number): void {
     this.sndWl2 = ackOff;
-    this.takeRttSample(seg, ackOff, now);
+    this.rttSampler.take(seg, ackOff, now);
     this.sndUna = ackOff;
     // RFC 6298 5.2: the SYN is acknowledged and nothing else is outstanding.
     this.timers.retransmission.stop();
@@ -256,7 +257,7 @@ export class TcpSender {
     let rttSample: number | undefined;
     const sack = this.options.sackPermitted;
     if (ackOff > this.sndUna) {
-      rttSample = this.takeRttSample(seg, ackOff, now);
+      rttSample = this.rttSampler.take(seg, ackOff, now);
       if (rttSample !== undefined) {
         // RFC 8985 6.2 step 1 (min_RTT) and 7.2 (a new sample allows another probe).
         this.rack.onRttSample(rttSample, now);
@@ -611,7 +612,7 @@ export class TcpSender {
     this.recovery.onNewDataSent(len);
     this.sndNxt = end;
     if (end > this.sndMax) {
-      this.startRttTiming(end);
+      this.rttSampler.startTiming(end, now);
       this.sndMax = end;
     }
     // RFC 6298 5.1: start the timer when sending data if it is not running.
@@ -652,7 +653,7 @@ export class TcpSender {
     this.counters.add('retransmissions');
     this.recovery.onRetransmitted(len);
     // Karn's rule (RFC 6298 section 3): a measurement spanning a retransmission is ambiguous.
-    if (this.rttTimedEnd !== null && start < this.rttTimedEnd) this.rttTimedEnd = null;
+    this.rttSampler.onRetransmitted(start);
     if (!this.timers.retransmission.armed) this.timers.retransmission.set(now + this.rtt.rto);
   }
 
@@ -757,7 +758,7 @@ export class TcpSender {
     if (this.synRetransmissions > this.config.maxSynRetransmissions) return false;
     this.synLost = true;
     this.rtt.backoff();
-    this.rttTimedEnd = null;
+    this.rttSampler.cancelTiming();
     this.retransmissionCount++;
     this.counters.add('retransmissions');
     this.sendSyn(withAck);
@@ -779,7 +780,7 @@ export class TcpSender {
     this.timers.lossProbe.stop();
     // RFC 6298 5.5: back off.
     this.rtt.backoff();
-    this.rttTimedEnd = null;
+    this.rttSampler.cancelTiming();
     if (this.sndWnd === 0 && this.buffer.endOffset > this.sndUna && this.sndUna >= 0) {
       // RFC 9293 3.8.6.1: the peer's window is closed: retransmit a single byte as a probe.
       this.transmitWithAck(this.sndUna, TCP_ACK, this.buffer.view(this.sndUna, 1));
@@ -863,89 +864,6 @@ export class TcpSender {
   }
 
   // ====================================================================================
-  // RTT measurement
-  // ====================================================================================
-
-  /**
-   * Send time of the oldest record wholly below `ackOff` (newly acknowledged) that was neither
-   * retransmitted nor SACKed before; undefined when there is none, or when any record below
-   * `ackOff` was retransmitted. Karn's rule (RFC 6298 section 3) as Linux applies it
-   * (FLAG_RETRANS_DATA_ACKED): an ACK that covers a retransmission may have been caused by it,
-   * so the send times of older segments it also covers do not measure one round trip (after a
-   * timeout they span the whole backoff and would inflate SRTT and the next RTO).
-   */
-  private oldestCleanSendTimeBelow(ackOff: number): number | undefined {
-    const records = this.records;
-    let oldest: number | undefined;
-    for (let i = 0; i < records.count && records.start(i) < ackOff; i++) {
-      if (records.isRetransmitted(i)) return undefined;
-      if (oldest === undefined && records.end(i) <= ackOff && !records.isSacked(i)) oldest = records.sendTime(i);
-    }
-    return oldest;
-  }
-
-  /** When the most recently retransmitted record below `ackOff` was last sent (-Infinity: none). */
-  private latestRetransmissionBelow(ackOff: number): number {
-    const records = this.records;
-    let latest = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < records.count && records.start(i) < ackOff; i++) {
-      if (records.isRetransmitted(i) && records.sendTime(i) > latest) latest = records.sendTime(i);
-    }
-    return latest;
-  }
-
-  private startRttTiming(endOffset: number): void {
-    if (this.options.timestamps || this.rttTimedEnd !== null) return;
-    this.rttTimedEnd = endOffset;
-    this.rttTimedStart = this.env.now();
-  }
-
-  /** One RTT measurement from an ACK that advances SND.UNA to `ackOff`; returns the sample, if any. */
-  private takeRttSample(seg: TcpSegment, ackOff: number, now: number): number | undefined {
-    const ts = seg.options.timestamp;
-    // A zero TSecr is treated as "no echo" (as Linux does): some stacks send it in SYN-ACKs.
-    if (this.options.timestamps && ts !== undefined && ts.echo !== 0) {
-      this.rttTimedEnd = null;
-      // First choice, as Linux does: the send time of the oldest segment this ACK covers, when it
-      // covers no retransmission (RFC 6298 section 3, Karn: only then is it one round trip).
-      const sentAt = this.oldestCleanSendTimeBelow(ackOff);
-      if (sentAt !== undefined) {
-        const rtt = Math.max(0, now - sentAt);
-        this.rtt.sample(rtt);
-        return rtt;
-      }
-      // Else RFC 7323 4.1: RTT = now - TSecr, but only when the echo is not older than the
-      // retransmission it acknowledges: a receiver whose TS.Recent lags (RFC 7323 4.3) echoes
-      // an older segment, and a sample spanning a timeout would inflate SRTT and with it the RTO.
-      const rtt = (timestampAt(now) - ts.echo) >>> 0;
-      if (rtt >= 0x7fffffff) return undefined;
-      const retransmittedAt = this.latestRetransmissionBelow(ackOff);
-      if (retransmittedAt !== Number.NEGATIVE_INFINITY) {
-        if (seqLt(ts.echo, timestampAt(retransmittedAt))) return undefined;
-        // The echo is the retransmission's, but its ACK may not be the one the retransmission
-        // drew: when that ACK was lost, the peer repeats the acknowledgment only with its next
-        // segment, sent on its own schedule (its data, or a window probe when our window is
-        // closed), seconds later. A sample longer than the un-backed-off RTO is that ambiguous
-        // case (RFC 6298 section 3): it is not taken (one such sample had grown SRTT past 2 s
-        // and the RTO to 22 s, stalling a 10% loss echo), but the backoff ends.
-        if (rtt > this.rtt.unbackedRto) {
-          this.rtt.endBackoff();
-          return undefined;
-        }
-      }
-      this.rtt.sample(rtt);
-      return rtt;
-    }
-    if (this.rttTimedEnd !== null && ackOff >= this.rttTimedEnd) {
-      const rtt = now - this.rttTimedStart;
-      this.rtt.sample(rtt);
-      this.rttTimedEnd = null;
-      return rtt;
-    }
-    return undefined;
-  }
-
-  // ====================================================================================
   // Path MTU (RFC 1191)
   // ====================================================================================
 
@@ -963,7 +881,7 @@ export class TcpSender {
       if (records.end(i) - records.start(i) > maxPayload) records.markLost(i);
     }
     // Karn's rule (RFC 6298 section 3): the segment being timed is being resent.
-    this.rttTimedEnd = null;
+    this.rttSampler.cancelTiming();
     this.output(state);
     // RFC 6298 5.3: data was (re)sent; restart the timer from now.
     this.timers.retransmission.set(now + this.rtt.rto);
