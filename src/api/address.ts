@@ -4,7 +4,7 @@
  * literals; hosts to dial may be names, which a Resolver turns into IPv4 literals.
  */
 import { NetError } from '../errors.js';
-import { formatIPv4, MAX_PORT, parseIPv4Address, type IPv4Address } from '../wire/address.js';
+import { formatIPv4, LOOPBACK_ADDRESS, MAX_PORT, parseIPv4Address, type IPv4Address } from '../wire/address.js';
 
 export interface NetAddr {
   readonly network: 'tcp' | 'udp';
@@ -73,17 +73,16 @@ export function literalHost(host: string, stackAddress: IPv4Address): IPv4Addres
 
 /**
  * The addresses to dial for the name `host`, through `resolver`. Without a resolver,
- * `localhost` is the stack's own address: the stack has no 127.0.0.0/8 loopback, and its own
- * address is the one it delivers to itself; any other name fails with ENOTFOUND.
+ * `localhost` is the stack's loopback address, 127.0.0.1 (as /etc/hosts says on Linux); any
+ * other name fails with ENOTFOUND.
  */
 export async function lookupHost(
   host: string,
-  stackAddress: IPv4Address,
   resolver: Resolver | undefined,
   signal: AbortSignal | undefined,
 ): Promise<IPv4Address[]> {
   if (resolver === undefined) {
-    if (host.toLowerCase() === 'localhost') return [stackAddress];
+    if (host.toLowerCase() === 'localhost') return [LOOPBACK_ADDRESS];
     throw new NetError(
       'ENOTFOUND',
       `lookup ${host}: no such host (no resolver: pass { resolver } to look names up; only "localhost" is known)`,

@@ -8,7 +8,7 @@
  */
 import { NetError, TimeoutError } from '../errors.js';
 import type { Stack } from '../stack.js';
-import type { IPv4Address } from '../wire/address.js';
+import { LOOPBACK_ADDRESS, martianClass, type IPv4Address } from '../wire/address.js';
 import { literalHost, lookupHost, parseHostPort, splitHostPort, transportOf, type Resolver } from './address.js';
 import { resolveSocketOptions, type SocketOptions } from './socket-options.js';
 import { TcpConn, TcpListener, type ListenOptions } from './tcp.js';
@@ -26,10 +26,30 @@ function stackFrom(options: { stack?: Stack } | undefined): Stack {
   return stack;
 }
 
-function checkLocalHost(stack: Stack, address: number, text: string): void {
-  if (address !== 0 && address !== stack.address) {
-    throw new NetError('EADDRNOTAVAIL', `cannot bind ${text}: the stack's address is ${stack.addressText}`);
+/**
+ * The local address a listener or packet socket binds to: undefined for the empty host or
+ * 0.0.0.0 (every address of ours), else one of ours: the stack's address, or the loopback
+ * address 127.0.0.1, which only the stack's own sockets can reach (as on Linux).
+ */
+function localBinding(stack: Stack, address: IPv4Address, text: string): IPv4Address | undefined {
+  if (address === 0) return undefined;
+  if (address !== stack.address && address !== LOOPBACK_ADDRESS) {
+    throw new NetError('EADDRNOTAVAIL', `cannot bind ${text}: the stack's addresses are ${stack.addressText} and 127.0.0.1`);
   }
+  return address;
+}
+
+/**
+ * A destination nothing can be sent to is refused at once rather than left to time out: a
+ * loopback address other than ours (the stack's loopback is 127.0.0.1 alone), 0/8, multicast,
+ * class E or broadcast (RFC 1122 3.2.1.3; TCP and unicast UDP only).
+ */
+function checkReachable(remote: IPv4Address, text: string): void {
+  if (remote === LOOPBACK_ADDRESS) return;
+  const martian = martianClass(remote);
+  if (martian === undefined) return;
+  const why = martian === 'loopback' ? 'the stack\'s loopback address is 127.0.0.1 alone' : `it is a ${martian.replace('_', ' ')} address`;
+  throw new NetError('ENETUNREACH', `dial ${text}: cannot reach it: ${why}`);
 }
 
 export interface StackOption {
@@ -41,8 +61,8 @@ export async function listen(network: 'tcp' | 'tcp4', address: string, options?:
   if (transportOf(network) !== 'tcp') throw new NetError('EINVAL', `listen supports "tcp"; use listenPacket for ${network}`);
   const stack = stackFrom(options);
   const local = parseHostPort(address);
-  checkLocalHost(stack, local.address, address);
-  return new TcpListener(stack, local.port, Math.max(1, options?.backlog ?? 128), options?.maxHalfOpen, options);
+  const bound = localBinding(stack, local.address, address);
+  return new TcpListener(stack, { address: bound, port: local.port }, Math.max(1, options?.backlog ?? 128), options?.maxHalfOpen, options);
 }
 
 /** listenPacket('udp', ':53'): an unconnected PacketConn. */
@@ -50,15 +70,15 @@ export async function listenPacket(network: 'udp' | 'udp4', address: string, opt
   if (transportOf(network) !== 'udp') throw new NetError('EINVAL', `listenPacket supports "udp", not ${network}`);
   const stack = stackFrom(options);
   const local = parseHostPort(address);
-  checkLocalHost(stack, local.address, address);
-  return new UdpSocket(stack, local.port, undefined, options);
+  const bound = localBinding(stack, local.address, address);
+  return new UdpSocket(stack, { address: bound, port: local.port }, undefined, options);
 }
 
 export interface DialOptions extends StackOption, SocketOptions {
   /** Give up after this many ms with ETIMEDOUT (Go's DialTimeout); 0 or absent: no limit, as in Go. */
   timeout?: number;
   signal?: AbortSignal;
-  /** Looks host names up (see Resolver); without it only `localhost` is known. */
+  /** Looks host names up (see Resolver); without it only `localhost` (127.0.0.1) is known. */
   resolver?: Resolver;
 }
 
@@ -84,8 +104,9 @@ export async function dial(network: string, address: string, options: DialOption
   const deadline = timeout > 0 ? stack.clock.now() + timeout : undefined;
   // A literal is dialled without an await first, so the SYN leaves in this call, as before names.
   const literal = literalHost(remote.host, stack.address);
-  const addresses = literal !== undefined ? [literal] : await lookupHost(remote.host, stack.address, options.resolver, options.signal);
-  if (transport === 'udp') return new UdpSocket(stack, 0, { address: addresses[0]!, port: remote.port }, options);
+  const addresses = literal !== undefined ? [literal] : await lookupHost(remote.host, options.resolver, options.signal);
+  for (const remoteAddress of addresses) checkReachable(remoteAddress, `${network} ${address}`);
+  if (transport === 'udp') return new UdpSocket(stack, { address: undefined, port: 0 }, { address: addresses[0]!, port: remote.port }, options);
   let lastError: unknown;
   for (const remoteAddress of addresses) {
     try {

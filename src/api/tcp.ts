@@ -10,6 +10,7 @@ import type { Stack } from '../stack.js';
 import type { TcpConnection } from '../tcp/connection.js';
 import type { TcpListenerEndpoint } from '../tcp/tcp-layer.js';
 import type { TcpConnectionEvents } from '../tcp/types.js';
+import type { IPv4Address } from '../wire/address.js';
 import { makeAddr, type NetAddr } from './address.js';
 import { resolveSocketOptions, type SocketOptions } from './socket-options.js';
 import { deadlineToClock, Wakeup } from './wakeup.js';
@@ -259,6 +260,7 @@ const DEFAULT_MAX_HALF_OPEN = 256;
 
 export class TcpListener implements TcpListenerEndpoint, AsyncIterable<TcpConn> {
   readonly addr: NetAddr;
+  readonly boundAddress: IPv4Address | undefined;
   readonly maxHalfOpen: number;
   private readonly queue: TcpConnection[] = [];
   private readonly wakeup: Wakeup;
@@ -266,9 +268,10 @@ export class TcpListener implements TcpListenerEndpoint, AsyncIterable<TcpConn> 
   private closed = false;
 
   /** @param socketOptions what accepted connections start with (Go's ListenConfig.KeepAlive; NoDelay) */
+  /** Where it listens: `address` undefined for every address of the stack's. */
   constructor(
     private readonly stack: Stack,
-    port: number,
+    local: { address: IPv4Address | undefined; port: number },
     private readonly backlog: number,
     maxHalfOpen = Math.max(backlog, DEFAULT_MAX_HALF_OPEN),
     socketOptions: SocketOptions = {},
@@ -278,8 +281,9 @@ export class TcpListener implements TcpListenerEndpoint, AsyncIterable<TcpConn> 
     this.maxHalfOpen = maxHalfOpen;
     this.socketOptions = resolveSocketOptions(stack.socketDefaults, socketOptions);
     this.wakeup = new Wakeup(stack.timers);
-    const bound = stack.tcp.listen(port, this);
-    this.addr = makeAddr('tcp', stack.address, bound);
+    this.boundAddress = local.address;
+    const bound = stack.tcp.listen(local.port, this);
+    this.addr = makeAddr('tcp', local.address ?? stack.address, bound);
   }
 
   get acceptQueueRoom(): number {

@@ -32,6 +32,7 @@ interface QueuedDatagram {
 
 export class UdpSocket implements UdpEndpoint {
   readonly localAddr: NetAddr;
+  readonly boundAddress: IPv4Address | undefined;
   readonly remoteAddr: NetAddr | undefined;
   readonly remote: { address: IPv4Address; port: number } | undefined;
   private readonly queue: QueuedDatagram[] = [];
@@ -45,7 +46,7 @@ export class UdpSocket implements UdpEndpoint {
 
   constructor(
     private readonly stack: Stack,
-    localPort: number,
+    local: { address: IPv4Address | undefined; port: number },
     remote: { address: IPv4Address; port: number } | undefined,
     options: UdpSocketOptions = {},
   ) {
@@ -53,8 +54,12 @@ export class UdpSocket implements UdpEndpoint {
     this.maxQueueLength = options.receiveQueueLength ?? 1024;
     this.maxQueueBytes = options.receiveQueueBytes ?? 4 * 1024 * 1024;
     this.wakeup = new Wakeup(stack.timers);
-    const port = stack.udp.bind(localPort, this);
-    this.localAddr = makeAddr('udp', stack.address, port);
+    this.boundAddress = local.address;
+    const port = stack.udp.bind(local.port, this);
+    // A connected socket's local address is the one its datagrams leave from (the loopback
+    // address toward the loopback address).
+    const localAddress = local.address ?? (remote !== undefined ? stack.ip.localAddressFor(remote.address) : stack.address);
+    this.localAddr = makeAddr('udp', localAddress, port);
     this.remoteAddr = remote ? makeAddr('udp', remote.address, remote.port) : undefined;
   }
 

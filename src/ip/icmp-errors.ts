@@ -5,7 +5,7 @@
  * codec is in src/wire/icmpv4.ts.
  */
 import type { NetErrorCode } from '../errors.js';
-import { BROADCAST_ADDRESS, isMulticast, martianClass } from '../wire/address.js';
+import { BROADCAST_ADDRESS, isMulticast, LOOPBACK_ADDRESS, martianClass } from '../wire/address.js';
 import { ICMP_DEST_UNREACHABLE, NET_UNREACHABLE, PORT_UNREACHABLE, PROTOCOL_UNREACHABLE } from '../wire/icmpv4.js';
 import { PROTOCOL_ICMP, PROTOCOL_TCP, type IPv4Header } from '../wire/ipv4.js';
 
@@ -17,13 +17,15 @@ const NON_ERROR_TYPES = new Set([0, 8, 9, 10, 13, 14, 15, 16, 17, 18]);
  * May an ICMP error be sent about this datagram? RFC 1122 3.2.2: never about an ICMP error
  * message, a datagram sent to a broadcast or multicast address, a fragment other than the first,
  * or a datagram whose source does not define a single host (zero, loopback, broadcast,
- * multicast, class E). A subnet-directed broadcast is not recognisable here; the caller, which
- * knows its prefix, must screen that.
+ * multicast, class E). The stack's own loopback address is a single host, ourselves: datagrams
+ * from it only come through local delivery (the link's are dropped as martians), and an error
+ * back to it is how a socket dialled to 127.0.0.1 learns of a closed port. A subnet-directed
+ * broadcast is not recognisable here; the caller, which knows its prefix, must screen that.
  */
 export function shouldSendIcmpError(offendingHeader: IPv4Header, offendingPayload: Uint8Array): boolean {
   if (offendingHeader.fragmentOffset !== 0) return false;
   if (offendingHeader.destination === BROADCAST_ADDRESS || isMulticast(offendingHeader.destination)) return false;
-  if (martianClass(offendingHeader.source) !== undefined) return false;
+  if (offendingHeader.source !== LOOPBACK_ADDRESS && martianClass(offendingHeader.source) !== undefined) return false;
   if (offendingHeader.protocol === PROTOCOL_ICMP) {
     const type = offendingPayload[0];
     // Without the type we cannot tell it is not an error: stay silent.

@@ -26,7 +26,8 @@ import type { ReceivedPacket, TransportProtocol } from './transport-contract.js'
 
 /** What ICMP needs from the IPv4 layer it belongs to. */
 export interface IcmpHost {
-  readonly address: IPv4Address;
+  /** Our address toward `remote` (IpLayer.localAddressFor). */
+  localAddressFor(remote: IPv4Address): IPv4Address;
   sendTransport(protocol: number, destination: IPv4Address, packet: Uint8Array): void;
   /** The transport registered for an IP protocol number, if any. */
   transportFor(protocol: number): TransportProtocol | undefined;
@@ -80,7 +81,7 @@ export class Icmp {
       // RFC 1122 3.2.2.1 / 4.1.3.3 / 4.2.3.9: pass the error to the transport whose datagram it
       // quotes; a quote of something we did not send is not ours to act on.
       const quote = parseIcmpErrorQuote(message.body);
-      if (quote === undefined || quote.source !== this.ip.address) {
+      if (quote === undefined || quote.source !== this.ip.localAddressFor(quote.destination)) {
         icmp.drop('bad_error_quote');
         return;
       }

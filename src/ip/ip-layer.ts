@@ -2,7 +2,8 @@
  * The IPv4 layer (RFC 791, RFC 1122 3.2.1). Input: validate each packet with the codec, keep
  * what is for our address, reassemble fragments, and demultiplex by protocol to ICMP or a
  * registered transport (protocol unreachable for anything else). Output: write the header into
- * the headroom transports leave (IPV4_MIN_HEADER bytes), deliver datagrams to our own address
+ * the headroom transports leave (IPV4_MIN_HEADER bytes), deliver datagrams to our own addresses
+ * (the link address, and the loopback address 127.0.0.1 that only the stack itself can reach)
  * locally, and fragment what exceeds the path MTU unless DF is set (the estimates RFC 1191 path
  * MTU discovery keeps per destination, path-mtu.ts). It is also what the transports
  * see below them (IpLayer): the stack's clock, timers, randomness and counters come through it.
@@ -19,7 +20,7 @@ import { RECEIVED_CHECKSUM_TRUSTED, type Link } from '../link/link.js';
 import { errorDetail, type Logger } from '../log.js';
 import type { RandomSource } from '../random.js';
 import type { DeadlineQueue, TimerHandle } from '../timers.js';
-import { martianClass, type IPv4Address } from '../wire/address.js';
+import { LOOPBACK_ADDRESS, martianClass, type IPv4Address } from '../wire/address.js';
 import type { ChecksumCheck } from '../wire/checksum.js';
 import {
   FRAGMENT_REASSEMBLY_TIME_EXCEEDED,
@@ -59,7 +60,7 @@ export interface IPv4LayerOptions {
   reassemblyTimeoutMs: number;
   reassemblyMaxBytes: number;
   /**
-   * Where datagrams to our own address are delivered: the stack's input, called on a later turn
+   * Where datagrams to our own addresses are delivered: the stack's input, called on a later turn
    * of the event loop with everything sent to ourselves since.
    */
   loopback: (packets: readonly Uint8Array[]) => void;
@@ -190,6 +191,15 @@ export class IPv4Layer implements IpLayer {
     return this.transports[protocol];
   }
 
+  localAddressFor(remote: IPv4Address): IPv4Address {
+    return remote === LOOPBACK_ADDRESS ? LOOPBACK_ADDRESS : this.address;
+  }
+
+  /** Whether `address` is one of ours: the link address or the loopback address. */
+  private isLocal(address: IPv4Address): boolean {
+    return address === this.address || address === LOOPBACK_ADDRESS;
+  }
+
   pathMtu(destination: IPv4Address): number {
     // Asked for every datagram sent: skip the clock while no path is known to be smaller.
     if (this.pathMtus.size === 0) return this.mtu;
@@ -247,7 +257,9 @@ export class IPv4Layer implements IpLayer {
       }
     }
     let originalPacket = packet;
-    if (header.destination !== this.address) {
+    // The loopback address is only reachable from inside the stack: from the link, 127.0.0.1
+    // is not ours (RFC 1122 3.2.1.3 (g): such a datagram must not appear on a network).
+    if (header.destination !== this.address && (header.destination !== LOOPBACK_ADDRESS || origin !== 'loopback')) {
       ip.drop('not_for_us');
       return;
     }
@@ -290,12 +302,13 @@ export class IPv4Layer implements IpLayer {
   }
 
   tcpSegmentationTo(destination: IPv4Address): boolean {
-    return this.link.tcpSegmentation === true && destination !== this.address;
+    return this.link.tcpSegmentation === true && !this.isLocal(destination);
   }
 
   sendTransport(protocol: number, destination: IPv4Address, packet: Uint8Array, dontFragment = false, segmentSize?: number): void {
     if (this.closed) return;
-    if (destination !== this.address) {
+    const local = this.isLocal(destination);
+    if (!local) {
       // The last guard (RFC 1122 3.2.1.3): whatever a transport or ICMP decided, nothing is
       // sent to an address that is not a single host (a reply to a martian that got this far).
       const martian = martianClass(destination);
@@ -306,14 +319,14 @@ export class IPv4Layer implements IpLayer {
     }
     this.identification = (this.identification + 1) & 0xffff;
     writeIPv4Header(packet, 0, {
-      source: this.address,
+      source: this.localAddressFor(destination),
       destination,
       protocol,
       payloadLength: packet.length - IPV4_MIN_HEADER,
       identification: this.identification,
       dontFragment,
     });
-    if (destination === this.address) {
+    if (local) {
       // Traffic to ourselves never reaches the link (as with Linux's loopback): it is delivered
       // on the next turn of the event loop, so a send from inside a receive handler does not
       // recurse.

@@ -30,7 +30,14 @@ export interface ReceivedPacket {
 
 /** What transports need from below: the IP layer, and the stack's time, randomness and counters. */
 export interface IpLayer {
+  /** The stack's address on the link. */
   readonly address: IPv4Address;
+  /**
+   * Our address for talking to `remote` (source address selection, RFC 1122 3.3.4.3): the
+   * loopback address to the loopback address, our link address to everyone else (ourselves
+   * included). It is also the only local address a segment from `remote` can be for.
+   */
+  localAddressFor(remote: IPv4Address): IPv4Address;
   /** The link's MTU (the first hop). */
   readonly mtu: number;
   /**
@@ -55,8 +62,8 @@ export interface IpLayer {
   sendTransport(protocol: number, destination: IPv4Address, packet: Uint8Array, dontFragment?: boolean, segmentSize?: number): void;
   /**
    * Whether TCP may send super-segments to `destination` (sendTransport with a segment size): the
-   * link segments them (TSO), and the destination is not our own address, whose local delivery
-   * checks every checksum.
+   * link segments them (TSO), and the destination is not one of our own addresses, whose local
+   * delivery checks every checksum.
    */
   tcpSegmentationTo(destination: IPv4Address): boolean;
   /**

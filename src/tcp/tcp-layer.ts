@@ -51,6 +51,11 @@ export interface TcpListenerEndpoint {
   readonly maxHalfOpen: number;
   /** A connection completed its handshake: queue it for accept(). */
   enqueue(connection: TcpConnection): void;
+  /**
+   * The one local address it accepts connections on (a listener bound to 127.0.0.1 is reachable
+   * only from inside the stack); undefined for any of ours.
+   */
+  readonly boundAddress?: IPv4Address;
 }
 
 interface ListenerEntry {
@@ -156,7 +161,8 @@ class ConnectionEnvironment implements TcpEnvironment {
 }
 
 /**
- * The demultiplexing key of a four-tuple (the local address is always the stack's): its 64 bits
+ * The demultiplexing key of a four-tuple. The local address is left out: it follows from the
+ * remote one (IpLayer.localAddressFor: the loopback address talks only to itself). Its 64 bits
  * as four UTF-16 code units. A number cannot hold 64 bits exactly; decimal text made every packet
  * pay three number-to-string conversions; four code units are exact, short and cheap to hash.
  */
@@ -242,7 +248,7 @@ export class TcpLayer implements TransportProtocol {
       this.counters.add('dials_over_connection_limit');
       throw new NetError('ENOBUFS', `cannot open a TCP connection: the stack holds tcp.maxConnections (${this.memory.maxConnections})`);
     }
-    const localAddress = this.ip.address;
+    const localAddress = this.ip.localAddressFor(remoteAddress);
     const localPort = this.ports.chooseEphemeral(
       (candidate) => this.ports.get(candidate)?.kind !== 'listener' && !this.fourTupleInUse(remoteAddress, remotePort, candidate),
       { localAddress, remoteAddress, remotePort },
@@ -386,7 +392,7 @@ export class TcpLayer implements TransportProtocol {
       if (reopeningIsn === undefined) return;
     }
     const owner = this.ports.get(segment.destinationPort);
-    if (owner?.kind === 'listener') {
+    if (owner?.kind === 'listener' && (owner.endpoint.boundAddress === undefined || owner.endpoint.boundAddress === header.destination)) {
       this.reopeningIsn = reopeningIsn;
       try {
         this.receiveForListener(owner, header.source, segment);
@@ -406,7 +412,7 @@ export class TcpLayer implements TransportProtocol {
       return;
     }
     const tuple: TcpFourTuple = {
-      localAddress: this.ip.address,
+      localAddress: this.ip.localAddressFor(source),
       localPort: segment.destinationPort,
       remoteAddress: source,
       remotePort: segment.sourcePort,
@@ -584,7 +590,7 @@ export class TcpLayer implements TransportProtocol {
     if (segment.flags & TCP_RST) return;
     const acking = (segment.flags & TCP_ACK) !== 0;
     this.transmit(
-      { localAddress: this.ip.address, localPort: segment.destinationPort, remoteAddress, remotePort: segment.sourcePort },
+      { localAddress: this.ip.localAddressFor(remoteAddress), localPort: segment.destinationPort, remoteAddress, remotePort: segment.sourcePort },
       {
         sourcePort: segment.destinationPort,
         destinationPort: segment.sourcePort,

@@ -18,6 +18,8 @@ import { encodeUdpDatagram, parseUdpDatagram } from '../wire/udp.js';
 export interface UdpEndpoint {
   /** Connected peer, if any: datagrams from anyone else are not delivered (Go's DialUDP). */
   readonly remote: { address: IPv4Address; port: number } | undefined;
+  /** The one local address it receives on (bound to 127.0.0.1, say); undefined for any of ours. */
+  readonly boundAddress?: IPv4Address;
   /** A datagram arrived. `payload` is a view valid only during the call. */
   deliver(source: IPv4Address, sourcePort: number, payload: Uint8Array): void;
   /** An ICMP error concerning a datagram this endpoint sent to `destination:port`. */
@@ -53,7 +55,7 @@ export class UdpLayer implements TransportProtocol {
     const datagram = parsed.datagram;
     this.counters.add('received');
     const endpoint = this.ports.get(datagram.destinationPort);
-    if (endpoint === undefined) {
+    if (endpoint === undefined || (endpoint.boundAddress !== undefined && endpoint.boundAddress !== header.destination)) {
       this.counters.drop('no_port');
       this.ip.sendIcmpError(ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE, received);
       return;
@@ -106,7 +108,7 @@ export class UdpLayer implements TransportProtocol {
 
   /** Send one datagram from `sourcePort` (fragmented by IP if larger than the path MTU). */
   send(sourcePort: number, destination: IPv4Address, destinationPort: number, payload: Uint8Array): void {
-    const packet = encodeUdpDatagram(sourcePort, destinationPort, payload, this.ip.address, destination, IPV4_MIN_HEADER);
+    const packet = encodeUdpDatagram(sourcePort, destinationPort, payload, this.ip.localAddressFor(destination), destination, IPV4_MIN_HEADER);
     this.counters.add('sent');
     this.ip.sendTransport(PROTOCOL_UDP, destination, packet);
   }

@@ -51,6 +51,13 @@ export function parseCidr(text: string): { address: IPv4Address; prefixLength: n
 
 export const ANY_ADDRESS: IPv4Address = 0;
 export const BROADCAST_ADDRESS: IPv4Address = 0xffffffff;
+/**
+ * The stack's loopback address (RFC 1122 3.2.1.3 (g), RFC 6890: 127.0.0.0/8 is the host's own
+ * loopback). Only 127.0.0.1 is ours, as a Linux `lo` with 127.0.0.1/32 would be: the local
+ * address of a connection follows from its remote address (see IpLayer.localAddressFor), which
+ * keeps TCP's demultiplexing key free of the local address.
+ */
+export const LOOPBACK_ADDRESS: IPv4Address = 0x7f000001;
 
 /** The largest port: UDP (RFC 768) and TCP (RFC 9293 3.1) ports are 16-bit fields. Port 0 is never a peer's port. */
 export const MAX_PORT = 0xffff;

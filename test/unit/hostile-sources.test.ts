@@ -113,7 +113,8 @@ describe('the send guard', () => {
     const { link, stack } = replayStack();
     stacks.push(stack);
     const socket = await listenPacket('udp', ':5000', { stack });
-    for (const destination of ['224.0.0.5', '127.0.0.1', '0.0.0.1', '240.0.0.1', '255.255.255.255']) {
+    // 127.0.0.1 is the stack's own loopback (delivered locally); the rest of 127/8 is not.
+    for (const destination of ['224.0.0.5', '127.0.0.2', '0.0.0.1', '240.0.0.1', '255.255.255.255']) {
       await socket.writeTo(new Uint8Array([1, 2, 3]), `${destination}:9`);
     }
     expect(link.drain()).toEqual([]);
