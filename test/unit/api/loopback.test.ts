@@ -43,10 +43,10 @@ describe('TCP over the loopback address', () => {
     expect(server.localAddr.toString()).toBe('127.0.0.1:7');
     expect(server.remoteAddr.toString()).toBe(client.localAddr.toString());
     await client.write(new TextEncoder().encode('over lo'));
-    await client.closeWrite();
+    client.closeWrite();
     expect((await readAll(server)).toString()).toBe('over lo');
-    await server.close();
-    await client.close();
+    server.close();
+    client.close();
     expect(link.drain()).toEqual([]);
     expect(stack.counters('ip').get('looped_back')).toBeGreaterThan(0);
     listener.close();
@@ -63,7 +63,7 @@ describe('TCP over the loopback address', () => {
     // The stack's link address and the peer across the link find nobody on that port.
     await expectCode(dial('tcp', '10.0.0.2:8080', { stack: b }), 'ECONNREFUSED');
     await expectCode(dial('tcp', '10.0.0.2:8080', { stack: a }), 'ECONNREFUSED');
-    await inside.close();
+    inside.close();
     listener.close();
   });
 
