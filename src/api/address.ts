@@ -76,11 +76,7 @@ export function literalHost(host: string, stackAddress: IPv4Address): IPv4Addres
  * `localhost` is the stack's loopback address, 127.0.0.1 (as /etc/hosts says on Linux); any
  * other name fails with ENOTFOUND.
  */
-export async function lookupHost(
-  host: string,
-  resolver: Resolver | undefined,
-  signal: AbortSignal | undefined,
-): Promise<IPv4Address[]> {
+export async function lookupHost(host: string, resolver: Resolver | undefined, signal: AbortSignal | undefined): Promise<IPv4Address[]> {
   if (resolver === undefined) {
     if (host.toLowerCase() === 'localhost') return [LOOPBACK_ADDRESS];
     throw new NetError(

@@ -48,7 +48,7 @@ function checkReachable(remote: IPv4Address, text: string): void {
   if (remote === LOOPBACK_ADDRESS) return;
   const martian = martianClass(remote);
   if (martian === undefined) return;
-  const why = martian === 'loopback' ? 'the stack\'s loopback address is 127.0.0.1 alone' : `it is a ${martian.replace('_', ' ')} address`;
+  const why = martian === 'loopback' ? "the stack's loopback address is 127.0.0.1 alone" : `it is a ${martian.replace('_', ' ')} address`;
   throw new NetError('ENETUNREACH', `dial ${text}: cannot reach it: ${why}`);
 }
 
@@ -106,7 +106,8 @@ export async function dial(network: string, address: string, options: DialOption
   const literal = literalHost(remote.host, stack.address);
   const addresses = literal !== undefined ? [literal] : await lookupHost(remote.host, options.resolver, options.signal);
   for (const remoteAddress of addresses) checkReachable(remoteAddress, `${network} ${address}`);
-  if (transport === 'udp') return new UdpSocket(stack, { address: undefined, port: 0 }, { address: addresses[0]!, port: remote.port }, options);
+  if (transport === 'udp')
+    return new UdpSocket(stack, { address: undefined, port: 0 }, { address: addresses[0]!, port: remote.port }, options);
   let lastError: unknown;
   for (const remoteAddress of addresses) {
     try {

@@ -590,7 +590,12 @@ export class TcpLayer implements TransportProtocol {
     if (segment.flags & TCP_RST) return;
     const acking = (segment.flags & TCP_ACK) !== 0;
     this.transmit(
-      { localAddress: this.ip.localAddressFor(remoteAddress), localPort: segment.destinationPort, remoteAddress, remotePort: segment.sourcePort },
+      {
+        localAddress: this.ip.localAddressFor(remoteAddress),
+        localPort: segment.destinationPort,
+        remoteAddress,
+        remotePort: segment.sourcePort,
+      },
       {
         sourcePort: segment.destinationPort,
         destinationPort: segment.sourcePort,

@@ -108,7 +108,14 @@ export class UdpLayer implements TransportProtocol {
 
   /** Send one datagram from `sourcePort` (fragmented by IP if larger than the path MTU). */
   send(sourcePort: number, destination: IPv4Address, destinationPort: number, payload: Uint8Array): void {
-    const packet = encodeUdpDatagram(sourcePort, destinationPort, payload, this.ip.localAddressFor(destination), destination, IPV4_MIN_HEADER);
+    const packet = encodeUdpDatagram(
+      sourcePort,
+      destinationPort,
+      payload,
+      this.ip.localAddressFor(destination),
+      destination,
+      IPV4_MIN_HEADER,
+    );
     this.counters.add('sent');
     this.ip.sendTransport(PROTOCOL_UDP, destination, packet);
   }

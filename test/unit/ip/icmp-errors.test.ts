@@ -59,7 +59,7 @@ describe('shouldSendIcmpError (RFC 1122 3.2.2)', () => {
     expect(shouldSendIcmpError(header({ fragmentOffset: 0, moreFragments: true }), new Uint8Array(8))).toBe(true);
   });
 
-  it('never answers a source that is not a single host; the stack\'s own loopback address is one', () => {
+  it("never answers a source that is not a single host; the stack's own loopback address is one", () => {
     for (const source of [0, 0xffffffff, 0xe0000001, 0x7f000002, 0xf0000001]) {
       expect(shouldSendIcmpError(header({ source }), new Uint8Array(8)), source.toString(16)).toBe(false);
     }
