@@ -11,6 +11,7 @@ export interface Clock {
   now(): number;
 }
 
+/** The real clock: `performance.now()`. */
 export const monotonicClock: Clock = {
   now: () => performance.now(),
 };
@@ -21,10 +22,12 @@ export class FakeClock implements Clock {
   now(): number {
     return this.current;
   }
+  /** Move time forward by `ms`. */
   advance(ms: number): void {
     if (ms < 0) throw new RangeError('FakeClock cannot go backwards');
     this.current += ms;
   }
+  /** Move time forward to `ms`. */
   set(ms: number): void {
     if (ms < this.current) throw new RangeError('FakeClock cannot go backwards');
     this.current = ms;

@@ -5,8 +5,12 @@
 export class Counters {
   private readonly values = new Map<string, number>();
 
-  constructor(readonly layer: string) {}
+  constructor(
+    /** The layer counted: `ip`, `tcp`, `udp`, ... */
+    readonly layer: string,
+  ) {}
 
+  /** Add `amount` to the counter `name`. */
   add(name: string, amount = 1): void {
     this.values.set(name, (this.values.get(name) ?? 0) + amount);
   }
@@ -17,10 +21,12 @@ export class Counters {
     this.add('dropped');
   }
 
+  /** The counter `name`, 0 if never counted. */
   get(name: string): number {
     return this.values.get(name) ?? 0;
   }
 
+  /** Every counter of the layer, sorted by name. */
   snapshot(): Record<string, number> {
     return Object.fromEntries([...this.values.entries()].sort(([a], [b]) => a.localeCompare(b)));
   }

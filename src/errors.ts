@@ -20,19 +20,27 @@ export type NetErrorCode =
   | 'ENOTFOUND'
   | 'ABORT_ERR';
 
+/** Options of `new NetError()`. */
 export interface NetErrorOptions {
+  /** The underlying error, as `Error.cause`. */
   cause?: unknown;
   /** For a failed write: the bytes it had accepted before failing (Go's `n` beside `err`). */
   bytesWritten?: number;
 }
 
+/**
+ * The error every API call rejects with: `code` is the POSIX name (`ECONNREFUSED`, ...) that
+ * node:net and Go use, and the message starts with it.
+ */
 export class NetError extends Error {
+  /** `NetError`, for TimeoutError too. */
   override readonly name = 'NetError';
   /** Set on the errors write() rejects with: how many of its bytes went into the send buffer. */
   readonly bytesWritten: number | undefined;
   /** The message without the code in front, so the error can be remade with a byte count. */
   readonly detail: string;
   constructor(
+    /** What went wrong, as a POSIX error name. */
     readonly code: NetErrorCode,
     message: string,
     options?: NetErrorOptions,
@@ -45,6 +53,7 @@ export class NetError extends Error {
 
 /** A deadline passed (Go's os.ErrDeadlineExceeded). `timeout` is true as in Go's net.Error. */
 export class TimeoutError extends NetError {
+  /** Always true, as Go's net.Error Timeout(). */
   readonly timeout = true;
   constructor(message = 'i/o timeout: deadline exceeded', options?: NetErrorOptions) {
     super('ETIMEDOUT', message, options);

@@ -3,11 +3,17 @@ export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 const LEVEL_RANK: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
 
+/** Where the stack logs: one method per level. */
 export interface Logger {
+  /** Log at level error. */
   error(message: string): void;
+  /** Log at level warn. */
   warn(message: string): void;
+  /** Log at level info. */
   info(message: string): void;
+  /** Log at level debug. */
   debug(message: string): void;
+  /** Whether `level` is logged: callers skip building messages that would be dropped. */
   enabled(level: LogLevel): boolean;
 }
 
@@ -15,6 +21,7 @@ export function isLogLevel(value: string): value is LogLevel {
   return value in LEVEL_RANK;
 }
 
+/** A logger writing one line per message at `level` and above, by default to stderr. */
 export function createLogger(level: LogLevel, write: (line: string) => void = (line) => process.stderr.write(line + '\n')): Logger {
   const rank = LEVEL_RANK[level];
   const at = (l: LogLevel) => (message: string) => {

@@ -15,6 +15,7 @@ import { Stack } from './stack.js';
 import type { TcpConfig } from './tcp/types.js';
 import { openTun, type TunDevice } from './tun/tun-device.js';
 
+/** Options of `openStack()`: the TUN device and the stack on it. */
 export interface OpenStackOptions {
   /** TUN device name (default tun0). */
   tun?: string;
@@ -35,7 +36,9 @@ export interface OpenStackOptions {
    * off when the kernel refuses them, and under `impair`, whose faults apply to MTU-sized packets.
    */
   offload?: boolean;
+  /** Where the stack logs (`createLogger(level)`). Default: nowhere. */
   logger?: Logger;
+  /** TCP settings (StackOptions.tcp); the rest from `DEFAULT_TCP_CONFIG`. */
   tcp?: Partial<TcpConfig>;
   /** Defaults of the API's TCP connections (StackOptions.sockets). */
   sockets?: SocketOptions;
@@ -43,8 +46,11 @@ export interface OpenStackOptions {
   setDefault?: boolean;
 }
 
+/** What `openStack()` resolves to: the stack, its TUN device, and `close()` for both. */
 export interface RunningStack {
+  /** The stack (also the default stack unless `setDefault: false`). */
   stack: Stack;
+  /** The TUN device it runs on. */
   device: TunDevice;
   /** Close connections gracefully, flush the pcap, close (and so remove) the device. */
   close(graceMs?: number): Promise<void>;

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 
+/** Where the stack's random choices come from (`cryptoRandom`, or `seededRandom(seed)` in tests). */
 export interface RandomSource {
   /** A number in [0, 1), uniformly distributed (as Math.random). */
   float(): number;

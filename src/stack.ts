@@ -85,10 +85,13 @@ export function tcpConfigForLink(mtu: number, tcp: Partial<TcpConfig> = {}): Tcp
   return config;
 }
 
+/** What `new Stack()` is built from: the link it runs on and its own address, the rest optional. */
 export interface StackOptions {
+  /** Where packets go out and come in: a TUN device (`openTun`), `memoryLinkPair()`, ... */
   link: Link;
   /** The stack's own IPv4 address. */
   address: string | IPv4Address;
+  /** The stack's time source. Default: `monotonicClock`; tests pass a `FakeClock`. */
   clock?: Clock;
   /**
    * When true, timers fire only when a test moves time (ManualTime, or `runTimers()` with a
@@ -101,6 +104,7 @@ export interface StackOptions {
    * identification, the ISN secret. Default: the OS CSPRNG; tests pass `seededRandom(seed)`.
    */
   random?: RandomSource;
+  /** TCP settings; the rest from `DEFAULT_TCP_CONFIG`, MSS-related ones from the link's MTU. */
   tcp?: Partial<TcpConfig>;
   /**
    * What the API's TCP connections on this stack start with, where a call does not say (Go's
@@ -109,24 +113,42 @@ export interface StackOptions {
   sockets?: SocketOptions;
   /** ICMP errors per second (token bucket, burst of the same size). Default 100. */
   icmpErrorRate?: number;
+  /** How long a fragmented datagram may take to be reassembled (RFC 791 section 3.2). Default 30 s. */
   reassemblyTimeoutMs?: number;
+  /** Bytes all datagrams being reassembled may hold together. Default 4 MiB. */
   reassemblyMaxBytes?: number;
+  /** Where the stack logs. Default: nowhere. */
   logger?: Logger;
   /** Statistics of the link underneath (e.g. the TUN device's queues), included in stats(). */
   linkStats?: () => object;
 }
 
+/**
+ * One TCP/IP stack on one link: IPv4, ICMP, UDP and TCP. `openStack()` makes one on a TUN device;
+ * `new Stack({ link, address })` runs one over any `Link` (e.g. `memoryLinkPair()`).
+ */
 export class Stack {
+  /** The stack's own IPv4 address, as a 32-bit number (`addressText` as text). */
   readonly address: IPv4Address;
+  /** The link's MTU in bytes. */
   readonly mtu: number;
+  /** The clock every deadline of the stack runs on. */
   readonly clock: Clock;
+  /** @internal The deadline queue of every timer of the stack. */
   readonly timers: DeadlineQueue;
+  /** Where the stack logs. */
   readonly logger: Logger;
+  /** @internal Every layer's counters (`counters(layer)` for one). */
   readonly counterSet = new CounterSet();
+  /** @internal The IPv4 layer. */
   readonly ip: IPv4Layer;
+  /** @internal The UDP layer. */
   readonly udp: UdpLayer;
+  /** @internal The TCP layer. */
   readonly tcp: TcpLayer;
+  /** When the stack started, on its clock. */
   readonly startedAt: number;
+  /** `StackOptions.sockets`: the socket options the stack's connections start with, where a call does not say. */
   readonly socketDefaults: SocketOptions | undefined;
 
   private readonly link: Link;
@@ -176,10 +198,12 @@ export class Stack {
     this.link.setReceiver((packets, flags) => this.receiveBatch(packets, flags));
   }
 
+  /** The counters of one layer (`ip`, `tcp`, `udp`, ...), made on first use; every drop is counted with its reason. */
   counters(layer: string): Counters {
     return this.counterSet.layer(layer);
   }
 
+  /** The stack's own address as dotted-quad text. */
   get addressText(): string {
     return formatIPv4(this.address);
   }

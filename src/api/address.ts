@@ -6,10 +6,15 @@
 import { NetError } from '../errors.js';
 import { formatIPv4, LOOPBACK_ADDRESS, MAX_PORT, parseIPv4Address, type IPv4Address } from '../wire/address.js';
 
+/** An endpoint address, as Go's net.Addr: the network, the IPv4 address and the port. */
 export interface NetAddr {
+  /** `tcp` or `udp`. */
   readonly network: 'tcp' | 'udp';
+  /** Dotted-quad IPv4 address. */
   readonly address: string;
+  /** The port. */
   readonly port: number;
+  /** "address:port", as Go's Addr.String(). */
   toString(): string;
 }
 

@@ -8,6 +8,7 @@
 import { dial, type DialOptions } from './net.js';
 import { TcpDuplex, type DuplexOptions } from './duplex.js';
 
+/** Options of `connect()`: those of `dial()` and of `toDuplex()`. */
 export interface ConnectOptions extends DialOptions, DuplexOptions {}
 
 /** connect('10.0.0.1:80') or connect('localhost:80', { resolver }): a TcpDuplex, connecting. */

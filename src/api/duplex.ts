@@ -15,6 +15,7 @@ import type { TcpConn } from './tcp.js';
 
 const READ_CHUNK = 64 * 1024;
 
+/** Options of `toDuplex()` (and of `connect()`). */
 export interface DuplexOptions {
   /** Keep writing after the peer's FIN (Go's semantics, half-close). Default false, as net.Socket. */
   allowHalfOpen?: boolean;
@@ -22,12 +23,21 @@ export interface DuplexOptions {
 
 /** What address() answers, as net.Socket's. */
 export interface SocketAddress {
+  /** Dotted-quad IPv4 address. */
   address: string;
+  /** Always IPv4 for now. */
   family: 'IPv4';
+  /** The port. */
   port: number;
 }
 
+/**
+ * A TCP connection of the stack as a Node `Duplex` that acts as a `net.Socket` (events, `setTimeout`,
+ * `setNoDelay`, `setKeepAlive`, `address()`, `remoteAddress`, `bytesRead`, ...), from `toDuplex()`
+ * or, still connecting, from `connect()`.
+ */
 export class TcpDuplex extends Duplex {
+  /** net.Socket's `remoteFamily`: always IPv4 for now. */
   readonly remoteFamily = 'IPv4';
   /** True until the connection is established (or fails): net.Socket's `connecting`. */
   connecting: boolean;
@@ -42,7 +52,10 @@ export class TcpDuplex extends Duplex {
   /** Ends a connect() still in its handshake when the stream is destroyed first. */
   private readonly abortConnect: AbortController | undefined;
 
-  /** @param conn the connection, or undefined while connect() establishes it (see attach) */
+  /**
+   * `toDuplex(conn)` and `connect()` make these.
+   * @param conn the connection, or undefined while connect() establishes it (see attach)
+   */
   constructor(conn: TcpConn | undefined, options: DuplexOptions & { abortConnect?: AbortController } = {}) {
     super({ allowHalfOpen: options.allowHalfOpen ?? false });
     this.connection = conn;
@@ -55,7 +68,7 @@ export class TcpDuplex extends Duplex {
     return this.connection;
   }
 
-  /** connect(): the handshake completed. Emits 'connect' then 'ready', as net.Socket does. */
+  /** @internal connect(): the handshake completed. Emits 'connect' then 'ready', as net.Socket does. */
   attach(conn: TcpConn): void {
     if (this.destroyed) {
       conn.close();
@@ -69,18 +82,22 @@ export class TcpDuplex extends Duplex {
     this.emit('ready');
   }
 
+  /** The peer's address (dotted quad); undefined while connecting. */
   get remoteAddress(): string | undefined {
     return this.connection?.remoteAddr.address;
   }
 
+  /** The peer's port; undefined while connecting. */
   get remotePort(): number | undefined {
     return this.connection?.remoteAddr.port;
   }
 
+  /** The stack's address (dotted quad); undefined while connecting. */
   get localAddress(): string | undefined {
     return this.connection?.localAddr.address;
   }
 
+  /** Our port; undefined while connecting. */
   get localPort(): number | undefined {
     return this.connection?.localAddr.port;
   }
@@ -121,6 +138,7 @@ export class TcpDuplex extends Duplex {
     return this.idleMs;
   }
 
+  /** @internal Node's stream hook. */
   override _read(): void {
     if (this.reading) return;
     this.reading = true;
@@ -155,6 +173,7 @@ export class TcpDuplex extends Duplex {
     }
   }
 
+  /** @internal Node's stream hook. */
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     const conn = this.connection;
     if (conn === undefined) {
@@ -174,10 +193,12 @@ export class TcpDuplex extends Duplex {
     );
   }
 
+  /** @internal Node's stream hook. */
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
     this._write(Buffer.concat(chunks.map((c) => c.chunk)), 'binary', callback);
   }
 
+  /** @internal Node's stream hook. */
   override _final(callback: (error?: Error | null) => void): void {
     const conn = this.connection;
     if (conn === undefined) {
@@ -205,6 +226,7 @@ export class TcpDuplex extends Duplex {
     this.once('close', onClose);
   }
 
+  /** @internal Node's stream hook. */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
@@ -245,6 +267,7 @@ export class TcpDuplex extends Duplex {
     }
   }
 
+  /** net.Socket#setNoDelay: Nagle's algorithm off (true, already the default as in Go) or on. */
   setNoDelay(noDelay = true): this {
     this.apply((conn) => conn.setNoDelay(noDelay));
     return this;
@@ -266,6 +289,7 @@ export class TcpDuplex extends Duplex {
     return this;
   }
 
+  /** As `ref()`: nothing to do. */
   unref(): this {
     return this;
   }

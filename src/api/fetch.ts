@@ -18,16 +18,20 @@ import { connectForAgent, type StackAgentOptions } from './http.js';
 
 /** What undici passes to a connect function (buildConnector.Options), the part used here. */
 export interface ConnectorTarget {
+  /** The URL's host: an IPv4 literal, or a name for the resolver. */
   hostname: string;
+  /** `http:` or `https:`. */
   protocol: string;
   /** '' for the protocol's default port. */
   port: string;
+  /** The TLS server name (SNI) undici asks for, if any. */
   servername?: string;
 }
 
 /** undici's callback: the connected socket, or the error. */
 export type ConnectorCallback = (...args: [null, Socket] | [Error, null]) => void;
 
+/** Options of `stackConnector()`: those of the agents, plus TLS options for `https:`. */
 export type StackConnectorOptions = StackAgentOptions & {
   /** TLS options for https: URLs (ca, rejectUnauthorized, ...). */
   tls?: ConnectionOptions;

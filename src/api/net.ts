@@ -16,6 +16,7 @@ import { UdpSocket, type UdpSocketOptions } from './udp.js';
 
 let defaultStack: Stack | undefined;
 
+/** The stack calls use when they name none (`openStack()` sets it; `undefined` clears it). */
 export function setDefaultStack(stack: Stack | undefined): void {
   defaultStack = stack;
 }
@@ -52,7 +53,9 @@ function checkReachable(remote: IPv4Address, text: string): void {
   throw new NetError('ENETUNREACH', `dial ${text}: cannot reach it: ${why}`);
 }
 
+/** Which stack a call uses. */
 export interface StackOption {
+  /** Default: the one `openStack()` opened (or `setDefaultStack()` set). */
   stack?: Stack;
 }
 
@@ -74,9 +77,11 @@ export async function listenPacket(network: 'udp' | 'udp4', address: string, opt
   return new UdpSocket(stack, { address: bound, port: local.port }, undefined, options);
 }
 
+/** Options of `dial()` (and of `connect()`). */
 export interface DialOptions extends StackOption, SocketOptions {
   /** Give up after this many ms with ETIMEDOUT (Go's DialTimeout); 0 or absent: no limit, as in Go. */
   timeout?: number;
+  /** Aborting it ends the dial with `ABORT_ERR`. */
   signal?: AbortSignal;
   /** Looks host names up (see Resolver); without it only `localhost` (127.0.0.1) is known. */
   resolver?: Resolver;

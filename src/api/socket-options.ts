@@ -9,6 +9,7 @@
  */
 import { NetError } from '../errors.js';
 
+/** The socket options of a TCP connection (Go's defaults: NoDelay on, keepalive every 15 s). */
 export interface SocketOptions {
   /** TCP_NODELAY: small writes go out at once (no Nagle). Default true. */
   noDelay?: boolean;

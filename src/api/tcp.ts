@@ -15,11 +15,17 @@ import { makeAddr, type NetAddr } from './address.js';
 import { resolveSocketOptions, type SocketOptions } from './socket-options.js';
 import { deadlineToClock, Wakeup } from './wakeup.js';
 
+/** Options of one `read`, `write` or `accept` call. */
 export interface ReadOptions {
+  /** Aborting it rejects the call with `ABORT_ERR`. */
   signal?: AbortSignal;
 }
 
 /**
+ * A TCP connection (Go's net.TCPConn), from `dial()` or `TcpListener.accept()`: `read`,
+ * `write`, `close`, `closeWrite`, deadlines, socket options. `toDuplex(conn)` makes it a Node
+ * stream.
+ *
  * Memory: servers hold many idle connections, so a socket is its connection's events handler (no
  * closure per event) and makes its address records only when asked for them.
  */
@@ -36,9 +42,13 @@ export class TcpConn implements TcpConnectionEvents {
   private established: boolean;
   private ended = false;
 
-  /** @param options what the connection starts with (resolveSocketOptions: Go's defaults, the stack's, the call's) */
+  /**
+   * @internal Made by `dial()` and `TcpListener.accept()`.
+   * @param options what the connection starts with (resolveSocketOptions: Go's defaults, the stack's, the call's)
+   */
   constructor(
     private readonly stack: Stack,
+    /** @internal The protocol state machine underneath. */
     readonly connection: TcpConnection,
     options: Required<SocketOptions>,
   ) {
@@ -57,11 +67,13 @@ export class TcpConn implements TcpConnectionEvents {
     return this.closedLocally;
   }
 
+  /** Our end: the stack's address and the local port. */
   get localAddr(): NetAddr {
     const tuple = this.connection.tuple;
     return (this.local ??= makeAddr('tcp', tuple.localAddress, tuple.localPort));
   }
 
+  /** The peer's end: its address and port. */
   get remoteAddr(): NetAddr {
     const tuple = this.connection.tuple;
     return (this.remote ??= makeAddr('tcp', tuple.remoteAddress, tuple.remotePort));
@@ -69,20 +81,24 @@ export class TcpConn implements TcpConnectionEvents {
 
   // TcpConnectionEvents: called by the connection only.
 
+  /** @internal */
   onEstablished(): void {
     this.established = true;
     this.stateWakeup.wakeAll();
     this.writeWakeup.wakeAll();
   }
 
+  /** @internal */
   onReadable(): void {
     this.readWakeup.wakeAll();
   }
 
+  /** @internal */
   onWritable(): void {
     this.writeWakeup.wakeAll();
   }
 
+  /** @internal */
   onClosed(code: NetErrorCode | undefined): void {
     this.ended = true;
     if (code !== undefined && this.error === undefined) this.error = errorFor(code, this.remoteAddr);
@@ -91,7 +107,7 @@ export class TcpConn implements TcpConnectionEvents {
     this.stateWakeup.wakeAll();
   }
 
-  /** Resolves when the handshake completes; rejects with ECONNREFUSED / ETIMEDOUT / abort. */
+  /** @internal Resolves when the handshake completes; rejects with ECONNREFUSED / ETIMEDOUT / abort. */
   async waitEstablished(deadline: number | undefined, signal: AbortSignal | undefined): Promise<void> {
     while (!this.established) {
       if (this.error) throw this.error;
@@ -202,10 +218,15 @@ export class TcpConn implements TcpConnectionEvents {
     this.writeWakeup.wakeAll();
   }
 
+  /** Nagle's algorithm off (true, the default for every connection, as Go) or on (false). */
   setNoDelay(noDelay = true): void {
     this.connection.setNoDelay(noDelay);
   }
 
+  /**
+   * Keepalive probes (RFC 1122 section 4.2.3.6) after `idleMs` without traffic, then at that
+   * interval (default 15 s, as Go); `false` stops them.
+   */
   setKeepAlive(enable: boolean, idleMs?: number): void {
     this.connection.setKeepAlive(enable, idleMs);
   }
@@ -216,16 +237,19 @@ export class TcpConn implements TcpConnectionEvents {
     this.setWriteDeadline(when);
   }
 
+  /** Go's SetReadDeadline: `read()` calls pending then or later reject with a `TimeoutError`; `null` for none. */
   setReadDeadline(when: Date | null): void {
     this.readDeadline = deadlineToClock(when, this.stack.clock.now());
     this.readWakeup.wakeAll();
   }
 
+  /** Go's SetWriteDeadline: `write()` calls pending then or later reject with a `TimeoutError`; `null` for none. */
   setWriteDeadline(when: Date | null): void {
     this.writeDeadline = deadlineToClock(when, this.stack.clock.now());
     this.writeWakeup.wakeAll();
   }
 
+  /** The TCP state (RFC 9293 section 3.3.2): `ESTABLISHED`, `FIN-WAIT-1`, ... */
   get state(): string {
     return this.connection.state;
   }
@@ -244,6 +268,7 @@ function errorFor(code: NetErrorCode, remote: NetAddr): NetError {
   }
 }
 
+/** Options of `listen()`; the socket options are those of the accepted connections. */
 export interface ListenOptions extends SocketOptions {
   /** Accept queue length (established, not yet accepted). Default 128, like Linux's somaxconn. */
   backlog?: number;
@@ -258,17 +283,27 @@ export interface ListenOptions extends SocketOptions {
 /** The smallest default half-open bound (see ListenOptions.maxHalfOpen). */
 const DEFAULT_MAX_HALF_OPEN = 256;
 
+/**
+ * A TCP listener (Go's net.TCPListener), from `listen()`: `accept()` or `for await` over it for
+ * each connection; `close()` stops listening.
+ */
 export class TcpListener implements TcpListenerEndpoint, AsyncIterable<TcpConn> {
+  /** The address it listens on: the stack's address and the port (the one picked for port 0). */
   readonly addr: NetAddr;
+  /** The address it is bound to (127.0.0.1 or the stack's address); undefined for every address of the stack's. */
   readonly boundAddress: IPv4Address | undefined;
+  /** Most half-open connections held at once (`ListenOptions.maxHalfOpen`). */
   readonly maxHalfOpen: number;
   private readonly queue: TcpConnection[] = [];
   private readonly wakeup: Wakeup;
   private readonly socketOptions: Required<SocketOptions>;
   private closed = false;
 
-  /** @param socketOptions what accepted connections start with (Go's ListenConfig.KeepAlive; NoDelay) */
-  /** Where it listens: `address` undefined for every address of the stack's. */
+  /**
+   * @internal Made by `listen()`.
+   * @param local where it listens: `address` undefined for every address of the stack's
+   * @param socketOptions what accepted connections start with (Go's ListenConfig.KeepAlive; NoDelay)
+   */
   constructor(
     private readonly stack: Stack,
     local: { address: IPv4Address | undefined; port: number },
@@ -286,10 +321,12 @@ export class TcpListener implements TcpListenerEndpoint, AsyncIterable<TcpConn> 
     this.addr = makeAddr('tcp', local.address ?? stack.address, bound);
   }
 
+  /** @internal */
   get acceptQueueRoom(): number {
     return this.closed ? 0 : this.backlog - this.queue.length;
   }
 
+  /** @internal */
   enqueue(connection: TcpConnection): void {
     this.queue.push(connection);
     this.wakeup.wakeAll();
@@ -308,6 +345,7 @@ export class TcpListener implements TcpListenerEndpoint, AsyncIterable<TcpConn> 
     }
   }
 
+  /** Each accepted connection in turn, until the listener is closed. */
   async *[Symbol.asyncIterator](): AsyncIterator<TcpConn> {
     for (;;) {
       try {

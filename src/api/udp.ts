@@ -17,6 +17,7 @@ import { copyBytes } from '../bytes.js';
 /** Largest UDP payload in one IPv4 datagram (65507; defined with the UDP codec). */
 export const MAX_UDP_PAYLOAD = UDP_MAX_PAYLOAD;
 
+/** Options of `listenPacket()` and `dial('udp', ...)`: the receive queue's bounds. */
 export interface UdpSocketOptions {
   /** Datagrams held for reading at most; more are dropped and counted. Default 1024. */
   receiveQueueLength?: number;
@@ -30,10 +31,18 @@ interface QueuedDatagram {
   payload: Uint8Array;
 }
 
+/**
+ * A UDP socket: unconnected from `listenPacket()` (Go's PacketConn: `readFrom`, `writeTo`) or
+ * connected from `dial('udp', ...)` (Go's Conn: `read`, `write`).
+ */
 export class UdpSocket implements UdpEndpoint {
+  /** Our end: the stack's address and the bound port. */
   readonly localAddr: NetAddr;
+  /** The address it is bound to (127.0.0.1 or the stack's address); undefined for every address of the stack's. */
   readonly boundAddress: IPv4Address | undefined;
+  /** The peer of a connected socket; undefined for an unconnected one. */
   readonly remoteAddr: NetAddr | undefined;
+  /** @internal The peer of a connected socket, as numbers. */
   readonly remote: { address: IPv4Address; port: number } | undefined;
   private readonly queue: QueuedDatagram[] = [];
   private queuedBytes = 0;
@@ -44,6 +53,7 @@ export class UdpSocket implements UdpEndpoint {
   private pendingError: NetError | undefined;
   private closed = false;
 
+  /** @internal Made by `listenPacket()` and `dial('udp', ...)`. */
   constructor(
     private readonly stack: Stack,
     local: { address: IPv4Address | undefined; port: number },
@@ -63,6 +73,7 @@ export class UdpSocket implements UdpEndpoint {
     this.remoteAddr = remote ? makeAddr('udp', remote.address, remote.port) : undefined;
   }
 
+  /** @internal */
   deliver(source: IPv4Address, sourcePort: number, payload: Uint8Array): void {
     if (this.closed) return;
     if (this.queue.length >= this.maxQueueLength || this.queuedBytes + payload.length > this.maxQueueBytes) {
@@ -74,6 +85,7 @@ export class UdpSocket implements UdpEndpoint {
     this.wakeup.wakeAll();
   }
 
+  /** @internal */
   deliverError(code: NetError['code'], destination: IPv4Address, destinationPort: number): void {
     // Only connected sockets learn of ICMP errors (Linux: unconnected sockets need IP_RECVERR).
     if (this.remote === undefined || this.remote.address !== destination || this.remote.port !== destinationPort) return;
@@ -84,7 +96,7 @@ export class UdpSocket implements UdpEndpoint {
     this.wakeup.wakeAll();
   }
 
-  /** The stack is closing: close unless the caller did already. */
+  /** @internal The stack is closing: close unless the caller did already. */
   shutdown(): void {
     if (!this.closed) this.close();
   }
@@ -111,7 +123,17 @@ export class UdpSocket implements UdpEndpoint {
    * Read one datagram into `buffer`: resolves to the bytes copied and the sender. A datagram
    * longer than `buffer` is truncated, as Go's ReadFrom does; `truncated` says so.
    */
-  async readFrom(buffer: Uint8Array, options: ReadOptions = {}): Promise<{ n: number; addr: NetAddr; truncated: boolean }> {
+  async readFrom(
+    buffer: Uint8Array,
+    options: ReadOptions = {},
+  ): Promise<{
+    /** Bytes copied into `buffer`. */
+    n: number;
+    /** The sender. */
+    addr: NetAddr;
+    /** The datagram was longer than `buffer`. */
+    truncated: boolean;
+  }> {
     const datagram = await this.nextDatagram(options);
     const n = Math.min(buffer.length, datagram.payload.length);
     buffer.set(datagram.payload.subarray(0, n));
@@ -146,6 +168,7 @@ export class UdpSocket implements UdpEndpoint {
     return data.length;
   }
 
+  /** Go's SetReadDeadline: reads pending then or later reject with a `TimeoutError`; `null` for none. */
   setReadDeadline(when: Date | null): void {
     this.readDeadline = deadlineToClock(when, this.stack.clock.now());
     this.wakeup.wakeAll();
@@ -154,6 +177,7 @@ export class UdpSocket implements UdpEndpoint {
   /** UDP writes never block, so the write deadline has nothing to interrupt. */
   setWriteDeadline(_when: Date | null): void {}
 
+  /** Go's SetDeadline: the read deadline (writes never block). */
   setDeadline(when: Date | null): void {
     this.setReadDeadline(when);
   }

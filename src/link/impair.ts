@@ -11,6 +11,7 @@ import type { Link } from './link.js';
 import { copyBytes } from '../bytes.js';
 import { mulberry32 } from '../random.js';
 
+/** Faults `impairLink()` injects (`parseImpairSpec('loss=0.01,delay=20')`, the CLI's `--impair`). */
 export interface ImpairSpec {
   /** Probability that a packet is dropped. */
   loss: number;
@@ -26,15 +27,25 @@ export interface ImpairSpec {
   seed?: number;
 }
 
-interface ImpairStats {
+/** Packets an impaired link has treated so far, by fault. */
+export interface ImpairStats {
+  /** Packets dropped. */
   dropped: number;
+  /** Packets delivered twice. */
   duplicated: number;
+  /** Packets delivered after their successor. */
   reordered: number;
+  /** Packets delayed. */
   delayed: number;
+  /** Packets with one byte changed. */
   corrupted: number;
 }
 
-export type ImpairedLink = Link & { stats(): ImpairStats };
+/** A link with faults injected (`impairLink()`); `stats()` counts them. */
+export type ImpairedLink = Link & {
+  /** The faults injected so far. */
+  stats(): ImpairStats;
+};
 
 /**
  * How long a packet picked for reordering waits for a successor before it is let go anyway, so

@@ -25,6 +25,7 @@ export interface Link {
    * the queue is well filled (TCP: transmitQueueFull). Absent: the link keeps no queue of its own.
    */
   readonly queuedBytes?: number;
+  /** The most bytes the link's queue holds (see `queuedBytes`). */
   readonly queueCapacity?: number;
   /**
    * Install the receiver. Packets arrive in batches; one call per batch. `flags`, when given,
@@ -41,6 +42,7 @@ export interface Link {
   close(): Promise<void>;
 }
 
+/** What a link hands received packets to: one call per batch (see `Link.setReceiver`). */
 export type LinkReceiver = (packets: readonly Uint8Array[], flags?: Uint8Array) => void;
 
 /**

@@ -32,6 +32,7 @@ const FLUSH_THRESHOLD = 256 * 1024;
 /** Room for the threshold plus one maximal record, so a record never has to be split. */
 const BUFFER_CAPACITY = FLUSH_THRESHOLD + RECORD_HEADER_LENGTH + PCAP_SNAPLEN;
 
+/** One packet of a pcap file (`readPcap()`). */
 export interface PcapRecord {
   /** Capture time in milliseconds since the Unix epoch (fractional: micro/nanoseconds kept). */
   timestampMs: number;
@@ -52,6 +53,7 @@ export class PcapWriter {
 
   private constructor(
     fd: number,
+    /** The file written. */
     readonly path: string,
   ) {
     this.fd = fd;

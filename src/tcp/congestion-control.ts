@@ -11,6 +11,7 @@
 import { CubicCongestionControl } from './cubic.js';
 import { NewRenoCongestionControl } from './newreno.js';
 
+/** A congestion controller: RFC 9438 CUBIC or RFC 5681 NewReno. */
 export type CongestionControlName = 'cubic' | 'newreno';
 
 /** What one ACK that acknowledged new data tells the controller (outside loss recovery). */

@@ -33,6 +33,7 @@ export interface TcpFourTuple {
   remotePort: number;
 }
 
+/** TCP settings of a stack (`StackOptions.tcp`); `DEFAULT_TCP_CONFIG` has the defaults. */
 export interface TcpConfig {
   /** MSS we advertise: link MTU - 40. */
   mss: number;
@@ -44,7 +45,9 @@ export interface TcpConfig {
   msl: number;
   /** RFC 6298: initial RTO (1 s), lower bound (we use 200 ms as Linux does), upper bound (60 s). */
   initialRto: number;
+  /** Lower bound of the RTO (ms). */
   minRto: number;
+  /** Upper bound of the RTO (ms). */
   maxRto: number;
   /** Retransmissions of one segment before the connection fails with ETIMEDOUT. */
   maxRetransmissions: number;
@@ -66,7 +69,9 @@ export interface TcpConfig {
   maxConnections: number;
   /** Offer / accept RFC 7323 window scaling, timestamps, and RFC 2018 SACK. */
   windowScaling: boolean;
+  /** Offer / accept RFC 7323 timestamps. */
   timestamps: boolean;
+  /** Offer / accept RFC 2018 SACK. */
   sack: boolean;
   /** The congestion controller of new connections (RFC 9438 CUBIC by default, or RFC 5681 NewReno). */
   congestionControl: CongestionControlName;
@@ -74,6 +79,7 @@ export interface TcpConfig {
   maxTimeWait: number;
 }
 
+/** The TCP settings a stack starts from; `StackOptions.tcp` overrides any of them. */
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
   mss: 1460,
   receiveBufferSize: 1 << 20,

@@ -64,6 +64,7 @@ export interface PacketFdLinkOptions {
   virtioNetHeaderBytes?: VirtioNetHeaderBytes;
 }
 
+/** Statistics of a TUN device's rings (`TunDevice.stats()`). */
 export interface PacketFdLinkStats {
   /** Packets handed to the receiver. */
   packetsIn: number;

@@ -53,6 +53,7 @@ const DEFAULT_MTU = 1500;
  */
 export const DEFAULT_TX_QUEUE_LENGTH = 4096;
 
+/** Options of `openTun()`. */
 export interface TunOptions {
   /** Interface name, 1..15 bytes; a `%d` lets the kernel pick the number (`tun%d`). */
   name: string;
@@ -62,7 +63,14 @@ export interface TunOptions {
    * When set: `ip addr replace <hostCidr> dev <name>` and
    * `ip link set <name> mtu <mtu> txqueuelen <txQueueLength> up`.
    */
-  configure?: { hostCidr: string; txQueueLength?: number } | false;
+  configure?:
+    | {
+        /** The kernel side's address and prefix, e.g. 10.0.0.1/24. */
+        hostCidr: string;
+        /** The device's transmit queue length in packets. Default 4096. */
+        txQueueLength?: number;
+      }
+    | false;
   /** The clone device; default /dev/net/tun (injectable for tests). */
   devicePath?: string;
   /** Bytes per ring (each direction), a power of two >= 256 KiB; default 4 MiB. */
@@ -87,6 +95,7 @@ export interface TunDevice extends Link {
   readonly offload: boolean;
   /** Why offloads are off although they were asked for (the step the kernel refused). */
   readonly offloadRefused: string | undefined;
+  /** Packets and bytes through the device's rings, and what was dropped. */
   stats(): TunStats;
   close(): Promise<void>;
 }
@@ -274,6 +283,10 @@ class Tun implements TunDevice {
   }
 }
 
+/**
+ * Open (create, or attach to) a TUN device and bring it up: the link a stack runs on. Rejects
+ * with a `TunError` (ENOENT, EPERM, EBUSY, EINVAL, EIO) saying what to do about it.
+ */
 export async function openTun(options: TunOptions): Promise<TunDevice> {
   validateName(options.name);
   if (options.mtu !== undefined) validateMtu(options.mtu);

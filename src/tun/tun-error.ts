@@ -10,9 +10,12 @@
  */
 export type TunErrorCode = 'ENOENT' | 'EPERM' | 'EBUSY' | 'EINVAL' | 'EIO';
 
+/** The error `openTun()` rejects with, and a running device reports when it fails. */
 export class TunError extends Error {
+  /** Always `TunError`. */
   override readonly name = 'TunError';
   constructor(
+    /** What went wrong (see TunErrorCode). */
     readonly code: TunErrorCode,
     message: string,
     options?: { cause?: unknown },
