@@ -1,9 +1,12 @@
 /**
  * Issue 13 end to end: the example programs of connect(), createHttpAgent, createHttpsAgent and
  * fetch, each bringing up its own stack on a TUN device in a fresh namespace, against kernel
- * servers (python3 on kernel sockets), curl -k against the stack's HTTPS server, and Go-style
+ * servers (python3 on kernel sockets), curl -k against the stack's HTTPS server, the WebSocket
+ * upgrade example against itself and against undici's WebSocket on kernel sockets, and Go-style
  * write-write-read rounds over one connection.
  */
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNamespace, projectRoot, tsxBin, waitForOutput, type Namespace } from './harness.js';
 import { declareRootRequirement, isRoot } from './root.js';
@@ -119,6 +122,63 @@ describe.skipIf(!isRoot)('the API examples against kernel servers and clients', 
     expect(client.stderr).toBe('');
     expect(client.stdout).toMatch(/response: 200 hello over TLSv1\.[23], \/from-stack/);
     await waitForOutput(server, /served \/from-stack/);
+  });
+
+  it('websocket-upgrade.ts: client and server on one stack; the accept value is RFC 6455 section 1.3 own example', async () => {
+    // The sample nonce of RFC 6455 section 1.3 and the Sec-WebSocket-Accept the RFC gives for it.
+    const result = await runClient('websocket-upgrade.ts', ['--key', 'dGhlIHNhbXBsZSBub25jZQ==', '--message', 'héllo, stack']);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toContain('client: 101 Switching Protocols, Sec-WebSocket-Accept s3pPLMBiTxaQ9kYGzzhZRbK+xOo= for key');
+    expect(result.stdout).toContain('server: echoed "héllo, stack"');
+    expect(result.stdout).toContain('client: echo "héllo, stack"');
+    expect(result.stdout).toContain('server: closed by the client with 1000');
+    expect(result.stdout).toContain('client: closed cleanly with 1000');
+  });
+
+  it('websocket-upgrade.ts: the server on one stack answers undici WebSocket (kernel) and the client on another stack', async () => {
+    const server = ns.spawn(tsxBin, [
+      `${projectRoot}scripts/examples/websocket-upgrade.ts`,
+      ...['--mode', 'server', '--upgrades', '2', '--tun', 'tswss0', '--host-addr', '10.0.3.1/24', '--addr', '10.0.3.2', '--log', 'warn'],
+    ]);
+    await waitForOutput(server, /listening on 10\.0\.3\.2:8081/, 20_000);
+    // An independent implementation first: undici checks the accept value and the framing itself.
+    const kernel = await ns.tsx('test/integration/clients/websocket-client.ts', ['ws://10.0.3.2:8081/', 'from the kernel'], {
+      timeoutMs: 30_000,
+    });
+    expect(kernel.stderr).toBe('');
+    expect(kernel.stdout).toBe('echo from the kernel\nclose 1000 clean=true\n');
+    const client = await ns.tsx(
+      'scripts/examples/websocket-upgrade.ts',
+      // Its own device and subnet; the kernel routes between the two stacks (ip_forward above).
+      [
+        '--mode',
+        'client',
+        '--connect',
+        '10.0.3.2:8081',
+        '--message',
+        'from a stack',
+        '--tun',
+        'tswsc0',
+        '--host-addr',
+        '10.0.4.1/24',
+        '--addr',
+        '10.0.4.2',
+      ],
+      { timeoutMs: 40_000 },
+    );
+    expect(client.stderr).toBe('');
+    const handshake = /Sec-WebSocket-Accept (\S+) for key (\S+)/.exec(client.stdout);
+    expect(handshake).not.toBeNull();
+    const [, accept, key] = handshake!;
+    expect(accept).toBe(createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64'));
+    expect(client.stdout).toContain('client: echo "from a stack"');
+    expect(client.stdout).toContain('client: closed cleanly with 1000');
+    const output = await waitForOutput(server, /echoed "from a stack"[\s\S]*closed by the client with 1000/);
+    expect(output).toContain('server: echoed "from the kernel"');
+    // Two upgrades served: the server closes its listener and exits by itself, without an error.
+    const exitCode = server.exitCode ?? ((await once(server, 'exit')) as [number | null])[0];
+    expect(exitCode).toBe(0);
+    expect(output).not.toMatch(/error/i);
   });
 
   it('completes 50 write-write-read rounds over one connection, every answer right', async () => {
