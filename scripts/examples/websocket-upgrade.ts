@@ -7,8 +7,8 @@
  * such an exchange needs (section 5.2: unfragmented frames, payloads up to 64 KiB); a real
  * application would use a WebSocket library over the same agent or socket.
  *
- * By default the client talks to the server on its own stack (`localhost` is the stack's own
- * address); `--mode server` or `--mode client` runs one end only, e.g. on two stacks:
+ * By default the client talks to the server on its own stack (`localhost` is the stack's loopback,
+ * 127.0.0.1); `--mode server` or `--mode client` runs one end only, e.g. on two stacks:
  *
  *   sudo npx tsx scripts/examples/websocket-upgrade.ts [--message TEXT] [stack flags]
  *   sudo npx tsx scripts/examples/websocket-upgrade.ts --mode server [--listen :8081] [--upgrades N] [stack flags]
