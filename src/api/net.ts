@@ -64,8 +64,15 @@ export async function listen(network: 'tcp' | 'tcp4', address: string, options?:
   if (transportOf(network) !== 'tcp') throw new NetError('EINVAL', `listen supports "tcp"; use listenPacket for ${network}`);
   const stack = stackFrom(options);
   const local = parseHostPort(address);
+  const backlog = Math.max(1, options?.backlog ?? 128);
+  if (options?.transparent === true) {
+    if (local.address !== 0 || local.port !== 0) {
+      throw new NetError('EINVAL', `listen ${address}: a transparent listener takes every address and port; listen on ":0"`);
+    }
+    return new TcpListener(stack, 'transparent', backlog, options.maxHalfOpen, options);
+  }
   const bound = localBinding(stack, local.address, address);
-  return new TcpListener(stack, { address: bound, port: local.port }, Math.max(1, options?.backlog ?? 128), options?.maxHalfOpen, options);
+  return new TcpListener(stack, { address: bound, port: local.port }, backlog, options?.maxHalfOpen, options);
 }
 
 /** listenPacket('udp', ':53'): an unconnected PacketConn. */

@@ -10,7 +10,7 @@ import type { Stack } from '../stack.js';
 import type { TcpConnection } from '../tcp/connection.js';
 import type { TcpListenerEndpoint } from '../tcp/tcp-layer.js';
 import type { TcpConnectionEvents } from '../tcp/types.js';
-import type { IPv4Address } from '../wire/address.js';
+import { ANY_ADDRESS, type IPv4Address } from '../wire/address.js';
 import { makeAddr, type NetAddr } from './address.js';
 import { resolveSocketOptions, type SocketOptions } from './socket-options.js';
 import { deadlineToClock, Wakeup } from './wakeup.js';
@@ -278,6 +278,13 @@ export interface ListenOptions extends SocketOptions {
    * Linux's tcp_max_syn_backlog (128 and up).
    */
   maxHalfOpen?: number;
+  /**
+   * Forwarding (like Linux's IP_TRANSPARENT with a TPROXY rule): accept connections to every
+   * destination that is not the stack's own, whatever the address and port, as they arrive on the
+   * device; each accepted connection's `localAddr` is the destination the client asked for. Listen
+   * on ':0' (or '0.0.0.0:0'); one transparent listener per stack.
+   */
+  transparent?: boolean;
 }
 
 /** The smallest default half-open bound (see ListenOptions.maxHalfOpen). */
@@ -292,6 +299,8 @@ export class TcpListener implements TcpListenerEndpoint, AsyncIterable<TcpConn> 
   readonly addr: NetAddr;
   /** The address it is bound to (127.0.0.1 or the stack's address); undefined for every address of the stack's. */
   readonly boundAddress: IPv4Address | undefined;
+  /** Whether it accepts connections for every foreign destination (ListenOptions.transparent). */
+  readonly transparent: boolean = false;
   /** Most half-open connections held at once (`ListenOptions.maxHalfOpen`). */
   readonly maxHalfOpen: number;
   private readonly queue: TcpConnection[] = [];
@@ -301,12 +310,13 @@ export class TcpListener implements TcpListenerEndpoint, AsyncIterable<TcpConn> 
 
   /**
    * @internal Made by `listen()`.
-   * @param local where it listens: `address` undefined for every address of the stack's
+   * @param local where it listens: `address` undefined for every address of the stack's;
+   *   'transparent' for every destination that is not (ListenOptions.transparent)
    * @param socketOptions what accepted connections start with (Go's ListenConfig.KeepAlive; NoDelay)
    */
   constructor(
     private readonly stack: Stack,
-    local: { address: IPv4Address | undefined; port: number },
+    local: { address: IPv4Address | undefined; port: number } | 'transparent',
     private readonly backlog: number,
     maxHalfOpen = Math.max(backlog, DEFAULT_MAX_HALF_OPEN),
     socketOptions: SocketOptions = {},
@@ -316,6 +326,12 @@ export class TcpListener implements TcpListenerEndpoint, AsyncIterable<TcpConn> 
     this.maxHalfOpen = maxHalfOpen;
     this.socketOptions = resolveSocketOptions(stack.socketDefaults, socketOptions);
     this.wakeup = new Wakeup(stack.timers);
+    if (local === 'transparent') {
+      this.transparent = true;
+      stack.tcp.listenTransparent(this);
+      this.addr = makeAddr('tcp', ANY_ADDRESS, 0);
+      return;
+    }
     this.boundAddress = local.address;
     const bound = stack.tcp.listen(local.port, this);
     this.addr = makeAddr('tcp', local.address ?? stack.address, bound);
@@ -361,7 +377,8 @@ export class TcpListener implements TcpListenerEndpoint, AsyncIterable<TcpConn> 
   close(): void {
     if (this.closed) throw new NetError('ECLOSED', `close of listener ${this.addr}: already closed`);
     this.closed = true;
-    this.stack.tcp.unlisten(this.addr.port, this);
+    if (this.transparent) this.stack.tcp.unlistenTransparent(this);
+    else this.stack.tcp.unlisten(this.addr.port, this);
     for (const connection of this.queue.splice(0)) connection.abort();
     this.wakeup.wakeAll();
   }

@@ -28,7 +28,7 @@ import type { ReceivedPacket, TransportProtocol } from './transport-contract.js'
 export interface IcmpHost {
   /** Our address toward `remote` (IpLayer.localAddressFor). */
   localAddressFor(remote: IPv4Address): IPv4Address;
-  sendTransport(protocol: number, destination: IPv4Address, packet: Uint8Array): void;
+  sendTransport(protocol: number, source: IPv4Address, destination: IPv4Address, packet: Uint8Array): void;
   /** The transport registered for an IP protocol number, if any. */
   transportFor(protocol: number): TransportProtocol | undefined;
 }
@@ -74,7 +74,7 @@ export class Icmp {
       const packet = new Uint8Array(IPV4_MIN_HEADER + reply.length);
       packet.set(reply, IPV4_MIN_HEADER);
       icmp.add('echo_replies');
-      this.ip.sendTransport(PROTOCOL_ICMP, received.header.source, packet);
+      this.ip.sendTransport(PROTOCOL_ICMP, this.ip.localAddressFor(received.header.source), received.header.source, packet);
       return;
     }
     if (message.type === ICMP_DEST_UNREACHABLE || message.type === ICMP_TIME_EXCEEDED) {
@@ -137,6 +137,6 @@ export class Icmp {
     const packet = new Uint8Array(IPV4_MIN_HEADER + message.length);
     packet.set(message, IPV4_MIN_HEADER);
     this.counters.add('errors_sent');
-    this.ip.sendTransport(PROTOCOL_ICMP, offending.header.source, packet);
+    this.ip.sendTransport(PROTOCOL_ICMP, this.ip.localAddressFor(offending.header.source), offending.header.source, packet);
   }
 }

@@ -147,6 +147,8 @@ export class IPv4Layer implements IpLayer {
   /** Self-addressed endpoints (protocol and port) seen in the last batches, for the hop limit. */
   private readonly selfLoopRuns = new Map<number, SelfLoopRun>();
   private closed = false;
+  /** Protocols in transparent mode (setTransparent): delivered for any unicast destination. */
+  private readonly transparentProtocols = new Set<number>();
 
   constructor(options: IPv4LayerOptions) {
     this.address = options.address;
@@ -195,9 +197,13 @@ export class IPv4Layer implements IpLayer {
     return remote === LOOPBACK_ADDRESS ? LOOPBACK_ADDRESS : this.address;
   }
 
-  /** Whether `address` is one of ours: the link address or the loopback address. */
-  private isLocal(address: IPv4Address): boolean {
+  isLocalAddress(address: IPv4Address): boolean {
     return address === this.address || address === LOOPBACK_ADDRESS;
+  }
+
+  setTransparent(protocol: number, on: boolean): void {
+    if (on) this.transparentProtocols.add(protocol);
+    else this.transparentProtocols.delete(protocol);
   }
 
   pathMtu(destination: IPv4Address): number {
@@ -260,8 +266,13 @@ export class IPv4Layer implements IpLayer {
     // The loopback address is only reachable from inside the stack: from the link, 127.0.0.1
     // is not ours (RFC 1122 3.2.1.3 (g): such a datagram must not appear on a network).
     if (header.destination !== this.address && (header.destination !== LOOPBACK_ADDRESS || origin !== 'loopback')) {
-      ip.drop('not_for_us');
-      return;
+      // Forwarding: a transport in transparent mode takes every unicast destination from the
+      // link (RFC 1122 3.2.1.3 still rules out the others, loopback included).
+      if (origin !== 'link' || !this.transparentProtocols.has(header.protocol) || martianClass(header.destination) !== undefined) {
+        ip.drop('not_for_us');
+        return;
+      }
+      ip.add('transparent_delivered');
     }
     if (header.ttl === 0) {
       // RFC 1122 3.2.1.7: TTL 0 must never be sent; such a datagram is malformed for us.
@@ -302,12 +313,25 @@ export class IPv4Layer implements IpLayer {
   }
 
   tcpSegmentationTo(destination: IPv4Address): boolean {
-    return this.link.tcpSegmentation === true && !this.isLocal(destination);
+    return this.link.tcpSegmentation === true && !this.isLocalAddress(destination);
   }
 
-  sendTransport(protocol: number, destination: IPv4Address, packet: Uint8Array, dontFragment = false, segmentSize?: number): void {
+  sendTransport(
+    protocol: number,
+    source: IPv4Address,
+    destination: IPv4Address,
+    packet: Uint8Array,
+    dontFragment = false,
+    segmentSize?: number,
+  ): void {
     if (this.closed) return;
-    const local = this.isLocal(destination);
+    if (source !== this.localAddressFor(destination) && !(this.transparentProtocols.has(protocol) && martianClass(source) === undefined)) {
+      // Only a transparent transport speaks for addresses that are not ours, and never for one
+      // that is not a single host.
+      this.ipCounters.drop('bad_source');
+      return;
+    }
+    const local = this.isLocalAddress(destination);
     if (!local) {
       // The last guard (RFC 1122 3.2.1.3): whatever a transport or ICMP decided, nothing is
       // sent to an address that is not a single host (a reply to a martian that got this far).
@@ -319,7 +343,7 @@ export class IPv4Layer implements IpLayer {
     }
     this.identification = (this.identification + 1) & 0xffff;
     writeIPv4Header(packet, 0, {
-      source: this.localAddressFor(destination),
+      source,
       destination,
       protocol,
       payloadLength: packet.length - IPV4_MIN_HEADER,

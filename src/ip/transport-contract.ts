@@ -38,6 +38,14 @@ export interface IpLayer {
    * included). It is also the only local address a segment from `remote` can be for.
    */
   localAddressFor(remote: IPv4Address): IPv4Address;
+  /** Whether `address` is one of ours: the link address or the loopback address. */
+  isLocalAddress(address: IPv4Address): boolean;
+  /**
+   * Transparent mode for one transport protocol (forwarding): while on, its datagrams from the
+   * link are delivered whatever their unicast destination, and it may send from any unicast
+   * source address (the destination its peer asked for).
+   */
+  setTransparent(protocol: number, on: boolean): void;
   /** The link's MTU (the first hop). */
   readonly mtu: number;
   /**
@@ -54,12 +62,20 @@ export interface IpLayer {
   counters(layer: string): Counters;
   /**
    * Send a transport payload that starts at IPV4_MIN_HEADER in `packet` (the headroom the IPv4
-   * header is written into). A datagram over the MTU with `dontFragment`, or to a martian
+   * header is written into), from `source`: localAddressFor(destination), or any unicast address
+   * for a transport in transparent mode (the checksum the transport computed covers it). A datagram over the MTU with `dontFragment`, or to a martian
    * destination, is counted and dropped: sending never throws. `segmentSize` (only where
    * tcpSegmentationTo allows it) marks a TCP super-segment the link cuts into segments of that
    * many payload bytes, each within the MTU: it is not too big for DF.
    */
-  sendTransport(protocol: number, destination: IPv4Address, packet: Uint8Array, dontFragment?: boolean, segmentSize?: number): void;
+  sendTransport(
+    protocol: number,
+    source: IPv4Address,
+    destination: IPv4Address,
+    packet: Uint8Array,
+    dontFragment?: boolean,
+    segmentSize?: number,
+  ): void;
   /**
    * Whether TCP may send super-segments to `destination` (sendTransport with a segment size): the
    * link segments them (TSO), and the destination is not one of our own addresses, whose local

@@ -65,6 +65,12 @@ interface ListenerEntry {
   halfOpen: Set<TcpConnection>;
   /** When this listener last answered a SYN with a cookie. */
   lastCookieSent: number;
+  /** False once it stopped listening: handshakes still in progress are reset when they complete. */
+  open: boolean;
+}
+
+function listenerEntry(endpoint: TcpListenerEndpoint): ListenerEntry {
+  return { kind: 'listener', endpoint, halfOpen: new Set(), lastCookieSent: Number.NEGATIVE_INFINITY, open: true };
 }
 
 /**
@@ -161,13 +167,20 @@ class ConnectionEnvironment implements TcpEnvironment {
 }
 
 /**
- * The demultiplexing key of a four-tuple. The local address is left out: it follows from the
- * remote one (IpLayer.localAddressFor: the loopback address talks only to itself). Its 64 bits
- * as four UTF-16 code units. A number cannot hold 64 bits exactly; decimal text made every packet
- * pay three number-to-string conversions; four code units are exact, short and cheap to hash.
+ * The demultiplexing key of a four-tuple: its 96 bits as six UTF-16 code units. A number cannot
+ * hold them exactly; decimal text made every packet pay number-to-string conversions; code units
+ * are exact, short and cheap to hash. The local address is part of it: with the loopback address
+ * and transparent listeners (forwarding), one remote endpoint can talk to several of ours.
  */
-function connectionKey(remoteAddress: IPv4Address, remotePort: number, localPort: number): string {
-  return String.fromCharCode(remoteAddress >>> 16, remoteAddress & 0xffff, remotePort, localPort);
+function connectionKey(localAddress: IPv4Address, remoteAddress: IPv4Address, remotePort: number, localPort: number): string {
+  return String.fromCharCode(
+    remoteAddress >>> 16,
+    remoteAddress & 0xffff,
+    remotePort,
+    localPort,
+    localAddress >>> 16,
+    localAddress & 0xffff,
+  );
 }
 
 /**
@@ -195,6 +208,8 @@ export class TcpLayer implements TransportProtocol {
   private reopeningIsn: SeqNumber | undefined;
   private lastQueueWarning = -Infinity;
   private drain: Drain | undefined;
+  /** The transparent listener (listenTransparent), if one is open. */
+  private transparentListener: ListenerEntry | undefined;
   /** Connections whose ACK waits for the end of the batch being received (TcpEnvironment.deferAck). */
   private readonly batchEndAcks: ConnectionEnvironment[] = [];
   /** The buffer budget and the connection cap (tcp.memoryBudget, tcp.maxConnections). */
@@ -233,12 +248,45 @@ export class TcpLayer implements TransportProtocol {
   }
 
   listen(port: number, endpoint: TcpListenerEndpoint): number {
-    return this.ports.bind(port, { kind: 'listener', endpoint, halfOpen: new Set(), lastCookieSent: Number.NEGATIVE_INFINITY });
+    return this.ports.bind(port, listenerEntry(endpoint));
   }
 
   unlisten(port: number, endpoint: TcpListenerEndpoint): void {
     const owner = this.ports.get(port);
-    if (owner?.kind === 'listener' && owner.endpoint === endpoint) this.ports.release(port, owner);
+    if (owner?.kind === 'listener' && owner.endpoint === endpoint) {
+      owner.open = false;
+      this.ports.release(port, owner);
+    }
+  }
+
+  /**
+   * A transparent listener (forwarding, like Linux's IP_TRANSPARENT with a TPROXY rule): it
+   * accepts connections to every address that is not ours and every port, and each accepted
+   * connection's local address and port are the destination the client asked for. One at a
+   * time (EADDRINUSE otherwise); while it listens, the IP layer delivers TCP for any unicast
+   * destination arriving from the link.
+   */
+  listenTransparent(endpoint: TcpListenerEndpoint): void {
+    if (this.transparentListener !== undefined) throw new NetError('EADDRINUSE', 'a transparent TCP listener is already open');
+    this.transparentListener = listenerEntry(endpoint);
+    this.ip.setTransparent(PROTOCOL_TCP, true);
+  }
+
+  unlistenTransparent(endpoint: TcpListenerEndpoint): void {
+    const listener = this.transparentListener;
+    if (listener?.endpoint !== endpoint) return;
+    listener.open = false;
+    this.transparentListener = undefined;
+    this.ip.setTransparent(PROTOCOL_TCP, false);
+  }
+
+  /** The listener a segment for `destination:port` goes to, if any. */
+  private listenerFor(destination: IPv4Address, port: number): ListenerEntry | undefined {
+    if (!this.ip.isLocalAddress(destination)) return this.transparentListener;
+    const owner = this.ports.get(port);
+    if (owner?.kind !== 'listener') return undefined;
+    const bound = owner.endpoint.boundAddress;
+    return bound === undefined || bound === destination ? owner : undefined;
   }
 
   /** Active open (RFC 9293 3.10.1): a new connection in SYN-SENT from an ephemeral port. */
@@ -250,7 +298,8 @@ export class TcpLayer implements TransportProtocol {
     }
     const localAddress = this.ip.localAddressFor(remoteAddress);
     const localPort = this.ports.chooseEphemeral(
-      (candidate) => this.ports.get(candidate)?.kind !== 'listener' && !this.fourTupleInUse(remoteAddress, remotePort, candidate),
+      (candidate) =>
+        this.ports.get(candidate)?.kind !== 'listener' && !this.fourTupleInUse(localAddress, remoteAddress, remotePort, candidate),
       { localAddress, remoteAddress, remotePort },
     );
     const bound = this.ports.get(localPort);
@@ -268,8 +317,8 @@ export class TcpLayer implements TransportProtocol {
    * local port no listener holds whose four-tuple is free (RFC 6056 section 2.2): the port of a
    * connection in TIME-WAIT serves other destinations.
    */
-  fourTupleInUse(remoteAddress: IPv4Address, remotePort: number, localPort: number): boolean {
-    const key = connectionKey(remoteAddress, remotePort, localPort);
+  fourTupleInUse(localAddress: IPv4Address, remoteAddress: IPv4Address, remotePort: number, localPort: number): boolean {
+    const key = connectionKey(localAddress, remoteAddress, remotePort, localPort);
     return this.connections.has(key) || this.timeWait.get(key) !== undefined;
   }
 
@@ -278,7 +327,7 @@ export class TcpLayer implements TransportProtocol {
    * `iss`: a SYN cookie's; else the ISN above a TIME-WAIT record the SYN ended; else RFC 6528's.
    */
   private createConnection(tuple: TcpFourTuple, slot: HeldSlot, iss?: SeqNumber): TcpConnection {
-    const key = connectionKey(tuple.remoteAddress, tuple.remotePort, tuple.localPort);
+    const key = connectionKey(tuple.localAddress, tuple.remoteAddress, tuple.remotePort, tuple.localPort);
     const initialSeq = iss ?? this.reopeningIsn ?? this.isn.next(tuple);
     this.reopeningIsn = undefined;
     const env = new ConnectionEnvironment(this, this.ip, tuple, key, slot);
@@ -325,7 +374,7 @@ export class TcpLayer implements TransportProtocol {
       // Counted as the segments the link makes of it, as Linux counts a GSO packet (tcp_skb_pcount).
       this.counters.add('segments_sent', Math.ceil(segment.payload.length / segmentSize));
       this.counters.add('super_segments_sent');
-      this.ip.sendTransport(PROTOCOL_TCP, tuple.remoteAddress, superSegment, true, segmentSize);
+      this.ip.sendTransport(PROTOCOL_TCP, tuple.localAddress, tuple.remoteAddress, superSegment, true, segmentSize);
       return;
     }
     const packet = encodeTcpSegment(segment, tuple.localAddress, tuple.remoteAddress, IPV4_MIN_HEADER);
@@ -336,7 +385,7 @@ export class TcpLayer implements TransportProtocol {
     // segments keep the 536-byte floor and cannot fit, they go without DF for IP (or the routers
     // on the way) to fragment.
     const dontFragment = pathMtu >= TCP_MIN_PATH_MTU || packet.length <= pathMtu;
-    this.ip.sendTransport(PROTOCOL_TCP, tuple.remoteAddress, packet, dontFragment);
+    this.ip.sendTransport(PROTOCOL_TCP, tuple.localAddress, tuple.remoteAddress, packet, dontFragment);
   }
 
   /** Called by a connection's environment: send its ACK in endOfBatch. */
@@ -372,7 +421,7 @@ export class TcpLayer implements TransportProtocol {
     }
     const segment = parsed.segment;
     this.counters.add('segments_received');
-    const key = connectionKey(header.source, segment.sourcePort, segment.destinationPort);
+    const key = connectionKey(header.destination, header.source, segment.sourcePort, segment.destinationPort);
     const connection = this.connections.get(key);
     if (connection !== undefined) {
       try {
@@ -391,28 +440,28 @@ export class TcpLayer implements TransportProtocol {
       reopeningIsn = this.timeWait.handleSegment(key, timeWait, segment);
       if (reopeningIsn === undefined) return;
     }
-    const owner = this.ports.get(segment.destinationPort);
-    if (owner?.kind === 'listener' && (owner.endpoint.boundAddress === undefined || owner.endpoint.boundAddress === header.destination)) {
+    const listener = this.listenerFor(header.destination, segment.destinationPort);
+    if (listener !== undefined) {
       this.reopeningIsn = reopeningIsn;
       try {
-        this.receiveForListener(owner, header.source, segment);
+        this.receiveForListener(listener, header.destination, header.source, segment);
       } finally {
         this.reopeningIsn = undefined;
       }
       return;
     }
     this.counters.drop('no_connection');
-    this.sendResetFor(header.source, segment);
+    this.sendResetFor(header.destination, header.source, segment);
   }
 
-  /** RFC 9293 3.10.7.2: a segment for a LISTEN socket. */
-  private receiveForListener(listener: ListenerEntry, source: IPv4Address, segment: TcpSegment): void {
+  /** RFC 9293 3.10.7.2: a segment for a LISTEN socket, sent to `destination`. */
+  private receiveForListener(listener: ListenerEntry, destination: IPv4Address, source: IPv4Address, segment: TcpSegment): void {
     if (segment.flags & TCP_RST) {
       this.counters.drop('rst_to_listener');
       return;
     }
     const tuple: TcpFourTuple = {
-      localAddress: this.ip.localAddressFor(source),
+      localAddress: destination,
       localPort: segment.destinationPort,
       remoteAddress: source,
       remotePort: segment.sourcePort,
@@ -421,7 +470,7 @@ export class TcpLayer implements TransportProtocol {
       if (!(segment.flags & TCP_SYN) && this.acceptCookieAck(listener, tuple, segment)) return;
       // An ACK for a connection we do not have (e.g. a stale handshake): reset it.
       this.counters.drop('ack_to_listener');
-      this.sendResetFor(source, segment);
+      this.sendResetFor(destination, source, segment);
       return;
     }
     if (!(segment.flags & TCP_SYN)) {
@@ -452,7 +501,7 @@ export class TcpLayer implements TransportProtocol {
     halfOpen.add(connection);
     connection.events = {
       // A listener that went away takes the handshake to handOver, which resets it.
-      canEstablish: () => this.ports.get(tuple.localPort) !== listener || listener.endpoint.acceptQueueRoom > 0,
+      canEstablish: () => !listener.open || listener.endpoint.acceptQueueRoom > 0,
       onEstablished: () => {
         halfOpen.delete(connection);
         this.handOver(listener, connection);
@@ -476,7 +525,7 @@ export class TcpLayer implements TransportProtocol {
 
   /** A passive open reached ESTABLISHED: queue it for accept(), if the listener is there and has room. */
   private handOver(listener: ListenerEntry, connection: TcpConnection): void {
-    if (this.ports.get(connection.tuple.localPort) !== listener) {
+    if (!listener.open) {
       // The listener went away during the handshake.
       connection.abort();
       return;
@@ -585,13 +634,13 @@ export class TcpLayer implements TransportProtocol {
     return true;
   }
 
-  /** RFC 9293 3.10.7.1: the reset for a segment that belongs to no connection. */
-  private sendResetFor(remoteAddress: IPv4Address, segment: TcpSegment): void {
+  /** RFC 9293 3.10.7.1: the reset for a segment to `localAddress` that belongs to no connection. */
+  private sendResetFor(localAddress: IPv4Address, remoteAddress: IPv4Address, segment: TcpSegment): void {
     if (segment.flags & TCP_RST) return;
     const acking = (segment.flags & TCP_ACK) !== 0;
     this.transmit(
       {
-        localAddress: this.ip.localAddressFor(remoteAddress),
+        localAddress,
         localPort: segment.destinationPort,
         remoteAddress,
         remotePort: segment.sourcePort,
@@ -611,7 +660,7 @@ export class TcpLayer implements TransportProtocol {
   }
 
   receiveIcmpError(type: number, code: number, quote: IcmpErrorQuote): void {
-    const connection = this.connections.get(connectionKey(quote.destination, quote.destinationPort, quote.sourcePort));
+    const connection = this.connections.get(connectionKey(quote.source, quote.destination, quote.destinationPort, quote.sourcePort));
     if (connection === undefined || quote.transport.length < 8) {
       this.counters.drop('icmp_no_connection');
       return;
@@ -625,7 +674,7 @@ export class TcpLayer implements TransportProtocol {
    * the sequence number (RFC 5927 4.1) and resizes its segments. True when it was in flight.
    */
   receivePathMtuReduced(quote: IcmpErrorQuote, pathMtu: number): boolean {
-    const connection = this.connections.get(connectionKey(quote.destination, quote.destinationPort, quote.sourcePort));
+    const connection = this.connections.get(connectionKey(quote.source, quote.destination, quote.destinationPort, quote.sourcePort));
     if (connection === undefined || quote.transport.length < 8) {
       this.counters.drop('pmtu_no_connection');
       return false;

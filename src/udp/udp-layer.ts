@@ -108,16 +108,10 @@ export class UdpLayer implements TransportProtocol {
 
   /** Send one datagram from `sourcePort` (fragmented by IP if larger than the path MTU). */
   send(sourcePort: number, destination: IPv4Address, destinationPort: number, payload: Uint8Array): void {
-    const packet = encodeUdpDatagram(
-      sourcePort,
-      destinationPort,
-      payload,
-      this.ip.localAddressFor(destination),
-      destination,
-      IPV4_MIN_HEADER,
-    );
+    const source = this.ip.localAddressFor(destination);
+    const packet = encodeUdpDatagram(sourcePort, destinationPort, payload, source, destination, IPV4_MIN_HEADER);
     this.counters.add('sent');
-    this.ip.sendTransport(PROTOCOL_UDP, destination, packet);
+    this.ip.sendTransport(PROTOCOL_UDP, source, destination, packet);
   }
 
   shutdown(): void {

@@ -196,7 +196,7 @@ describe('the hop limit of a socket looping with itself through local delivery',
     // A local program's SYN from our own port 80 to our own port 80.
     const packet = new Uint8Array(IPV4_MIN_HEADER + 20);
     packet.set(synToPort80(STACK), IPV4_MIN_HEADER);
-    stack.ip.sendTransport(PROTOCOL_TCP, STACK, packet);
+    stack.ip.sendTransport(PROTOCOL_TCP, STACK, STACK, packet);
     await turns(200);
     const ip = stack.counters('ip');
     const afterLoop = ip.get('looped_back');

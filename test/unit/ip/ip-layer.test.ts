@@ -310,7 +310,7 @@ describe('IPv4Layer input', () => {
     const { link, ip, icmpCounters, udp } = layerSetup();
     const ours = withHeadroom(8);
     ours.set([0xc0, 0x00, 0x00, 0x35], IPV4_MIN_HEADER); // ports 49152 -> 53
-    ip.sendTransport(PROTOCOL_UDP, HOST, ours);
+    ip.sendTransport(PROTOCOL_UDP, STACK, HOST, ours);
     const [sent] = link.drain();
     link.inject([packet(PROTOCOL_ICMP, encodeIcmpError(ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE, sent!))]);
     expect(udp.errors).toHaveLength(1);
@@ -335,8 +335,8 @@ describe('IPv4Layer output', () => {
   it('writes the header into the headroom with an identification that advances by one', () => {
     const { link, ip } = layerSetup();
     const expectedFirst = (Math.floor(seededRandom(1).float() * 0x10000) + 1) & 0xffff;
-    ip.sendTransport(PROTOCOL_UDP, HOST, withHeadroom(8));
-    ip.sendTransport(PROTOCOL_UDP, HOST, withHeadroom(8));
+    ip.sendTransport(PROTOCOL_UDP, STACK, HOST, withHeadroom(8));
+    ip.sendTransport(PROTOCOL_UDP, STACK, HOST, withHeadroom(8));
     const headers = link.drain().map((sent) => {
       const parsed = parseIPv4Packet(sent);
       if (!parsed.ok) throw new Error(parsed.reason);
@@ -348,8 +348,8 @@ describe('IPv4Layer output', () => {
 
   it('delivers datagrams to our own address locally, batched on a later turn of the event loop', async () => {
     const { link, ip, ipCounters, looped } = layerSetup();
-    ip.sendTransport(PROTOCOL_UDP, STACK, withHeadroom(8));
-    ip.sendTransport(PROTOCOL_UDP, STACK, withHeadroom(4));
+    ip.sendTransport(PROTOCOL_UDP, STACK, STACK, withHeadroom(8));
+    ip.sendTransport(PROTOCOL_UDP, STACK, STACK, withHeadroom(4));
     expect(looped).toEqual([]);
     await new Promise((resolve) => setImmediate(resolve));
     expect(looped).toHaveLength(1);
@@ -361,12 +361,12 @@ describe('IPv4Layer output', () => {
 
   it('fragments what exceeds the MTU, and drops it (counted, never thrown) when DF is set', () => {
     const { link, ip, ipCounters } = layerSetup();
-    ip.sendTransport(PROTOCOL_UDP, HOST, withHeadroom(4000));
+    ip.sendTransport(PROTOCOL_UDP, STACK, HOST, withHeadroom(4000));
     const fragments = link.drain();
     expect(fragments).toHaveLength(3);
     expect(fragments.every((fragment) => fragment.length <= 1500)).toBe(true);
     expect(ipCounters.get('fragments_sent')).toBe(3);
-    expect(() => ip.sendTransport(PROTOCOL_UDP, HOST, withHeadroom(4000), true)).not.toThrow();
+    expect(() => ip.sendTransport(PROTOCOL_UDP, STACK, HOST, withHeadroom(4000), true)).not.toThrow();
     expect(ipCounters.get('drop.too_big_df')).toBe(1);
     expect(link.drain()).toEqual([]);
   });
@@ -374,7 +374,7 @@ describe('IPv4Layer output', () => {
   it('sends nothing once closed', () => {
     const { link, ip } = layerSetup();
     ip.close();
-    ip.sendTransport(PROTOCOL_UDP, HOST, withHeadroom(8));
+    ip.sendTransport(PROTOCOL_UDP, STACK, HOST, withHeadroom(8));
     expect(link.drain()).toEqual([]);
   });
 });
@@ -392,7 +392,7 @@ describe('IPv4Layer path MTU discovery (RFC 1191)', () => {
   function sentDfTcp(layer: ReturnType<typeof pmtuSetup>, totalLength = 1500): Uint8Array {
     const datagram = withHeadroom(totalLength - IPV4_MIN_HEADER);
     datagram.set([0xc0, 0x00, 0x00, 0x50], IPV4_MIN_HEADER);
-    layer.ip.sendTransport(PROTOCOL_TCP, HOST, datagram, true);
+    layer.ip.sendTransport(PROTOCOL_TCP, STACK, HOST, datagram, true);
     const [sent] = layer.link.drain();
     return sent!;
   }
@@ -440,15 +440,15 @@ describe('IPv4Layer path MTU discovery (RFC 1191)', () => {
     const layer = pmtuSetup();
     const { link, ip } = layer;
     link.inject([fragmentationNeeded(sentDfTcp(layer), 1000)]);
-    ip.sendTransport(PROTOCOL_UDP, HOST, withHeadroom(1400));
+    ip.sendTransport(PROTOCOL_UDP, STACK, HOST, withHeadroom(1400));
     const fragments = link.drain();
     expect(fragments).toHaveLength(2);
     expect(Math.max(...fragments.map((fragment) => fragment.length))).toBeLessThanOrEqual(1000);
     // Another destination is not affected.
-    ip.sendTransport(PROTOCOL_UDP, parseIPv4Address('10.0.0.9')!, withHeadroom(1400));
+    ip.sendTransport(PROTOCOL_UDP, STACK, parseIPv4Address('10.0.0.9')!, withHeadroom(1400));
     expect(link.drain()).toHaveLength(1);
     // A DF datagram that fits the link goes out whole: TCP sized it (and learns from the router).
-    ip.sendTransport(PROTOCOL_TCP, HOST, withHeadroom(1400), true);
+    ip.sendTransport(PROTOCOL_TCP, STACK, HOST, withHeadroom(1400), true);
     expect(link.drain().map((sent) => sent.length)).toEqual([1420]);
   });
 
@@ -483,7 +483,7 @@ describe('IPv4Layer path MTU discovery (RFC 1191)', () => {
     link.inject([fragmentationNeeded(notOurs, 576)]);
     expect(icmpCounters.get('drop.bad_error_quote')).toBe(1);
     const withoutDf = withHeadroom(1480);
-    ip.sendTransport(PROTOCOL_TCP, HOST, withoutDf);
+    ip.sendTransport(PROTOCOL_TCP, STACK, HOST, withoutDf);
     const [sent] = link.drain();
     link.inject([fragmentationNeeded(sent!, 576)]);
     expect(icmpCounters.get('drop.frag_needed_without_df')).toBe(1);

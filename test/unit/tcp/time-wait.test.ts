@@ -375,8 +375,8 @@ describe('TIME-WAIT between two stacks in memory', () => {
     await waitFor(() => a.tcp.timeWaitCount === 1 && b.tcp.connectionCount === 0);
     const port = client.localAddr.port;
     const peer = TEST_DESTINATION;
-    expect(a.tcp.fourTupleInUse(peer, 80, port)).toBe(true);
-    expect(a.tcp.fourTupleInUse(peer, 81, port)).toBe(false);
+    expect(a.tcp.fourTupleInUse(a.address, peer, 80, port)).toBe(true);
+    expect(a.tcp.fourTupleInUse(a.address, peer, 81, port)).toBe(false);
     // The port itself is not held: only the four-tuple is.
     expect(a.tcp.ports.get(port)).toBeUndefined();
     const again = await serverClosesFirst(a, listener, '10.0.0.2:80');
