@@ -22,6 +22,7 @@ import { NetError } from '../errors.js';
 
 /** The kernel side: a node:net Socket, or anything with its stream and reset surface. */
 export type KernelSocket = Pick<Socket, 'write' | 'end' | 'destroy' | 'pause' | 'resume' | 'on' | 'once' | 'off' | 'destroyed'> & {
+  /** Close with a RST (net.Socket's); without it a reset of the client only destroys the socket. */
   resetAndDestroy?: () => unknown;
 };
 
@@ -36,7 +37,9 @@ export type RelayEnd =
   /** The relay was told to stop (shutdown, idle limit); both ends were reset. */
   | 'aborted';
 
+/** What relayTcp resolves to once both ends are closed. */
 export interface RelayResult {
+  /** How the flow ended. */
   end: RelayEnd;
   /** Bytes from the client (the stack side) to the server (the kernel side). */
   bytesToServer: number;
@@ -44,6 +47,7 @@ export interface RelayResult {
   bytesToClient: number;
 }
 
+/** Options of relayTcp. */
 export interface RelayOptions {
   /** Largest chunk read from the stack side at once. */
   chunkBytes?: number;
