@@ -5,12 +5,15 @@
  * exit 2.
  */
 import { startDemoServices } from '../src/demo/services.js';
+import { TcpForwarder } from '../src/forward/tcp-forwarder.js';
 import { createLogger } from '../src/log.js';
 import { openStack } from '../src/open.js';
 import { checkPrivileges, fail, parseStackFlags, STACK_FLAGS_USAGE } from './stack-flags.js';
 
 async function main(): Promise<void> {
-  const { flags } = parseStackFlags(process.argv.slice(2), `npm start -- ${STACK_FLAGS_USAGE}`);
+  const { flags, extra } = parseStackFlags(process.argv.slice(2), `npm start -- [--forward] ${STACK_FLAGS_USAGE}`, {
+    forward: { type: 'boolean', default: false },
+  });
   checkPrivileges();
   const logger = createLogger(flags.log);
 
@@ -25,18 +28,23 @@ async function main(): Promise<void> {
       pcap: flags.pcap,
       impair: flags.impair,
       offload: flags.offload,
+      deviceNetns: flags.deviceNetns,
+      routes: flags.routes,
       logger,
     });
   } catch (error) {
     fail(error instanceof Error ? error.message : String(error));
   }
   const services = await startDemoServices(running.stack, logger);
+  // Forwarding: every TCP connection to another address is relayed through this namespace.
+  const forwarder = extra.forward === true ? await TcpForwarder.start(running.stack, { logger }) : undefined;
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info(`${signal}: closing connections`);
+    forwarder?.close();
     await services.close();
     await running.close(1000);
     process.stderr.write(`counters:\n${running.stack.counterSet.format()}\n`);
@@ -47,7 +55,8 @@ async function main(): Promise<void> {
 
   process.stdout.write(
     `ready tun=${running.device.name} host=${flags.hostCidr} addr=${flags.addr} mtu=${flags.mtu} offload=${running.device.offload ? 'on' : 'off'}` +
-      `${flags.pcap ? ` pcap=${flags.pcap}` : ''}${flags.impair ? ` impair=${flags.impair}` : ''}\n`,
+      `${flags.pcap ? ` pcap=${flags.pcap}` : ''}${flags.impair ? ` impair=${flags.impair}` : ''}` +
+      `${forwarder ? ' forward=on' : ''}${flags.deviceNetns ? ` device-netns=${flags.deviceNetns}` : ''}\n`,
   );
 }
 

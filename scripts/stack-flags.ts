@@ -12,7 +12,7 @@ import { openStack } from '../src/open.js';
 import { tcpConfigForLink } from '../src/stack.js';
 
 export const STACK_FLAGS_USAGE =
-  '[--tun NAME] [--host-addr CIDR] [--addr IP] [--mtu N] [--pcap FILE] [--no-configure] [--log LEVEL] [--impair SPEC] [--offload on|off]';
+  '[--tun NAME] [--host-addr CIDR] [--addr IP] [--mtu N] [--pcap FILE] [--no-configure] [--log LEVEL] [--impair SPEC] [--offload on|off] [--device-netns NAME] [--route CIDR]...';
 
 export interface StackFlags {
   tun: string;
@@ -25,6 +25,10 @@ export interface StackFlags {
   impair: string | undefined;
   /** Virtio-net offloads on the TUN device (checksum, TSO), falling back when the kernel refuses. */
   offload: boolean;
+  /** The existing network namespace the device is put in and configured (the process stays). */
+  deviceNetns: string | undefined;
+  /** Routes via the device, in the device's namespace. */
+  routes: string[];
 }
 
 export function fail(message: string): never {
@@ -56,6 +60,8 @@ export function parseStackFlags(
         log: { type: 'string', default: 'info' },
         impair: { type: 'string' },
         offload: { type: 'string', default: 'on' },
+        'device-netns': { type: 'string' },
+        route: { type: 'string', multiple: true, default: [] },
         help: { type: 'boolean', short: 'h', default: false },
         ...extra,
       },
@@ -63,7 +69,7 @@ export function parseStackFlags(
   } catch (error) {
     fail(`${error instanceof Error ? error.message : String(error)} (usage: ${usage})`);
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   if (values.help) {
     process.stdout.write(`usage: ${usage}\n`);
     process.exit(0);
@@ -101,8 +107,19 @@ export function parseStackFlags(
   }
   const offloadText = values.offload as string;
   if (offloadText !== 'on' && offloadText !== 'off') fail(`--offload ${offloadText}: expected on or off`);
+  const deviceNetns = values['device-netns'] as string | undefined;
+  if (deviceNetns !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(deviceNetns))
+    fail(`--device-netns ${deviceNetns}: expected the name of a network namespace (ip netns list)`);
+  if (deviceNetns !== undefined && !existsSync(`/run/netns/${deviceNetns}`))
+    fail(`--device-netns ${deviceNetns}: no such network namespace (create it with ip netns add ${deviceNetns})`);
+  const routes = (values.route as string[] | undefined) ?? [];
+  for (const route of routes) {
+    if (route !== 'default' && parseCidr(route) === undefined)
+      fail(`--route ${route}: expected an IPv4 CIDR like 192.0.2.0/24, or default`);
+  }
+  if (routes.length > 0 && values['no-configure']) fail('--route needs the device configured (it conflicts with --no-configure)');
   const extraValues: Record<string, string | boolean | undefined> = {};
-  for (const name of Object.keys(extra)) extraValues[name] = values[name];
+  for (const name of Object.keys(extra)) extraValues[name] = values[name] as string | boolean | undefined;
   return {
     flags: {
       tun,
@@ -114,6 +131,8 @@ export function parseStackFlags(
       log,
       impair,
       offload: offloadText === 'on',
+      deviceNetns,
+      routes,
     },
     extra: extraValues,
   };
@@ -145,6 +164,8 @@ export async function runExample(
     mtu: flags.mtu,
     configure: flags.configure,
     offload: flags.offload,
+    deviceNetns: flags.deviceNetns,
+    routes: flags.routes,
   });
   let exitCode = 0;
   try {

@@ -27,6 +27,13 @@ export interface OpenStackOptions {
   mtu?: number;
   /** Configure the kernel side (address, MTU, up). Default true. */
   configure?: boolean;
+  /**
+   * Put the device into this existing network namespace and configure its host side there; the
+   * process and its kernel sockets stay in the namespace they started in (forwarding).
+   */
+  deviceNetns?: string;
+  /** Routes via the device in the device's namespace (`default` allowed), e.g. ['default']. */
+  routes?: string[];
   /** Write every packet in and out to this pcap file. */
   pcap?: string;
   /** Fault injection spec, e.g. "loss=0.05,reorder=0.1,seed=1". */
@@ -68,7 +75,7 @@ export async function openStack(options: OpenStackOptions = {}): Promise<Running
     // neither takes super-segments nor finishes the partial checksums of the kernel's packets.
     offload: (options.offload ?? true) && impairSpec === undefined,
     mtu: options.mtu ?? 1500,
-    configure: options.configure === false ? false : { hostCidr },
+    configure: options.configure === false ? false : { hostCidr, netns: options.deviceNetns, routes: options.routes },
     // TCP holds new data once 1 MiB waits in the TX ring (IpLayer.transmitQueueFull), so a ring
     // of 4 MiB each way leaves room for the last super-segment of many connections at once. The
     // rings are used round and round, so all their pages become resident: 16 MiB rings (before

@@ -210,6 +210,8 @@ export class TcpLayer implements TransportProtocol {
   private drain: Drain | undefined;
   /** The transparent listener (listenTransparent), if one is open. */
   private transparentListener: ListenerEntry | undefined;
+  /** What keeps the IP layer's transparent mode on (holdTransparent). */
+  private transparentHolders = 0;
   /** Connections whose ACK waits for the end of the batch being received (TcpEnvironment.deferAck). */
   private readonly batchEndAcks: ConnectionEnvironment[] = [];
   /** The buffer budget and the connection cap (tcp.memoryBudget, tcp.maxConnections). */
@@ -254,9 +256,18 @@ export class TcpLayer implements TransportProtocol {
   unlisten(port: number, endpoint: TcpListenerEndpoint): void {
     const owner = this.ports.get(port);
     if (owner?.kind === 'listener' && owner.endpoint === endpoint) {
-      owner.open = false;
       this.ports.release(port, owner);
+      this.closeListener(owner);
     }
+  }
+
+  /**
+   * A listener stops: its handshakes in progress are reset now (as Linux drops a closed
+   * listener's request queue), since no one would accept them.
+   */
+  private closeListener(listener: ListenerEntry): void {
+    listener.open = false;
+    for (const connection of [...listener.halfOpen]) connection.abort();
   }
 
   /**
@@ -269,15 +280,25 @@ export class TcpLayer implements TransportProtocol {
   listenTransparent(endpoint: TcpListenerEndpoint): void {
     if (this.transparentListener !== undefined) throw new NetError('EADDRINUSE', 'a transparent TCP listener is already open');
     this.transparentListener = listenerEntry(endpoint);
-    this.ip.setTransparent(PROTOCOL_TCP, true);
+    this.holdTransparent(1);
   }
 
   unlistenTransparent(endpoint: TcpListenerEndpoint): void {
     const listener = this.transparentListener;
     if (listener?.endpoint !== endpoint) return;
-    listener.open = false;
     this.transparentListener = undefined;
-    this.ip.setTransparent(PROTOCOL_TCP, false);
+    this.closeListener(listener);
+    this.holdTransparent(-1);
+  }
+
+  /**
+   * The IP layer's transparent mode stays on while anything needs it: the transparent listener,
+   * and every connection it accepted (which keep working after the listener closes, as sockets
+   * with Linux's IP_TRANSPARENT do). Their TIME-WAIT records do not hold it.
+   */
+  private holdTransparent(change: 1 | -1): void {
+    this.transparentHolders += change;
+    this.ip.setTransparent(PROTOCOL_TCP, this.transparentHolders > 0);
   }
 
   /** The listener a segment for `destination:port` goes to, if any. */
@@ -337,6 +358,7 @@ export class TcpLayer implements TransportProtocol {
     const pathMtu = this.ip.pathMtu(tuple.remoteAddress);
     if (pathMtu < this.ip.mtu) connection.limitToKnownPathMtu(pathMtu);
     this.connections.set(key, connection);
+    if (!this.ip.isLocalAddress(tuple.localAddress)) this.holdTransparent(1);
     this.memory.addConnection();
     this.drain?.pending.add(connection);
     this.counters.add('connections_created');
@@ -348,6 +370,7 @@ export class TcpLayer implements TransportProtocol {
     const connection = env.connection;
     this.memory.removeConnection();
     if (this.connections.get(env.key) === connection) this.connections.delete(env.key);
+    if (!this.ip.isLocalAddress(env.tuple.localAddress)) this.holdTransparent(-1);
     if (timeWait !== undefined) this.timeWait.enter(env.key, env.tuple, timeWait);
     const slot = env.slot;
     if (slot?.kind === 'active-open') {

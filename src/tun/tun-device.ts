@@ -69,6 +69,13 @@ export interface TunOptions {
         hostCidr: string;
         /** The device's transmit queue length in packets. Default 4096. */
         txQueueLength?: number;
+        /**
+         * Move the device into this existing network namespace first and configure it there
+         * (the process, and the fd, stay where they are): `ip link set <name> netns <netns>`.
+         */
+        netns?: string;
+        /** Routes via the device (`ip route replace <cidr> dev <name>`), `default` allowed. */
+        routes?: string[];
       }
     | false;
   /** The clone device; default /dev/net/tun (injectable for tests). */
@@ -319,8 +326,12 @@ export async function openTun(options: TunOptions): Promise<TunDevice> {
   // Configure the kernel side while the worker thread boots.
   const configuring = configure
     ? (async () => {
-        await runIp(['addr', 'replace', configure.hostCidr, 'dev', name]);
-        await runIp(['link', 'set', name, 'mtu', String(mtu), 'txqueuelen', String(txQueueLength), 'up']);
+        // `ip -n NS ...` runs the command in that namespace, where the device now lives.
+        const inNetns = configure.netns !== undefined ? ['-n', configure.netns] : [];
+        if (configure.netns !== undefined) await runIp(['link', 'set', name, 'netns', configure.netns]);
+        await runIp([...inNetns, 'addr', 'replace', configure.hostCidr, 'dev', name]);
+        await runIp([...inNetns, 'link', 'set', name, 'mtu', String(mtu), 'txqueuelen', String(txQueueLength), 'up']);
+        for (const route of configure.routes ?? []) await runIp([...inNetns, 'route', 'replace', route, 'dev', name]);
       })()
     : Promise.resolve();
   const [linkResult, configureResult] = await Promise.allSettled([starting, configuring]);

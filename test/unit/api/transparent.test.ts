@@ -114,6 +114,9 @@ describe('a transparent TCP listener', () => {
     link.inject([synPacket('192.0.2.5', 80, 40001)]);
     expect(link.drain()).toHaveLength(1);
     listener.close();
+    // Closing resets the handshake it left half open, and with it goes the transparent mode.
+    expect(link.drain()).toHaveLength(1);
+    expect(stack.counters('tcp').get('resets_sent')).toBe(1);
     link.inject([synPacket('192.0.2.5', 80, 40002), synPacket('224.0.0.5', 80, 40003)]);
     expect(link.drain()).toEqual([]);
     expect(stack.counters('ip').get('drop.not_for_us')).toBe(3);

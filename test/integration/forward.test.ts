@@ -1,0 +1,99 @@
+/**
+ * Issue 12 end to end: `npm start -- --forward --device-netns NS --route default`. The stack's
+ * process runs in one namespace with an HTTP server on 192.0.2.1 (a loopback alias there); the
+ * TUN device is put in a second namespace whose default route is the device, and curl in that
+ * second namespace reaches the server through the stack's transparent listener and its relay.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { declareRootRequirement, isRoot } from './root.js';
+import { createNamespace, parseShutdownCounters, startStackInNamespace, type Namespace, type StackInNamespace } from './harness.js';
+
+declareRootRequirement();
+
+const SERVER = '192.0.2.1';
+const PORT = 8080;
+
+describe.skipIf(!isRoot)('forwarding a namespace through the stack', () => {
+  let client: Namespace;
+  let env: StackInNamespace;
+  let served: string;
+  let bigDigest: string;
+
+  beforeAll(async () => {
+    served = mkdtempSync(join(tmpdir(), 'tsnet-forward-'));
+    const big = Buffer.alloc(10 << 20);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31 + 7) & 0xff;
+    writeFileSync(join(served, 'big.bin'), big);
+    writeFileSync(join(served, 'small.txt'), 'forwarded\n');
+    bigDigest = createHash('sha256').update(big).digest('hex');
+    client = await createNamespace('tsnfc-');
+    env = await startStackInNamespace({ extraFlags: ['--forward', '--device-netns', client.name, '--route', 'default'] });
+    const alias = await env.exec('ip', ['addr', 'add', `${SERVER}/32`, 'dev', 'lo']);
+    expect(alias.code, alias.stderr).toBe(0);
+    env.spawn('python3', ['-m', 'http.server', String(PORT), '--bind', SERVER, '--directory', served]);
+    // Wait until the server answers in its own namespace.
+    for (let attempt = 0; ; attempt++) {
+      const probe = await env.exec('curl', ['-sS', '--max-time', '2', `http://${SERVER}:${PORT}/small.txt`]);
+      if (probe.code === 0) break;
+      if (attempt > 50) throw new Error(`the HTTP server did not start: ${probe.stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    await env?.stop();
+    await client?.stop();
+    if (served) rmSync(served, { recursive: true, force: true });
+  });
+
+  it('puts the device in the other namespace with the host address and the default route', async () => {
+    const route = await client.exec('ip', ['route', 'show', 'default']);
+    expect(route.stdout).toContain(`dev ${env.tun}`);
+    const address = await client.exec('ip', ['-4', 'addr', 'show', 'dev', env.tun]);
+    expect(address.stdout).toContain(`${env.hostAddress}/24`);
+    // The stack's own address still answers (its demo page).
+    const page = await client.exec('curl', ['-sS', '--max-time', '5', `http://${env.stackAddress}/`]);
+    expect(page.stdout).toContain('tsnet-stack');
+  });
+
+  it('carries 10 MiB from a server outside the namespace byte for byte', async () => {
+    const result = await client.exec('sh', ['-c', `curl -sS --max-time 60 http://${SERVER}:${PORT}/big.bin | sha256sum`], {
+      timeoutMs: 90_000,
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.split(' ')[0]).toBe(bigDigest);
+  }, 120_000);
+
+  it('carries 50 transfers in parallel', async () => {
+    const script = `for i in $(seq 1 50); do curl -sS --max-time 60 http://${SERVER}:${PORT}/small.txt > /tmp/tsnfw.$$.$i & done; wait; cat /tmp/tsnfw.$$.*; rm -f /tmp/tsnfw.$$.*`;
+    const result = await client.exec('sh', ['-c', script], { timeoutMs: 90_000 });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.split('\n').filter((line) => line === 'forwarded')).toHaveLength(50);
+  }, 120_000);
+
+  it('resets a connection to a closed port within a second', async () => {
+    const started = Date.now();
+    const result = await client.exec('curl', ['-sS', '--max-time', '5', `http://${SERVER}:${PORT + 1}/`]);
+    expect(result.code).not.toBe(0);
+    // curl says "Couldn't connect" (7) or "Connection reset" (56): the RST may beat its first read.
+    expect(result.stderr).toMatch(/reset|refused|connect/i);
+    expect([7, 56]).toContain(result.code);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('counts the flows, all closed at the end, and prints them on exit', async () => {
+    const stats = await client.exec('curl', ['-sS', '--max-time', '10', `http://${env.stackAddress}/stats`]);
+    const forward = (JSON.parse(stats.stdout) as { counters: Record<string, Record<string, number>> }).counters.forward ?? {};
+    expect(forward.tcp_flows_opened).toBeGreaterThanOrEqual(52);
+    expect(forward.tcp_dials_refused).toBe(1);
+    expect(forward.bytes_to_client).toBeGreaterThan(10 << 20);
+    const { code, stderr } = await env.stopStack();
+    expect(code).toBe(0);
+    const counters = parseShutdownCounters(stderr);
+    expect(counters.forward?.tcp_flows_open).toBe(0);
+  }, 60_000);
+});
