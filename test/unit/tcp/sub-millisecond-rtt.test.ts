@@ -1,6 +1,7 @@
 /**
  * Loss recovery at the sub-millisecond round trips of a local TUN path (issue 8), on manual time:
- * RTT samples from millisecond timestamps.
+ * RTT samples from millisecond timestamps, and the sequence number of our pure ACKs when the
+ * peer's window is closed. (The probe timeout's 2 ms slack is in tail-loss-probe.test.ts.)
  */
 import { describe, expect, it } from 'vitest';
 import { NegotiatedOptions } from '../../../src/tcp/options.js';
@@ -9,7 +10,7 @@ import { RttSampler } from '../../../src/tcp/rtt-sampler.js';
 import { TransmitRecords } from '../../../src/tcp/transmit-records.js';
 import { DEFAULT_TCP_CONFIG } from '../../../src/tcp/types.js';
 import { TCP_ACK, type TcpSegment } from '../../../src/wire/tcp.js';
-import { HARNESS_TUPLE } from '../../support/tcp-harness.js';
+import { HARNESS_TUPLE, TcpHarness, patternBytes } from '../../support/tcp-harness.js';
 
 /** A sampler over fresh records, with timestamps negotiated. */
 function samplerWithTimestamps(): { sampler: RttSampler; records: TransmitRecords; rtt: RttEstimator } {
@@ -47,5 +48,38 @@ describe('RTT samples at a sub-millisecond RTT', () => {
     records.retransmitted(0, 5.6);
     expect(sampler.take(ackEchoing(5), 2000, 5.9)).toBe(1);
     expect(rtt.srtt).toBeCloseTo(0.875 * 0.3 + 0.125 * 1, 9);
+  });
+});
+
+describe('pure ACKs while the peer window is closed', () => {
+  /** A connection with 1000 bytes in flight whose peer then closes its window without acknowledging them. */
+  function closedWindowWithDataInFlight(): TcpHarness {
+    const h = new TcpHarness();
+    h.openActive({ mss: 1460, sackPermitted: true });
+    h.conn.write(patternBytes(1000));
+    const [data] = h.take();
+    expect(data!.payload.length).toBe(1000);
+    // The peer's reply: its data, acknowledging none of ours (the segment was lost), window 0.
+    h.data(0, patternBytes(100), { window: 0 }, 0);
+    return h;
+  }
+
+  it('carry SND.UNA + SND.WND, the only sequence number a peer with a zero window accepts (RFC 9293 3.10.7.4, Linux tcp_acceptable_seq)', () => {
+    const h = closedWindowWithDataInFlight();
+    h.advance(DEFAULT_TCP_CONFIG.delayedAckTimeout);
+    const acks = h.take().filter((s) => s.payload.length === 0);
+    expect(acks.length).toBeGreaterThan(0);
+    // SND.MAX (offset 1000) lies beyond the closed window: the ACK carries SND.UNA (offset 0).
+    for (const ack of acks) expect(ack.seq).toBe(h.ourSeq(0));
+  });
+
+  it('carry SND.MAX again once the window covers it', () => {
+    const h = closedWindowWithDataInFlight();
+    h.take();
+    h.data(100, patternBytes(100), { window: 65535 }, 0);
+    h.advance(DEFAULT_TCP_CONFIG.delayedAckTimeout);
+    const acks = h.take().filter((s) => s.payload.length === 0);
+    expect(acks.length).toBeGreaterThan(0);
+    for (const ack of acks) expect(ack.seq).toBe(h.ourSeq(1000));
   });
 });
