@@ -86,8 +86,16 @@ export class RttSampler {
       // Else RFC 7323 4.1: RTT = now - TSecr, but only when the echo is not older than the
       // retransmission it acknowledges: a receiver whose TS.Recent lags (RFC 7323 4.3) echoes
       // an older segment, and a sample spanning a timeout would inflate SRTT and with it the RTO.
-      const rtt = (timestampAt(now) - ts.echo) >>> 0;
-      if (rtt >= 0x7fffffff) return undefined;
+      const difference = (timestampAt(now) - ts.echo) >>> 0;
+      if (difference >= 0x7fffffff) return undefined;
+      // Timestamps tick in whole milliseconds, so a sub-millisecond round trip echoes the tick it
+      // was sent in: a difference of 0 means "less than 1 ms", not 0. Linux takes 1 tick then
+      // (tcp_ack_update_rtt); a 0 sample would set RACK.min_RTT to 0 for its whole window (RFC
+      // 8985 6.2 step 1), which turns off both the reordering window (min_RTT / 4) and the test
+      // that tells the ACK of an original from that of its retransmission (step 2: rtt < min_RTT),
+      // so that every retransmission answered by the ACK of its original deems the segments sent
+      // before it lost: spurious retransmissions.
+      const rtt = Math.max(difference, 1);
       const retransmittedAt = this.latestRetransmissionBelow(ackOff);
       if (retransmittedAt !== Number.NEGATIVE_INFINITY) {
         if (seqLt(ts.echo, timestampAt(retransmittedAt))) return undefined;

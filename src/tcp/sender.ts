@@ -660,10 +660,16 @@ export class TcpSender {
   /**
    * A pure ACK carries SND.MAX, not SND.NXT: after a timeout pulled SND.NXT back, the peer may
    * already hold those bytes, and an ACK with an old sequence number would be unacceptable to it
-   * (RFC 9293 3.10.7.4), leaving both sides unable to hear each other (BSD does the same).
+   * (RFC 9293 3.10.7.4), leaving both sides unable to hear each other (BSD does the same). But
+   * never beyond the right edge of the peer's window, SND.UNA + SND.WND (Linux's
+   * tcp_acceptable_seq; an excess below one unit of its window scale is rounding): a peer with a
+   * zero window accepts only SEG.SEQ = RCV.NXT (RFC 9293 3.10.7.4), so with a segment of ours
+   * lost it would drop every ACK we send, and its sender time out again and again.
    */
   sendAck(): void {
-    this.transmitWithAck(Math.max(this.sndMax, 0), TCP_ACK, EMPTY_PAYLOAD);
+    const windowEnd = this.sndUna + this.sndWnd;
+    const seqOffset = this.sndMax - windowEnd < 2 ** this.options.sndShift ? this.sndMax : windowEnd;
+    this.transmitWithAck(Math.max(seqOffset, 0), TCP_ACK, EMPTY_PAYLOAD);
   }
 
   /**

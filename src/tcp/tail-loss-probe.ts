@@ -12,10 +12,13 @@
 /** RFC 8985 7.2: TLP.max_ack_delay, the delayed-ACK allowance when one segment is in flight (RFC 9293 3.8.6.3 allows 0.5 s; stacks use 200 ms). */
 const TLP_MAX_ACK_DELAY_MS = 200;
 /**
- * The smallest PTO: RFC 8985 7.2 sets none, but with the sub-millisecond RTTs of a local TUN
- * device 2*SRTT would fire before the peer could answer at all; Linux uses the same 10 ms floor.
+ * Added to 2*SRTT when more than one segment is in flight: RFC 8985 7.2 adds nothing, but with
+ * the sub-millisecond RTTs of a local TUN device 2*SRTT alone would fire before a peer that
+ * batches its ACKs (or a busy event loop) could answer. Linux adds TCP_TIMEOUT_MIN, 2 jiffies
+ * (tcp_schedule_loss_probe): 2 ms at HZ=1000. (A 10 ms floor here made every tail loss wait
+ * 10 ms where Linux waits about 3 at a 0.3 ms RTT.)
  */
-const TLP_MIN_PTO_MS = 10;
+const TLP_PTO_SLACK_MS = 2;
 /** RFC 8985 7.2: the PTO when there is no SRTT estimate yet. */
 const TLP_PTO_WITHOUT_RTT_MS = 1000;
 
@@ -181,11 +184,10 @@ export class TailLossProbe {
 
 /**
  * RFC 8985 7.2, TLP_calc_PTO before the RTO bound: 2*SRTT (an ACK is overdue by then), plus
- * TLP.max_ack_delay when a single segment in flight may be waiting on a delayed ACK; 1 s without
- * an RTT sample.
+ * TLP.max_ack_delay when a single segment in flight may be waiting on a delayed ACK, else plus
+ * Linux's 2 ms slack (TLP_PTO_SLACK_MS); 1 s without an RTT sample.
  */
 function probeTimeout(input: ProbeTimeoutInput): number {
   if (!input.hasRttSample) return TLP_PTO_WITHOUT_RTT_MS;
-  const timeout = Math.max(2 * input.smoothedRtt, TLP_MIN_PTO_MS);
-  return input.bytesInFlight <= input.smss ? timeout + TLP_MAX_ACK_DELAY_MS : timeout;
+  return 2 * input.smoothedRtt + (input.bytesInFlight <= input.smss ? TLP_MAX_ACK_DELAY_MS : TLP_PTO_SLACK_MS);
 }

@@ -369,15 +369,15 @@ describe('RackLossDetection', () => {
       hasRttSample: true,
       retransmissionDeadline: 101 + 300,
     });
-    expect(deadline).toBe(301);
+    expect(deadline).toBe(303);
     expect(probe.chooseProbe({ hasUnsentData: false, windowAllowsNewData: true })).toBe('retransmit-last');
-    records.retransmit(records.count - 1, 301);
+    records.retransmit(records.count - 1, 303);
     probe.onProbeSent('retransmit-last', 4000);
     // The probe's ACK SACKs it: RACK finds record 2 lost; the sender enters recovery (and resets TLP, 7.1).
-    sack(rack, records, 401, [3000]);
+    sack(rack, records, 403, [3000]);
     expect(probe.onAck({ ackOffset: 2000, dsackEnd: undefined, duplicateWithoutSack: false })).toBe('pending');
     rack.updateReorderWindow(windowInput(records));
-    expect(rack.detectLoss(records, 401)).toEqual({ markedLost: 1, reorderTimeout: 0 });
+    expect(rack.detectLoss(records, 403)).toEqual({ markedLost: 1, reorderTimeout: 0 });
     expect(records.lostOffsets()).toEqual([2000]);
   });
 });

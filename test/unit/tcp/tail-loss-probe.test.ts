@@ -20,8 +20,12 @@ function timeoutInput(overrides: Partial<ProbeTimeoutInput> = {}): ProbeTimeoutI
 
 describe('TailLossProbe', () => {
   describe('PTO (7.2)', () => {
-    it('is 2*SRTT with several segments in flight', () => {
-      expect(new TailLossProbe().probeDeadline(timeoutInput())).toBe(1200);
+    it('is 2*SRTT plus 2 ms (Linux TCP_TIMEOUT_MIN) with several segments in flight', () => {
+      expect(new TailLossProbe().probeDeadline(timeoutInput())).toBe(1202);
+    });
+
+    it('at a sub-millisecond SRTT fires after about 2.6 ms, as Linux, not after a 10 ms floor', () => {
+      expect(new TailLossProbe().probeDeadline(timeoutInput({ smoothedRtt: 0.3 }))).toBeCloseTo(1002.6, 9);
     });
 
     it('adds the maximum delayed-ACK time when one segment is in flight', () => {
@@ -56,7 +60,7 @@ describe('TailLossProbe', () => {
       // The episode is over, but no RTT sample was taken since the probe.
       expect(probe.probeDeadline(timeoutInput())).toBeUndefined();
       probe.onRttSample();
-      expect(probe.probeDeadline(timeoutInput())).toBe(1200);
+      expect(probe.probeDeadline(timeoutInput())).toBe(1202);
     });
   });
 
