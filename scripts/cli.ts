@@ -6,6 +6,7 @@
  */
 import { startDemoServices } from '../src/demo/services.js';
 import { TcpForwarder } from '../src/forward/tcp-forwarder.js';
+import { UdpForwarder } from '../src/forward/udp-forwarder.js';
 import { createLogger } from '../src/log.js';
 import { openStack } from '../src/open.js';
 import { checkPrivileges, fail, parseStackFlags, STACK_FLAGS_USAGE } from './stack-flags.js';
@@ -36,8 +37,10 @@ async function main(): Promise<void> {
     fail(error instanceof Error ? error.message : String(error));
   }
   const services = await startDemoServices(running.stack, logger);
-  // Forwarding: every TCP connection to another address is relayed through this namespace.
+  // Forwarding: every TCP connection and UDP flow to another address is relayed through this
+  // namespace.
   const forwarder = extra.forward === true ? await TcpForwarder.start(running.stack, { logger }) : undefined;
+  const udpForwarder = extra.forward === true ? await UdpForwarder.start(running.stack, { logger }) : undefined;
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -45,6 +48,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info(`${signal}: closing connections`);
     forwarder?.close();
+    udpForwarder?.close();
     await services.close();
     await running.close(1000);
     process.stderr.write(`counters:\n${running.stack.counterSet.format()}\n`);

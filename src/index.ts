@@ -8,6 +8,7 @@ export { TcpDuplex, toDuplex, type DuplexOptions, type SocketAddress } from './a
 export { connect, type ConnectOptions } from './api/connect.js';
 export { relayTcp, type KernelSocket, type RelayEnd, type RelayOptions, type RelayResult } from './forward/tcp-relay.js';
 export { TcpForwarder, type TcpForwarderOptions } from './forward/tcp-forwarder.js';
+export { UdpForwarder, type UdpForwarderOptions } from './forward/udp-forwarder.js';
 export { createHttpAgent, createHttpsAgent, type StackAgentOptions } from './api/http.js';
 export { stackConnector, type StackConnectorOptions, type ConnectorTarget, type ConnectorCallback } from './api/fetch.js';
 export { type SocketOptions } from './api/socket-options.js';

@@ -80,6 +80,12 @@ export async function listenPacket(network: 'udp' | 'udp4', address: string, opt
   if (transportOf(network) !== 'udp') throw new NetError('EINVAL', `listenPacket supports "udp", not ${network}`);
   const stack = stackFrom(options);
   const local = parseHostPort(address);
+  if (options?.transparent === true) {
+    if (local.address !== 0 || local.port !== 0) {
+      throw new NetError('EINVAL', `listenPacket ${address}: a transparent socket takes every address and port; listen on ":0"`);
+    }
+    return new UdpSocket(stack, 'transparent', undefined, options);
+  }
   const bound = localBinding(stack, local.address, address);
   return new UdpSocket(stack, { address: bound, port: local.port }, undefined, options);
 }

@@ -5,7 +5,7 @@
  * (as Linux does for connected UDP sockets).
  */
 import { NetError, TimeoutError } from '../errors.js';
-import { formatIPv4, type IPv4Address } from '../wire/address.js';
+import { ANY_ADDRESS, formatIPv4, type IPv4Address } from '../wire/address.js';
 import type { Stack } from '../stack.js';
 import { UDP_MAX_PAYLOAD } from '../wire/udp.js';
 import type { UdpEndpoint } from '../udp/udp-layer.js';
@@ -23,11 +23,19 @@ export interface UdpSocketOptions {
   receiveQueueLength?: number;
   /** Bytes held for reading at most. Default 4 MiB. */
   receiveQueueBytes?: number;
+  /**
+   * Forwarding: receive the datagrams for every destination that is not the stack's own (any
+   * address, any port; `readFrom`'s `to` says which), and answer from any of them (`writeTo`'s
+   * `from`). `listenPacket('udp', ':0', { transparent: true })`; one per stack.
+   */
+  transparent?: boolean;
 }
 
 interface QueuedDatagram {
   source: IPv4Address;
   sourcePort: number;
+  destination: IPv4Address;
+  destinationPort: number;
   payload: Uint8Array;
 }
 
@@ -52,11 +60,13 @@ export class UdpSocket implements UdpEndpoint {
   private readDeadline: number | undefined;
   private pendingError: NetError | undefined;
   private closed = false;
+  /** Whether it takes the datagrams for every foreign destination (UdpSocketOptions.transparent). */
+  readonly transparent: boolean = false;
 
   /** @internal Made by `listenPacket()` and `dial('udp', ...)`. */
   constructor(
     private readonly stack: Stack,
-    local: { address: IPv4Address | undefined; port: number },
+    local: { address: IPv4Address | undefined; port: number } | 'transparent',
     remote: { address: IPv4Address; port: number } | undefined,
     options: UdpSocketOptions = {},
   ) {
@@ -64,6 +74,14 @@ export class UdpSocket implements UdpEndpoint {
     this.maxQueueLength = options.receiveQueueLength ?? 1024;
     this.maxQueueBytes = options.receiveQueueBytes ?? 4 * 1024 * 1024;
     this.wakeup = new Wakeup(stack.timers);
+    if (local === 'transparent') {
+      this.transparent = true;
+      this.boundAddress = undefined;
+      stack.udp.bindTransparent(this);
+      this.localAddr = makeAddr('udp', ANY_ADDRESS, 0);
+      this.remoteAddr = undefined;
+      return;
+    }
     this.boundAddress = local.address;
     const port = stack.udp.bind(local.port, this);
     // A connected socket's local address is the one its datagrams leave from (the loopback
@@ -74,13 +92,13 @@ export class UdpSocket implements UdpEndpoint {
   }
 
   /** @internal */
-  deliver(source: IPv4Address, sourcePort: number, payload: Uint8Array): void {
+  deliver(source: IPv4Address, sourcePort: number, payload: Uint8Array, destination: IPv4Address, destinationPort: number): void {
     if (this.closed) return;
     if (this.queue.length >= this.maxQueueLength || this.queuedBytes + payload.length > this.maxQueueBytes) {
       this.stack.udp.counters.drop('receive_queue_full');
       return;
     }
-    this.queue.push({ source, sourcePort, payload: copyBytes(payload) });
+    this.queue.push({ source, sourcePort, destination, destinationPort, payload: copyBytes(payload) });
     this.queuedBytes += payload.length;
     this.wakeup.wakeAll();
   }
@@ -133,11 +151,18 @@ export class UdpSocket implements UdpEndpoint {
     addr: NetAddr;
     /** The datagram was longer than `buffer`. */
     truncated: boolean;
+    /** Where it was sent: our address and port, or any for a transparent socket. */
+    to: NetAddr;
   }> {
     const datagram = await this.nextDatagram(options);
     const n = Math.min(buffer.length, datagram.payload.length);
     buffer.set(datagram.payload.subarray(0, n));
-    return { n, addr: makeAddr('udp', datagram.source, datagram.sourcePort), truncated: n < datagram.payload.length };
+    return {
+      n,
+      addr: makeAddr('udp', datagram.source, datagram.sourcePort),
+      truncated: n < datagram.payload.length,
+      to: makeAddr('udp', datagram.destination, datagram.destinationPort),
+    };
   }
 
   /** Connected sockets: read one datagram from the peer. */
@@ -145,12 +170,27 @@ export class UdpSocket implements UdpEndpoint {
     return (await this.readFrom(buffer, options)).n;
   }
 
-  /** Send one datagram to `addr` ("ip:port" or a NetAddr). Resolves to the bytes sent. */
-  async writeTo(data: Uint8Array, addr: string | NetAddr): Promise<number> {
+  /**
+   * Send one datagram to `addr` ("ip:port" or a NetAddr). Resolves to the bytes sent. A
+   * transparent socket sends it `from` the address and port given (the `to` of the datagram it
+   * answers); it must say which.
+   */
+  async writeTo(data: Uint8Array, addr: string | NetAddr, options: { from?: string | NetAddr } = {}): Promise<number> {
     if (this.remote !== undefined) throw new NetError('EINVAL', `writeTo on connected udp socket ${this.localAddr}: use write`);
     const target = parseHostPort(addr.toString());
     if (target.port === 0) throw new NetError('EINVAL', `udp destination ${String(addr)} needs a port`);
-    return this.send(data, target.address === 0 ? this.stack.address : target.address, target.port);
+    const destination = target.address === 0 ? this.stack.address : target.address;
+    if (this.transparent !== (options.from !== undefined)) {
+      throw new NetError(
+        'EINVAL',
+        this.transparent ? 'a transparent udp socket writes with { from }' : `{ from } needs a transparent udp socket`,
+      );
+    }
+    if (options.from === undefined) return this.send(data, destination, target.port);
+    const from = parseHostPort(options.from.toString());
+    if (from.address === 0 || from.port === 0)
+      throw new NetError('EINVAL', `udp source ${String(options.from)} needs an address and a port`);
+    return this.send(data, destination, target.port, from);
   }
 
   /** Connected sockets: send one datagram to the peer. */
@@ -159,12 +199,12 @@ export class UdpSocket implements UdpEndpoint {
     return this.send(data, this.remote.address, this.remote.port);
   }
 
-  private send(data: Uint8Array, address: IPv4Address, port: number): number {
+  private send(data: Uint8Array, address: IPv4Address, port: number, from?: { address: IPv4Address; port: number }): number {
     if (this.closed) throw new NetError('ECLOSED', `write on closed udp socket ${this.localAddr}`);
     if (data.length > MAX_UDP_PAYLOAD) {
       throw new NetError('EMSGSIZE', `udp payload of ${data.length} bytes exceeds ${MAX_UDP_PAYLOAD}`);
     }
-    this.stack.udp.send(this.localAddr.port, address, port, data);
+    this.stack.udp.send(from?.port ?? this.localAddr.port, address, port, data, from?.address);
     return data.length;
   }
 
@@ -186,7 +226,8 @@ export class UdpSocket implements UdpEndpoint {
   close(): void {
     if (this.closed) throw new NetError('ECLOSED', `close of udp socket ${this.localAddr}: already closed`);
     this.closed = true;
-    this.stack.udp.unbind(this.localAddr.port, this);
+    if (this.transparent) this.stack.udp.unbindTransparent(this);
+    else this.stack.udp.unbind(this.localAddr.port, this);
     this.queue.length = 0;
     this.queuedBytes = 0;
     this.wakeup.wakeAll();

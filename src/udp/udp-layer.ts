@@ -4,7 +4,7 @@
  * limited by the IP layer. An exception from a socket's delivery closes that socket only.
  */
 import type { Counters } from '../counters.js';
-import type { NetErrorCode } from '../errors.js';
+import { NetError, type NetErrorCode } from '../errors.js';
 import { socketErrorForIcmp } from '../ip/icmp-errors.js';
 import type { IpLayer, ReceivedPacket, TransportProtocol } from '../ip/transport-contract.js';
 import type { IPv4Address } from '../wire/address.js';
@@ -20,8 +20,11 @@ export interface UdpEndpoint {
   readonly remote: { address: IPv4Address; port: number } | undefined;
   /** The one local address it receives on (bound to 127.0.0.1, say); undefined for any of ours. */
   readonly boundAddress?: IPv4Address;
-  /** A datagram arrived. `payload` is a view valid only during the call. */
-  deliver(source: IPv4Address, sourcePort: number, payload: Uint8Array): void;
+  /**
+   * A datagram arrived from `source`:`sourcePort`, sent to `destination`:`destinationPort` (ours,
+   * or any address for the transparent endpoint). `payload` is a view valid only during the call.
+   */
+  deliver(source: IPv4Address, sourcePort: number, payload: Uint8Array, destination: IPv4Address, destinationPort: number): void;
   /** An ICMP error concerning a datagram this endpoint sent to `destination:port`. */
   deliverError(code: NetErrorCode, destination: IPv4Address, destinationPort: number): void;
   /** The stack is shutting down. */
@@ -31,6 +34,8 @@ export interface UdpEndpoint {
 export class UdpLayer implements TransportProtocol {
   readonly ports: PortTable<UdpEndpoint>;
   readonly counters: Counters;
+  /** The transparent endpoint (bindTransparent): datagrams to every address not ours. */
+  private transparent: UdpEndpoint | undefined;
 
   constructor(private readonly ip: IpLayer) {
     this.counters = ip.counters('udp');
@@ -45,6 +50,23 @@ export class UdpLayer implements TransportProtocol {
     this.ports.release(port, endpoint);
   }
 
+  /**
+   * Forwarding: `endpoint` receives every datagram from the link to an address that is not ours,
+   * any port, and may send from any unicast address (the IP layer's transparent mode, on while it
+   * is bound). One at a time: EADDRINUSE otherwise.
+   */
+  bindTransparent(endpoint: UdpEndpoint): void {
+    if (this.transparent !== undefined) throw new NetError('EADDRINUSE', 'a transparent UDP socket is already open');
+    this.transparent = endpoint;
+    this.ip.setTransparent(PROTOCOL_UDP, true);
+  }
+
+  unbindTransparent(endpoint: UdpEndpoint): void {
+    if (this.transparent !== endpoint) return;
+    this.transparent = undefined;
+    this.ip.setTransparent(PROTOCOL_UDP, false);
+  }
+
   receive(received: ReceivedPacket): void {
     const { header, payload } = received;
     const parsed = parseUdpDatagram(payload, header.source, header.destination, received.transportChecksum);
@@ -54,7 +76,7 @@ export class UdpLayer implements TransportProtocol {
     }
     const datagram = parsed.datagram;
     this.counters.add('received');
-    const endpoint = this.ports.get(datagram.destinationPort);
+    const endpoint = this.ip.isLocalAddress(header.destination) ? this.ports.get(datagram.destinationPort) : this.transparent;
     if (endpoint === undefined || (endpoint.boundAddress !== undefined && endpoint.boundAddress !== header.destination)) {
       this.counters.drop('no_port');
       this.ip.sendIcmpError(ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE, received);
@@ -66,7 +88,7 @@ export class UdpLayer implements TransportProtocol {
       return;
     }
     try {
-      endpoint.deliver(header.source, datagram.sourcePort, datagram.payload);
+      endpoint.deliver(header.source, datagram.sourcePort, datagram.payload, header.destination, datagram.destinationPort);
     } catch (error) {
       this.abortAfterFault(datagram.destinationPort, endpoint, error);
     }
@@ -106,9 +128,13 @@ export class UdpLayer implements TransportProtocol {
     return false;
   }
 
-  /** Send one datagram from `sourcePort` (fragmented by IP if larger than the path MTU). */
-  send(sourcePort: number, destination: IPv4Address, destinationPort: number, payload: Uint8Array): void {
-    const source = this.ip.localAddressFor(destination);
+  /**
+   * Send one datagram from `sourcePort` (fragmented by IP if larger than the path MTU), from
+   * `source` if given (a transparent socket answering for the address it was sent to), else
+   * from our address toward `destination`.
+   */
+  send(sourcePort: number, destination: IPv4Address, destinationPort: number, payload: Uint8Array, source?: IPv4Address): void {
+    source ??= this.ip.localAddressFor(destination);
     const packet = encodeUdpDatagram(sourcePort, destinationPort, payload, source, destination, IPV4_MIN_HEADER);
     this.counters.add('sent');
     this.ip.sendTransport(PROTOCOL_UDP, source, destination, packet);

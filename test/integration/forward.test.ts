@@ -16,6 +16,27 @@ declareRootRequirement();
 
 const SERVER = '192.0.2.1';
 const PORT = 8080;
+const UDP_PORT = 5353;
+
+/** A UDP server in the process's namespace that answers "answer:" + the request. */
+const UDP_SERVER = `
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('${SERVER}', ${UDP_PORT}))
+while True:
+    data, peer = s.recvfrom(65535)
+    s.sendto(b'answer:' + data, peer)
+`;
+
+/** A client in the device's namespace: one request, the answer and who sent it. */
+const UDP_CLIENT = `
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.sendto(b'question', ('${SERVER}', ${UDP_PORT}))
+data, peer = s.recvfrom(65535)
+print(data.decode(), peer[0], peer[1])
+`;
 
 describe.skipIf(!isRoot)('forwarding a namespace through the stack', () => {
   let client: Namespace;
@@ -35,6 +56,7 @@ describe.skipIf(!isRoot)('forwarding a namespace through the stack', () => {
     const alias = await env.exec('ip', ['addr', 'add', `${SERVER}/32`, 'dev', 'lo']);
     expect(alias.code, alias.stderr).toBe(0);
     env.spawn('python3', ['-m', 'http.server', String(PORT), '--bind', SERVER, '--directory', served]);
+    env.spawn('python3', ['-c', UDP_SERVER]);
     // Wait until the server answers in its own namespace.
     for (let attempt = 0; ; attempt++) {
       const probe = await env.exec('curl', ['-sS', '--max-time', '2', `http://${SERVER}:${PORT}/small.txt`]);
@@ -75,6 +97,12 @@ describe.skipIf(!isRoot)('forwarding a namespace through the stack', () => {
     expect(result.stdout.split('\n').filter((line) => line === 'forwarded')).toHaveLength(50);
   }, 120_000);
 
+  it("relays a UDP request and its answer, which comes from the server's address", async () => {
+    const result = await client.exec('python3', ['-c', UDP_CLIENT], { timeoutMs: 15_000 });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.trim()).toBe(`answer:question ${SERVER} ${UDP_PORT}`);
+  });
+
   it('resets a connection to a closed port within a second', async () => {
     const started = Date.now();
     const result = await client.exec('curl', ['-sS', '--max-time', '5', `http://${SERVER}:${PORT + 1}/`]);
@@ -91,6 +119,8 @@ describe.skipIf(!isRoot)('forwarding a namespace through the stack', () => {
     expect(forward.tcp_flows_opened).toBeGreaterThanOrEqual(52);
     expect(forward.tcp_dials_refused).toBe(1);
     expect(forward.bytes_to_client).toBeGreaterThan(10 << 20);
+    expect(forward.udp_flows_opened).toBe(1);
+    expect(forward.udp_datagrams_to_client).toBe(1);
     const { code, stderr } = await env.stopStack();
     expect(code).toBe(0);
     const counters = parseShutdownCounters(stderr);

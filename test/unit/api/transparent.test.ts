@@ -4,7 +4,7 @@
  * local address, while the stack's own address keeps answering as before.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { dial, listen } from '../../../src/api/net.js';
+import { dial, listen, listenPacket } from '../../../src/api/net.js';
 import { FakeClock } from '../../../src/clock.js';
 import { Stack } from '../../../src/stack.js';
 import { parseIPv4Address } from '../../../src/wire/address.js';
@@ -140,5 +140,29 @@ describe('a transparent TCP listener', () => {
     stack.ip.sendTransport(PROTOCOL_TCP, parseIPv4Address('192.0.2.5')!, CLIENT, packet);
     expect(link.drain()).toEqual([]);
     expect(stack.counters('ip').get('drop.bad_source')).toBe(1);
+  });
+});
+
+describe('a transparent UDP socket', () => {
+  it('receives datagrams for every foreign destination, says where each was sent, and answers from there', async () => {
+    const { a, b } = pair();
+    const socket = await listenPacket('udp', ':0', { stack: b, transparent: true });
+    const client = await dial('udp', '198.51.100.20:5353', { stack: a });
+    await client.write(new Uint8Array([7, 7]));
+    const buffer = new Uint8Array(16);
+    const { n, addr, to } = await socket.readFrom(buffer);
+    expect(n).toBe(2);
+    expect(to.toString()).toBe('198.51.100.20:5353');
+    expect(addr.toString()).toBe(client.localAddr.toString());
+    await expectCode(socket.writeTo(buffer.subarray(0, n), addr), 'EINVAL');
+    await socket.writeTo(new Uint8Array([8]), addr, { from: to });
+    // The connected client takes it: it came from the address it dialled.
+    expect(await client.read(buffer)).toBe(1);
+    const plain = await listenPacket('udp', ':6000', { stack: b });
+    await expectCode(plain.writeTo(new Uint8Array([1]), addr, { from: to }), 'EINVAL');
+    await expectCode(listenPacket('udp', ':0', { stack: b, transparent: true }), 'EADDRINUSE');
+    plain.close();
+    client.close();
+    socket.close();
   });
 });
