@@ -33,7 +33,7 @@ export interface UdpForwarderOptions {
   logger?: Logger;
   /** Opens the kernel-side socket (default dgram udp4); for tests. */
   createSocket?: () => DgramSocket;
-  /** Where the kernel-side socket sends a flow's datagrams (default: its destination); for tests. */
+  /** @internal Where the kernel-side socket sends a flow's datagrams (default: its destination); for tests. */
   redirect?: (destination: NetAddr) => { address: string; port: number };
 }
 
