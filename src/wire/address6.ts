@@ -20,7 +20,7 @@
  * The type is branded so that text like "fd00::1" cannot be passed where the 8-unit form is due.
  */
 import { readUint16, writeUint16 } from '../bytes.js';
-import { parseIPv4Address, type IPv4Address } from './address.js';
+import { parseIPv4Address, parsePrefix, type IPv4Address } from './address.js';
 
 export type IPv6Address = string & { readonly __ipv6Address: never };
 
@@ -165,14 +165,7 @@ export function formatIPv6(address: IPv6Address): string {
 
 /** Parse `address/len` (RFC 4291 2.3), as `--host-addr6 fd00::1/64` will be given. */
 export function parseIPv6Cidr(text: string): { address: IPv6Address; prefixLength: number } | undefined {
-  const slash = text.indexOf('/');
-  if (slash < 0) return undefined;
-  const address = parseIPv6Address(text.slice(0, slash));
-  const lenText = text.slice(slash + 1);
-  if (address === undefined || !/^\d{1,3}$/.test(lenText)) return undefined;
-  const prefixLength = Number(lenText);
-  if (prefixLength > 128) return undefined;
-  return { address, prefixLength };
+  return parsePrefix(text, parseIPv6Address, 128);
 }
 
 /** Whether the first `prefixLength` bits of `a` and `b` agree (on-link tests, RFC 4291 2.3). */

@@ -4,24 +4,24 @@
  * only: the IP layer does not use it yet (issue 11); how often errors may be sent stays the IP
  * layer's (src/ip/icmp-errors.ts's token bucket, RFC 4443 2.4 (f)).
  *
- * The same parts as icmpv4.ts, on ICMPv6 message bytes (what follows the IPv6 header chain),
- * except that the checksum also covers the IPv6 pseudo-header (RFC 4443 2.3, RFC 8200 8.1), so
- * every function that checks or writes one takes the packet's source and destination:
+ * ICMPv6 messages have ICMP's 8-byte header layout, so the view, the record and the writer are
+ * icmpv4.ts's; what differs is that the checksum also covers the IPv6 pseudo-header (RFC 4443
+ * 2.3, RFC 8200 8.1), so every function that checks or writes one takes the packet's source and
+ * destination:
  * - checkIcmpv6Message: length and checksum checks, giving a checked view or a drop reason;
  * - parseIcmpv6Message: the same checks, giving the plain record;
- * - writeIcmpv6Message into a caller's buffer at an offset, sized by icmpv6MessageLength;
+ * - writeIcmpv6Message into a caller's buffer at an offset, sized by icmpMessageLength;
  * - encodeIcmpv6Message, encodeIcmpv6EchoRequest, encodeIcmpv6EchoReply, encodeIcmpv6Error:
  *   allocating conveniences with optional headroom for the IPv6 header.
  * parseIcmpv6ErrorQuote reads the packet an error quotes with the IPv6 view in 'quoted' mode and
  * the extension walk in 'skip' mode.
  */
-import { readUint16, readUint32, writeUint16, writeUint32 } from '../bytes.js';
+import { readUint16, writeUint16 } from '../bytes.js';
 import { isIPv6Multicast, IPV6_UNSPECIFIED, type IPv6Address } from './address6.js';
 import { finishChecksum, ipv6PseudoHeaderSum, partialChecksum, sumWords, updateChecksum, type ChecksumCheck } from './checksum.js';
+import { ICMP_HEADER_LENGTH, icmpMessageLength, IcmpMessageView, readIcmpMessage, writeIcmpMessage, type IcmpMessage } from './icmpv4.js';
 import { checkIPv6Packet, IPV6_HEADER_LENGTH, IPV6_MIN_MTU, PROTOCOL_ICMPV6 } from './ipv6.js';
 import { PARAMETER_PROBLEM_UNRECOGNIZED_OPTION, walkIPv6Extensions } from './ipv6-extensions.js';
-
-const ICMPV6_HEADER_LENGTH = 8;
 
 /** Message types (RFC 4443 2.1): below 128 errors, from 128 on informational. */
 export const ICMPV6_DEST_UNREACHABLE = 1;
@@ -52,56 +52,16 @@ export const ICMPV6_FRAGMENT_REASSEMBLY_TIME_EXCEEDED = 1;
  * packet exceeding the minimum IPv6 MTU. We send errors without extension headers.
  */
 export const ICMPV6_ERROR_MAX_PACKET = IPV6_MIN_MTU;
-const MAX_QUOTE = ICMPV6_ERROR_MAX_PACKET - IPV6_HEADER_LENGTH - ICMPV6_HEADER_LENGTH;
+const MAX_QUOTE = ICMPV6_ERROR_MAX_PACKET - IPV6_HEADER_LENGTH - ICMP_HEADER_LENGTH;
 /** The quoted transport bytes an error must hold to be matched to a socket: both ports. */
 const QUOTED_PORT_BYTES = 4;
-
-interface Icmpv6Message {
-  type: number;
-  code: number;
-  /** Bytes 4..5 (the echo identifier). */
-  identifier: number;
-  /** Bytes 6..7 (the echo sequence number). */
-  sequence: number;
-  /** Bytes 4..7 as one uint32: the MTU of Packet Too Big (3.2), the pointer of Parameter Problem (3.4). */
-  restOfHeader: number;
-  /** Everything after the 8-byte header (a view). */
-  body: Uint8Array;
-}
 
 export type Icmpv6DropReason =
   | 'truncated' // fewer than 8 bytes
   | 'bad_checksum'; // the checksum over the pseudo-header and the message does not verify (RFC 4443 2.3)
 
-/** A message that passed checkIcmpv6Message; the accessors read the bytes in place. */
-class Icmpv6MessageView {
-  constructor(readonly bytes: Uint8Array) {}
-
-  get type(): number {
-    return this.bytes[0]!;
-  }
-  get code(): number {
-    return this.bytes[1]!;
-  }
-  get checksum(): number {
-    return readUint16(this.bytes, 2);
-  }
-  get identifier(): number {
-    return readUint16(this.bytes, 4);
-  }
-  get sequence(): number {
-    return readUint16(this.bytes, 6);
-  }
-  get restOfHeader(): number {
-    return readUint32(this.bytes, 4);
-  }
-  get body(): Uint8Array {
-    return this.bytes.subarray(ICMPV6_HEADER_LENGTH);
-  }
-}
-
-export type Icmpv6CheckResult = { ok: true; view: Icmpv6MessageView } | { ok: false; reason: Icmpv6DropReason };
-export type Icmpv6ParseResult = { ok: true; message: Icmpv6Message } | { ok: false; reason: Icmpv6DropReason };
+export type Icmpv6CheckResult = { ok: true; view: IcmpMessageView } | { ok: false; reason: Icmpv6DropReason };
+export type Icmpv6ParseResult = { ok: true; message: IcmpMessage } | { ok: false; reason: Icmpv6DropReason };
 
 function dropReason(
   message: Uint8Array,
@@ -109,7 +69,7 @@ function dropReason(
   destination: IPv6Address,
   check: ChecksumCheck,
 ): Icmpv6DropReason | undefined {
-  if (message.length < ICMPV6_HEADER_LENGTH) return 'truncated';
+  if (message.length < ICMP_HEADER_LENGTH) return 'truncated';
   if (check === 'trusted') return undefined;
   const sum = sumWords(message, 0, message.length, ipv6PseudoHeaderSum(source, destination, PROTOCOL_ICMPV6, message.length));
   if (finishChecksum(sum) !== 0) return 'bad_checksum';
@@ -124,7 +84,7 @@ export function checkIcmpv6Message(
   checksum: ChecksumCheck = 'verify',
 ): Icmpv6CheckResult {
   const reason = dropReason(message, source, destination, checksum);
-  return reason === undefined ? { ok: true, view: new Icmpv6MessageView(message) } : { ok: false, reason };
+  return reason === undefined ? { ok: true, view: new IcmpMessageView(message) } : { ok: false, reason };
 }
 
 /** Check a message and read it into a record (the view's fields in one go, without a view object). */
@@ -136,22 +96,7 @@ export function parseIcmpv6Message(
 ): Icmpv6ParseResult {
   const reason = dropReason(message, source, destination, checksum);
   if (reason !== undefined) return { ok: false, reason };
-  return {
-    ok: true,
-    message: {
-      type: message[0]!,
-      code: message[1]!,
-      identifier: readUint16(message, 4),
-      sequence: readUint16(message, 6),
-      restOfHeader: readUint32(message, 4),
-      body: message.subarray(ICMPV6_HEADER_LENGTH),
-    },
-  };
-}
-
-/** Bytes writeIcmpv6Message writes for a body of `bodyLength` bytes. */
-export function icmpv6MessageLength(bodyLength: number): number {
-  return ICMPV6_HEADER_LENGTH + bodyLength;
+  return { ok: true, message: readIcmpMessage(message) };
 }
 
 /**
@@ -169,15 +114,8 @@ export function writeIcmpv6Message(
   source: IPv6Address,
   destination: IPv6Address,
 ): number {
-  const length = icmpv6MessageLength(body.length);
-  buffer[offset] = type;
-  buffer[offset + 1] = code;
-  writeUint16(buffer, offset + 2, 0);
-  writeUint32(buffer, offset + 4, restOfHeader >>> 0);
-  buffer.set(body, offset + ICMPV6_HEADER_LENGTH);
-  const sum = sumWords(buffer, offset, length, ipv6PseudoHeaderSum(source, destination, PROTOCOL_ICMPV6, length));
-  writeUint16(buffer, offset + 2, finishChecksum(sum));
-  return length;
+  const pseudoHeader = ipv6PseudoHeaderSum(source, destination, PROTOCOL_ICMPV6, icmpMessageLength(body.length));
+  return writeIcmpMessage(buffer, offset, type, code, restOfHeader, body, pseudoHeader);
 }
 
 /** A new buffer of `headroom` bytes (left zero, for the IPv6 header) followed by the message. */
@@ -190,7 +128,7 @@ export function encodeIcmpv6Message(
   destination: IPv6Address,
   headroom = 0,
 ): Uint8Array {
-  const buffer = new Uint8Array(headroom + icmpv6MessageLength(body.length));
+  const buffer = new Uint8Array(headroom + icmpMessageLength(body.length));
   writeIcmpv6Message(buffer, headroom, type, code, restOfHeader, body, source, destination);
   return buffer;
 }
@@ -230,7 +168,7 @@ export function encodeIcmpv6EchoReply(
   replySource: IPv6Address,
   headroom = 0,
 ): Uint8Array {
-  if (request.length < ICMPV6_HEADER_LENGTH || request[0] !== ICMPV6_ECHO_REQUEST) {
+  if (request.length < ICMP_HEADER_LENGTH || request[0] !== ICMPV6_ECHO_REQUEST) {
     throw new RangeError('encodeIcmpv6EchoReply: not an ICMPv6 echo request');
   }
   const buffer = new Uint8Array(headroom + request.length);

@@ -4,6 +4,7 @@ import { concatBytes, fragmentHeader, ipv6Bytes, optionsHeader, TEST_DESTINATION
 import { readUint32, writeUint16 } from '../../../src/bytes.js';
 import { IPV6_UNSPECIFIED, parseIPv6Address, type IPv6Address } from '../../../src/wire/address6.js';
 import { internetChecksum, ipv6PseudoHeaderSum } from '../../../src/wire/checksum.js';
+import { icmpMessageLength } from '../../../src/wire/icmpv4.js';
 import { PROTOCOL_UDP } from '../../../src/wire/ipv4.js';
 import { NEXT_HEADER_DESTINATION_OPTIONS, NEXT_HEADER_FRAGMENT, NEXT_HEADER_HOP_BY_HOP, PROTOCOL_ICMPV6 } from '../../../src/wire/ipv6.js';
 import { PARAMETER_PROBLEM_ERRONEOUS_FIELD, PARAMETER_PROBLEM_UNRECOGNIZED_OPTION } from '../../../src/wire/ipv6-extensions.js';
@@ -31,7 +32,6 @@ import {
   ICMPV6_PORT_UNREACHABLE,
   ICMPV6_REDIRECT,
   ICMPV6_TIME_EXCEEDED,
-  icmpv6MessageLength,
   parseIcmpv6ErrorQuote,
   parseIcmpv6Message,
   shouldSendIcmpv6Error,
@@ -110,7 +110,7 @@ describe('ICMPv6 codec (RFC 4443)', () => {
 
   it('writes at an offset into a dirty buffer the same bytes the encoder makes', () => {
     const body = Uint8Array.from([9, 8, 7]);
-    const buffer = new Uint8Array(5 + icmpv6MessageLength(body.length) + 3).fill(0xee);
+    const buffer = new Uint8Array(5 + icmpMessageLength(body.length) + 3).fill(0xee);
     expect(writeIcmpv6Message(buffer, 5, ICMPV6_TIME_EXCEEDED, 1, 0, body, TEST_SOURCE6, TEST_DESTINATION6)).toBe(11);
     expect(buffer[4]).toBe(0xee);
     expect(buffer[16]).toBe(0xee);
