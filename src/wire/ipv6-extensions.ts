@@ -183,7 +183,8 @@ function checkOptions(packet: Uint8Array, start: number, end: number): Drop | un
 }
 
 /**
- * RFC 8200 4.5, on a fragment that is not atomic: the checks of its length and offset, and
+ * RFC 8200 4.5, on a fragment that is not atomic: the checks of its length and of the
+ * reassembled payload length it implies, and
  * (RFC 7112 5) that a first fragment holds the whole header chain.
  */
 function checkFragment(packet: Uint8Array, offset: number, fragment: IPv6Fragment, headersSoFar: number): Drop | undefined {
@@ -192,7 +193,8 @@ function checkFragment(packet: Uint8Array, offset: number, fragment: IPv6Fragmen
   if (fragment.moreFragments && dataLength % 8 !== 0) {
     return drop('bad_fragment_length', { code: PARAMETER_PROBLEM_ERRONEOUS_FIELD, pointer: PAYLOAD_LENGTH_FIELD });
   }
-  if (fragment.fragmentOffset + dataLength > IPV6_MAX_PAYLOAD_LENGTH) {
+  // The reassembled payload: the unfragmentable extension headers, then the fragmentable part.
+  if (offset - IPV6_HEADER_LENGTH + fragment.fragmentOffset + dataLength > IPV6_MAX_PAYLOAD_LENGTH) {
     return drop('fragment_too_big', { code: PARAMETER_PROBLEM_ERRONEOUS_FIELD, pointer: offset + 2 });
   }
   if (fragment.fragmentOffset !== 0) return undefined;

@@ -225,6 +225,11 @@ describe('walkIPv6Extensions: fragments (RFC 8200 4.5, RFC 6946, RFC 7112)', () 
     expectDrop(result, 'fragment_too_big', { code: PARAMETER_PROBLEM_ERRONEOUS_FIELD, pointer: 42 });
     const last = walkIPv6Extensions(packet(FRAG, [fragmentHeader(PROTOCOL_UDP, 65520, false, 1)], new Uint8Array(15)));
     expect(last.ok).toBe(true);
+    // The unfragmentable headers count too: the same fragment behind an 8-byte hop-by-hop header is too big.
+    const behindHeader = walkIPv6Extensions(
+      packet(HBH, [optionsHeader(FRAG), fragmentHeader(PROTOCOL_UDP, 65520, false, 1)], new Uint8Array(15)),
+    );
+    expectDrop(behindHeader, 'fragment_too_big', { code: PARAMETER_PROBLEM_ERRONEOUS_FIELD, pointer: 50 });
   });
 
   it('drops a first fragment without its whole header chain (RFC 7112), code 3', () => {
