@@ -8,8 +8,9 @@
  * - it is a primitive, so `===` compares two addresses and a Map or Set keys on one directly,
  *   with V8 hashing it once and caching the hash in the string;
  * - it extends the TCP demux key the way src/tcp/tcp-layer.ts builds it for IPv4 (code units of
- *   the remote address, then the two ports): an IPv6 key is `address + fromCharCode(ports)`, 10
- *   code units, and can never equal a 4-unit IPv4 key, so one Map can serve both families;
+ *   the remote address, the two ports, then the local address, 6 units): an IPv6 key is
+ *   `remote + fromCharCode(ports) + local`, 18 code units built by concatenation, and can never
+ *   equal a 6-unit IPv4 key, so one Map can serve both families;
  * - its code units are the 16-bit words the internet checksum adds, so the IPv6 pseudo-header
  *   sum (checksum.ts) reads them without going back to bytes;
  * - it is immutable, unlike a Uint8Array(16) (which would also key a Map by identity, not value).
