@@ -37,16 +37,29 @@ export function formatIPv4(address: IPv4Address): string {
 export const readIPv4: (bytes: Uint8Array, offset: number) => IPv4Address = readUint32;
 export const writeIPv4: (bytes: Uint8Array, offset: number, address: IPv4Address) => void = writeUint32;
 
-/** Parse `a.b.c.d/len` into address and prefix length. */
-export function parseCidr(text: string): { address: IPv4Address; prefixLength: number } | undefined {
+/**
+ * Parse `address/len` with `parseAddress`, the length in decimal of at most as many digits as
+ * `maxPrefixLength` has and at most it: the CIDR form of either family (address6.ts's
+ * parseIPv6Cidr uses it too).
+ */
+export function parsePrefix<A>(
+  text: string,
+  parseAddress: (text: string) => A | undefined,
+  maxPrefixLength: number,
+): { address: A; prefixLength: number } | undefined {
   const slash = text.indexOf('/');
   if (slash < 0) return undefined;
-  const address = parseIPv4Address(text.slice(0, slash));
+  const address = parseAddress(text.slice(0, slash));
   const lenText = text.slice(slash + 1);
-  if (address === undefined || !/^\d{1,2}$/.test(lenText)) return undefined;
+  if (address === undefined || !/^\d+$/.test(lenText) || lenText.length > String(maxPrefixLength).length) return undefined;
   const prefixLength = Number(lenText);
-  if (prefixLength > 32) return undefined;
+  if (prefixLength > maxPrefixLength) return undefined;
   return { address, prefixLength };
+}
+
+/** Parse `a.b.c.d/len` into address and prefix length. */
+export function parseCidr(text: string): { address: IPv4Address; prefixLength: number } | undefined {
+  return parsePrefix(text, parseIPv4Address, 32);
 }
 
 export const ANY_ADDRESS: IPv4Address = 0;

@@ -6,6 +6,8 @@
  * copying; `finishChecksum` folds and complements. An odd trailing byte is padded with zero on the right (RFC 1071 section 4).
  * Chaining is only valid when every piece but the last has an even length.
  */
+import type { IPAddress, IPv6Address } from './address6.js';
+
 export function sumWords(bytes: Uint8Array, offset: number, length: number, initial = 0): number {
   // Summing big-endian 32-bit words is congruent to summing 16-bit words modulo 0xffff (2^16 is
   // 1 modulo 0xffff), so the fold in finishChecksum gives the same result, and a DataView reads
@@ -57,6 +59,32 @@ export function internetChecksum(bytes: Uint8Array, offset = 0, length = bytes.l
  */
 export function pseudoHeaderSum(source: number, destination: number, protocol: number, transportLength: number): number {
   return (source >>> 16) + (source & 0xffff) + (destination >>> 16) + (destination & 0xffff) + protocol + transportLength;
+}
+
+/**
+ * Running sum of the IPv6 pseudo-header (RFC 8200 8.1) used by TCP, UDP and ICMPv6 (RFC 4443
+ * 2.3): source, destination, the 32-bit upper-layer packet length, three zero bytes and the next
+ * header value of the upper-layer protocol. An IPv6Address's code units are its 16-bit words
+ * (address6.ts), so they are added as they are.
+ */
+export function ipv6PseudoHeaderSum(source: IPv6Address, destination: IPv6Address, nextHeader: number, upperLayerLength: number): number {
+  let sum = nextHeader + Math.floor(upperLayerLength / 0x10000) + (upperLayerLength & 0xffff);
+  for (let i = 0; i < 8; i++) sum += source.charCodeAt(i) + destination.charCodeAt(i);
+  return sum;
+}
+
+/**
+ * The pseudo-header sum for a transport of either family: the TCP and UDP codecs take addresses
+ * as IPAddress, IPv4 numbers or IPv6 strings, and this picks the IPv4 (RFC 9293 3.1, RFC 768)
+ * or the IPv6 (RFC 8200 8.1) pseudo-header. Throws RangeError for addresses of two families (a
+ * caller bug).
+ */
+export function transportPseudoHeaderSum(source: IPAddress, destination: IPAddress, protocol: number, transportLength: number): number {
+  if (typeof source === 'number' && typeof destination === 'number') return pseudoHeaderSum(source, destination, protocol, transportLength);
+  if (typeof source === 'string' && typeof destination === 'string') {
+    return ipv6PseudoHeaderSum(source, destination, protocol, transportLength);
+  }
+  throw new RangeError('pseudo-header: source and destination of different address families');
 }
 
 /**

@@ -19,7 +19,8 @@ import type { IPv4Address } from './address.js';
 import { internetChecksum, updateChecksum } from './checksum.js';
 import { checkIPv4Packet, IPV4_MIN_HEADER } from './ipv4.js';
 
-const ICMP_HEADER_LENGTH = 8;
+/** The 8-byte header ICMP (RFC 792) and ICMPv6 (RFC 4443 2.1, icmpv6.ts) share: type, code, checksum, 4 more bytes. */
+export const ICMP_HEADER_LENGTH = 8;
 
 export const ICMP_ECHO_REPLY = 0;
 export const ICMP_DEST_UNREACHABLE = 3;
@@ -47,7 +48,8 @@ const MAX_QUOTE = ICMP_ERROR_MAX_PACKET - IPV4_MIN_HEADER - ICMP_HEADER_LENGTH;
 /** The quoted transport bytes an error must hold to be matched to a socket: both ports. */
 const QUOTED_PORT_BYTES = 4;
 
-interface IcmpMessage {
+/** An ICMP or ICMPv6 message read into a record (the two share the header layout). */
+export interface IcmpMessage {
   type: number;
   code: number;
   /** Bytes 4..5 of the header (the echo identifier). */
@@ -64,8 +66,8 @@ type IcmpDropReason =
   | 'truncated' // fewer than 8 bytes
   | 'bad_checksum'; // the checksum over the whole message does not verify (RFC 792)
 
-/** A message that passed checkIcmpMessage; the accessors read the bytes in place. */
-class IcmpMessageView {
+/** A message that passed checkIcmpMessage (or icmpv6.ts's checkIcmpv6Message); the accessors read the bytes in place. */
+export class IcmpMessageView {
   constructor(readonly bytes: Uint8Array) {}
 
   get type(): number {
@@ -106,21 +108,23 @@ export function checkIcmpMessage(message: Uint8Array): IcmpCheckResult {
   return reason === undefined ? { ok: true, view: new IcmpMessageView(message) } : { ok: false, reason };
 }
 
-/** Check a message and read it into a record (the view's fields in one go, without a view object). */
+/** The record of a checked message of at least 8 bytes: the view's fields in one go, without a view object. */
+export function readIcmpMessage(message: Uint8Array): IcmpMessage {
+  return {
+    type: message[0]!,
+    code: message[1]!,
+    identifier: readUint16(message, 4),
+    sequence: readUint16(message, 6),
+    restOfHeader: readUint32(message, 4),
+    body: message.subarray(ICMP_HEADER_LENGTH),
+  };
+}
+
+/** Check a message and read it into a record. */
 export function parseIcmpMessage(message: Uint8Array): IcmpParseResult {
   const reason = dropReason(message);
   if (reason !== undefined) return { ok: false, reason };
-  return {
-    ok: true,
-    message: {
-      type: message[0]!,
-      code: message[1]!,
-      identifier: readUint16(message, 4),
-      sequence: readUint16(message, 6),
-      restOfHeader: readUint32(message, 4),
-      body: message.subarray(ICMP_HEADER_LENGTH),
-    },
-  };
+  return { ok: true, message: readIcmpMessage(message) };
 }
 
 /** Bytes writeIcmpMessage writes for a body of `bodyLength` bytes. */
@@ -130,7 +134,8 @@ export function icmpMessageLength(bodyLength: number): number {
 
 /**
  * Write a message at `offset`: the 8-byte header (type, code, checksum, `restOfHeader` in bytes
- * 4..7) then `body`, with the checksum computed. Returns the bytes written.
+ * 4..7) then `body`, with the checksum computed. Returns the bytes written. `pseudoHeaderSum` is
+ * 0 for ICMP; ICMPv6 passes the sum of its pseudo-header (RFC 4443 2.3, icmpv6.ts).
  */
 export function writeIcmpMessage(
   buffer: Uint8Array,
@@ -139,6 +144,7 @@ export function writeIcmpMessage(
   code: number,
   restOfHeader: number,
   body: Uint8Array,
+  pseudoHeaderSum = 0,
 ): number {
   const length = icmpMessageLength(body.length);
   buffer[offset] = type;
@@ -146,7 +152,7 @@ export function writeIcmpMessage(
   writeUint16(buffer, offset + 2, 0);
   writeUint32(buffer, offset + 4, restOfHeader >>> 0);
   buffer.set(body, offset + ICMP_HEADER_LENGTH);
-  writeUint16(buffer, offset + 2, internetChecksum(buffer, offset, length));
+  writeUint16(buffer, offset + 2, internetChecksum(buffer, offset, length, pseudoHeaderSum));
   return length;
 }
 

@@ -11,15 +11,15 @@
  *   view of the caller's bytes;
  * - writeTcpSegment into a caller's buffer at an offset (returns the bytes written), sized by
  *   tcpSegmentLength;
- * - encodeTcpSegment: the allocating convenience with headroom for the IPv4 header, built on
+ * - encodeTcpSegment: the allocating convenience with headroom for the IP header, built on
  *   writeTcpSegment, so the IP layer can write its header in front without a copy.
  *
  * Parsing and writing run for every segment, so they avoid closures, iterators and allocations
  * for options that are absent.
  */
 import { readUint16, readUint32, writeUint16, writeUint32 } from '../bytes.js';
-import type { IPv4Address } from './address.js';
-import { finishChecksum, partialChecksum, pseudoHeaderSum, sumWords, type ChecksumCheck } from './checksum.js';
+import type { IPAddress } from './address6.js';
+import { finishChecksum, partialChecksum, transportPseudoHeaderSum, sumWords, type ChecksumCheck } from './checksum.js';
 import { PROTOCOL_TCP } from './ipv4.js';
 import type { SeqNumber } from '../tcp/seq.js';
 
@@ -179,8 +179,8 @@ export type TcpParseResult = { ok: true; segment: TcpSegment } | { ok: false; re
 /** The header and checksum checks of RFC 9293 3.1; the option list is checked by readOptions. */
 function headerDropReason(
   bytes: Uint8Array,
-  source: IPv4Address,
-  destination: IPv4Address,
+  source: IPAddress,
+  destination: IPAddress,
   checksum: ChecksumCheck,
 ): TcpDropReason | undefined {
   const length = bytes.length;
@@ -189,19 +189,19 @@ function headerDropReason(
   if (headerLength < TCP_MIN_HEADER || headerLength > length) return 'bad_data_offset';
   if (checksum === 'trusted') return undefined;
   // A segment containing a correct checksum sums to zero (RFC 1071 section 1).
-  const sum = sumWords(bytes, 0, length, pseudoHeaderSum(source, destination, PROTOCOL_TCP, length));
+  const sum = sumWords(bytes, 0, length, transportPseudoHeaderSum(source, destination, PROTOCOL_TCP, length));
   if (finishChecksum(sum) !== 0) return 'bad_checksum';
   return undefined;
 }
 
 /**
- * Check a TCP segment (the IP payload). `source` and `destination` are the IPv4 addresses the
- * checksum's pseudo header covers (RFC 9293 3.1).
+ * Check a TCP segment (the IP payload). `source` and `destination` are the addresses the
+ * checksum's pseudo header covers (RFC 9293 3.1; for IPv6 addresses, RFC 8200 8.1).
  */
 export function checkTcpSegment(
   bytes: Uint8Array,
-  source: IPv4Address,
-  destination: IPv4Address,
+  source: IPAddress,
+  destination: IPAddress,
   checksum: ChecksumCheck = 'verify',
 ): TcpCheckResult {
   const reason = headerDropReason(bytes, source, destination, checksum);
@@ -218,8 +218,8 @@ export function checkTcpSegment(
  */
 export function parseTcpSegment(
   bytes: Uint8Array,
-  source: IPv4Address,
-  destination: IPv4Address,
+  source: IPAddress,
+  destination: IPAddress,
   checksum: ChecksumCheck = 'verify',
 ): TcpParseResult {
   const reason = headerDropReason(bytes, source, destination, checksum);
@@ -372,8 +372,8 @@ export function writeTcpSegment(
   buffer: Uint8Array,
   offset: number,
   segment: TcpSegment,
-  source: IPv4Address,
-  destination: IPv4Address,
+  source: IPAddress,
+  destination: IPAddress,
   checksum: ChecksumFill = 'full',
 ): number {
   const options = segment.options;
@@ -443,20 +443,20 @@ export function writeTcpSegment(
   }
 
   if (payload.length > 0) buffer.set(payload, offset + headerLength);
-  const pseudoHeader = pseudoHeaderSum(source, destination, PROTOCOL_TCP, segmentLength);
+  const pseudoHeader = transportPseudoHeaderSum(source, destination, PROTOCOL_TCP, segmentLength);
   if (checksum === 'partial') writeUint16(buffer, offset + 16, partialChecksum(pseudoHeader));
   else writeUint16(buffer, offset + 16, finishChecksum(sumWords(buffer, offset, segmentLength, pseudoHeader)));
   return segmentLength;
 }
 
 /**
- * A new buffer of `headroom` bytes (left zero, for the IPv4 header) followed by the segment, so
+ * A new buffer of `headroom` bytes (left zero, for the IP header) followed by the segment, so
  * the IP layer writes its header in place.
  */
 export function encodeTcpSegment(
   segment: TcpSegment,
-  source: IPv4Address,
-  destination: IPv4Address,
+  source: IPAddress,
+  destination: IPAddress,
   headroom = 0,
   checksum: ChecksumFill = 'full',
 ): Uint8Array {

@@ -1,7 +1,9 @@
 /**
- * UDP datagram codec (RFC 768), and the home of UDP's size limits. The checksum covers the IPv4
- * pseudo-header; a transmitted checksum of zero means "none" and is accepted on IPv4 (RFC 768,
- * RFC 1122 4.1.3.4), and a computed checksum of zero is sent as 0xffff.
+ * UDP datagram codec (RFC 768), and the home of UDP's size limits. The checksum covers the
+ * pseudo-header of the addresses' family (IPv4 numbers, IPv6 strings: checksum.ts's
+ * transportPseudoHeaderSum); a transmitted checksum of zero means "none" and is accepted on IPv4
+ * (RFC 768, RFC 1122 4.1.3.4) but is a bad checksum on IPv6 (RFC 8200 8.1), and a computed
+ * checksum of zero is sent as 0xffff.
  *
  * The same parts as every codec in src/wire:
  * - checkUdpDatagram: length and checksum checks, giving a checked UdpDatagramView or a drop
@@ -9,20 +11,23 @@
  * - parseUdpDatagram: the same checks, giving the plain UdpDatagram record;
  * - writeUdpDatagram into a caller's buffer at an offset (returns the bytes written), sized by
  *   udpDatagramLength;
- * - encodeUdpDatagram: the allocating convenience with headroom for the IPv4 header, built on
+ * - encodeUdpDatagram: the allocating convenience with headroom for the IP header, built on
  *   writeUdpDatagram. The fields are arguments, not a record, so that sending builds no object
  *   per datagram besides its buffer.
  */
 import { readUint16, writeUint16 } from '../bytes.js';
-import type { IPv4Address } from './address.js';
-import { finishChecksum, pseudoHeaderSum, sumWords, type ChecksumCheck } from './checksum.js';
+import type { IPAddress } from './address6.js';
+import { finishChecksum, transportPseudoHeaderSum, sumWords, type ChecksumCheck } from './checksum.js';
 import { IPV4_MAX_DATAGRAM, IPV4_MIN_HEADER, PROTOCOL_UDP } from './ipv4.js';
+import { IPV6_MAX_PAYLOAD_LENGTH } from './ipv6.js';
 
 export const UDP_HEADER_LENGTH = 8;
 /** RFC 768: the 16-bit length field, header included. */
 const UDP_MAX_LENGTH = 0xffff;
 /** Largest UDP payload in one IPv4 datagram: 65535 - 20 (IP) - 8 (UDP) = 65507. */
 export const UDP_MAX_PAYLOAD = IPV4_MAX_DATAGRAM - IPV4_MIN_HEADER - UDP_HEADER_LENGTH;
+/** Largest UDP payload in one IPv6 packet without extension headers (the payload length excludes the 40-byte header): 65527. */
+export const UDP_MAX_PAYLOAD_IPV6 = IPV6_MAX_PAYLOAD_LENGTH - UDP_HEADER_LENGTH;
 
 interface UdpDatagram {
   sourcePort: number;
@@ -34,7 +39,7 @@ interface UdpDatagram {
 export type UdpDropReason =
   | 'truncated' // fewer than 8 bytes
   | 'bad_length' // length field below 8 or beyond the bytes IP delivered
-  | 'bad_checksum'; // non-zero checksum that does not verify with the pseudo-header
+  | 'bad_checksum'; // a checksum that does not verify with the pseudo-header, or zero over IPv6
 
 /** A datagram that passed checkUdpDatagram; the accessors read the bytes in place. */
 class UdpDatagramView {
@@ -62,20 +67,18 @@ class UdpDatagramView {
 export type UdpCheckResult = { ok: true; view: UdpDatagramView } | { ok: false; reason: UdpDropReason };
 export type UdpParseResult = { ok: true; datagram: UdpDatagram } | { ok: false; reason: UdpDropReason };
 
-function dropReason(
-  bytes: Uint8Array,
-  source: IPv4Address,
-  destination: IPv4Address,
-  checksumCheck: ChecksumCheck,
-): UdpDropReason | undefined {
+function dropReason(bytes: Uint8Array, source: IPAddress, destination: IPAddress, checksumCheck: ChecksumCheck): UdpDropReason | undefined {
   if (bytes.length < UDP_HEADER_LENGTH) return 'truncated';
   const length = readUint16(bytes, 4);
   // The UDP length must cover the header and fit in what IP delivered; trailing bytes beyond
   // it (IP total length larger than UDP length) are ignored as Linux does.
   if (length < UDP_HEADER_LENGTH || length > bytes.length) return 'bad_length';
   const checksum = readUint16(bytes, 6);
+  // RFC 8200 8.1: over IPv6 the checksum is mandatory and a zero one is discarded, whatever the
+  // link says (no sender's correct checksum is zero: a computed zero is sent as 0xffff).
+  if (checksum === 0 && typeof source === 'string') return 'bad_checksum';
   if (checksum !== 0 && checksumCheck === 'verify') {
-    const sum = sumWords(bytes, 0, length, pseudoHeaderSum(source, destination, PROTOCOL_UDP, length));
+    const sum = sumWords(bytes, 0, length, transportPseudoHeaderSum(source, destination, PROTOCOL_UDP, length));
     if (finishChecksum(sum) !== 0) return 'bad_checksum';
   }
   return undefined;
@@ -84,8 +87,8 @@ function dropReason(
 /** Check the IP payload `bytes`; `source` and `destination` are what the pseudo-header covers. */
 export function checkUdpDatagram(
   bytes: Uint8Array,
-  source: IPv4Address,
-  destination: IPv4Address,
+  source: IPAddress,
+  destination: IPAddress,
   checksum: ChecksumCheck = 'verify',
 ): UdpCheckResult {
   const reason = dropReason(bytes, source, destination, checksum);
@@ -95,8 +98,8 @@ export function checkUdpDatagram(
 /** Check a datagram and read it into a record (per packet, so without a view object). */
 export function parseUdpDatagram(
   bytes: Uint8Array,
-  source: IPv4Address,
-  destination: IPv4Address,
+  source: IPAddress,
+  destination: IPAddress,
   checksum: ChecksumCheck = 'verify',
 ): UdpParseResult {
   const reason = dropReason(bytes, source, destination, checksum);
@@ -126,8 +129,8 @@ export function writeUdpDatagram(
   sourcePort: number,
   destinationPort: number,
   payload: Uint8Array,
-  source: IPv4Address,
-  destination: IPv4Address,
+  source: IPAddress,
+  destination: IPAddress,
 ): number {
   const length = udpDatagramLength(payload.length);
   if (length > UDP_MAX_LENGTH) throw new RangeError(`UDP datagram of ${length} bytes exceeds ${UDP_MAX_LENGTH}`);
@@ -136,21 +139,21 @@ export function writeUdpDatagram(
   writeUint16(buffer, offset + 4, length);
   writeUint16(buffer, offset + 6, 0);
   buffer.set(payload, offset + UDP_HEADER_LENGTH);
-  const checksum = finishChecksum(sumWords(buffer, offset, length, pseudoHeaderSum(source, destination, PROTOCOL_UDP, length)));
+  const checksum = finishChecksum(sumWords(buffer, offset, length, transportPseudoHeaderSum(source, destination, PROTOCOL_UDP, length)));
   writeUint16(buffer, offset + 6, checksum === 0 ? 0xffff : checksum);
   return length;
 }
 
 /**
- * A new buffer of `headroom` bytes (left zero, for the IPv4 header) followed by the datagram, so
+ * A new buffer of `headroom` bytes (left zero, for the IP header) followed by the datagram, so
  * the IP layer writes its header in place. Throws as writeUdpDatagram does.
  */
 export function encodeUdpDatagram(
   sourcePort: number,
   destinationPort: number,
   payload: Uint8Array,
-  source: IPv4Address,
-  destination: IPv4Address,
+  source: IPAddress,
+  destination: IPAddress,
   headroom = 0,
 ): Uint8Array {
   const buffer = new Uint8Array(headroom + udpDatagramLength(payload.length));

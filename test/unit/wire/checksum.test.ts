@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { flipBits } from '../../support/bytes.js';
-import { finishChecksum, internetChecksum, pseudoHeaderSum, sumWords, updateChecksum } from '../../../src/wire/checksum.js';
+import {
+  finishChecksum,
+  internetChecksum,
+  ipv6PseudoHeaderSum,
+  pseudoHeaderSum,
+  sumWords,
+  transportPseudoHeaderSum,
+  updateChecksum,
+} from '../../../src/wire/checksum.js';
+import { parseIPv6Address, writeIPv6 } from '../../../src/wire/address6.js';
 import { readUint16, writeUint16 } from '../../../src/bytes.js';
 import { mulberry32 as prng } from '../../../src/random.js';
 
@@ -73,6 +82,30 @@ describe('internet checksum (RFC 1071)', () => {
     // Writing the chained checksum in makes the whole thing verify to 0.
     writeUint16(udp, 6, chained);
     expect(internetChecksum(udp, 0, udp.length, pseudoHeaderSum(source, destination, 17, udp.length))).toBe(0);
+  });
+
+  it('chains the IPv6 pseudo-header (RFC 8200 8.1) into the payload sum', () => {
+    const source = parseIPv6Address('2001:db8::1')!;
+    const destination = parseIPv6Address('fe80::ffff:d800:1')!;
+    const udp = Uint8Array.from([0x04, 0xd2, 0x00, 0x35, 0x00, 0x0b, 0x00, 0x00, 0x61, 0x62, 0x63]);
+    // The 40-byte pseudo-header: source, destination, 32-bit length, 3 zero bytes, next header.
+    const concatenated = new Uint8Array(40 + udp.length);
+    writeIPv6(concatenated, 0, source);
+    writeIPv6(concatenated, 16, destination);
+    concatenated[35] = udp.length;
+    concatenated[39] = 17;
+    concatenated.set(udp, 40);
+    const chained = internetChecksum(udp, 0, udp.length, ipv6PseudoHeaderSum(source, destination, 17, udp.length));
+    expect(chained).toBe(referenceChecksum(concatenated));
+    expect(transportPseudoHeaderSum(source, destination, 17, udp.length)).toBe(ipv6PseudoHeaderSum(source, destination, 17, udp.length));
+    // A length over 16 bits (a jumbo-sized upper layer) counts its high word too.
+    expect(ipv6PseudoHeaderSum(source, destination, 6, 0x10002) - ipv6PseudoHeaderSum(source, destination, 6, 2)).toBe(1);
+  });
+
+  it('picks the pseudo-header by address family, and refuses a mix', () => {
+    expect(transportPseudoHeaderSum(0x0a000001, 0x0a000002, 6, 20)).toBe(pseudoHeaderSum(0x0a000001, 0x0a000002, 6, 20));
+    expect(() => transportPseudoHeaderSum(0x0a000001, parseIPv6Address('::1')!, 6, 20)).toThrow(RangeError);
+    expect(() => transportPseudoHeaderSum(parseIPv6Address('::1')!, 0x0a000001, 6, 20)).toThrow(RangeError);
   });
 
   it('chains even-length pieces with sumWords', () => {

@@ -19,6 +19,8 @@ import {
   type TcpSegment,
 } from '../../../src/wire/tcp.js';
 import { tcpSegment } from '../../support/packets.js';
+import { TEST_DESTINATION6, TEST_SOURCE6 } from '../../support/ipv6-packets.js';
+import { ipv6PseudoHeaderSum } from '../../../src/wire/checksum.js';
 
 const HOST = parseIPv4Address('10.0.0.1')!;
 const STACK = parseIPv4Address('10.0.0.2')!;
@@ -502,5 +504,29 @@ describe('TCP checksum offload', () => {
     const parsed = parseTcpSegment(partial, source, destination, 'trusted');
     expect(parsed.ok && parsed.segment.payload).toEqual(segment.payload);
     expect(parseTcpSegment(partial.subarray(0, 19), source, destination, 'trusted')).toEqual({ ok: false, reason: 'truncated' });
+  });
+});
+
+describe('TCP over IPv6 (RFC 8200 8.1)', () => {
+  const segment: TcpSegment = {
+    sourcePort: 40000,
+    destinationPort: 80,
+    seq: 1,
+    ack: 0,
+    flags: TCP_ACK,
+    window: 1000,
+    urgentPointer: 0,
+    options: {},
+    payload: Uint8Array.from([1, 2, 3]),
+  };
+
+  it('checksums over the IPv6 pseudo-header, fully or partially', () => {
+    const full = encodeTcpSegment(segment, TEST_SOURCE6, TEST_DESTINATION6);
+    expect(internetChecksum(full, 0, full.length, ipv6PseudoHeaderSum(TEST_SOURCE6, TEST_DESTINATION6, PROTOCOL_TCP, full.length))).toBe(0);
+    const parsed = parseTcpSegment(full, TEST_SOURCE6, TEST_DESTINATION6);
+    expect(parsed.ok && parsed.segment).toEqual(segment);
+    expect(checkTcpSegment(full, TEST_DESTINATION6, TEST_DESTINATION6)).toEqual({ ok: false, reason: 'bad_checksum' });
+    const partial = encodeTcpSegment(segment, TEST_SOURCE6, TEST_DESTINATION6, 0, 'partial');
+    expect(internetChecksum(partial)).toBe(readUint16(full, 16));
   });
 });

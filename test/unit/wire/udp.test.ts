@@ -3,12 +3,14 @@ import { flipBits } from '../../support/bytes.js';
 import { TEST_DESTINATION, TEST_SOURCE, udpDatagram, udpPacket } from '../../support/packets.js';
 import { writeUint16 } from '../../../src/bytes.js';
 import { parseIPv4Packet } from '../../../src/wire/ipv4.js';
+import { TEST_DESTINATION6, TEST_SOURCE6 } from '../../support/ipv6-packets.js';
 import {
   checkUdpDatagram,
   encodeUdpDatagram,
   parseUdpDatagram,
   UDP_HEADER_LENGTH,
   UDP_MAX_PAYLOAD,
+  UDP_MAX_PAYLOAD_IPV6,
   udpDatagramLength,
   writeUdpDatagram,
   type UdpDropReason,
@@ -84,5 +86,31 @@ describe('writeUdpDatagram into a caller buffer', () => {
     const packet = udpPacket({ payload: new Uint8Array(UDP_MAX_PAYLOAD) });
     const parsed = parseIPv4Packet(packet);
     expect(parsed.ok && parsed.header.totalLength).toBe(65535);
+  });
+});
+
+describe('UDP over IPv6 (RFC 8200 8.1)', () => {
+  // fd00::1:40000 -> fd00::2:53, "xyz"; checksum computed independently (Python) over the 40-byte pseudo-header.
+  const known = Uint8Array.from([0x9c, 0x40, 0x00, 0x35, 0x00, 0x0b, 0x76, 0xe4, 0x78, 0x79, 0x7a]);
+
+  it('writes and verifies the checksum over the IPv6 pseudo-header', () => {
+    expect(encodeUdpDatagram(40000, 53, Uint8Array.from([0x78, 0x79, 0x7a]), TEST_SOURCE6, TEST_DESTINATION6)).toEqual(known);
+    const parsed = parseUdpDatagram(known, TEST_SOURCE6, TEST_DESTINATION6);
+    expect(parsed.ok && [...parsed.datagram.payload]).toEqual([0x78, 0x79, 0x7a]);
+    expect(checkUdpDatagram(known, TEST_DESTINATION6, TEST_SOURCE6).ok).toBe(true); // the sum does not depend on the order
+    expect(checkUdpDatagram(known, TEST_SOURCE6, TEST_SOURCE6)).toEqual({ ok: false, reason: 'bad_checksum' });
+  });
+
+  it('rejects a zero checksum over IPv6, even from a trusted link, while IPv4 accepts it', () => {
+    const zero = known.slice();
+    writeUint16(zero, 6, 0);
+    expect(checkUdpDatagram(zero, TEST_SOURCE6, TEST_DESTINATION6)).toEqual({ ok: false, reason: 'bad_checksum' });
+    expect(parseUdpDatagram(zero, TEST_SOURCE6, TEST_DESTINATION6, 'trusted')).toEqual({ ok: false, reason: 'bad_checksum' });
+    expect(checkUdpDatagram(zero, TEST_SOURCE, TEST_DESTINATION).ok).toBe(true);
+  });
+
+  it('names the largest payload of one IPv6 packet without extension headers', () => {
+    expect(UDP_MAX_PAYLOAD_IPV6).toBe(65527);
+    expect(() => encodeUdpDatagram(1, 2, new Uint8Array(UDP_MAX_PAYLOAD_IPV6), TEST_SOURCE6, TEST_DESTINATION6)).not.toThrow();
   });
 });
