@@ -90,8 +90,8 @@ export interface TunOptions {
   /** Negotiate checksum and TCP segmentation offloads with the kernel (default true), falling back when refused. */
   offload?: boolean;
   /**
-   * The libc calls that open the device and negotiate its offloads; default the process's own
-   * (injectable for tests, like devicePath: an ioctl made to fail walks the fallback).
+   * @internal The libc calls that open the device and negotiate its offloads; default the
+   * process's own (a test seam, like devicePath: an ioctl made to fail walks the fallback).
    */
   libc?: LibcBindings;
 }
