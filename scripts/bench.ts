@@ -28,11 +28,15 @@ import {
   LOSS_FIGURES,
   LOSS_PERCENTS,
   MB,
+  VARIANT_FIGURES,
+  VARIANTS,
+  variantFigure,
   warmUp,
   type BenchSettings,
   type Figure,
   type LossFigure,
   type Reading,
+  type Variant,
 } from './bench/figures.js';
 import {
   allowCongestionControl,
@@ -42,6 +46,7 @@ import {
   setUpLossyPath,
   restartStack,
   setUpStack,
+  setKernelMtu,
   STACK_ADDR,
   KERNEL_SERVER_ADDR,
   type LossyPath,
@@ -104,7 +109,8 @@ function parseFlags() {
   if (!/^\d+$/.test(mtuText) || mtu < IPV4_MIN_MTU || mtu > IPV4_MAX_DATAGRAM)
     usageError(`--mtu ${mtuText}: expected an integer from ${IPV4_MIN_MTU} to ${IPV4_MAX_DATAGRAM}`);
   const quick = values.quick;
-  const known = new Set([...FIGURES.map((figure) => figure.name), ...LOSS_FIGURES.map((figure) => figure.name), 'loss']);
+  const variantNames = VARIANTS.flatMap((variant) => VARIANT_FIGURES.map((figure) => variantFigure(figure, variant).name));
+  const known = new Set([...FIGURES.map((figure) => figure.name), ...variantNames, ...LOSS_FIGURES.map((figure) => figure.name), 'loss']);
   const only = values.only === undefined ? undefined : new Set(values.only.split(',').filter((name) => name !== ''));
   for (const name of only ?? []) if (!known.has(name)) usageError(`--only ${name}: not a figure (${[...known].join(', ')})`);
   const kernelCc = values['kernel-cc'];
@@ -224,6 +230,47 @@ async function measureAll(
   return results;
 }
 
+/**
+ * The variant rows, after the clean-link figures (whose peak RSS is the run's stack's): for each
+ * variant with selected figures, the stack restarts with its settings and the kernel's veth pair
+ * takes its MTU, both warm up, and its figures are measured on both sides. The kernel's MTU is
+ * put back afterwards; the stack stays as the last variant left it (measureLoss restarts it when
+ * it needs to).
+ */
+async function measureVariants(
+  sides: Record<SideName, Side | string>,
+  context: SetupContext,
+  settings: BenchSettings,
+  variants: ReadonlyArray<{ variant: Variant; figures: Figure[] }>,
+): Promise<FigureResult[]> {
+  const results: FigureResult[] = [];
+  const run = { mtu: context.mtu, offload: context.offload };
+  for (const { variant, figures } of variants) {
+    const stackSettings = variant.settings(run)!;
+    const prepared: Record<SideName, Side | string> = { ...sides };
+    for (const name of ['kernel', 'stack'] as const) {
+      const side = sides[name];
+      if (typeof side === 'string') continue;
+      progress(`setting up the ${name} side for ${variant.suffix}`);
+      try {
+        const changed = name === 'stack' ? await restartStack(context, side, stackSettings) : await setKernelMtu(side, stackSettings.mtu);
+        sides[name] = changed;
+        await warmUp(changed, settings);
+        prepared[name] = changed;
+      } catch (error) {
+        prepared[name] = `${variant.suffix} setup failed: ${error instanceof Error ? error.message : String(error)}`;
+        progress(prepared[name]);
+        // A stack that did not come back is gone for the figures after this too.
+        if (name === 'stack') sides.stack = prepared[name];
+      }
+    }
+    results.push(...(await measureAll(prepared, settings, figures)));
+  }
+  const kernel = sides.kernel;
+  if (typeof kernel !== 'string' && kernel.mtu !== context.mtu) sides.kernel = await setKernelMtu(kernel, context.mtu);
+  return results;
+}
+
 /** The loss figures, after the clean ones: each side's lossy path is built first. */
 async function measureLoss(
   sides: Record<SideName, Side | string>,
@@ -242,8 +289,8 @@ async function measureLoss(
     try {
       // With offloads the stack's TCP sends super-segments, which the drop rules would see as
       // one packet each: the loss figures measure it without, one segment per packet.
-      if (name === 'stack' && context.offload) {
-        const restarted = await restartStack(context, side, false);
+      if (name === 'stack' && (side.offload || side.mtu !== context.mtu)) {
+        const restarted = await restartStack(context, side, { mtu: context.mtu, offload: false });
         sides.stack = restarted;
         await warmUp(restarted, settings);
       }
@@ -333,7 +380,18 @@ async function main(): Promise<number> {
 
   const figures = selected(FIGURES, flags.only, false);
   const lossFigures = flags.loss ? selected(LOSS_FIGURES, flags.only, true) : [];
+  const variants = VARIANTS.filter((variant) => variant.settings(context) !== undefined)
+    .map((variant) => ({
+      variant,
+      figures: selected(
+        VARIANT_FIGURES.map((figure) => variantFigure(figure, variant)),
+        flags.only,
+        false,
+      ),
+    }))
+    .filter(({ figures: chosen }) => chosen.length > 0);
   const results = await measureAll(sides, settings, figures);
+  if (variants.length > 0) results.push(...(await measureVariants(sides, context, settings, variants)));
   if (lossFigures.length > 0) results.push(...(await measureLoss(sides, context, settings, lossFigures)));
   const elapsed = (performance.now() - started) / 1000;
 
@@ -344,6 +402,10 @@ async function main(): Promise<number> {
     `# kernel TCP congestion control in the bench's namespaces (servers and clients): ${flags.kernelCc} (--kernel-cc; the stack's default is cubic)` +
       (allowed.added ? `, added to the machine's tcp_allowed_congestion_control for the run` : ''),
     ...figures.map((figure) => `#   ${figure.name}: ${figure.method}`),
+    ...variants.map(
+      ({ variant, figures: chosen }) =>
+        `#   ${chosen.map((figure) => figure.name).join(', ')}: measured again after the figures above: ${variant.method}`,
+    ),
     ...(lossFigures.length > 0
       ? [
           `#   loss_echo_Npct_s (N = ${LOSS_PERCENTS.join(', ')}): ${LOSS_ECHO_METHOD}`,
@@ -372,6 +434,7 @@ async function main(): Promise<number> {
         echoRounds: settings.echoCount,
         kernelCongestionControl: flags.kernelCc,
         stackOffload: flags.offload,
+        ...(variants.length > 0 ? { variants: variants.map(({ variant }) => variant.suffix).join(',') } : {}),
         ...(lossFigures.length > 0 ? { lossEchoBytes: settings.lossBytes, lossTimeoutMs: settings.lossTimeoutMs } : {}),
         mb: `${MB} bytes`,
       },

@@ -370,6 +370,48 @@ const peakRss: Figure = {
  */
 export const FIGURES: Figure[] = [pingRtt, idleConnection, timeWait, download, upload, rpsKeepAlive, rpsNewConnection, echoRtt, peakRss];
 
+/**
+ * A variant of the run's settings, measured after the clean-link figures so that the effect of
+ * offloads and of the MTU shows in the same run (issue 10): the stack is restarted with it, the
+ * kernel's veth pair gets its MTU, and VARIANT_FIGURES are measured again on both sides, each
+ * figure named with the variant's suffix (`download_mb_s_offload_off`).
+ */
+export interface Variant {
+  suffix: string;
+  /** How it differs from the run, for the output's header. */
+  method: string;
+  /** The stack's settings in this variant, from the run's; undefined when they are the run's own (nothing to add). */
+  settings(run: { mtu: number; offload: boolean }): { mtu: number; offload: boolean } | undefined;
+}
+
+/** The jumbo MTU of issue 10's figures: nearly a whole 64 KiB TCP segment per packet, without offloads. */
+const JUMBO_MTU = 65520;
+
+/**
+ * In this order: the MTU one first, so that the stack is left at the run's MTU with offloads off,
+ * which is what the loss figures run it with.
+ */
+export const VARIANTS: Variant[] = [
+  {
+    suffix: `mtu${JUMBO_MTU}`,
+    method: `the stack at --mtu ${JUMBO_MTU} with the run's --offload, the kernel's veth pair at the same MTU`,
+    settings: (run) => (run.mtu === JUMBO_MTU ? undefined : { mtu: JUMBO_MTU, offload: run.offload }),
+  },
+  {
+    suffix: 'offload_off',
+    method: "the stack with --offload off at the run's MTU (no virtio-net header: every packet MTU-sized both ways), the kernel as before",
+    settings: (run) => (run.offload ? { mtu: run.mtu, offload: false } : undefined),
+  },
+];
+
+/** What each variant measures again. */
+export const VARIANT_FIGURES: Figure[] = [download, upload];
+
+/** The figure of `variant` that measures `figure` again. */
+export function variantFigure(figure: Figure, variant: Variant): Figure {
+  return { ...figure, name: `${figure.name}_${variant.suffix}` };
+}
+
 /** The random loss rates of the loss figures, in % of the packets in each direction. */
 export const LOSS_PERCENTS = [2, 5, 10, 20] as const;
 

@@ -199,6 +199,16 @@ export interface Side {
   /** Where the server runs (the client namespace for the stack, whose TUN device it owns). */
   serverNamespace: string;
   server: ServerProcess;
+  /** The MTU of the server's device (the TUN device, or the kernel's veth pair). */
+  mtu: number;
+  /** The stack's --offload (the kernel side has its veth's offloads, always on). */
+  offload: boolean;
+}
+
+/** What the stack is started with: the run's settings, or a variant's (scripts/bench.ts). */
+export interface StackSettings {
+  mtu: number;
+  offload: boolean;
 }
 
 export interface SetupContext {
@@ -247,22 +257,41 @@ export async function setUpKernel(context: SetupContext): Promise<Side> {
     30_000,
   );
   context.servers.push(serverProcess);
-  return { name: 'kernel', clientNamespace: client, host: KERNEL_SERVER_ADDR, serverNamespace: server, server: serverProcess };
+  return {
+    name: 'kernel',
+    clientNamespace: client,
+    host: KERNEL_SERVER_ADDR,
+    serverNamespace: server,
+    server: serverProcess,
+    mtu: context.mtu,
+    offload: true,
+  };
+}
+
+/** Set the MTU of the kernel side's veth pair (both ends); the demo server keeps running. */
+export async function setKernelMtu(side: Side, mtu: number): Promise<Side> {
+  for (const [namespace, device] of [
+    [side.clientNamespace, VETH_CLIENT],
+    [side.serverNamespace, VETH_SERVER],
+  ] as const) {
+    await must(run('ip', ['-n', namespace, 'link', 'set', device, 'mtu', String(mtu)], { timeoutMs: 10_000 }), `mtu ${mtu} on ${device}`);
+  }
+  return { ...side, mtu };
 }
 
 export async function setUpStack(context: SetupContext): Promise<Side> {
   const namespace = `tsnbench-s-${context.suffix}`;
   await context.namespaces.add(namespace);
-  return startStack(context, namespace, context.offload);
+  return startStack(context, namespace, { mtu: context.mtu, offload: context.offload });
 }
 
-/** Stop the stack's CLI (its device goes with it) and start it again in its namespace with `offload`. */
-export async function restartStack(context: SetupContext, side: Side, offload: boolean): Promise<Side> {
+/** Stop the stack's CLI (its device goes with it) and start it again in its namespace with `settings`. */
+export async function restartStack(context: SetupContext, side: Side, settings: StackSettings): Promise<Side> {
   await side.server.stop();
-  return startStack(context, side.serverNamespace, offload);
+  return startStack(context, side.serverNamespace, settings);
 }
 
-async function startStack(context: SetupContext, namespace: string, offload: boolean): Promise<Side> {
+async function startStack(context: SetupContext, namespace: string, { mtu, offload }: StackSettings): Promise<Side> {
   const serverProcess = await ServerProcess.start(
     'stack CLI',
     namespace,
@@ -276,7 +305,7 @@ async function startStack(context: SetupContext, namespace: string, offload: boo
       '--addr',
       STACK_ADDR,
       '--mtu',
-      String(context.mtu),
+      String(mtu),
       '--offload',
       offload ? 'on' : 'off',
       '--log',
@@ -287,7 +316,7 @@ async function startStack(context: SetupContext, namespace: string, offload: boo
     CLI_NODE_FLAGS,
   );
   context.servers.push(serverProcess);
-  return { name: 'stack', clientNamespace: namespace, host: STACK_ADDR, serverNamespace: namespace, server: serverProcess };
+  return { name: 'stack', clientNamespace: namespace, host: STACK_ADDR, serverNamespace: namespace, server: serverProcess, mtu, offload };
 }
 
 /**

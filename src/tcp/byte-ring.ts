@@ -12,6 +12,7 @@
  * was busy and went idle gives back what it grew. Copies are block copies (Uint8Array.set); a
  * contiguous view is a zero-copy subarray.
  */
+import { setBytes } from '../bytes.js';
 
 /** Where a ring's bytes are accounted: the stack-wide budget (tcp-memory.ts). */
 export interface BufferMemory {
@@ -123,9 +124,10 @@ export class ByteRing {
     const size = this.bytes.length;
     const index = (this.head + at) % size;
     const first = Math.min(data.length, size - index);
-    // Skip the subarray allocation in the common no-wrap case.
-    this.bytes.set(first === data.length ? data : data.subarray(0, first), index);
-    if (first < data.length) this.bytes.set(data.subarray(first), 0);
+    // Skip the subarray allocation in the common no-wrap case. setBytes: `data` is often a view
+    // into the TUN device's shared receive ring.
+    setBytes(this.bytes, index, first === data.length ? data : data.subarray(0, first));
+    if (first < data.length) setBytes(this.bytes, 0, data.subarray(first));
   }
 
   /**

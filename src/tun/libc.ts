@@ -43,7 +43,7 @@ export function errnoName(errno: number): string {
   return errnoNames.get(errno) ?? `errno ${errno}`;
 }
 
-interface LibcBindings {
+export interface LibcBindings {
   open(path: string, flags: number): number;
   ioctlPointer(fd: number, request: number, argument: Uint8Array | Int32Array): number;
   /** An ioctl whose argument is the value itself (TUNSETOFFLOAD), not a pointer. */

@@ -17,6 +17,7 @@
  * flags) and writes one in front of each packet it queues (a TCP super-segment's, or zeros).
  */
 import { Worker } from 'node:worker_threads';
+import { setBytes } from '../bytes.js';
 import { RECEIVED_CHECKSUM_TRUSTED, type Link, type LinkReceiver } from '../link/link.js';
 import { splitUdpSuperPacket } from '../link/udp-segmentation.js';
 import {
@@ -299,7 +300,7 @@ export class PacketFdLink implements Link {
         this.counts.superSegmentsOut++;
       }
     }
-    this.txBytes.set(packet, offset + 4 + headerBytes);
+    setBytes(this.txBytes, offset + 4 + headerBytes, packet);
     this.txWords[offset >> 2] = length;
     this.txHead = (this.txHead + size) | 0;
     // Publishing at once lets a worker that is awake pick the packet up without a wake byte.

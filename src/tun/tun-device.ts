@@ -25,6 +25,7 @@ import {
   IFNAMSIZ,
   IFREQ_SIZE,
   libc,
+  type LibcBindings,
   O_CLOEXEC,
   O_NONBLOCK,
   O_RDWR,
@@ -88,6 +89,11 @@ export interface TunOptions {
   onDeviceFailure?: (error: TunError) => void;
   /** Negotiate checksum and TCP segmentation offloads with the kernel (default true), falling back when refused. */
   offload?: boolean;
+  /**
+   * @internal The libc calls that open the device and negotiate its offloads; default the
+   * process's own (a test seam, like devicePath: an ioctl made to fail walks the fallback).
+   */
+  libc?: LibcBindings;
 }
 
 type TunStats = PacketFdLinkStats;
@@ -169,8 +175,7 @@ async function runIp(args: string[]): Promise<void> {
  * Open the clone device and attach it to interface `name` (with a virtio-net header on every
  * packet when `virtioNetHeader`); returns the fd and the kernel's name for the interface.
  */
-function attachTun(devicePath: string, name: string, virtioNetHeader: boolean): { fd: number; name: string } {
-  const sys = libc();
+function attachTun(sys: LibcBindings, devicePath: string, name: string, virtioNetHeader: boolean): { fd: number; name: string } {
   const fd = sys.open(devicePath, O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) throw openError(devicePath, sys.errno());
   const ifreq = new Uint8Array(IFREQ_SIZE);
@@ -200,9 +205,8 @@ const TUN_UDP_OFFLOADS = TUN_F_USO4 | TUN_F_USO6;
  * when the kernel refuses a step. The header is 12 bytes (with num_buffers, the virtio 1.x size)
  * and little-endian, so a big-endian host (where the TUN default is host order) goes without.
  */
-function negotiateOffloads(fd: number): string | undefined {
+function negotiateOffloads(sys: LibcBindings, fd: number): string | undefined {
   if (endianness() !== 'LE') return 'the host is big-endian';
-  const sys = libc();
   const size = new Int32Array([VIRTIO_NET_HDR_MRG_RXBUF_BYTES]);
   if (sys.ioctlPointer(fd, TUNSETVNETHDRSZ, size) !== 0) return `TUNSETVNETHDRSZ refused: ${errnoName(sys.errno())}`;
   // An older kernel refuses the USO bits with EINVAL: then the rest alone.
@@ -215,23 +219,28 @@ function negotiateOffloads(fd: number): string | undefined {
  * Attach with offloads when asked, or without: a refused IFF_VNET_HDR, header size or offload
  * set means the device is opened again plainly (closing a device we created removes it first).
  */
-function attachWithOffloads(devicePath: string, name: string, offload: boolean): { fd: number; name: string; offloadRefused?: string } {
-  if (!offload) return attachTun(devicePath, name, false);
+function attachWithOffloads(
+  sys: LibcBindings,
+  devicePath: string,
+  name: string,
+  offload: boolean,
+): { fd: number; name: string; offloadRefused?: string } {
+  if (!offload) return attachTun(sys, devicePath, name, false);
   let attached: { fd: number; name: string };
   try {
-    attached = attachTun(devicePath, name, true);
+    attached = attachTun(sys, devicePath, name, true);
   } catch (error) {
     // The kernel may refuse the flag for a persistent device made without it; try plainly (and
     // throw what that gives, if it fails for another reason).
     return {
-      ...attachTun(devicePath, name, false),
+      ...attachTun(sys, devicePath, name, false),
       offloadRefused: `IFF_VNET_HDR refused: ${error instanceof Error ? error.message : String(error)}`,
     };
   }
-  const refused = negotiateOffloads(attached.fd);
+  const refused = negotiateOffloads(sys, attached.fd);
   if (refused === undefined) return attached;
-  libc().close(attached.fd);
-  return { ...attachTun(devicePath, attached.name, false), offloadRefused: refused };
+  sys.close(attached.fd);
+  return { ...attachTun(sys, devicePath, attached.name, false), offloadRefused: refused };
 }
 
 /** The interface's MTU as the kernel has it, or the default when it cannot be read. */
@@ -309,7 +318,7 @@ export async function openTun(options: TunOptions): Promise<TunDevice> {
   // Racy by nature (someone could create the name in between), but it is what decides whether
   // closing will remove the interface, and a TUNSETIFF on a non-TUN name fails anyway.
   const existed = !options.name.includes('%') && existsSync(`/sys/class/net/${options.name}`);
-  const { fd, name, offloadRefused } = attachWithOffloads(devicePath, options.name, options.offload ?? true);
+  const { fd, name, offloadRefused } = attachWithOffloads(options.libc ?? libc(), devicePath, options.name, options.offload ?? true);
 
   let mtu = options.mtu;
   if (mtu === undefined) {

@@ -243,6 +243,41 @@ describe('receive-window auto-tuning', () => {
     expect(h.counters.get('receive_window_grown')).toBeGreaterThan(0);
   });
 
+  it('grows the window for a receiver whose only RTT sample is shorter than a turn of its window, reading in small pieces', () => {
+    // The handshake completes at one instant: the connection's smoothed RTT is 0, the extreme of
+    // a receiver that sends no data on a fast path. Its own round trip (the window filled after
+    // each advertisement) must pace auto-tuning instead: measured per read, the window would stay
+    // at twice one read.
+    const h = new TcpHarness(1, 2);
+    h.openPassive({ mss: 1460, windowScale: 7 });
+    const piece = new Uint8Array(8 * 1024);
+    let offset = 0;
+    let window = INITIAL_RECEIVE_WINDOW;
+    let largest = 0;
+    for (let round = 0; round < 30; round++) {
+      // The peer fills the window it knows of; the application reads 8 KiB at a time.
+      const end = offset + window;
+      while (offset < end) {
+        const length = Math.min(1460, end - offset);
+        h.data(offset, patternBytes(length, offset));
+        offset += length;
+      }
+      while (h.conn.readableLength > 0) {
+        h.conn.read(piece);
+        h.advance(0.1);
+      }
+      h.advance(1);
+      h.ack(0, {}, offset);
+      const sent = h.take();
+      window = sent.at(-1)!.window * 32;
+      for (const segment of sent) largest = Math.max(largest, segment.window * 32);
+    }
+    // Nearly the whole buffer offered at times (less what was unread then); paced per read, the
+    // offers stayed under 64 KiB.
+    expect(largest).toBeGreaterThanOrEqual(0.9 * (1 << 20));
+    expect(h.counters.get('receive_window_grown')).toBeGreaterThan(0);
+  });
+
   it('keeps the initial window for a reader that does not read', () => {
     const h = new TcpHarness(1, 2);
     h.openPassive({ mss: 1460, windowScale: 7 });
