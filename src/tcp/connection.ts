@@ -13,6 +13,7 @@
  *   SackScoreboard   (sack-scoreboard.ts)  what the peer SACKed of our data
  *   NegotiatedOptions (options.ts)         MSS, window scaling, timestamps/PAWS, SACK-permitted
  *   ConnectionTimers (connection-timer.ts) retransmission, delayed ACK, persist, keepalive, close
+ *   KeepAlive        (keepalive.ts)        RFC 1122 4.2.3.6 idle time, probes, when to give up
  * What one arriving segment asks for (an immediate ACK, events) is a SegmentOutcome record.
  *
  * Numbering. Sequence numbers are converted at the edge into 64-bit-safe stream offsets, so all
@@ -30,18 +31,13 @@ import { NetError, type NetErrorCode } from '../errors.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
 import { InvalidSegmentAnswers } from './ack-rate-limit.js';
 import { ConnectionTimers } from './connection-timer.js';
+import { KeepAlive } from './keepalive.js';
 import { NegotiatedOptions } from './options.js';
 import { ArrivingText, EMPTY_PAYLOAD, TcpReceiver } from './receiver.js';
 import { SegmentOutcome } from './segment-outcome.js';
 import { TcpSender } from './sender.js';
 import { seqAdd, type SeqNumber } from './seq.js';
 import type { TcpConfig, TcpConnectionEvents, TcpEnvironment, TcpFourTuple, TcpState } from './types.js';
-
-/** RFC 1122 4.2.3.6: keepalive idle time defaults to no less than two hours. */
-const DEFAULT_KEEPALIVE_IDLE_MS = 2 * 60 * 60 * 1000;
-/** Interval between unanswered keepalive probes and how many are sent (Linux: 75 s, 9). */
-const KEEPALIVE_INTERVAL_MS = 75_000;
-const KEEPALIVE_PROBES = 9;
 
 /** What stats() reports. */
 export interface TcpConnectionStats {
@@ -66,6 +62,7 @@ export class TcpConnection {
   private readonly timers: ConnectionTimers;
   private readonly receiver: TcpReceiver;
   private readonly sender: TcpSender;
+  private readonly keepAlive: KeepAlive;
   /** What the segment being processed asks for; reset at the start of each handleSegment call. */
   private readonly outcome = new SegmentOutcome();
   /** The sequence space an arriving segment occupies, trimmed to the window; reused for every segment. */
@@ -82,11 +79,6 @@ export class TcpConnection {
   /** RFC 5961 section 7: answers to segments we drop, at most one per 500 ms. */
   private readonly invalidAnswers = new InvalidSegmentAnswers();
 
-  private keepAliveEnabled = false;
-  private keepAliveIdle = DEFAULT_KEEPALIVE_IDLE_MS;
-  private keepAliveProbes = 0;
-  private lastReceiveTime = 0;
-
   constructor(
     readonly tuple: TcpFourTuple,
     iss: number,
@@ -100,6 +92,7 @@ export class TcpConnection {
     this.timers = new ConnectionTimers(env.timers, this);
     this.receiver = new TcpReceiver(config, this.options, this.counters, this.timers.delayedAck, env.memory);
     this.sender = new TcpSender(tuple, iss, config, env, this.counters, this.options, this.receiver, this.timers, this.outcome);
+    this.keepAlive = new KeepAlive(this.timers.keepAlive, this.sender, this.counters);
   }
 
   // ====================================================================================
@@ -138,7 +131,7 @@ export class TcpConnection {
     this.opened = true;
     this.options.offerWindowScale();
     this.setState('SYN-SENT');
-    this.lastReceiveTime = this.env.now();
+    this.keepAlive.heard(this.env.now());
     this.sender.openActive();
   }
 
@@ -148,7 +141,7 @@ export class TcpConnection {
     if ((syn.flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN) throw new NetError('EINVAL', 'acceptSyn needs a SYN without ACK or RST');
     this.opened = true;
     this.passiveOpen = true;
-    this.lastReceiveTime = this.env.now();
+    this.keepAlive.heard(this.env.now());
     this.receiver.synchronize(syn.seq);
     this.options.negotiate(syn.options, this.env.now());
     this.setState('SYN-RECEIVED');
@@ -168,7 +161,7 @@ export class TcpConnection {
       throw new NetError('EINVAL', 'acceptCookie needs an ACK without SYN or RST');
     this.opened = true;
     this.passiveOpen = true;
-    this.lastReceiveTime = this.env.now();
+    this.keepAlive.heard(this.env.now());
     this.receiver.synchronize(seqAdd(ack.seq, -1));
     this.options.negotiate(synOptions, this.env.now());
     this.setState('SYN-RECEIVED');
@@ -333,11 +326,7 @@ export class TcpConnection {
 
   /** RFC 1122 4.2.3.6 keepalives: off by default, idle time at least two hours unless given. */
   setKeepAlive(enable: boolean, idleMs?: number): void {
-    this.keepAliveEnabled = enable;
-    if (idleMs !== undefined && idleMs > 0) this.keepAliveIdle = idleMs;
-    this.keepAliveProbes = 0;
-    if (enable && !this.released && this.isSynchronized()) this.timers.keepAlive.set(this.lastReceiveTime + this.keepAliveIdle);
-    else this.timers.keepAlive.stop();
+    this.keepAlive.configure(enable, idleMs, !this.released && this.isSynchronized());
   }
 
   stats(): TcpConnectionStats {
@@ -390,7 +379,7 @@ export class TcpConnection {
     }
     // Fourth: the peer's SYN.
     const now = this.env.now();
-    this.lastReceiveTime = now;
+    this.keepAlive.heard(now);
     this.receiver.synchronize(seg.seq);
     this.options.negotiate(seg.options, now);
     // Our SYN offered an unscaled window starting at the peer's ISS + 1 (RFC 7323 2.2).
@@ -475,8 +464,7 @@ export class TcpConnection {
       }
     }
 
-    this.lastReceiveTime = now;
-    this.keepAliveProbes = 0;
+    this.keepAlive.heard(now);
 
     receiver.trim(text, rcvWnd, outcome);
 
@@ -635,7 +623,7 @@ export class TcpConnection {
   private onEstablishedReached(): void {
     this.sender.onEstablished();
     this.outcome.established = true;
-    if (this.keepAliveEnabled) this.timers.keepAlive.set(this.lastReceiveTime + this.keepAliveIdle);
+    this.keepAlive.onEstablished();
     if (this.sender.finRequested) {
       // A shutdown queued in SYN-SENT / SYN-RECEIVED takes effect now (RFC 9293 3.10.4).
       this.setState('FIN-WAIT-1');
@@ -777,28 +765,10 @@ export class TcpConnection {
 
   /** RFC 1122 4.2.3.6: keepalive. */
   onKeepAliveTimeout(now: number): void {
-    if (!this.keepAliveEnabled) return;
-    const state = this.currentState;
-    if (state !== 'ESTABLISHED' && state !== 'CLOSE-WAIT' && state !== 'FIN-WAIT-2') return;
-    if (this.keepAliveProbes === 0 && now < this.lastReceiveTime + this.keepAliveIdle) {
-      this.timers.keepAlive.set(this.lastReceiveTime + this.keepAliveIdle);
-      return;
-    }
-    if (this.sender.busy) {
-      // Data is in flight or waiting: the retransmission and persist timers judge the peer.
-      this.keepAliveProbes = 0;
-      this.timers.keepAlive.set(now + this.keepAliveIdle);
-      return;
-    }
-    if (this.keepAliveProbes >= KEEPALIVE_PROBES) {
+    if (!this.keepAlive.onTimeout(now, this.currentState)) {
       this.sender.sendReset();
       this.deleteTcb('ETIMEDOUT');
-      return;
     }
-    this.keepAliveProbes++;
-    this.counters.add('keepalive_probes');
-    this.sender.sendKeepAliveProbe();
-    this.timers.keepAlive.set(now + Math.min(KEEPALIVE_INTERVAL_MS, this.keepAliveIdle));
   }
 
   /**
@@ -808,7 +778,7 @@ export class TcpConnection {
   private enterTimeWait(): void {
     this.setState('TIME-WAIT');
     this.timers.stopSendTimers();
-    this.timers.keepAlive.stop();
+    this.keepAlive.stop();
   }
 
   /** Hand TIME-WAIT to the TCP layer: the record it needs, then the TCB is gone like deleteTcb's. */
