@@ -37,7 +37,7 @@ import { ArrivingText, EMPTY_PAYLOAD, TcpReceiver } from './receiver.js';
 import { SegmentOutcome } from './segment-outcome.js';
 import { TcpSender } from './sender.js';
 import { seqAdd, type SeqNumber } from './seq.js';
-import type { TcpConfig, TcpConnectionEvents, TcpEnvironment, TcpFourTuple, TcpState } from './types.js';
+import type { TcpConfig, TcpConnectionEvents, TcpEnvironment, TcpFourTuple, TcpState, TimeWaitState } from './types.js';
 
 /** What stats() reports. */
 export interface TcpConnectionStats {
@@ -783,18 +783,8 @@ export class TcpConnection {
 
   /** Hand TIME-WAIT to the TCP layer: the record it needs, then the TCB is gone like deleteTcb's. */
   private releaseToTimeWait(): void {
-    this.released = true;
-    this.timers.stopAll();
-    // As deleteTcb: the buffers leave the stack's budget (a send buffer kept for a busy stream
-    // stayed counted in it for good before) and storage that holds nothing goes back.
-    this.sender.buffer.detachFromBudget();
-    this.receiver.buffer.detachFromBudget();
-    this.env.release({
-      rcvNxt: this.receiver.receiveSeq(this.receiver.rcvNxt),
-      sndNxt: this.sender.sendSeq(this.sender.sndMax),
-      tsRecent: this.options.recentTimestamp,
-    });
-    this.events.onClosed?.(undefined);
+    const rcvNxt = this.receiver.receiveSeq(this.receiver.rcvNxt);
+    this.releaseTcb({ rcvNxt, sndNxt: this.sender.sendSeq(this.sender.sndMax), tsRecent: this.options.recentTimestamp }, undefined);
   }
 
   /** A closed connection must not sit in FIN-WAIT-2 forever waiting for a silent peer (Linux tcp_fin_timeout). */
@@ -878,15 +868,24 @@ export class TcpConnection {
     this.currentState = state;
   }
 
-  /** RFC 9293 3.3.2: delete the TCB: cancel every timer, tell the socket and the stack once. */
+  /** RFC 9293 3.3.2: delete the TCB. */
   private deleteTcb(error: NetErrorCode | undefined): void {
     if (this.released) return;
-    this.released = true;
     this.currentState = 'CLOSED';
+    this.releaseTcb(undefined, error);
+  }
+
+  /**
+   * The TCB goes, once (deleted, or handed to TIME-WAIT): every timer is cancelled, the buffers
+   * leave the stack's budget (a send buffer kept for a busy stream stayed counted in it for good
+   * before) and storage that holds nothing goes back; the stack and the socket are told.
+   */
+  private releaseTcb(timeWait: TimeWaitState | undefined, error: NetErrorCode | undefined): void {
+    this.released = true;
     this.timers.stopAll();
     this.sender.buffer.detachFromBudget();
     this.receiver.buffer.detachFromBudget();
-    this.env.release();
+    this.env.release(timeWait);
     this.events.onClosed?.(error);
   }
 }
