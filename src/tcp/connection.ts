@@ -430,8 +430,7 @@ export class TcpConnection {
         // The peer retransmitted its SYN: our SYN-ACK was lost (RFC 9293 3.10.7.4 first check
         // would ACK it; in SYN-RECEIVED that acknowledgment is our SYN-ACK).
         this.counters.add('syn_retransmitted_by_peer');
-        if (this.invalidAnswers.allow(now)) this.sender.sendSyn(true);
-        else this.counters.add('ack_ratelimited');
+        if (this.invalidAnswers.allowAnswer(seg, now, this.counters)) this.sender.sendSyn(true);
         return;
       }
       // Simultaneous open: the peer's SYN-ACK repeats a SYN we already took; its ACK is new.
@@ -634,34 +633,14 @@ export class TcpConnection {
   // Challenge ACKs, the ACK after input, events
   // ====================================================================================
 
-  /**
-   * RFC 5961 section 7: a challenge ACK, limited per connection like every answer to a dropped
-   * segment, then by the stack-wide budget.
-   */
+  /** RFC 5961 section 7: a challenge ACK, within the connection's and the stack's limits. */
   private challengeAck(now: number): void {
-    if (!this.invalidAnswers.allow(now)) {
-      this.counters.add('ack_ratelimited');
-      return;
-    }
-    if (!this.env.challengeAcks.take(now)) {
-      this.counters.add('challenge_acks_suppressed');
-      return;
-    }
-    this.counters.add('challenge_acks');
-    this.sender.sendAck();
+    if (this.invalidAnswers.allowChallenge(now, this.env.challengeAcks, this.counters)) this.sender.sendAck();
   }
 
-  /**
-   * The ACK answering a segment we drop (out of window, PAWS, an unacceptable ACK; RFC 9293
-   * 3.10.7.4), at most one per 500 ms (RFC 5961 section 7, Linux tcp_invalid_ratelimit) so that
-   * two ends cannot drive an ACK loop. A segment with data or FIN (and no SYN) is always answered,
-   * as Linux's tcp_oow_rate_limited does: a peer whose ACKs were lost retransmits data and needs
-   * the answer (with its D-SACK) to move on.
-   */
+  /** The ACK answering a segment we drop (RFC 9293 3.10.7.4), rate limited (RFC 5961 section 7). */
   private answerInvalidSegment(seg: TcpSegment, now: number): void {
-    const carriesText = (seg.payload.length > 0 || (seg.flags & TCP_FIN) !== 0) && (seg.flags & TCP_SYN) === 0;
-    if (carriesText || this.invalidAnswers.allow(now)) this.outcome.ackNow = true;
-    else this.counters.add('ack_ratelimited');
+    if (this.invalidAnswers.allowAnswer(seg, now, this.counters)) this.outcome.ackNow = true;
   }
 
   /** After a segment was processed: send data (piggybacking the ACK), else the ACK, else delay it. */
