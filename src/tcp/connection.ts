@@ -14,6 +14,8 @@
  *   NegotiatedOptions (options.ts)         MSS, window scaling, timestamps/PAWS, SACK-permitted
  *   ConnectionTimers (connection-timer.ts) retransmission, delayed ACK, persist, keepalive, close
  *   KeepAlive        (keepalive.ts)        RFC 1122 4.2.3.6 idle time, probes, when to give up
+ * What an ICMP error or fragmentation needed means for the connection is judged in icmp-feedback.ts.
+ * Whether a dropped segment, or a challenge ACK, may be answered is InvalidSegmentAnswers' (ack-rate-limit.ts).
  * What one arriving segment asks for (an immediate ACK, events) is a SegmentOutcome record.
  *
  * Numbering. Sequence numbers are converted at the edge into 64-bit-safe stream offsets, so all
@@ -31,6 +33,7 @@ import { NetError, type NetErrorCode } from '../errors.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
 import { InvalidSegmentAnswers } from './ack-rate-limit.js';
 import { ConnectionTimers } from './connection-timer.js';
+import { icmpErrorVerdict, pathMtuVerdict } from './icmp-feedback.js';
 import { KeepAlive } from './keepalive.js';
 import { NegotiatedOptions } from './options.js';
 import { ArrivingText, EMPTY_PAYLOAD, TcpReceiver } from './receiver.js';
@@ -780,53 +783,24 @@ export class TcpConnection {
     return s !== 'CLOSED' && s !== 'LISTEN' && s !== 'SYN-SENT' && s !== 'SYN-RECEIVED';
   }
 
-  /**
-   * An ICMP error about a segment this connection sent (RFC 1122 4.2.3.9, RFC 5927). The quoted
-   * sequence number must lie in [SND.UNA, SND.MAX], which makes forging one as hard as forging
-   * an in-window RST (RFC 5927 4.1). Hard errors (protocol or port unreachable) abort a
-   * connection that is still opening, as Linux does for connect(); everything else, and every
-   * error once synchronized, is soft (RFC 5461): remembered, and reported instead of ETIMEDOUT
-   * if the connection later times out.
-   */
+  /** An ICMP error about a segment this connection sent (RFC 1122 4.2.3.9), judged by icmp-feedback.ts. */
   handleIcmpError(quotedSeq: SeqNumber, error: NetErrorCode, hard: boolean): void {
     if (this.released || !this.opened) return;
-    const offset = this.sender.ackOffset(quotedSeq);
-    if (offset < this.sender.sndUna || offset > this.sender.sndMax) {
-      this.counters.drop('icmp_out_of_window');
-      return;
-    }
-    this.counters.add('icmp_errors');
     const opening = this.currentState === 'SYN-SENT' || this.currentState === 'SYN-RECEIVED';
-    if (hard && opening) {
-      this.deleteTcb(error);
-      return;
-    }
-    this.softError = error;
+    const verdict = icmpErrorVerdict(this.sender, quotedSeq, hard, opening, this.counters);
+    if (verdict === 'abort') this.deleteTcb(error);
+    else if (verdict === 'soft') this.softError = error;
   }
 
   /**
-   * ICMP fragmentation needed about a segment this connection sent (RFC 1191, RFC 1122 4.2.3.9):
-   * the path MTU to the peer is now `pathMtu`. It is information, never an error a timeout reports.
-   * RFC 5927 sections 4.1 and 5.2: accepted only if the quoted sequence number is in flight,
-   * [SND.UNA, SND.NXT), where the RFC's SND.NXT is our sndMax, the highest sequence sent (a timeout
-   * may have pulled sndNxt back); a blind attacker would have to guess it. RFC 1191 section 6.4:
-   * act only when it lowers the segment size in use: every oversized segment of a flight draws
-   * its own message, and resending the flight for each would multiply the copies.
+   * ICMP fragmentation needed about a segment this connection sent (RFC 1191), judged by
+   * icmp-feedback.ts. Returns whether the quoted segment was in flight.
    */
   handlePathMtuReduced(quotedSeq: SeqNumber, pathMtu: number): boolean {
     if (this.released || !this.opened) return false;
-    const offset = this.sender.ackOffset(quotedSeq);
-    if (offset < this.sender.sndUna || offset >= this.sender.sndMax) {
-      this.counters.drop('pmtu_not_in_flight');
-      return false;
-    }
-    if (!this.options.limitToPathMtu(pathMtu)) {
-      this.counters.add('pmtu_mss_unchanged');
-      return true;
-    }
-    this.counters.add('pmtu_mss_reduced');
-    this.sender.onPathMtuReduced(this.options.smss, this.env.now(), this.currentState);
-    return true;
+    const verdict = pathMtuVerdict(this.sender, quotedSeq, pathMtu, this.options, this.counters);
+    if (verdict === 'reduced') this.sender.onPathMtuReduced(this.options.smss, this.env.now(), this.currentState);
+    return verdict !== 'ignore';
   }
 
   /**
