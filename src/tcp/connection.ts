@@ -722,7 +722,6 @@ export class TcpConnection {
     if (this.receiver.ackOwed || this.outcome.ackNow) this.sender.sendAck();
   }
 
-  /** RFC 9293 3.8.6.1: zero-window probe (or, for a small window, the SWS override). */
   /** RFC 8985 6.3: the RACK reordering window passed. */
   onReorderTimeout(now: number): void {
     this.sender.onReorderTimeout(now, this.currentState);
@@ -738,6 +737,7 @@ export class TcpConnection {
     this.deleteTcb(undefined);
   }
 
+  /** RFC 9293 3.8.6.1: zero-window probe (or, for a small window, the SWS override). */
   onPersistTimeout(now: number): void {
     if (!this.sender.onPersistTimeout(now, this.currentState)) {
       this.sender.sendReset();
