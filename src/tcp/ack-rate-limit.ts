@@ -5,6 +5,8 @@
  * forever (an ACK loop), and a blind attacker gets one segment out per segment in. Time is data:
  * each check is handed the stack's time and keeps no timer.
  */
+import type { Counters } from '../counters.js';
+import { TCP_FIN, TCP_SYN, type TcpSegment } from '../wire/tcp.js';
 
 /** Linux's tcp_invalid_ratelimit: one answer per 500 ms per connection. */
 export const INVALID_SEGMENT_ANSWER_INTERVAL_MS = 500;
@@ -29,6 +31,37 @@ export class InvalidSegmentAnswers {
   allow(now: number): boolean {
     if (!invalidAnswerAllowed(this.lastAnswer, now)) return false;
     this.lastAnswer = now;
+    return true;
+  }
+
+  /**
+   * May the answer to `segment`, which the connection drops (out of window, PAWS, an unacceptable
+   * ACK, RFC 9293 3.10.7.4; a SYN repeated in SYN-RECEIVED), go out at `now`? At most one per
+   * interval, so that two ends cannot drive an ACK loop; but a segment with data or FIN (and no
+   * SYN) is always answered, as Linux's tcp_oow_rate_limited does: a peer whose ACKs were lost
+   * retransmits data and needs the answer (with its D-SACK) to move on. A refusal is counted.
+   */
+  allowAnswer(segment: TcpSegment, now: number, counters: Counters): boolean {
+    const carriesText = (segment.payload.length > 0 || (segment.flags & TCP_FIN) !== 0) && (segment.flags & TCP_SYN) === 0;
+    if (carriesText || this.allow(now)) return true;
+    counters.add('ack_ratelimited');
+    return false;
+  }
+
+  /**
+   * May a challenge ACK (RFC 5961 3.2, 4.2, 5.2) go out at `now`? Limited per connection like
+   * every answer to a dropped segment, then by the stack-wide `budget` (section 7). Counted either way.
+   */
+  allowChallenge(now: number, budget: ChallengeAckBudget, counters: Counters): boolean {
+    if (!this.allow(now)) {
+      counters.add('ack_ratelimited');
+      return false;
+    }
+    if (!budget.take(now)) {
+      counters.add('challenge_acks_suppressed');
+      return false;
+    }
+    counters.add('challenge_acks');
     return true;
   }
 }

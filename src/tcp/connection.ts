@@ -13,6 +13,9 @@
  *   SackScoreboard   (sack-scoreboard.ts)  what the peer SACKed of our data
  *   NegotiatedOptions (options.ts)         MSS, window scaling, timestamps/PAWS, SACK-permitted
  *   ConnectionTimers (connection-timer.ts) retransmission, delayed ACK, persist, keepalive, close
+ *   KeepAlive        (keepalive.ts)        RFC 1122 4.2.3.6 idle time, probes, when to give up
+ * What an ICMP error or fragmentation needed means for the connection is judged in icmp-feedback.ts.
+ * Whether a dropped segment, or a challenge ACK, may be answered is InvalidSegmentAnswers' (ack-rate-limit.ts).
  * What one arriving segment asks for (an immediate ACK, events) is a SegmentOutcome record.
  *
  * Numbering. Sequence numbers are converted at the edge into 64-bit-safe stream offsets, so all
@@ -30,18 +33,14 @@ import { NetError, type NetErrorCode } from '../errors.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
 import { InvalidSegmentAnswers } from './ack-rate-limit.js';
 import { ConnectionTimers } from './connection-timer.js';
+import { icmpErrorVerdict, pathMtuVerdict } from './icmp-feedback.js';
+import { KeepAlive } from './keepalive.js';
 import { NegotiatedOptions } from './options.js';
 import { ArrivingText, EMPTY_PAYLOAD, TcpReceiver } from './receiver.js';
 import { SegmentOutcome } from './segment-outcome.js';
 import { TcpSender } from './sender.js';
 import { seqAdd, type SeqNumber } from './seq.js';
-import type { TcpConfig, TcpConnectionEvents, TcpEnvironment, TcpFourTuple, TcpState } from './types.js';
-
-/** RFC 1122 4.2.3.6: keepalive idle time defaults to no less than two hours. */
-const DEFAULT_KEEPALIVE_IDLE_MS = 2 * 60 * 60 * 1000;
-/** Interval between unanswered keepalive probes and how many are sent (Linux: 75 s, 9). */
-const KEEPALIVE_INTERVAL_MS = 75_000;
-const KEEPALIVE_PROBES = 9;
+import type { TcpConfig, TcpConnectionEvents, TcpEnvironment, TcpFourTuple, TcpState, TimeWaitState } from './types.js';
 
 /** What stats() reports. */
 export interface TcpConnectionStats {
@@ -66,6 +65,7 @@ export class TcpConnection {
   private readonly timers: ConnectionTimers;
   private readonly receiver: TcpReceiver;
   private readonly sender: TcpSender;
+  private readonly keepAlive: KeepAlive;
   /** What the segment being processed asks for; reset at the start of each handleSegment call. */
   private readonly outcome = new SegmentOutcome();
   /** The sequence space an arriving segment occupies, trimmed to the window; reused for every segment. */
@@ -82,11 +82,6 @@ export class TcpConnection {
   /** RFC 5961 section 7: answers to segments we drop, at most one per 500 ms. */
   private readonly invalidAnswers = new InvalidSegmentAnswers();
 
-  private keepAliveEnabled = false;
-  private keepAliveIdle = DEFAULT_KEEPALIVE_IDLE_MS;
-  private keepAliveProbes = 0;
-  private lastReceiveTime = 0;
-
   constructor(
     readonly tuple: TcpFourTuple,
     iss: number,
@@ -100,6 +95,7 @@ export class TcpConnection {
     this.timers = new ConnectionTimers(env.timers, this);
     this.receiver = new TcpReceiver(config, this.options, this.counters, this.timers.delayedAck, env.memory);
     this.sender = new TcpSender(tuple, iss, config, env, this.counters, this.options, this.receiver, this.timers, this.outcome);
+    this.keepAlive = new KeepAlive(this.timers.keepAlive, this.sender, this.counters);
   }
 
   // ====================================================================================
@@ -138,7 +134,7 @@ export class TcpConnection {
     this.opened = true;
     this.options.offerWindowScale();
     this.setState('SYN-SENT');
-    this.lastReceiveTime = this.env.now();
+    this.keepAlive.heard(this.env.now());
     this.sender.openActive();
   }
 
@@ -148,7 +144,7 @@ export class TcpConnection {
     if ((syn.flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN) throw new NetError('EINVAL', 'acceptSyn needs a SYN without ACK or RST');
     this.opened = true;
     this.passiveOpen = true;
-    this.lastReceiveTime = this.env.now();
+    this.keepAlive.heard(this.env.now());
     this.receiver.synchronize(syn.seq);
     this.options.negotiate(syn.options, this.env.now());
     this.setState('SYN-RECEIVED');
@@ -168,7 +164,7 @@ export class TcpConnection {
       throw new NetError('EINVAL', 'acceptCookie needs an ACK without SYN or RST');
     this.opened = true;
     this.passiveOpen = true;
-    this.lastReceiveTime = this.env.now();
+    this.keepAlive.heard(this.env.now());
     this.receiver.synchronize(seqAdd(ack.seq, -1));
     this.options.negotiate(synOptions, this.env.now());
     this.setState('SYN-RECEIVED');
@@ -333,11 +329,7 @@ export class TcpConnection {
 
   /** RFC 1122 4.2.3.6 keepalives: off by default, idle time at least two hours unless given. */
   setKeepAlive(enable: boolean, idleMs?: number): void {
-    this.keepAliveEnabled = enable;
-    if (idleMs !== undefined && idleMs > 0) this.keepAliveIdle = idleMs;
-    this.keepAliveProbes = 0;
-    if (enable && !this.released && this.isSynchronized()) this.timers.keepAlive.set(this.lastReceiveTime + this.keepAliveIdle);
-    else this.timers.keepAlive.stop();
+    this.keepAlive.configure(enable, idleMs, !this.released && this.isSynchronized());
   }
 
   stats(): TcpConnectionStats {
@@ -390,7 +382,7 @@ export class TcpConnection {
     }
     // Fourth: the peer's SYN.
     const now = this.env.now();
-    this.lastReceiveTime = now;
+    this.keepAlive.heard(now);
     this.receiver.synchronize(seg.seq);
     this.options.negotiate(seg.options, now);
     // Our SYN offered an unscaled window starting at the peer's ISS + 1 (RFC 7323 2.2).
@@ -441,8 +433,7 @@ export class TcpConnection {
         // The peer retransmitted its SYN: our SYN-ACK was lost (RFC 9293 3.10.7.4 first check
         // would ACK it; in SYN-RECEIVED that acknowledgment is our SYN-ACK).
         this.counters.add('syn_retransmitted_by_peer');
-        if (this.invalidAnswers.allow(now)) this.sender.sendSyn(true);
-        else this.counters.add('ack_ratelimited');
+        if (this.invalidAnswers.allowAnswer(seg, now, this.counters)) this.sender.sendSyn(true);
         return;
       }
       // Simultaneous open: the peer's SYN-ACK repeats a SYN we already took; its ACK is new.
@@ -475,8 +466,7 @@ export class TcpConnection {
       }
     }
 
-    this.lastReceiveTime = now;
-    this.keepAliveProbes = 0;
+    this.keepAlive.heard(now);
 
     receiver.trim(text, rcvWnd, outcome);
 
@@ -635,7 +625,7 @@ export class TcpConnection {
   private onEstablishedReached(): void {
     this.sender.onEstablished();
     this.outcome.established = true;
-    if (this.keepAliveEnabled) this.timers.keepAlive.set(this.lastReceiveTime + this.keepAliveIdle);
+    this.keepAlive.onEstablished();
     if (this.sender.finRequested) {
       // A shutdown queued in SYN-SENT / SYN-RECEIVED takes effect now (RFC 9293 3.10.4).
       this.setState('FIN-WAIT-1');
@@ -646,34 +636,14 @@ export class TcpConnection {
   // Challenge ACKs, the ACK after input, events
   // ====================================================================================
 
-  /**
-   * RFC 5961 section 7: a challenge ACK, limited per connection like every answer to a dropped
-   * segment, then by the stack-wide budget.
-   */
+  /** RFC 5961 section 7: a challenge ACK, within the connection's and the stack's limits. */
   private challengeAck(now: number): void {
-    if (!this.invalidAnswers.allow(now)) {
-      this.counters.add('ack_ratelimited');
-      return;
-    }
-    if (!this.env.challengeAcks.take(now)) {
-      this.counters.add('challenge_acks_suppressed');
-      return;
-    }
-    this.counters.add('challenge_acks');
-    this.sender.sendAck();
+    if (this.invalidAnswers.allowChallenge(now, this.env.challengeAcks, this.counters)) this.sender.sendAck();
   }
 
-  /**
-   * The ACK answering a segment we drop (out of window, PAWS, an unacceptable ACK; RFC 9293
-   * 3.10.7.4), at most one per 500 ms (RFC 5961 section 7, Linux tcp_invalid_ratelimit) so that
-   * two ends cannot drive an ACK loop. A segment with data or FIN (and no SYN) is always answered,
-   * as Linux's tcp_oow_rate_limited does: a peer whose ACKs were lost retransmits data and needs
-   * the answer (with its D-SACK) to move on.
-   */
+  /** The ACK answering a segment we drop (RFC 9293 3.10.7.4), rate limited (RFC 5961 section 7). */
   private answerInvalidSegment(seg: TcpSegment, now: number): void {
-    const carriesText = (seg.payload.length > 0 || (seg.flags & TCP_FIN) !== 0) && (seg.flags & TCP_SYN) === 0;
-    if (carriesText || this.invalidAnswers.allow(now)) this.outcome.ackNow = true;
-    else this.counters.add('ack_ratelimited');
+    if (this.invalidAnswers.allowAnswer(seg, now, this.counters)) this.outcome.ackNow = true;
   }
 
   /** After a segment was processed: send data (piggybacking the ACK), else the ACK, else delay it. */
@@ -752,7 +722,6 @@ export class TcpConnection {
     if (this.receiver.ackOwed || this.outcome.ackNow) this.sender.sendAck();
   }
 
-  /** RFC 9293 3.8.6.1: zero-window probe (or, for a small window, the SWS override). */
   /** RFC 8985 6.3: the RACK reordering window passed. */
   onReorderTimeout(now: number): void {
     this.sender.onReorderTimeout(now, this.currentState);
@@ -768,6 +737,7 @@ export class TcpConnection {
     this.deleteTcb(undefined);
   }
 
+  /** RFC 9293 3.8.6.1: zero-window probe (or, for a small window, the SWS override). */
   onPersistTimeout(now: number): void {
     if (!this.sender.onPersistTimeout(now, this.currentState)) {
       this.sender.sendReset();
@@ -777,28 +747,10 @@ export class TcpConnection {
 
   /** RFC 1122 4.2.3.6: keepalive. */
   onKeepAliveTimeout(now: number): void {
-    if (!this.keepAliveEnabled) return;
-    const state = this.currentState;
-    if (state !== 'ESTABLISHED' && state !== 'CLOSE-WAIT' && state !== 'FIN-WAIT-2') return;
-    if (this.keepAliveProbes === 0 && now < this.lastReceiveTime + this.keepAliveIdle) {
-      this.timers.keepAlive.set(this.lastReceiveTime + this.keepAliveIdle);
-      return;
-    }
-    if (this.sender.busy) {
-      // Data is in flight or waiting: the retransmission and persist timers judge the peer.
-      this.keepAliveProbes = 0;
-      this.timers.keepAlive.set(now + this.keepAliveIdle);
-      return;
-    }
-    if (this.keepAliveProbes >= KEEPALIVE_PROBES) {
+    if (!this.keepAlive.onTimeout(now, this.currentState)) {
       this.sender.sendReset();
       this.deleteTcb('ETIMEDOUT');
-      return;
     }
-    this.keepAliveProbes++;
-    this.counters.add('keepalive_probes');
-    this.sender.sendKeepAliveProbe();
-    this.timers.keepAlive.set(now + Math.min(KEEPALIVE_INTERVAL_MS, this.keepAliveIdle));
   }
 
   /**
@@ -808,23 +760,13 @@ export class TcpConnection {
   private enterTimeWait(): void {
     this.setState('TIME-WAIT');
     this.timers.stopSendTimers();
-    this.timers.keepAlive.stop();
+    this.keepAlive.stop();
   }
 
   /** Hand TIME-WAIT to the TCP layer: the record it needs, then the TCB is gone like deleteTcb's. */
   private releaseToTimeWait(): void {
-    this.released = true;
-    this.timers.stopAll();
-    // As deleteTcb: the buffers leave the stack's budget (a send buffer kept for a busy stream
-    // stayed counted in it for good before) and storage that holds nothing goes back.
-    this.sender.buffer.detachFromBudget();
-    this.receiver.buffer.detachFromBudget();
-    this.env.release({
-      rcvNxt: this.receiver.receiveSeq(this.receiver.rcvNxt),
-      sndNxt: this.sender.sendSeq(this.sender.sndMax),
-      tsRecent: this.options.recentTimestamp,
-    });
-    this.events.onClosed?.(undefined);
+    const rcvNxt = this.receiver.receiveSeq(this.receiver.rcvNxt);
+    this.releaseTcb({ rcvNxt, sndNxt: this.sender.sendSeq(this.sender.sndMax), tsRecent: this.options.recentTimestamp }, undefined);
   }
 
   /** A closed connection must not sit in FIN-WAIT-2 forever waiting for a silent peer (Linux tcp_fin_timeout). */
@@ -841,53 +783,24 @@ export class TcpConnection {
     return s !== 'CLOSED' && s !== 'LISTEN' && s !== 'SYN-SENT' && s !== 'SYN-RECEIVED';
   }
 
-  /**
-   * An ICMP error about a segment this connection sent (RFC 1122 4.2.3.9, RFC 5927). The quoted
-   * sequence number must lie in [SND.UNA, SND.MAX], which makes forging one as hard as forging
-   * an in-window RST (RFC 5927 4.1). Hard errors (protocol or port unreachable) abort a
-   * connection that is still opening, as Linux does for connect(); everything else, and every
-   * error once synchronized, is soft (RFC 5461): remembered, and reported instead of ETIMEDOUT
-   * if the connection later times out.
-   */
+  /** An ICMP error about a segment this connection sent (RFC 1122 4.2.3.9), judged by icmp-feedback.ts. */
   handleIcmpError(quotedSeq: SeqNumber, error: NetErrorCode, hard: boolean): void {
     if (this.released || !this.opened) return;
-    const offset = this.sender.ackOffset(quotedSeq);
-    if (offset < this.sender.sndUna || offset > this.sender.sndMax) {
-      this.counters.drop('icmp_out_of_window');
-      return;
-    }
-    this.counters.add('icmp_errors');
     const opening = this.currentState === 'SYN-SENT' || this.currentState === 'SYN-RECEIVED';
-    if (hard && opening) {
-      this.deleteTcb(error);
-      return;
-    }
-    this.softError = error;
+    const verdict = icmpErrorVerdict(this.sender, quotedSeq, hard, opening, this.counters);
+    if (verdict === 'abort') this.deleteTcb(error);
+    else if (verdict === 'soft') this.softError = error;
   }
 
   /**
-   * ICMP fragmentation needed about a segment this connection sent (RFC 1191, RFC 1122 4.2.3.9):
-   * the path MTU to the peer is now `pathMtu`. It is information, never an error a timeout reports.
-   * RFC 5927 sections 4.1 and 5.2: accepted only if the quoted sequence number is in flight,
-   * [SND.UNA, SND.NXT), where the RFC's SND.NXT is our sndMax, the highest sequence sent (a timeout
-   * may have pulled sndNxt back); a blind attacker would have to guess it. RFC 1191 section 6.4:
-   * act only when it lowers the segment size in use: every oversized segment of a flight draws
-   * its own message, and resending the flight for each would multiply the copies.
+   * ICMP fragmentation needed about a segment this connection sent (RFC 1191), judged by
+   * icmp-feedback.ts. Returns whether the quoted segment was in flight.
    */
   handlePathMtuReduced(quotedSeq: SeqNumber, pathMtu: number): boolean {
     if (this.released || !this.opened) return false;
-    const offset = this.sender.ackOffset(quotedSeq);
-    if (offset < this.sender.sndUna || offset >= this.sender.sndMax) {
-      this.counters.drop('pmtu_not_in_flight');
-      return false;
-    }
-    if (!this.options.limitToPathMtu(pathMtu)) {
-      this.counters.add('pmtu_mss_unchanged');
-      return true;
-    }
-    this.counters.add('pmtu_mss_reduced');
-    this.sender.onPathMtuReduced(this.options.smss, this.env.now(), this.currentState);
-    return true;
+    const verdict = pathMtuVerdict(this.sender, quotedSeq, pathMtu, this.options, this.counters);
+    if (verdict === 'reduced') this.sender.onPathMtuReduced(this.options.smss, this.env.now(), this.currentState);
+    return verdict !== 'ignore';
   }
 
   /**
@@ -908,15 +821,24 @@ export class TcpConnection {
     this.currentState = state;
   }
 
-  /** RFC 9293 3.3.2: delete the TCB: cancel every timer, tell the socket and the stack once. */
+  /** RFC 9293 3.3.2: delete the TCB. */
   private deleteTcb(error: NetErrorCode | undefined): void {
     if (this.released) return;
-    this.released = true;
     this.currentState = 'CLOSED';
+    this.releaseTcb(undefined, error);
+  }
+
+  /**
+   * The TCB goes, once (deleted, or handed to TIME-WAIT): every timer is cancelled, the buffers
+   * leave the stack's budget (a send buffer kept for a busy stream stayed counted in it for good
+   * before) and storage that holds nothing goes back; the stack and the socket are told.
+   */
+  private releaseTcb(timeWait: TimeWaitState | undefined, error: NetErrorCode | undefined): void {
+    this.released = true;
     this.timers.stopAll();
     this.sender.buffer.detachFromBudget();
     this.receiver.buffer.detachFromBudget();
-    this.env.release();
+    this.env.release(timeWait);
     this.events.onClosed?.(error);
   }
 }

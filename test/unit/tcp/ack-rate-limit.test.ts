@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ChallengeAckBudget, INVALID_SEGMENT_ANSWER_INTERVAL_MS, InvalidSegmentAnswers } from '../../../src/tcp/ack-rate-limit.js';
-import { TCP_ACK, TCP_RST, TCP_SYN } from '../../../src/wire/tcp.js';
+import { Counters } from '../../../src/counters.js';
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../../../src/wire/tcp.js';
 import { TcpHarness, patternBytes } from '../../support/tcp-harness.js';
 
 describe('InvalidSegmentAnswers', () => {
@@ -17,6 +18,35 @@ describe('InvalidSegmentAnswers', () => {
     expect(allowedAt).toEqual([0, 500, 1000, 1500]);
     expect(limiter.allow(1999)).toBe(false);
     expect(limiter.allow(2000)).toBe(true);
+  });
+
+  it('answers a dropped segment with data or FIN always, any other (a SYN with data too) once per 500 ms, counting refusals', () => {
+    const limiter = new InvalidSegmentAnswers();
+    const counters = new Counters('tcp');
+    const h = new TcpHarness();
+    const bare = h.seg({ seq: 0, ack: 0 });
+    const data = h.seg({ seq: 0, ack: 0, payload: patternBytes(10) });
+    const fin = h.seg({ seq: 0, ack: 0, flags: TCP_ACK | TCP_FIN });
+    const synWithData = h.seg({ seq: 0, ack: 0, flags: TCP_SYN, payload: patternBytes(10) });
+    expect(limiter.allowAnswer(bare, 0, counters)).toBe(true);
+    expect([bare, synWithData].map((s) => limiter.allowAnswer(s, 100, counters))).toEqual([false, false]);
+    expect([data, fin].map((s) => limiter.allowAnswer(s, 200, counters))).toEqual([true, true]);
+    expect(counters.get('ack_ratelimited')).toBe(2);
+    expect(limiter.allowAnswer(synWithData, 500, counters)).toBe(true);
+  });
+
+  it('allows a challenge ACK within its own limit and then the stack-wide budget, counting each outcome', () => {
+    const limiter = new InvalidSegmentAnswers();
+    const counters = new Counters('tcp');
+    const budget = new ChallengeAckBudget(() => 0, 2);
+    expect(limiter.allowChallenge(0, budget, counters)).toBe(true);
+    expect(limiter.allowChallenge(100, budget, counters)).toBe(false);
+    expect(counters.get('ack_ratelimited')).toBe(1);
+    // The budget of this second (1) is spent: the next one, allowed per connection, is suppressed.
+    expect(limiter.allowChallenge(600, budget, counters)).toBe(false);
+    expect(counters.get('challenge_acks_suppressed')).toBe(1);
+    expect(limiter.allowChallenge(1100, budget, counters)).toBe(true);
+    expect(counters.get('challenge_acks')).toBe(2);
   });
 });
 
