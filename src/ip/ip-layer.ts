@@ -269,7 +269,10 @@ export class IPv4Layer implements IpLayer {
       // Forwarding: a transport in transparent mode takes every unicast destination from the
       // link (RFC 1122 3.2.1.3 still rules out the others, loopback included).
       if (origin !== 'link' || !this.transparentProtocols.has(header.protocol) || martianClass(header.destination) !== undefined) {
-        ip.drop('not_for_us');
+        // While forwarding, ICMP for other hosts (a ping through the stack) has no relay: Node
+        // cannot send ICMP echo, so it is counted apart from other strays.
+        const forwarding = origin === 'link' && this.transparentProtocols.size > 0 && header.protocol === PROTOCOL_ICMP;
+        ip.drop(forwarding ? 'icmp_not_forwarded' : 'not_for_us');
         return;
       }
       ip.add('transparent_delivered');

@@ -8,7 +8,8 @@ import { dial, listen, listenPacket } from '../../../src/api/net.js';
 import { FakeClock } from '../../../src/clock.js';
 import { Stack } from '../../../src/stack.js';
 import { parseIPv4Address } from '../../../src/wire/address.js';
-import { IPV4_MIN_HEADER, parseIPv4Packet, PROTOCOL_TCP, writeIPv4Header } from '../../../src/wire/ipv4.js';
+import { encodeEchoRequest } from '../../../src/wire/icmpv4.js';
+import { IPV4_MIN_HEADER, parseIPv4Packet, PROTOCOL_ICMP, PROTOCOL_TCP, writeIPv4Header } from '../../../src/wire/ipv4.js';
 import { encodeTcpSegment, parseTcpSegment, TCP_ACK, TCP_SYN } from '../../../src/wire/tcp.js';
 import { ReplayLink } from '../../replay/replay-link.js';
 import { expectCode, readAll, stackPair } from '../../support/stack-pair.js';
@@ -120,6 +121,29 @@ describe('a transparent TCP listener', () => {
     link.inject([synPacket('192.0.2.5', 80, 40002), synPacket('224.0.0.5', 80, 40003)]);
     expect(link.drain()).toEqual([]);
     expect(stack.counters('ip').get('drop.not_for_us')).toBe(3);
+  });
+
+  it('counts a ping to another host while forwarding apart from other strays', async () => {
+    const link = new ReplayLink(1500);
+    const stack = new Stack({ link, address: '10.0.0.2', clock: new FakeClock(0), manualTimers: true });
+    stacks.push(stack);
+    const echo = encodeEchoRequest(1, 1, new Uint8Array(8));
+    const ping = new Uint8Array(IPV4_MIN_HEADER + echo.length);
+    writeIPv4Header(ping, 0, {
+      source: CLIENT,
+      destination: parseIPv4Address('192.0.2.5')!,
+      protocol: PROTOCOL_ICMP,
+      payloadLength: echo.length,
+      identification: 2,
+    });
+    ping.set(echo, IPV4_MIN_HEADER);
+    link.inject([ping]);
+    const listener = await listen('tcp', ':0', { stack, transparent: true });
+    link.inject([ping]);
+    expect(link.drain()).toEqual([]);
+    expect(stack.counters('ip').get('drop.not_for_us')).toBe(1);
+    expect(stack.counters('ip').get('drop.icmp_not_forwarded')).toBe(1);
+    listener.close();
   });
 
   it('is one per stack, and listens on every port or none', async () => {
