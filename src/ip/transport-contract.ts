@@ -77,6 +77,12 @@ export interface IpLayer {
     segmentSize?: number,
   ): void;
   /**
+   * Memory for one packet of `length` bytes (headroom included) to `destination`, contents
+   * unspecified: fill it and pass it to sendTransport before anything else is sent, since it may
+   * be the same memory every time (see IPv4Layer.packetBuffer).
+   */
+  packetBuffer(destination: IPv4Address, length: number): Uint8Array;
+  /**
    * Whether TCP may send super-segments to `destination` (sendTransport with a segment size): the
    * link segments them (TSO), and the destination is not one of our own addresses, whose local
    * delivery checks every checksum.

@@ -4,7 +4,8 @@
  *
  * Ownership: a received packet is only valid until the handler returns (a link may hand out
  * views into a reused ring buffer), so whoever keeps bytes copies them. A packet given to
- * `send` belongs to the link from then on; the caller must not modify it afterwards.
+ * `send` belongs to the link from then on; the caller must not modify it afterwards, unless the
+ * link declares `copiesOnSend`.
  *
  * Offloads (a TUN device with virtio-net headers, src/wire/virtio-net.ts) are optional on both
  * sides: a link that has none leaves `tcpSegmentation` out and never passes receive flags.
@@ -27,6 +28,12 @@ export interface Link {
   readonly queuedBytes?: number;
   /** The most bytes the link's queue holds (see `queuedBytes`). */
   readonly queueCapacity?: number;
+  /**
+   * Whether `send` is done with the packet when it returns (it copied the bytes, as a TUN device's
+   * TX ring does), so the caller may build its next packet in the same memory. Absent or false:
+   * the packet belongs to the link.
+   */
+  readonly copiesOnSend?: boolean;
   /**
    * Install the receiver. Packets arrive in batches; one call per batch. `flags`, when given,
    * holds RECEIVED_* bits per packet (same index); without it every packet has none.

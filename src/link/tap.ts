@@ -27,6 +27,9 @@ export function tapLink(link: Link, observe: (direction: TapDirection, packet: U
     get queueCapacity() {
       return link.queueCapacity;
     },
+    get copiesOnSend() {
+      return link.copiesOnSend;
+    },
     setReceiver(receiver) {
       link.setReceiver((packets, flags) => {
         for (const packet of packets) observe('in', packet);

@@ -16,13 +16,15 @@ import { IPV4_MAX_DATAGRAM, IPV4_MIN_HEADER, PROTOCOL_TCP } from '../wire/ipv4.j
 import { errorDetail } from '../log.js';
 import { PortTable } from '../ports.js';
 import {
-  encodeTcpSegment,
   parseTcpSegment,
   segmentLength,
   TCP_ACK,
   TCP_MAX_HEADER,
   TCP_RST,
   TCP_SYN,
+  tcpSegmentLength,
+  writeTcpSegment,
+  type ChecksumFill,
   type TcpSegment,
 } from '../wire/tcp.js';
 import { ChallengeAckBudget } from './ack-rate-limit.js';
@@ -393,14 +395,14 @@ export class TcpLayer implements TransportProtocol {
    */
   transmit(tuple: TcpFourTuple, segment: TcpSegment, pathMtu = Number.POSITIVE_INFINITY, segmentSize?: number): void {
     if (segmentSize !== undefined && segment.payload.length > segmentSize) {
-      const superSegment = encodeTcpSegment(segment, tuple.localAddress, tuple.remoteAddress, IPV4_MIN_HEADER, 'partial');
+      const superSegment = this.encode(tuple, segment, 'partial');
       // Counted as the segments the link makes of it, as Linux counts a GSO packet (tcp_skb_pcount).
       this.counters.add('segments_sent', Math.ceil(segment.payload.length / segmentSize));
       this.counters.add('super_segments_sent');
       this.ip.sendTransport(PROTOCOL_TCP, tuple.localAddress, tuple.remoteAddress, superSegment, true, segmentSize);
       return;
     }
-    const packet = encodeTcpSegment(segment, tuple.localAddress, tuple.remoteAddress, IPV4_MIN_HEADER);
+    const packet = this.encode(tuple, segment, 'full');
     this.counters.add('segments_sent');
     if (segment.flags & TCP_RST) this.counters.add('resets_sent');
     // Segments are sized to the path MTU (RFC 1191), so they are sent with DF like Linux does, and
@@ -409,6 +411,14 @@ export class TcpLayer implements TransportProtocol {
     // on the way) to fragment.
     const dontFragment = pathMtu >= TCP_MIN_PATH_MTU || packet.length <= pathMtu;
     this.ip.sendTransport(PROTOCOL_TCP, tuple.localAddress, tuple.remoteAddress, packet, dontFragment);
+  }
+
+  /** The segment as an IPv4 packet with the header left for the IP layer, in IpLayer.packetBuffer memory. */
+  private encode(tuple: TcpFourTuple, segment: TcpSegment, checksum: ChecksumFill): Uint8Array {
+    const length = IPV4_MIN_HEADER + tcpSegmentLength(segment.options, segment.payload.length);
+    const packet = this.ip.packetBuffer(tuple.remoteAddress, length);
+    writeTcpSegment(packet, IPV4_MIN_HEADER, segment, tuple.localAddress, tuple.remoteAddress, checksum);
+    return packet;
   }
 
   /** Called by a connection's environment: send its ACK in endOfBatch. */

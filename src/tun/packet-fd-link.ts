@@ -114,6 +114,8 @@ function commitPages(buffer: SharedArrayBuffer): void {
 
 export class PacketFdLink implements Link {
   readonly mtu: number;
+  /** send() copies each packet into the TX ring before it returns. */
+  readonly copiesOnSend = true;
   /** Bytes of virtio-net header in front of every record's packet; 0 without. */
   private readonly headerBytes: 0 | VirtioNetHeaderBytes;
   /** RECEIVED_* flags of the batch being built, one per packet. */

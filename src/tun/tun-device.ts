@@ -282,6 +282,10 @@ class Tun implements TunDevice {
     return this.link.queueCapacity;
   }
 
+  get copiesOnSend(): boolean {
+    return this.link.copiesOnSend;
+  }
+
   setReceiver(receiver: LinkReceiver): void {
     this.link.setReceiver(receiver);
   }

@@ -168,8 +168,8 @@ class RecordingTransport implements TransportProtocol {
   }
 }
 
-function layerSetup(options: { icmpErrorRate?: number; reassemblyTimeoutMs?: number } = {}) {
-  const link = new ReplayLink(1500);
+function layerSetup(options: { icmpErrorRate?: number; reassemblyTimeoutMs?: number; copiesOnSend?: boolean } = {}) {
+  const link = options.copiesOnSend ? new CopyingReplayLink(1500) : new ReplayLink(1500);
   const time = new ManualTime();
   const counterSet = new CounterSet();
   const looped: Uint8Array[][] = [];
@@ -190,6 +190,15 @@ function layerSetup(options: { icmpErrorRate?: number; reassemblyTimeoutMs?: num
   const udp = new RecordingTransport();
   ip.register(PROTOCOL_UDP, udp);
   return { link, time, ip, ipCounters: counterSet.layer('ip'), icmpCounters: counterSet.layer('icmp'), looped, udp };
+}
+
+/** A ReplayLink that keeps a copy of each packet sent, as Link.copiesOnSend promises. */
+class CopyingReplayLink extends ReplayLink {
+  readonly copiesOnSend = true;
+
+  override send(packet: Uint8Array): void {
+    super.send(packet.slice());
+  }
 }
 
 /** The ICMP message in a packet the layer sent. */
@@ -369,6 +378,17 @@ describe('IPv4Layer output', () => {
     expect(() => ip.sendTransport(PROTOCOL_UDP, STACK, HOST, withHeadroom(4000), true)).not.toThrow();
     expect(ipCounters.get('drop.too_big_df')).toBe(1);
     expect(link.drain()).toEqual([]);
+  });
+
+  it('hands out reused packet memory only for a link that copies on send, and never for our own address', () => {
+    const { ip } = layerSetup();
+    expect(ip.packetBuffer(HOST, 60).buffer).not.toBe(ip.packetBuffer(HOST, 60).buffer);
+    const copying = layerSetup({ copiesOnSend: true });
+    const first = copying.ip.packetBuffer(HOST, 1500);
+    expect(first.length).toBe(1500);
+    expect(copying.ip.packetBuffer(HOST, 40).buffer).toBe(first.buffer);
+    // A packet to ourselves waits in the loopback queue: memory of its own.
+    expect(copying.ip.packetBuffer(STACK, 40).buffer).not.toBe(first.buffer);
   });
 
   it('sends nothing once closed', () => {

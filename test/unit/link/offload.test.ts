@@ -96,6 +96,40 @@ describe('TCP segmentation offload on a link', () => {
     await Promise.all([a.close(100), b.close(100)]);
   });
 
+  it('builds every packet in one reused memory for a link that copies on send, and only then', async () => {
+    // Link.copiesOnSend: the link copies the packet before send returns (the TUN rings), so the
+    // IP layer may hand TCP the same memory for every packet; this link copies and then checks.
+    const memories = (copiesOnSend: boolean) => {
+      const seen = new Set<ArrayBufferLike>();
+      let packets = 0;
+      const wrap = (link: Link): Link => ({
+        mtu: link.mtu,
+        tcpSegmentation: link.tcpSegmentation,
+        copiesOnSend,
+        setReceiver: (receiver) => link.setReceiver(receiver),
+        send(packet, segmentSize) {
+          seen.add(packet.buffer);
+          packets++;
+          link.send(copiesOnSend ? copyBytes(packet) : packet, segmentSize);
+        },
+        close: () => link.close(),
+      });
+      return { seen, count: () => packets, wrap };
+    };
+    for (const copiesOnSend of [true, false]) {
+      const sends = memories(copiesOnSend);
+      const { a, b } = stackPair({ tcpSegmentation: true, wrap: sends.wrap });
+      const upload = pattern(2 * 1024 * 1024, 3);
+      const download = pattern(512 * 1024, 5);
+      const { received, answered } = await exchange(a, b, upload, download);
+      expect(received.equals(upload)).toBe(true);
+      expect(answered.equals(download)).toBe(true);
+      expect(sends.count()).toBeGreaterThan(20);
+      expect(sends.seen.size).toBe(copiesOnSend ? 1 : sends.count());
+      await Promise.all([a.close(100), b.close(100)]);
+    }
+  });
+
   it('recovers from lost super-segments: each is many segments lost at once, resent segment by segment', async () => {
     const random = mulberry32(5);
     let dropped = 0;
