@@ -323,10 +323,10 @@ export class IPv4Layer implements IpLayer {
    * is for the link, a view of one buffer reused for every packet: a download then allocates no
    * 64 KiB ArrayBuffer per super-segment, which young-generation scavenges did not free fast
    * enough (tens of MiB of external memory at 600 MB/s, RSS that malloc then kept). A packet to
-   * our own address waits in the loopback queue, so it gets memory of its own.
+   * a local address (ours, 127.0.0.1) waits in the loopback queue, so it gets memory of its own.
    */
   packetBuffer(destination: IPv4Address, length: number): Uint8Array {
-    if (this.link.copiesOnSend !== true || destination === this.address || length > IPV4_MAX_DATAGRAM) return new Uint8Array(length);
+    if (this.link.copiesOnSend !== true || this.isLocalAddress(destination) || length > IPV4_MAX_DATAGRAM) return new Uint8Array(length);
     this.sendScratch ??= new Uint8Array(IPV4_MAX_DATAGRAM);
     return this.sendScratch.subarray(0, length);
   }

@@ -10,7 +10,7 @@ import { CounterSet } from '../../../src/counters.js';
 import { IPv4Layer } from '../../../src/ip/ip-layer.js';
 import type { ReceivedPacket, TransportProtocol } from '../../../src/ip/transport-contract.js';
 import { silentLogger } from '../../../src/log.js';
-import { parseIPv4Address } from '../../../src/wire/address.js';
+import { LOOPBACK_ADDRESS, parseIPv4Address } from '../../../src/wire/address.js';
 import {
   encodeEchoRequest,
   encodeIcmpError,
@@ -387,8 +387,9 @@ describe('IPv4Layer output', () => {
     const first = copying.ip.packetBuffer(HOST, 1500);
     expect(first.length).toBe(1500);
     expect(copying.ip.packetBuffer(HOST, 40).buffer).toBe(first.buffer);
-    // A packet to ourselves waits in the loopback queue: memory of its own.
+    // A packet to ourselves or to 127.0.0.1 waits in the loopback queue: memory of its own.
     expect(copying.ip.packetBuffer(STACK, 40).buffer).not.toBe(first.buffer);
+    expect(copying.ip.packetBuffer(LOOPBACK_ADDRESS, 40).buffer).not.toBe(first.buffer);
   });
 
   it('sends nothing once closed', () => {
