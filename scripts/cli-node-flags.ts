@@ -12,6 +12,9 @@
  * benchmark's 5000 idle connections closed, the heap stayed sized for them and the next phase
  * filled it with garbage before any full collection. `npm run bench` (medians, stack peak RSS):
  * 2 MiB semi-space 141 MB (3 runs), both flags 135 (6 runs); 2 MiB + 10% 139, 1 MiB alone 206
- * (it promotes garbage the default growth lets pile up). Download and upload rates did not drop.
+ * (it promotes garbage the default growth lets pile up). Downloads are no slower; upload medians
+ * came out 5-13% lower in three alternated sets of 3-5 runs, within the run-to-run spread of this
+ * 2-core machine but each time on the same side (the 1 MiB semi-space alone made no difference:
+ * the more frequent full collections are the likely cost).
  */
 export const CLI_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--heap-growing-percent=10'];
