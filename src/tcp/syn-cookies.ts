@@ -126,3 +126,40 @@ export function cookieSynOptions(mss: number, ackTimestamp: { value: number; ech
   options.timestamp = { value: ackTimestamp.value, echo: 0 };
   return options;
 }
+
+/** Cookies one source address may draw per second while a listener is flooded. */
+export const COOKIES_PER_SOURCE_PER_SECOND = 2000;
+/** Sources tracked per second at most: a flood from many addresses is not slowed by this. */
+const COOKIE_SOURCES_TRACKED = 4096;
+
+/**
+ * A per-source budget for SYN cookies. A SYN flood from one address (hping3 --flood, a LAND-like
+ * tool) outruns the stack, so the device's queue overflows and drops real clients' SYNs with the
+ * flood's: answering each flood SYN with a cookie costs a MAC and a SYN-ACK. Past its budget a
+ * source's SYNs are dropped before any of that, so the flood costs little more than its parsing
+ * and the queue keeps room for everyone else. (Linux has no such limit built in; it is what an
+ * `iptables hashlimit` rule in front of a listener does.) A fixed one-second window: counts per
+ * source, forgotten when the second turns.
+ */
+export class CookieSourceBudget {
+  private readonly counts = new Map<number, number>();
+  private windowStart = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly perSecond = COOKIES_PER_SOURCE_PER_SECOND) {}
+
+  /** Whether `source` may have another cookie at `now` (ms); counts it if so. */
+  take(source: number, now: number): boolean {
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now;
+      this.counts.clear();
+    }
+    const count = this.counts.get(source);
+    if (count === undefined) {
+      if (this.counts.size < COOKIE_SOURCES_TRACKED) this.counts.set(source, 1);
+      return true;
+    }
+    if (count >= this.perSecond) return false;
+    this.counts.set(source, count + 1);
+    return true;
+  }
+}

@@ -36,6 +36,7 @@ import {
   COOKIE_MAX_AGE_PERIODS,
   COOKIE_PERIOD_MS,
   COOKIE_SECRET_BYTES,
+  CookieSourceBudget,
   cookieSynOptions,
   cookieTimestamp,
   SynCookies,
@@ -201,6 +202,7 @@ export class TcpLayer implements TransportProtocol {
   private readonly timeWait: TimeWaitTable;
   private readonly isn: IsnGenerator;
   private readonly cookies: SynCookies;
+  private readonly cookieBudget = new CookieSourceBudget();
   readonly challengeAcks: ChallengeAckBudget;
   /**
    * The ISN of the connection a SYN opens on a four-tuple whose TIME-WAIT record it ended (RFC
@@ -606,6 +608,10 @@ export class TcpLayer implements TransportProtocol {
    */
   private sendCookie(listener: ListenerEntry, tuple: TcpFourTuple, syn: TcpSegment): void {
     const now = this.ip.clock.now();
+    if (!this.cookieBudget.take(tuple.remoteAddress, now)) {
+      this.counters.drop('syncookies_source_limited');
+      return;
+    }
     const negotiated = new NegotiatedOptions(this.config);
     // Without timestamps the cookie cannot carry window scale and SACK-permitted, so the SYN-ACK
     // must not agree to them either (Linux clears them the same way).

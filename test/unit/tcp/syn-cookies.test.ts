@@ -16,6 +16,8 @@ import {
   COOKIE_MAX_AGE_PERIODS,
   COOKIE_MSS_TABLE,
   COOKIE_PERIOD_MS,
+  COOKIES_PER_SOURCE_PER_SECOND,
+  CookieSourceBudget,
   cookieSynOptions,
   cookieTimestamp,
   SynCookies,
@@ -115,6 +117,17 @@ function segmentsOf(packets: readonly Uint8Array[]): TcpSegment[] {
   return out;
 }
 
+describe('CookieSourceBudget', () => {
+  it('gives each source its budget per second, then refuses it until the second turns', () => {
+    const budget = new CookieSourceBudget(3);
+    const taken = [0, 1, 2, 3, 4].map(() => budget.take(7, 1000));
+    expect(taken).toEqual([true, true, true, false, false]);
+    expect(budget.take(8, 1500)).toBe(true); // another source is not affected
+    expect(budget.take(7, 1999)).toBe(false);
+    expect(budget.take(7, 2000)).toBe(true);
+  });
+});
+
 describe('the listener with SYN cookies', () => {
   async function listenerStack(maxHalfOpen: number) {
     const link = new ReplayLink(1500);
@@ -125,6 +138,21 @@ describe('the listener with SYN cookies', () => {
 
   const syn = (port: number, seq: number, options: TcpSegment['options'] = { mss: 1460 }) =>
     tcpPacket(tcpSegment({ sourcePort: port, seq, ack: 0, flags: TCP_SYN, options }));
+
+  it('drops the SYNs of a flooding source beyond its cookie budget, and still answers another source', async () => {
+    const { link, tcp } = await listenerStack(1);
+    const flood = Array.from({ length: COOKIES_PER_SOURCE_PER_SECOND + 100 }, (_, i) => syn(10000 + (i % 50000), i * 7));
+    link.inject(flood);
+    // The first SYN took the half-open slot; the next ones draw cookies up to the budget.
+    expect(tcp.get('syncookies_sent')).toBe(COOKIES_PER_SOURCE_PER_SECOND);
+    expect(tcp.get('drop.syncookies_source_limited')).toBe(99);
+    link.drain();
+    link.inject([
+      tcpPacket(tcpSegment({ sourcePort: 40000, seq: 1, ack: 0, flags: TCP_SYN, options: { mss: 1460 } }), { source: 0x0a000063 }),
+    ]);
+    const [answer] = segmentsOf(link.drain());
+    expect(answer?.flags).toBe(TCP_SYN | TCP_ACK);
+  });
 
   it('answers a SYN beyond the half-open bound with a stateless cookie SYN-ACK, and a valid cookie ACK becomes an accepted connection', async () => {
     const { link, stack, listener, time, tcp } = await listenerStack(1);
