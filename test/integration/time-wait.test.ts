@@ -51,14 +51,11 @@ describe.skipIf(!isRoot)('TIME-WAIT on a TUN device', () => {
     expect(entered).toBeLessThanOrEqual(REQUESTS + 1);
     expect(after.counters.tcp?.time_wait_overflow ?? 0).toBe(0);
     expect(after.tcp.connections).toBeLessThanOrEqual(1);
-    // Measured on 2 shared cores with the CLI's 2 MiB semi-space (CLI_NODE_FLAGS): +9.8 to +10.3
-    // MiB since timer entries stopped dragging connections into the old generation (+12 to +13.4
-    // before; whole connections held in TIME-WAIT added +137 MiB). Issue 9 asks under 16. With
-    // plain 4 MiB rings committed at open: +12.6 to +15.1. Since issue 13's socket API (Go's
-    // defaults, the net.Socket-like TcpDuplex) the same runs measure +10.5 to +15.0 MiB (A/B on
-    // this machine: base +10.3 to +11.5), about 1 KiB more per connection, not yet explained (not
-    // the JS heap: two stacks in memory running the demo services promote less per request than
-    // before); the bound is issue 9's until that is found.
+    // Measured on 2 shared cores: +10 to +15 MiB with the CLI's former 2 MiB semi-space, when
+    // each TIME-WAIT record (built by spreading the connection's state) had its own V8 hidden
+    // class; +1.4 to +2.2 MiB (three runs, 2026-12-02) with records of one shape and the CLI's
+    // 1 MiB semi-space and 10% heap growth (CLI_NODE_FLAGS). Whole connections held in TIME-WAIT
+    // added +137 MiB. The bound is issue 9's.
     expect(grewMiB).toBeLessThan(16);
   }, 180_000);
 });
