@@ -10,9 +10,9 @@ import { dial, listen, listenPacket } from '../../../src/api/net.js';
 import { FakeClock } from '../../../src/clock.js';
 import { Stack } from '../../../src/stack.js';
 import { parseIPv4Address } from '../../../src/wire/address.js';
-import { IPV4_MIN_HEADER, PROTOCOL_TCP, writeIPv4Header } from '../../../src/wire/ipv4.js';
-import { encodeTcpSegment, TCP_SYN } from '../../../src/wire/tcp.js';
+import { TCP_SYN } from '../../../src/wire/tcp.js';
 import { ReplayLink } from '../../replay/replay-link.js';
+import { tcpPacket, tcpSegment } from '../../support/packets.js';
 import { expectCode, readAll, stackPair } from '../../support/stack-pair.js';
 
 const LOOPBACK = parseIPv4Address('127.0.0.1')!;
@@ -70,30 +70,10 @@ describe('TCP over the loopback address', () => {
   it('drops a segment for 127.0.0.1 that comes from the link, and answers nothing', () => {
     const { link, stack } = stackOnReplayLink();
     stack.tcp.listen(80, { acceptQueueRoom: 8, maxHalfOpen: 8, enqueue: () => undefined });
-    const syn = encodeTcpSegment(
-      {
-        sourcePort: 40000,
-        destinationPort: 80,
-        seq: 1,
-        ack: 0,
-        flags: TCP_SYN,
-        window: 65535,
-        urgentPointer: 0,
-        options: {},
-        payload: new Uint8Array(0),
-      },
-      HOST,
-      LOOPBACK,
-    );
-    const packet = new Uint8Array(IPV4_MIN_HEADER + syn.length);
-    writeIPv4Header(packet, 0, {
+    const packet = tcpPacket(tcpSegment({ sourcePort: 40000, destinationPort: 80, seq: 1, ack: 0, flags: TCP_SYN }), {
       source: HOST,
       destination: LOOPBACK,
-      protocol: PROTOCOL_TCP,
-      payloadLength: syn.length,
-      identification: 1,
     });
-    packet.set(syn, IPV4_MIN_HEADER);
     link.inject([packet]);
     expect(link.drain()).toEqual([]);
     expect(stack.counters('ip').get('drop.not_for_us')).toBe(1);

@@ -8,10 +8,10 @@ import { dial, listen, listenPacket } from '../../../src/api/net.js';
 import { FakeClock } from '../../../src/clock.js';
 import { Stack } from '../../../src/stack.js';
 import { parseIPv4Address } from '../../../src/wire/address.js';
-import { encodeEchoRequest } from '../../../src/wire/icmpv4.js';
-import { IPV4_MIN_HEADER, parseIPv4Packet, PROTOCOL_ICMP, PROTOCOL_TCP, writeIPv4Header } from '../../../src/wire/ipv4.js';
-import { encodeTcpSegment, parseTcpSegment, TCP_ACK, TCP_SYN } from '../../../src/wire/tcp.js';
+import { IPV4_MIN_HEADER, parseIPv4Packet, PROTOCOL_TCP } from '../../../src/wire/ipv4.js';
+import { parseTcpSegment, TCP_ACK, TCP_SYN } from '../../../src/wire/tcp.js';
 import { ReplayLink } from '../../replay/replay-link.js';
+import { echoRequestPacket, tcpPacket, tcpSegment } from '../../support/packets.js';
 import { expectCode, readAll, stackPair } from '../../support/stack-pair.js';
 
 const stacks: Stack[] = [];
@@ -29,26 +29,10 @@ const CLIENT = parseIPv4Address('10.0.0.1')!;
 
 /** An IPv4 packet carrying a SYN from CLIENT:`sourcePort` to `destination`:`port`. */
 function synPacket(destination: string, port: number, sourcePort: number): Uint8Array {
-  const to = parseIPv4Address(destination)!;
-  const segment = encodeTcpSegment(
-    {
-      sourcePort,
-      destinationPort: port,
-      seq: 1000,
-      ack: 0,
-      flags: TCP_SYN,
-      window: 65535,
-      urgentPointer: 0,
-      options: {},
-      payload: new Uint8Array(0),
-    },
-    CLIENT,
-    to,
-  );
-  const packet = new Uint8Array(IPV4_MIN_HEADER + segment.length);
-  writeIPv4Header(packet, 0, { source: CLIENT, destination: to, protocol: PROTOCOL_TCP, payloadLength: segment.length, identification: 1 });
-  packet.set(segment, IPV4_MIN_HEADER);
-  return packet;
+  return tcpPacket(tcpSegment({ sourcePort, destinationPort: port, seq: 1000, ack: 0, flags: TCP_SYN }), {
+    source: CLIENT,
+    destination: parseIPv4Address(destination)!,
+  });
 }
 
 describe('a transparent TCP listener', () => {
@@ -127,16 +111,7 @@ describe('a transparent TCP listener', () => {
     const link = new ReplayLink(1500);
     const stack = new Stack({ link, address: '10.0.0.2', clock: new FakeClock(0), manualTimers: true });
     stacks.push(stack);
-    const echo = encodeEchoRequest(1, 1, new Uint8Array(8));
-    const ping = new Uint8Array(IPV4_MIN_HEADER + echo.length);
-    writeIPv4Header(ping, 0, {
-      source: CLIENT,
-      destination: parseIPv4Address('192.0.2.5')!,
-      protocol: PROTOCOL_ICMP,
-      payloadLength: echo.length,
-      identification: 2,
-    });
-    ping.set(echo, IPV4_MIN_HEADER);
+    const ping = echoRequestPacket(1, 1, new Uint8Array(8), { source: CLIENT, destination: parseIPv4Address('192.0.2.5')! });
     link.inject([ping]);
     const listener = await listen('tcp', ':0', { stack, transparent: true });
     link.inject([ping]);
