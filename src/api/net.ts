@@ -28,16 +28,28 @@ function stackFrom(options: { stack?: Stack } | undefined): Stack {
 }
 
 /**
- * The local address a listener or packet socket binds to: undefined for the empty host or
- * 0.0.0.0 (every address of ours), else one of ours: the stack's address, or the loopback
- * address 127.0.0.1, which only the stack's own sockets can reach (as on Linux).
+ * Where a listener or packet socket listens, from its address text. Transparent: every address
+ * and port (forwarding), so only ':0' or '0.0.0.0:0' may be asked for. Otherwise the port, and
+ * the address bound: undefined for the empty host or 0.0.0.0 (every address of ours), else one
+ * of ours: the stack's address, or the loopback address 127.0.0.1, which only the stack's own
+ * sockets can reach (as on Linux).
  */
-function localBinding(stack: Stack, address: IPv4Address, text: string): IPv4Address | undefined {
-  if (address === 0) return undefined;
+function localBinding(
+  stack: Stack,
+  call: string,
+  text: string,
+  transparent: boolean | undefined,
+): { address: IPv4Address | undefined; port: number } | 'transparent' {
+  const { address, port } = parseHostPort(text);
+  if (transparent === true) {
+    if (address !== 0 || port !== 0) throw new NetError('EINVAL', `${call} ${text}: transparent means every address and port; use ":0"`);
+    return 'transparent';
+  }
+  if (address === 0) return { address: undefined, port };
   if (address !== stack.address && address !== LOOPBACK_ADDRESS) {
     throw new NetError('EADDRNOTAVAIL', `cannot bind ${text}: the stack's addresses are ${stack.addressText} and 127.0.0.1`);
   }
-  return address;
+  return { address, port };
 }
 
 /**
@@ -63,31 +75,15 @@ export interface StackOption {
 export async function listen(network: 'tcp' | 'tcp4', address: string, options?: ListenOptions & StackOption): Promise<TcpListener> {
   if (transportOf(network) !== 'tcp') throw new NetError('EINVAL', `listen supports "tcp"; use listenPacket for ${network}`);
   const stack = stackFrom(options);
-  const local = parseHostPort(address);
-  const backlog = Math.max(1, options?.backlog ?? 128);
-  if (options?.transparent === true) {
-    if (local.address !== 0 || local.port !== 0) {
-      throw new NetError('EINVAL', `listen ${address}: a transparent listener takes every address and port; listen on ":0"`);
-    }
-    return new TcpListener(stack, 'transparent', backlog, options.maxHalfOpen, options);
-  }
-  const bound = localBinding(stack, local.address, address);
-  return new TcpListener(stack, { address: bound, port: local.port }, backlog, options?.maxHalfOpen, options);
+  const local = localBinding(stack, 'listen', address, options?.transparent);
+  return new TcpListener(stack, local, Math.max(1, options?.backlog ?? 128), options?.maxHalfOpen, options);
 }
 
 /** listenPacket('udp', ':53'): an unconnected PacketConn. */
 export async function listenPacket(network: 'udp' | 'udp4', address: string, options?: UdpSocketOptions & StackOption): Promise<UdpSocket> {
   if (transportOf(network) !== 'udp') throw new NetError('EINVAL', `listenPacket supports "udp", not ${network}`);
   const stack = stackFrom(options);
-  const local = parseHostPort(address);
-  if (options?.transparent === true) {
-    if (local.address !== 0 || local.port !== 0) {
-      throw new NetError('EINVAL', `listenPacket ${address}: a transparent socket takes every address and port; listen on ":0"`);
-    }
-    return new UdpSocket(stack, 'transparent', undefined, options);
-  }
-  const bound = localBinding(stack, local.address, address);
-  return new UdpSocket(stack, { address: bound, port: local.port }, undefined, options);
+  return new UdpSocket(stack, localBinding(stack, 'listenPacket', address, options?.transparent), undefined, options);
 }
 
 /** Options of `dial()` (and of `connect()`). */
