@@ -40,6 +40,8 @@ export interface UdpForwarderOptions {
 interface UdpFlow {
   readonly client: NetAddr;
   readonly destination: NetAddr;
+  /** Where its socket sends (the destination, unless redirected for tests). */
+  readonly target: { address: string; port: number };
   readonly socket: DgramSocket;
   lastActive: number;
 }
@@ -92,10 +94,9 @@ export class UdpForwarder {
       const flow = this.flowFor(datagram.addr, datagram.to);
       if (flow === undefined) continue;
       flow.lastActive = Date.now();
-      const target = this.options.redirect?.(flow.destination) ?? flow.destination;
       this.counters.add('udp_datagrams_to_server');
       this.counters.add('bytes_to_server', datagram.n);
-      flow.socket.send(buffer.slice(0, datagram.n), target.port, target.address);
+      flow.socket.send(buffer.slice(0, datagram.n), flow.target.port, flow.target.address);
     }
   }
 
@@ -109,8 +110,8 @@ export class UdpForwarder {
       return undefined;
     }
     const socket = this.options.createSocket();
-    const flow: UdpFlow = { client, destination, socket, lastActive: Date.now() };
     const target = this.options.redirect?.(destination) ?? destination;
+    const flow: UdpFlow = { client, destination, target, socket, lastActive: Date.now() };
     socket.on('message', (message, remote) => {
       // Only the destination may answer through the flow (RFC 4787 REQ-8, address and port
       // dependent filtering): anything else reaching this socket is dropped.
