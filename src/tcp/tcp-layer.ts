@@ -68,12 +68,10 @@ interface ListenerEntry {
   halfOpen: Set<TcpConnection>;
   /** When this listener last answered a SYN with a cookie. */
   lastCookieSent: number;
-  /** False once it stopped listening: handshakes still in progress are reset when they complete. */
-  open: boolean;
 }
 
 function listenerEntry(endpoint: TcpListenerEndpoint): ListenerEntry {
-  return { kind: 'listener', endpoint, halfOpen: new Set(), lastCookieSent: Number.NEGATIVE_INFINITY, open: true };
+  return { kind: 'listener', endpoint, halfOpen: new Set(), lastCookieSent: Number.NEGATIVE_INFINITY };
 }
 
 /**
@@ -267,10 +265,10 @@ export class TcpLayer implements TransportProtocol {
 
   /**
    * A listener stops: its handshakes in progress are reset now (as Linux drops a closed
-   * listener's request queue), since no one would accept them.
+   * listener's request queue), since no one would accept them. So no handshake of a closed
+   * listener ever completes (a cookie's completes within the call that found the listener).
    */
   private closeListener(listener: ListenerEntry): void {
-    listener.open = false;
     for (const connection of [...listener.halfOpen]) connection.abort();
   }
 
@@ -535,8 +533,7 @@ export class TcpLayer implements TransportProtocol {
     const connection = this.createConnection(tuple, { kind: 'half-open', halfOpen });
     halfOpen.add(connection);
     connection.events = {
-      // A listener that went away takes the handshake to handOver, which resets it.
-      canEstablish: () => !listener.open || listener.endpoint.acceptQueueRoom > 0,
+      canEstablish: () => listener.endpoint.acceptQueueRoom > 0,
       onEstablished: () => {
         halfOpen.delete(connection);
         this.handOver(listener, connection);
@@ -558,13 +555,8 @@ export class TcpLayer implements TransportProtocol {
     connection.abortAfterFault();
   }
 
-  /** A passive open reached ESTABLISHED: queue it for accept(), if the listener is there and has room. */
+  /** A passive open reached ESTABLISHED: queue it for accept(), if the listener has room. */
   private handOver(listener: ListenerEntry, connection: TcpConnection): void {
-    if (!listener.open) {
-      // The listener went away during the handshake.
-      connection.abort();
-      return;
-    }
     if (listener.endpoint.acceptQueueRoom <= 0) {
       this.counters.drop('accept_queue_full');
       connection.abort();
