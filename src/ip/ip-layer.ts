@@ -268,14 +268,16 @@ export class IPv4Layer implements IpLayer {
     let originalPacket = packet;
     // The loopback address is only reachable from inside the stack: from the link, 127.0.0.1
     // is not ours (RFC 1122 3.2.1.3 (g): such a datagram must not appear on a network).
-    if (header.destination !== this.address && (header.destination !== LOOPBACK_ADDRESS || origin !== 'loopback')) {
+    const forUs = header.destination === this.address || (header.destination === LOOPBACK_ADDRESS && origin === 'loopback');
+    if (!forUs) {
       // Forwarding: a transport in transparent mode takes every unicast destination from the
       // link (RFC 1122 3.2.1.3 still rules out the others, loopback included).
-      if (origin !== 'link' || !this.transparentProtocols.has(header.protocol) || martianClass(header.destination) !== undefined) {
+      const fromLink = origin === 'link';
+      if (!fromLink || !this.transparentProtocols.has(header.protocol) || martianClass(header.destination) !== undefined) {
         // While forwarding, ICMP for other hosts (a ping through the stack) has no relay: Node
         // cannot send ICMP echo, so it is counted apart from other strays.
-        const forwarding = origin === 'link' && this.transparentProtocols.size > 0 && header.protocol === PROTOCOL_ICMP;
-        ip.drop(forwarding ? 'icmp_not_forwarded' : 'not_for_us');
+        const unforwardedPing = fromLink && this.transparentProtocols.size > 0 && header.protocol === PROTOCOL_ICMP;
+        ip.drop(unforwardedPing ? 'icmp_not_forwarded' : 'not_for_us');
         return;
       }
       ip.add('transparent_delivered');

@@ -63,7 +63,8 @@ export interface IpLayer {
   /**
    * Send a transport payload that starts at IPV4_MIN_HEADER in `packet` (the headroom the IPv4
    * header is written into), from `source`: localAddressFor(destination), or any unicast address
-   * for a transport in transparent mode (the checksum the transport computed covers it). A datagram over the MTU with `dontFragment`, or to a martian
+   * for a transport in transparent mode (the checksum the transport computed covers it). A
+   * datagram over the MTU with `dontFragment`, from a source not allowed, or to a martian
    * destination, is counted and dropped: sending never throws. `segmentSize` (only where
    * tcpSegmentationTo allows it) marks a TCP super-segment the link cuts into segments of that
    * many payload bytes, each within the MTU: it is not too big for DF.
