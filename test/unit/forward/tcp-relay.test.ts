@@ -7,7 +7,7 @@ import { createServer, connect as netConnect, type Server, type Socket } from 'n
 import { afterEach, describe, expect, it } from 'vitest';
 import { dial, listen } from '../../../src/api/net.js';
 import type { TcpConn } from '../../../src/api/tcp.js';
-import { relayTcp, type RelayResult } from '../../../src/forward/tcp-relay.js';
+import { relayTcp, type RelayOptions, type RelayResult } from '../../../src/forward/tcp-relay.js';
 import { expectCode, pattern, readAll, stackPair, waitFor } from '../../support/stack-pair.js';
 
 const cleanups: Array<() => void | Promise<void>> = [];
@@ -31,7 +31,7 @@ async function kernelServer(onConnection: (socket: Socket) => void): Promise<num
  */
 async function relayedClient(
   port: number,
-  chunkBytes?: number,
+  options: RelayOptions = {},
 ): Promise<{ client: TcpConn; relay: Promise<RelayResult>; upstream: Socket }> {
   const { a, b } = stackPair();
   cleanups.push(async () => {
@@ -48,7 +48,7 @@ async function relayedClient(
     upstream.once('connect', resolve);
     upstream.once('error', reject);
   });
-  const relay = relayTcp(accepted, upstream, { chunkBytes });
+  const relay = relayTcp(accepted, upstream, options);
   return { client, relay, upstream };
 }
 
@@ -139,7 +139,7 @@ describe('relayTcp', () => {
       socket.pause();
     });
     const chunkBytes = 16 * 1024;
-    const { client, relay, upstream } = await relayedClient(port, chunkBytes);
+    const { client, relay, upstream } = await relayedClient(port, { chunkBytes });
     let mostQueued = 0;
     const sample = setInterval(() => (mostQueued = Math.max(mostQueued, upstream.writableLength)), 1);
     cleanups.push(() => clearInterval(sample));
@@ -167,19 +167,9 @@ describe('relayTcp', () => {
   it('resets both ends when aborted', async () => {
     const port = await kernelServer((socket) => socket.on('error', () => undefined));
     const controller = new AbortController();
-    const { a, b } = stackPair();
-    cleanups.push(async () => {
-      await a.close(0);
-      await b.close(0);
-    });
-    const listener = await listen('tcp', ':80', { stack: b });
-    const accepting = listener.accept();
-    const client = await dial('tcp', '10.0.0.2:80', { stack: a });
-    const upstream = netConnect({ host: '127.0.0.1', port, allowHalfOpen: true });
-    const relay = relayTcp(await accepting, upstream, { signal: controller.signal });
+    const { client, relay } = await relayedClient(port, { signal: controller.signal });
     controller.abort();
     expect((await relay).end).toBe('aborted');
     await expectCode(readAll(client), 'ECONNRESET');
-    listener.close();
   });
 });
