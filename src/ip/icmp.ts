@@ -20,9 +20,9 @@ import {
   type IcmpErrorQuote,
 } from '../wire/icmpv4.js';
 import { IPV4_MIN_HEADER, PROTOCOL_ICMP } from '../wire/ipv4.js';
-import { shouldSendIcmpError, TokenBucket } from './icmp-errors.js';
+import { shouldSendIcmpError, socketErrorForIcmp, TokenBucket } from './icmp-errors.js';
 import type { PathMtuCache } from './path-mtu.js';
-import type { ReceivedPacket, TransportProtocol } from './transport-contract.js';
+import type { ReceivedIPv4Packet, TransportProtocol } from './transport-contract.js';
 
 /** What ICMP needs from the IPv4 layer it belongs to. */
 export interface IcmpHost {
@@ -59,7 +59,7 @@ export class Icmp {
   }
 
   /** An ICMP message addressed to us. */
-  receive(received: ReceivedPacket): void {
+  receive(received: ReceivedIPv4Packet): void {
     const icmp = this.counters;
     icmp.add('received');
     const parsed = parseIcmpMessage(received.payload);
@@ -91,7 +91,7 @@ export class Icmp {
         this.receiveFragmentationNeeded(message.restOfHeader & 0xffff, quote);
         return;
       }
-      this.ip.transportFor(quote.protocol)?.receiveIcmpError(message.type, message.code, quote);
+      this.ip.transportFor(quote.protocol)?.receiveIcmpError(socketErrorForIcmp(message.type, message.code, quote.protocol), quote);
       return;
     }
     icmp.add(`ignored_type_${message.type}`);
@@ -127,7 +127,7 @@ export class Icmp {
   }
 
   /** Send an ICMP error about `offending`, unless RFC 1122 3.2.2 forbids it or the rate limit is spent. */
-  sendError(type: number, code: number, offending: ReceivedPacket, restOfHeader = 0): void {
+  sendError(type: number, code: number, offending: ReceivedIPv4Packet, restOfHeader = 0): void {
     if (!shouldSendIcmpError(offending.header, offending.payload)) return;
     if (!this.errorBucket.take(this.clock.now())) {
       this.counters.add('errors_rate_limited');

@@ -21,12 +21,14 @@ import { errorDetail, type Logger } from '../log.js';
 import type { RandomSource } from '../random.js';
 import type { DeadlineQueue, TimerHandle } from '../timers.js';
 import { LOOPBACK_ADDRESS, martianClass, type IPv4Address } from '../wire/address.js';
+import type { IPAddress, IPv6Address } from '../wire/address6.js';
 import type { ChecksumCheck } from '../wire/checksum.js';
 import {
   FRAGMENT_REASSEMBLY_TIME_EXCEEDED,
   ICMP_DEST_UNREACHABLE,
   ICMP_ERROR_MAX_PACKET,
   ICMP_TIME_EXCEEDED,
+  PORT_UNREACHABLE,
   PROTOCOL_UNREACHABLE,
 } from '../wire/icmpv4.js';
 import {
@@ -44,7 +46,7 @@ import { fragmentPacket } from './fragment.js';
 import { Icmp } from './icmp.js';
 import { PathMtuCache } from './path-mtu.js';
 import { Reassembler } from './reassembly.js';
-import type { IpLayer, ReceivedPacket, TransportProtocol } from './transport-contract.js';
+import type { IpLayer, ReceivedIPv4Packet, ReceivedPacket, TransportProtocol } from './transport-contract.js';
 
 export interface IPv4LayerOptions {
   /** Our own address: what we accept, and the source of what we send. */
@@ -121,6 +123,8 @@ const TRANSMIT_QUEUE_LIMIT_BYTES = 1 << 20;
 
 export class IPv4Layer implements IpLayer {
   readonly address: IPv4Address;
+  /** IPv6 is not wired in yet (issue 11): no IPv6 address, and IPv6 destinations are dropped. */
+  readonly address6: IPv6Address | undefined = undefined;
   readonly mtu: number;
   readonly clock: Clock;
   readonly timers: DeadlineQueue;
@@ -196,11 +200,12 @@ export class IPv4Layer implements IpLayer {
     return this.transports[protocol];
   }
 
-  localAddressFor(remote: IPv4Address): IPv4Address {
-    return remote === LOOPBACK_ADDRESS ? LOOPBACK_ADDRESS : this.address;
+  localAddressFor<A extends IPAddress>(remote: A): A {
+    if (typeof remote !== 'number') return remote;
+    return (remote === LOOPBACK_ADDRESS ? LOOPBACK_ADDRESS : this.address) as A;
   }
 
-  isLocalAddress(address: IPv4Address): boolean {
+  isLocalAddress(address: IPAddress): boolean {
     return address === this.address || address === LOOPBACK_ADDRESS;
   }
 
@@ -209,7 +214,8 @@ export class IPv4Layer implements IpLayer {
     else this.transparentProtocols.delete(protocol);
   }
 
-  pathMtu(destination: IPv4Address): number {
+  pathMtu(destination: IPAddress): number {
+    if (typeof destination !== 'number') return this.mtu;
     // Asked for every datagram sent: skip the clock while no path is known to be smaller.
     if (this.pathMtus.size === 0) return this.mtu;
     return this.pathMtus.pathMtu(destination, this.clock.now());
@@ -299,7 +305,7 @@ export class IPv4Layer implements IpLayer {
       transportChecksum = 'verify';
     }
     ip.add('delivered');
-    const received: ReceivedPacket = { header, payload, packet: originalPacket, transportChecksum };
+    const received: ReceivedIPv4Packet = { family: 4, header, payload, packet: originalPacket, transportChecksum };
     if (header.protocol === PROTOCOL_ICMP) {
       this.icmp.receive(received);
       return;
@@ -327,25 +333,29 @@ export class IPv4Layer implements IpLayer {
    * enough (tens of MiB of external memory at 600 MB/s, RSS that malloc then kept). A packet to
    * a local address (ours, 127.0.0.1) waits in the loopback queue, so it gets memory of its own.
    */
-  packetBuffer(destination: IPv4Address, length: number): Uint8Array {
+  packetBuffer(destination: IPAddress, length: number): Uint8Array {
     if (this.link.copiesOnSend !== true || this.isLocalAddress(destination) || length > IPV4_MAX_DATAGRAM) return new Uint8Array(length);
     this.sendScratch ??= new Uint8Array(IPV4_MAX_DATAGRAM);
     return this.sendScratch.subarray(0, length);
   }
 
-  tcpSegmentationTo(destination: IPv4Address): boolean {
+  tcpSegmentationTo(destination: IPAddress): boolean {
     return this.link.tcpSegmentation === true && !this.isLocalAddress(destination);
   }
 
   sendTransport(
     protocol: number,
-    source: IPv4Address,
-    destination: IPv4Address,
+    source: IPAddress,
+    destination: IPAddress,
     packet: Uint8Array,
     dontFragment = false,
     segmentSize?: number,
   ): void {
     if (this.closed) return;
+    if (typeof source !== 'number' || typeof destination !== 'number') {
+      this.ipCounters.drop('no_ipv6');
+      return;
+    }
     if (source !== this.localAddressFor(destination) && !(this.transparentProtocols.has(protocol) && martianClass(source) === undefined)) {
       // Only a transparent transport speaks for addresses that are not ours, and never for one
       // that is not a single host.
@@ -456,8 +466,8 @@ export class IPv4Layer implements IpLayer {
     return false;
   }
 
-  sendIcmpError(type: number, code: number, offending: ReceivedPacket, restOfHeader = 0): void {
-    this.icmp.sendError(type, code, offending, restOfHeader);
+  sendPortUnreachable(offending: ReceivedPacket): void {
+    if (offending.family === 4) this.icmp.sendError(ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE, offending);
   }
 
   private armReassemblyTimer(): void {
@@ -476,6 +486,7 @@ export class IPv4Layer implements IpLayer {
         const parsed = parseIPv4Packet(expired.firstFragment);
         if (!parsed.ok) continue;
         this.icmp.sendError(ICMP_TIME_EXCEEDED, FRAGMENT_REASSEMBLY_TIME_EXCEEDED, {
+          family: 4,
           header: parsed.header,
           payload: parsed.payload,
           packet: expired.firstFragment,

@@ -10,13 +10,45 @@ import type { Logger } from '../log.js';
 import type { RandomSource } from '../random.js';
 import type { DeadlineQueue } from '../timers.js';
 import type { IPv4Address } from '../wire/address.js';
+import type { IPAddress, IPv6Address } from '../wire/address6.js';
 import type { ChecksumCheck } from '../wire/checksum.js';
-import type { IcmpErrorQuote } from '../wire/icmpv4.js';
 import type { IPv4Header } from '../wire/ipv4.js';
+import type { IPv6Header } from '../wire/ipv6.js';
+import type { IcmpSocketError } from './icmp-errors.js';
 
-/** A datagram delivered to a transport: validated, for us, reassembled if it was fragmented. */
-export interface ReceivedPacket {
+/**
+ * A datagram delivered to a transport: validated, for us, reassembled if it was fragmented. The
+ * header is the family's own (`family` tells which); transports read only its source and
+ * destination, whose type is the family (IPv4 numbers, IPv6 strings).
+ */
+export type ReceivedPacket = ReceivedIPv4Packet | ReceivedIPv6Packet;
+
+export interface ReceivedIPv4Packet extends ReceivedPacketBody {
+  family: 4;
   header: IPv4Header;
+}
+
+interface ReceivedIPv6Packet extends ReceivedPacketBody {
+  family: 6;
+  /** The fixed header; nextHeader is the one of the last header of the chain (the transport's). */
+  header: IPv6Header;
+}
+
+/**
+ * The packet an ICMP or ICMPv6 error quotes, read far enough for a transport to find its socket:
+ * the quoted datagram's addresses (ours first: the quote is of a datagram we sent), protocol and
+ * ports, and the transport bytes (TCP reads the sequence number there).
+ */
+export interface TransportQuote {
+  protocol: number;
+  source: IPAddress;
+  destination: IPAddress;
+  sourcePort: number;
+  destinationPort: number;
+  transport: Uint8Array;
+}
+
+interface ReceivedPacketBody {
   payload: Uint8Array;
   /** The original packet (first fragment for reassembled datagrams), for ICMP quoting. */
   packet: Uint8Array;
@@ -30,16 +62,18 @@ export interface ReceivedPacket {
 
 /** What transports need from below: the IP layer, and the stack's time, randomness and counters. */
 export interface IpLayer {
-  /** The stack's address on the link. */
+  /** The stack's IPv4 address on the link. */
   readonly address: IPv4Address;
+  /** The stack's IPv6 address on the link, when IPv6 is on. */
+  readonly address6: IPv6Address | undefined;
   /**
    * Our address for talking to `remote` (source address selection, RFC 1122 3.3.4.3): the
    * loopback address to the loopback address, our link address to everyone else (ourselves
    * included). It is also the only local address a segment from `remote` can be for.
    */
-  localAddressFor(remote: IPv4Address): IPv4Address;
+  localAddressFor<A extends IPAddress>(remote: A): A;
   /** Whether `address` is one of ours: the link address or the loopback address. */
-  isLocalAddress(address: IPv4Address): boolean;
+  isLocalAddress(address: IPAddress): boolean;
   /**
    * Transparent mode for one transport protocol (forwarding): while on, its datagrams from the
    * link are delivered whatever their unicast destination, and it may send from any unicast
@@ -53,7 +87,7 @@ export interface IpLayer {
    * needed lowered it within the last ten minutes. Datagrams without DF larger than it are
    * fragmented to it; DF datagrams are the transport's to size.
    */
-  pathMtu(destination: IPv4Address): number;
+  pathMtu(destination: IPAddress): number;
   /** The stack's deadlines. Scheduling one re-arms the stack's driver; nothing wakes it by hand. */
   readonly timers: DeadlineQueue;
   readonly clock: Clock;
@@ -61,8 +95,8 @@ export interface IpLayer {
   readonly logger: Logger;
   counters(layer: string): Counters;
   /**
-   * Send a transport payload that starts at IPV4_MIN_HEADER in `packet` (the headroom the IPv4
-   * header is written into), from `source`: localAddressFor(destination), or any unicast address
+   * Send a transport payload that starts at ipHeaderLength(destination) in `packet` (the headroom
+   * the IP header is written into; src/wire/ip.ts), from `source` (of the destination's family): localAddressFor(destination), or any unicast address
    * for a transport in transparent mode (the checksum the transport computed covers it). A
    * datagram over the MTU with `dontFragment`, from a source not allowed, or to a martian
    * destination, is counted and dropped: sending never throws. `segmentSize` (only where
@@ -71,8 +105,8 @@ export interface IpLayer {
    */
   sendTransport(
     protocol: number,
-    source: IPv4Address,
-    destination: IPv4Address,
+    source: IPAddress,
+    destination: IPAddress,
     packet: Uint8Array,
     dontFragment?: boolean,
     segmentSize?: number,
@@ -82,20 +116,24 @@ export interface IpLayer {
    * unspecified: fill it and pass it to sendTransport before anything else is sent, since it may
    * be the same memory every time (see IPv4Layer.packetBuffer).
    */
-  packetBuffer(destination: IPv4Address, length: number): Uint8Array;
+  packetBuffer(destination: IPAddress, length: number): Uint8Array;
   /**
    * Whether TCP may send super-segments to `destination` (sendTransport with a segment size): the
    * link segments them (TSO), and the destination is not one of our own addresses, whose local
    * delivery checks every checksum.
    */
-  tcpSegmentationTo(destination: IPv4Address): boolean;
+  tcpSegmentationTo(destination: IPAddress): boolean;
   /**
    * The link's transmit queue is more than half full (Link.queuedBytes): senders that can wait
    * (TCP new data, whose ACKs come back as the queue drains) hold back rather than overflow it.
    */
   transmitQueueFull(): boolean;
-  /** Send an ICMP error about a received packet (rate limited, RFC 1122 3.2.2 rules applied). */
-  sendIcmpError(type: number, code: number, offending: ReceivedPacket, restOfHeader?: number): void;
+  /**
+   * Answer a datagram for a port nobody listens on with the family's port unreachable (ICMP
+   * type 3 code 3, RFC 1122 4.1.3.1; ICMPv6 type 1 code 4, RFC 4443 3.1), rate limited and only
+   * where the family's rules allow an error (RFC 1122 3.2.2, RFC 4443 2.4 (e)).
+   */
+  sendPortUnreachable(offending: ReceivedPacket): void;
 }
 
 /** What the IP layer needs from a transport it demultiplexes to. */
@@ -108,18 +146,21 @@ export interface TransportProtocol {
    */
   endOfBatch?(): void;
   /**
-   * An ICMP destination unreachable or time exceeded about a datagram this transport sent; the
-   * quote is checked to come from our address and to carry this protocol. Never fragmentation
-   * needed: that goes to receivePathMtuReduced.
+   * An ICMP destination unreachable or time exceeded (or their ICMPv6 counterparts, parameter
+   * problem included) about a datagram this transport sent, as the socket error it means
+   * (socketErrorForIcmp, the one mapping); the quote is checked to come from our address and to
+   * carry this protocol. Never fragmentation needed or packet too big: those go to
+   * receivePathMtuReduced.
    */
-  receiveIcmpError(type: number, code: number, quote: IcmpErrorQuote): void;
+  receiveIcmpError(error: IcmpSocketError, quote: TransportQuote): void;
   /**
    * ICMP fragmentation needed and DF set (destination unreachable code 4, RFC 1191) about a DF
-   * datagram from our address: the path to the quote's destination takes at most `pathMtu` bytes
-   * (the IP layer checked the report: below its estimate or equal to it, at least 68). Information
+   * datagram from our address, or ICMPv6 packet too big (RFC 8201): the path to the quote's
+   * destination takes at most `pathMtu` bytes (the IP layer checked the report: below its estimate
+   * or equal to it, at least 68 for IPv4 and 1280 for IPv6). Information
    * for sizing, not an error (RFC 1122 4.2.3.9). Returns true when the quoted datagram is one the
    * transport has in flight (RFC 5927 4.1: TCP checks the sequence number); only then does the IP
    * layer lower its estimate for that destination.
    */
-  receivePathMtuReduced(quote: IcmpErrorQuote, pathMtu: number): boolean;
+  receivePathMtuReduced(quote: TransportQuote, pathMtu: number): boolean;
 }

@@ -7,13 +7,13 @@
 import type { Counters } from '../counters.js';
 import { NetError } from '../errors.js';
 import { readUint32 } from '../bytes.js';
-import { socketErrorForIcmp } from '../ip/icmp-errors.js';
-import type { IpLayer, ReceivedPacket, TransportProtocol } from '../ip/transport-contract.js';
+import type { IcmpSocketError } from '../ip/icmp-errors.js';
+import type { IpLayer, ReceivedPacket, TransportProtocol, TransportQuote } from '../ip/transport-contract.js';
 import type { DeadlineQueue, TimerHandle } from '../timers.js';
-import type { IcmpErrorQuote } from '../wire/icmpv4.js';
-import { formatIPv4, MAX_PORT, type IPv4Address } from '../wire/address.js';
+import { MAX_PORT, type IPv4Address } from '../wire/address.js';
 import { IPV4_MAX_DATAGRAM, IPV4_MIN_HEADER, PROTOCOL_TCP } from '../wire/ipv4.js';
 import { errorDetail } from '../log.js';
+import { formatIPAddress, ipHeaderLength } from '../wire/ip.js';
 import { PortTable } from '../ports.js';
 import {
   parseTcpSegment,
@@ -415,9 +415,10 @@ export class TcpLayer implements TransportProtocol {
 
   /** The segment as an IPv4 packet with the header left for the IP layer, in IpLayer.packetBuffer memory. */
   private encode(tuple: TcpFourTuple, segment: TcpSegment, checksum: ChecksumFill): Uint8Array {
-    const length = IPV4_MIN_HEADER + tcpSegmentLength(segment.options, segment.payload.length);
+    const headroom = ipHeaderLength(tuple.remoteAddress);
+    const length = headroom + tcpSegmentLength(segment.options, segment.payload.length);
     const packet = this.ip.packetBuffer(tuple.remoteAddress, length);
-    writeTcpSegment(packet, IPV4_MIN_HEADER, segment, tuple.localAddress, tuple.remoteAddress, checksum);
+    writeTcpSegment(packet, headroom, segment, tuple.localAddress, tuple.remoteAddress, checksum);
     return packet;
   }
 
@@ -446,6 +447,10 @@ export class TcpLayer implements TransportProtocol {
   }
 
   receive(received: ReceivedPacket): void {
+    if (received.family !== 4) {
+      this.counters.drop('no_ipv6');
+      return;
+    }
     const { header, payload } = received;
     const parsed = parseTcpSegment(payload, header.source, header.destination, received.transportChecksum);
     if (!parsed.ok) {
@@ -550,7 +555,7 @@ export class TcpLayer implements TransportProtocol {
   private abortAfterFault(connection: TcpConnection, error: unknown): void {
     const { remoteAddress, remotePort, localPort } = connection.tuple;
     this.ip.logger.error(
-      `tcp ${formatIPv4(remoteAddress)}:${remotePort} -> port ${localPort}: connection aborted after an exception: ${errorDetail(error)}`,
+      `tcp ${formatIPAddress(remoteAddress)}:${remotePort} -> port ${localPort}: connection aborted after an exception: ${errorDetail(error)}`,
     );
     connection.abortAfterFault();
   }
@@ -690,13 +695,15 @@ export class TcpLayer implements TransportProtocol {
     );
   }
 
-  receiveIcmpError(type: number, code: number, quote: IcmpErrorQuote): void {
-    const connection = this.connections.get(connectionKey(quote.source, quote.destination, quote.destinationPort, quote.sourcePort));
+  receiveIcmpError(error: IcmpSocketError, quote: TransportQuote): void {
+    const connection =
+      typeof quote.source === 'number' && typeof quote.destination === 'number'
+        ? this.connections.get(connectionKey(quote.source, quote.destination, quote.destinationPort, quote.sourcePort))
+        : undefined;
     if (connection === undefined || quote.transport.length < 8) {
       this.counters.drop('icmp_no_connection');
       return;
     }
-    const error = socketErrorForIcmp(type, code, PROTOCOL_TCP);
     connection.handleIcmpError(readUint32(quote.transport, 4), error.code, error.hard);
   }
 
@@ -704,8 +711,11 @@ export class TcpLayer implements TransportProtocol {
    * ICMP fragmentation needed about one of our segments (RFC 1191): the connection it quotes checks
    * the sequence number (RFC 5927 4.1) and resizes its segments. True when it was in flight.
    */
-  receivePathMtuReduced(quote: IcmpErrorQuote, pathMtu: number): boolean {
-    const connection = this.connections.get(connectionKey(quote.source, quote.destination, quote.destinationPort, quote.sourcePort));
+  receivePathMtuReduced(quote: TransportQuote, pathMtu: number): boolean {
+    const connection =
+      typeof quote.source === 'number' && typeof quote.destination === 'number'
+        ? this.connections.get(connectionKey(quote.source, quote.destination, quote.destinationPort, quote.sourcePort))
+        : undefined;
     if (connection === undefined || quote.transport.length < 8) {
       this.counters.drop('pmtu_no_connection');
       return false;

@@ -5,12 +5,12 @@
  */
 import type { Counters } from '../counters.js';
 import { NetError, type NetErrorCode } from '../errors.js';
-import { socketErrorForIcmp } from '../ip/icmp-errors.js';
-import type { IpLayer, ReceivedPacket, TransportProtocol } from '../ip/transport-contract.js';
+import type { IcmpSocketError } from '../ip/icmp-errors.js';
+import type { IpLayer, ReceivedPacket, TransportProtocol, TransportQuote } from '../ip/transport-contract.js';
 import type { IPv4Address } from '../wire/address.js';
-import { ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE } from '../wire/icmpv4.js';
-import { IPV4_MIN_HEADER, PROTOCOL_UDP } from '../wire/ipv4.js';
+import { PROTOCOL_UDP } from '../wire/ipv4.js';
 import { errorDetail } from '../log.js';
+import { ipHeaderLength } from '../wire/ip.js';
 import { PortTable } from '../ports.js';
 import { encodeUdpDatagram, parseUdpDatagram } from '../wire/udp.js';
 
@@ -68,6 +68,10 @@ export class UdpLayer implements TransportProtocol {
   }
 
   receive(received: ReceivedPacket): void {
+    if (received.family !== 4) {
+      this.counters.drop('no_ipv6');
+      return;
+    }
     const { header, payload } = received;
     const parsed = parseUdpDatagram(payload, header.source, header.destination, received.transportChecksum);
     if (!parsed.ok) {
@@ -79,7 +83,7 @@ export class UdpLayer implements TransportProtocol {
     const endpoint = this.ip.isLocalAddress(header.destination) ? this.ports.get(datagram.destinationPort) : this.transparent;
     if (endpoint === undefined || (endpoint.boundAddress !== undefined && endpoint.boundAddress !== header.destination)) {
       this.counters.drop('no_port');
-      this.ip.sendIcmpError(ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE, received);
+      this.ip.sendPortUnreachable(received);
       return;
     }
     const remote = endpoint.remote;
@@ -110,11 +114,11 @@ export class UdpLayer implements TransportProtocol {
     this.ports.release(port, endpoint);
   }
 
-  receiveIcmpError(type: number, code: number, quote: { sourcePort: number; destination: IPv4Address; destinationPort: number }): void {
+  receiveIcmpError(error: IcmpSocketError, quote: TransportQuote): void {
     const endpoint = this.ports.get(quote.sourcePort);
-    if (endpoint === undefined) return;
+    if (endpoint === undefined || typeof quote.destination !== 'number') return;
     // RFC 1122 4.1.3.3: pass ICMP errors up (port unreachable becomes ECONNREFUSED, as on Linux).
-    const errorCode = socketErrorForIcmp(type, code, PROTOCOL_UDP).code;
+    const errorCode = error.code;
     this.counters.add('icmp_errors');
     endpoint.deliverError(errorCode, quote.destination, quote.destinationPort);
   }
@@ -135,7 +139,7 @@ export class UdpLayer implements TransportProtocol {
    */
   send(sourcePort: number, destination: IPv4Address, destinationPort: number, payload: Uint8Array, source?: IPv4Address): void {
     source ??= this.ip.localAddressFor(destination);
-    const packet = encodeUdpDatagram(sourcePort, destinationPort, payload, source, destination, IPV4_MIN_HEADER);
+    const packet = encodeUdpDatagram(sourcePort, destinationPort, payload, source, destination, ipHeaderLength(destination));
     this.counters.add('sent');
     this.ip.sendTransport(PROTOCOL_UDP, source, destination, packet);
   }

@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../src/clock.js';
 import { CounterSet } from '../../../src/counters.js';
 import { IPv4Layer } from '../../../src/ip/ip-layer.js';
-import type { ReceivedPacket, TransportProtocol } from '../../../src/ip/transport-contract.js';
+import type { IcmpSocketError } from '../../../src/ip/icmp-errors.js';
+import type { ReceivedPacket, TransportProtocol, TransportQuote } from '../../../src/ip/transport-contract.js';
 import { silentLogger } from '../../../src/log.js';
 import { LOOPBACK_ADDRESS, parseIPv4Address } from '../../../src/wire/address.js';
 import {
@@ -146,7 +147,7 @@ describe('stack IPv4 input', () => {
 /** A transport that records what the IPv4 layer hands it. */
 class RecordingTransport implements TransportProtocol {
   readonly received: ReceivedPacket[] = [];
-  readonly errors: Array<{ type: number; code: number; quote: IcmpErrorQuote }> = [];
+  readonly errors: Array<{ error: IcmpSocketError; quote: TransportQuote }> = [];
   throwOnReceive = false;
 
   receive(received: ReceivedPacket): void {
@@ -154,8 +155,8 @@ class RecordingTransport implements TransportProtocol {
     this.received.push({ ...received, payload: received.payload.slice() });
   }
 
-  receiveIcmpError(type: number, code: number, quote: IcmpErrorQuote): void {
-    this.errors.push({ type, code, quote });
+  receiveIcmpError(error: IcmpSocketError, quote: TransportQuote): void {
+    this.errors.push({ error, quote });
   }
 
   readonly pathMtus: Array<{ quote: IcmpErrorQuote; pathMtu: number }> = [];
@@ -324,8 +325,7 @@ describe('IPv4Layer input', () => {
     link.inject([packet(PROTOCOL_ICMP, encodeIcmpError(ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE, sent!))]);
     expect(udp.errors).toHaveLength(1);
     expect(udp.errors[0]).toMatchObject({
-      type: ICMP_DEST_UNREACHABLE,
-      code: PORT_UNREACHABLE,
+      error: { code: 'ECONNREFUSED', hard: true },
       quote: { protocol: PROTOCOL_UDP, source: STACK, destination: HOST, sourcePort: 49152, destinationPort: 53 },
     });
     expect(icmpCounters.get('errors_received')).toBe(1);

@@ -1,0 +1,27 @@
+/**
+ * What the two address families share at the edges of the IP layer: telling an address's family
+ * (IPv4 a number, IPv6 an 8-unit string: address6.ts says why), the size of the header a
+ * transport leaves room for, and the text forms of either family. Protocol code never branches
+ * on a version field of its own: the type of the address is the family.
+ */
+import { formatIPv4 } from './address.js';
+import { formatIPv6, type IPAddress } from './address6.js';
+import { IPV4_MIN_HEADER } from './ipv4.js';
+import { IPV6_HEADER_LENGTH } from './ipv6.js';
+
+export type { IPAddress } from './address6.js';
+
+/**
+ * The headroom a transport leaves in front of its header for a datagram to `destination`: the IP
+ * header the IP layer writes there (IPv4 without options, 20 bytes; IPv6's fixed header, 40, RFC
+ * 8200 3; the stack sends no extension headers of its own except fragment headers, which the IP
+ * layer adds when it fragments, in memory of its own).
+ */
+export function ipHeaderLength(destination: IPAddress): number {
+  return typeof destination === 'number' ? IPV4_MIN_HEADER : IPV6_HEADER_LENGTH;
+}
+
+/** Dotted quad for IPv4, RFC 5952 text for IPv6 (no brackets: formatHostPort adds them). */
+export function formatIPAddress(address: IPAddress): string {
+  return typeof address === 'number' ? formatIPv4(address) : formatIPv6(address);
+}
