@@ -16,10 +16,12 @@
  * Either way the search then walks the range from there to the first suitable port.
  */
 import { createHmac } from 'node:crypto';
-import { writeUint16, writeUint32 } from './bytes.js';
+import { writeUint16 } from './bytes.js';
 import { NetError } from './errors.js';
 import type { RandomSource } from './random.js';
-import { MAX_PORT, type IPv4Address } from './wire/address.js';
+import { MAX_PORT } from './wire/address.js';
+import type { IPAddress } from './wire/address6.js';
+import { writeIPAddress } from './wire/ip.js';
 
 export const EPHEMERAL_FIRST = 49152;
 export const EPHEMERAL_LAST = MAX_PORT;
@@ -33,8 +35,8 @@ const PORT_SECRET_BYTES = 16;
 
 /** The far end of a connection being opened, which algorithm 4 hashes. */
 export interface PortDestination {
-  localAddress: IPv4Address;
-  remoteAddress: IPv4Address;
+  localAddress: IPAddress;
+  remoteAddress: IPAddress;
   remotePort: number;
 }
 
@@ -43,7 +45,7 @@ export class PortTable<T> {
   private readonly secret: Uint8Array;
   private readonly perturbation = new Uint32Array(PERTURBATION_TABLE_LENGTH);
   /** The destination serialised for hashing; reused. */
-  private readonly destinationBytes = new Uint8Array(10);
+  private readonly destinationBytes = new Uint8Array(34);
 
   /** @param random where the hash secret and the random starting points come from (the stack's RandomSource) */
   constructor(
@@ -105,10 +107,11 @@ export class PortTable<T> {
   /** F and G of RFC 6056 algorithm 4: two words of one keyed hash of the destination. */
   private hashDestination(destination: PortDestination): Buffer {
     const bytes = this.destinationBytes;
-    writeUint32(bytes, 0, destination.localAddress);
-    writeUint32(bytes, 4, destination.remoteAddress);
-    writeUint16(bytes, 8, destination.remotePort);
-    return createHmac('sha256', this.secret).update(bytes).digest();
+    const offset = writeIPAddress(bytes, writeIPAddress(bytes, 0, destination.localAddress), destination.remoteAddress);
+    writeUint16(bytes, offset, destination.remotePort);
+    return createHmac('sha256', this.secret)
+      .update(bytes.subarray(0, offset + 2))
+      .digest();
   }
 
   /** Every (port, owner) pair (a snapshot). */

@@ -5,6 +5,7 @@
  */
 import { NetError } from '../errors.js';
 import { formatIPv4, LOOPBACK_ADDRESS, MAX_PORT, parseIPv4Address, type IPv4Address } from '../wire/address.js';
+import type { IPAddress } from '../wire/address6.js';
 
 /** An endpoint address, as Go's net.Addr: the network, the IPv4 address and the port. */
 export interface NetAddr {
@@ -18,7 +19,8 @@ export interface NetAddr {
   toString(): string;
 }
 
-export function makeAddr(network: 'tcp' | 'udp', address: IPv4Address, port: number): NetAddr {
+export function makeAddr(network: 'tcp' | 'udp', address: IPAddress, port: number): NetAddr {
+  if (typeof address !== 'number') throw new NetError('EINVAL', 'IPv6 addresses are not supported by the API yet');
   const text = formatIPv4(address);
   return Object.freeze({ network, address: text, port, toString: () => `${text}:${port}` });
 }

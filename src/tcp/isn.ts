@@ -6,7 +6,8 @@
  * attacker who does not know the secret from predicting the ISN of a connection it cannot see.
  */
 import { createHmac } from 'node:crypto';
-import { writeUint16, writeUint32 } from '../bytes.js';
+import { writeUint16 } from '../bytes.js';
+import { writeIPAddress } from '../wire/ip.js';
 import type { SeqNumber } from './seq.js';
 import type { TcpFourTuple } from './types.js';
 
@@ -19,7 +20,8 @@ export class IsnGenerator {
   private readonly clock: () => number;
   private readonly secret: Uint8Array;
   /** The four-tuple serialised for hashing; reused so each ISN costs only the HMAC. */
-  private readonly tupleBytes = new Uint8Array(12);
+  /** Two addresses of up to 16 bytes and two ports; the hash covers only what one tuple fills. */
+  private readonly tupleBytes = new Uint8Array(36);
 
   /**
    * @param clock the stack's clock in milliseconds
@@ -34,11 +36,13 @@ export class IsnGenerator {
   /** The ISN for a new connection on `tuple`, an unsigned 32-bit number. */
   next(tuple: TcpFourTuple): SeqNumber {
     const tupleBytes = this.tupleBytes;
-    writeUint32(tupleBytes, 0, tuple.localAddress);
-    writeUint16(tupleBytes, 4, tuple.localPort);
-    writeUint32(tupleBytes, 6, tuple.remoteAddress);
-    writeUint16(tupleBytes, 10, tuple.remotePort);
-    const digest = createHmac('sha256', this.secret).update(tupleBytes).digest();
+    let offset = writeIPAddress(tupleBytes, 0, tuple.localAddress);
+    writeUint16(tupleBytes, offset, tuple.localPort);
+    offset = writeIPAddress(tupleBytes, offset + 2, tuple.remoteAddress);
+    writeUint16(tupleBytes, offset, tuple.remotePort);
+    const digest = createHmac('sha256', this.secret)
+      .update(tupleBytes.subarray(0, offset + 2))
+      .digest();
     const keyedHash = digest.readUInt32BE(0);
     // Clocks given in fractional ms are floored to whole ticks. The sum stays far below 2^53
     // for any realistic clock, so `>>> 0` reduces it exactly modulo 2^32.

@@ -15,6 +15,8 @@
  */
 import { createHmac } from 'node:crypto';
 import { writeUint16, writeUint32 } from '../bytes.js';
+import type { IPAddress } from '../wire/address6.js';
+import { writeIPAddress } from '../wire/ip.js';
 import { TCP_DEFAULT_MSS, TCP_MAX_WINDOW_SHIFT, type TcpOptions } from '../wire/tcp.js';
 import { timestampAt } from './options.js';
 import { seqLt, type SeqNumber } from './seq.js';
@@ -46,7 +48,8 @@ const TS_SACK_PERMITTED = 0x10;
 export class SynCookies {
   private readonly secret: Uint8Array;
   /** Four-tuple, peer ISN, period and MSS index, serialised for the MAC; reused. */
-  private readonly input = new Uint8Array(21);
+  /** The tuple (addresses of up to 16 bytes), the peer's ISN, the period and the MSS index. */
+  private readonly input = new Uint8Array(45);
 
   constructor(secret: Uint8Array) {
     this.secret = Uint8Array.from(secret);
@@ -81,14 +84,19 @@ export class SynCookies {
 
   private mac(tuple: TcpFourTuple, peerIsn: SeqNumber, period: number, mssIndex: number): number {
     const input = this.input;
-    writeUint32(input, 0, tuple.localAddress);
-    writeUint16(input, 4, tuple.localPort);
-    writeUint32(input, 6, tuple.remoteAddress);
-    writeUint16(input, 10, tuple.remotePort);
-    writeUint32(input, 12, peerIsn);
-    writeUint32(input, 16, period >>> 0);
-    input[20] = mssIndex;
-    return createHmac('sha256', this.secret).update(input).digest().readUInt32BE(0) & MAC_MASK;
+    let offset = writeIPAddress(input, 0, tuple.localAddress);
+    writeUint16(input, offset, tuple.localPort);
+    offset = writeIPAddress(input, offset + 2, tuple.remoteAddress);
+    writeUint16(input, offset, tuple.remotePort);
+    writeUint32(input, offset + 2, peerIsn);
+    writeUint32(input, offset + 6, period >>> 0);
+    input[offset + 10] = mssIndex;
+    return (
+      createHmac('sha256', this.secret)
+        .update(input.subarray(0, offset + 11))
+        .digest()
+        .readUInt32BE(0) & MAC_MASK
+    );
   }
 }
 
@@ -142,13 +150,13 @@ const COOKIE_SOURCES_TRACKED = 4096;
  * source, forgotten when the second turns.
  */
 export class CookieSourceBudget {
-  private readonly counts = new Map<number, number>();
+  private readonly counts = new Map<IPAddress, number>();
   private windowStart = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly perSecond = COOKIES_PER_SOURCE_PER_SECOND) {}
 
   /** Whether `source` may have another cookie at `now` (ms); counts it if so. */
-  take(source: number, now: number): boolean {
+  take(source: IPAddress, now: number): boolean {
     if (now - this.windowStart >= 1000) {
       this.windowStart = now;
       this.counts.clear();

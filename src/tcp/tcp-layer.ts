@@ -10,7 +10,8 @@ import { readUint32 } from '../bytes.js';
 import type { IcmpSocketError } from '../ip/icmp-errors.js';
 import type { IpLayer, ReceivedPacket, TransportProtocol, TransportQuote } from '../ip/transport-contract.js';
 import type { DeadlineQueue, TimerHandle } from '../timers.js';
-import { MAX_PORT, type IPv4Address } from '../wire/address.js';
+import { MAX_PORT } from '../wire/address.js';
+import type { IPAddress } from '../wire/address6.js';
 import { IPV4_MAX_DATAGRAM, IPV4_MIN_HEADER, PROTOCOL_TCP } from '../wire/ipv4.js';
 import { errorDetail } from '../log.js';
 import { formatIPAddress, ipHeaderLength } from '../wire/ip.js';
@@ -58,7 +59,12 @@ export interface TcpListenerEndpoint {
    * The one local address it accepts connections on (a listener bound to 127.0.0.1 is reachable
    * only from inside the stack); undefined for any of ours.
    */
-  readonly boundAddress?: IPv4Address;
+  readonly boundAddress?: IPAddress;
+  /**
+   * The one address family it accepts connections of (Go's "tcp4" / "tcp6"); undefined for both
+   * (Go's "tcp"). A bound address implies its own family.
+   */
+  readonly family?: 4 | 6;
 }
 
 interface ListenerEntry {
@@ -168,12 +174,18 @@ class ConnectionEnvironment implements TcpEnvironment {
 }
 
 /**
- * The demultiplexing key of a four-tuple: its 96 bits as six UTF-16 code units. A number cannot
- * hold them exactly; decimal text made every packet pay number-to-string conversions; code units
- * are exact, short and cheap to hash. The local address is part of it: with the loopback address
- * and transparent listeners (forwarding), one remote endpoint can talk to several of ours.
+ * The demultiplexing key of a four-tuple. IPv4: its 96 bits as six UTF-16 code units (a number
+ * cannot hold them exactly; decimal text made every packet pay number-to-string conversions; code
+ * units are exact, short and cheap to hash). IPv6: the addresses are 8-unit strings already
+ * (address6.ts), so the key is their concatenation around the ports, 18 units, which can never
+ * equal a 6-unit IPv4 key: one Map serves both families. The local address is part of it: with
+ * the loopback address and transparent listeners (forwarding), one remote endpoint can talk to
+ * several of ours.
  */
-function connectionKey(localAddress: IPv4Address, remoteAddress: IPv4Address, remotePort: number, localPort: number): string {
+function connectionKey(localAddress: IPAddress, remoteAddress: IPAddress, remotePort: number, localPort: number): string {
+  if (typeof remoteAddress === 'string' || typeof localAddress === 'string') {
+    return `${remoteAddress as string}${String.fromCharCode(remotePort, localPort)}${localAddress as string}`;
+  }
   return String.fromCharCode(
     remoteAddress >>> 16,
     remoteAddress & 0xffff,
@@ -304,7 +316,7 @@ export class TcpLayer implements TransportProtocol {
   }
 
   /** The listener a segment for `destination:port` goes to, if any. */
-  private listenerFor(destination: IPv4Address, port: number): ListenerEntry | undefined {
+  private listenerFor(destination: IPAddress, port: number): ListenerEntry | undefined {
     if (!this.ip.isLocalAddress(destination)) return this.transparentListener;
     const owner = this.ports.get(port);
     if (owner?.kind !== 'listener') return undefined;
@@ -313,7 +325,7 @@ export class TcpLayer implements TransportProtocol {
   }
 
   /** Active open (RFC 9293 3.10.1): a new connection in SYN-SENT from an ephemeral port. */
-  connect(remoteAddress: IPv4Address, remotePort: number): TcpConnection {
+  connect(remoteAddress: IPAddress, remotePort: number): TcpConnection {
     if (remotePort < 1 || remotePort > MAX_PORT) throw new NetError('EINVAL', `TCP port ${remotePort} is out of range 1-${MAX_PORT}`);
     if (this.memory.atConnectionLimit) {
       this.counters.add('dials_over_connection_limit');
@@ -340,7 +352,7 @@ export class TcpLayer implements TransportProtocol {
    * local port no listener holds whose four-tuple is free (RFC 6056 section 2.2): the port of a
    * connection in TIME-WAIT serves other destinations.
    */
-  fourTupleInUse(localAddress: IPv4Address, remoteAddress: IPv4Address, remotePort: number, localPort: number): boolean {
+  fourTupleInUse(localAddress: IPAddress, remoteAddress: IPAddress, remotePort: number, localPort: number): boolean {
     const key = connectionKey(localAddress, remoteAddress, remotePort, localPort);
     return this.connections.has(key) || this.timeWait.get(key) !== undefined;
   }
@@ -384,7 +396,7 @@ export class TcpLayer implements TransportProtocol {
   }
 
   /** TcpEnvironment.superSegmentPayload of a connection to `remoteAddress`. */
-  superSegmentPayload(remoteAddress: IPv4Address): number {
+  superSegmentPayload(remoteAddress: IPAddress): number {
     return this.ip.tcpSegmentationTo(remoteAddress) ? TCP_MAX_SUPER_SEGMENT_PAYLOAD : 0;
   }
 
@@ -493,7 +505,7 @@ export class TcpLayer implements TransportProtocol {
   }
 
   /** RFC 9293 3.10.7.2: a segment for a LISTEN socket, sent to `destination`. */
-  private receiveForListener(listener: ListenerEntry, destination: IPv4Address, source: IPv4Address, segment: TcpSegment): void {
+  private receiveForListener(listener: ListenerEntry, destination: IPAddress, source: IPAddress, segment: TcpSegment): void {
     if (segment.flags & TCP_RST) {
       this.counters.drop('rst_to_listener');
       return;
@@ -671,7 +683,7 @@ export class TcpLayer implements TransportProtocol {
   }
 
   /** RFC 9293 3.10.7.1: the reset for a segment to `localAddress` that belongs to no connection. */
-  private sendResetFor(localAddress: IPv4Address, remoteAddress: IPv4Address, segment: TcpSegment): void {
+  private sendResetFor(localAddress: IPAddress, remoteAddress: IPAddress, segment: TcpSegment): void {
     if (segment.flags & TCP_RST) return;
     const acking = (segment.flags & TCP_ACK) !== 0;
     this.transmit(

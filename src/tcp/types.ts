@@ -7,7 +7,7 @@ import type { BufferMemory } from './byte-ring.js';
 import type { CongestionControlName } from './congestion-control.js';
 import type { Counters } from '../counters.js';
 import type { NetErrorCode } from '../errors.js';
-import type { IPv4Address } from '../wire/address.js';
+import type { IPAddress } from '../wire/address6.js';
 import type { DeadlineQueue } from '../timers.js';
 import type { TcpSegment } from '../wire/tcp.js';
 import type { SeqNumber } from './seq.js';
@@ -27,9 +27,9 @@ export type TcpState =
   | 'TIME-WAIT';
 
 export interface TcpFourTuple {
-  localAddress: IPv4Address;
+  localAddress: IPAddress;
   localPort: number;
-  remoteAddress: IPv4Address;
+  remoteAddress: IPAddress;
   remotePort: number;
 }
 

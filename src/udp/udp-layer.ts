@@ -7,7 +7,7 @@ import type { Counters } from '../counters.js';
 import { NetError, type NetErrorCode } from '../errors.js';
 import type { IcmpSocketError } from '../ip/icmp-errors.js';
 import type { IpLayer, ReceivedPacket, TransportProtocol, TransportQuote } from '../ip/transport-contract.js';
-import type { IPv4Address } from '../wire/address.js';
+import type { IPAddress } from '../wire/address6.js';
 import { PROTOCOL_UDP } from '../wire/ipv4.js';
 import { errorDetail } from '../log.js';
 import { ipHeaderLength } from '../wire/ip.js';
@@ -17,16 +17,18 @@ import { encodeUdpDatagram, parseUdpDatagram } from '../wire/udp.js';
 /** A bound UDP port as the layer sees it; the API's sockets implement this. */
 export interface UdpEndpoint {
   /** Connected peer, if any: datagrams from anyone else are not delivered (Go's DialUDP). */
-  readonly remote: { address: IPv4Address; port: number } | undefined;
+  readonly remote: { address: IPAddress; port: number } | undefined;
   /** The one local address it receives on (bound to 127.0.0.1, say); undefined for any of ours. */
-  readonly boundAddress?: IPv4Address;
+  readonly boundAddress?: IPAddress;
+  /** The one address family it receives (Go's "udp4" / "udp6"); undefined for both. */
+  readonly family?: 4 | 6;
   /**
    * A datagram arrived from `source`:`sourcePort`, sent to `destination`:`destinationPort` (ours,
    * or any address for the transparent endpoint). `payload` is a view valid only during the call.
    */
-  deliver(source: IPv4Address, sourcePort: number, payload: Uint8Array, destination: IPv4Address, destinationPort: number): void;
+  deliver(source: IPAddress, sourcePort: number, payload: Uint8Array, destination: IPAddress, destinationPort: number): void;
   /** An ICMP error concerning a datagram this endpoint sent to `destination:port`. */
-  deliverError(code: NetErrorCode, destination: IPv4Address, destinationPort: number): void;
+  deliverError(code: NetErrorCode, destination: IPAddress, destinationPort: number): void;
   /** The stack is shutting down. */
   shutdown(): void;
 }
@@ -137,7 +139,7 @@ export class UdpLayer implements TransportProtocol {
    * `source` if given (a transparent socket answering for the address it was sent to), else
    * from our address toward `destination`.
    */
-  send(sourcePort: number, destination: IPv4Address, destinationPort: number, payload: Uint8Array, source?: IPv4Address): void {
+  send(sourcePort: number, destination: IPAddress, destinationPort: number, payload: Uint8Array, source?: IPAddress): void {
     source ??= this.ip.localAddressFor(destination);
     const packet = encodeUdpDatagram(sourcePort, destinationPort, payload, source, destination, ipHeaderLength(destination));
     this.counters.add('sent');

@@ -4,8 +4,8 @@
  * transport leaves room for, and the text forms of either family. Protocol code never branches
  * on a version field of its own: the type of the address is the family.
  */
-import { formatIPv4 } from './address.js';
-import { formatIPv6, type IPAddress } from './address6.js';
+import { formatIPv4, writeIPv4 } from './address.js';
+import { formatIPv6, writeIPv6, type IPAddress } from './address6.js';
 import { IPV4_MIN_HEADER } from './ipv4.js';
 import { IPV6_HEADER_LENGTH } from './ipv6.js';
 
@@ -24,4 +24,18 @@ export function ipHeaderLength(destination: IPAddress): number {
 /** Dotted quad for IPv4, RFC 5952 text for IPv6 (no brackets: formatHostPort adds them). */
 export function formatIPAddress(address: IPAddress): string {
   return typeof address === 'number' ? formatIPv4(address) : formatIPv6(address);
+}
+
+/**
+ * Write `address` in network order at `offset` (4 bytes for IPv4, 16 for IPv6) and return the
+ * offset after it: how a hash input (ISN, SYN cookie, ephemeral port) takes a tuple of either
+ * family, with the family told apart by the input's length.
+ */
+export function writeIPAddress(bytes: Uint8Array, offset: number, address: IPAddress): number {
+  if (typeof address === 'number') {
+    writeIPv4(bytes, offset, address);
+    return offset + 4;
+  }
+  writeIPv6(bytes, offset, address);
+  return offset + 16;
 }
