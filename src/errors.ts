@@ -16,6 +16,8 @@ export type NetErrorCode =
   | 'ENOBUFS'
   | 'ENETUNREACH'
   | 'EHOSTUNREACH'
+  | 'EACCES'
+  | 'EPROTO'
   | 'ECLOSED'
   | 'ENOTFOUND'
   | 'ABORT_ERR';

@@ -1,8 +1,9 @@
 /**
- * The stack: composition only. It joins a link, the clock and timers, the IPv4 layer (src/ip)
- * and the transports (src/udp, src/tcp), and owns what spans them: the real-time driver, the
- * counters, stats and close. Input arrives in batches from the link and goes to the IPv4 layer;
- * transports send through the IPv4 layer, which writes its header into their headroom.
+ * The stack: composition only. It joins a link, the clock and timers, the IP layer (src/ip: IPv4,
+ * and IPv6 when the stack has an IPv6 address) and the transports (src/udp, src/tcp), and owns
+ * what spans them: the real-time driver, the counters, stats and close. Input arrives in batches
+ * from the link and goes to the IP layer; transports send through the IP layer, which writes its
+ * header into their headroom.
  *
  * Time: every deadline lives on the stack's DeadlineQueue and fires with the stack's Clock. The
  * queue tells the stack when a newly scheduled deadline is the earliest, and the stack re-arms
@@ -28,6 +29,8 @@ import { DEFAULT_TCP_CONFIG, type TcpConfig } from './tcp/types.js';
 import { DeadlineQueue } from './timers.js';
 import { UdpLayer } from './udp/udp-layer.js';
 import { formatIPv4, parseIPv4Address, type IPv4Address } from './wire/address.js';
+import { formatIPv6, ipv6MartianClass, parseIPv6Address, type IPv6Address } from './wire/address6.js';
+import { IPV6_MIN_MTU } from './wire/ipv6.js';
 import { IPV4_MAX_DATAGRAM, IPV4_MIN_HEADER, IPV4_MIN_MTU, PROTOCOL_TCP, PROTOCOL_UDP } from './wire/ipv4.js';
 import { TCP_MAX_SACK_BLOCKS, tcpHeaderLength, type SackBlock } from './wire/tcp.js';
 
@@ -85,12 +88,42 @@ export function tcpConfigForLink(mtu: number, tcp: Partial<TcpConfig> = {}): Tcp
   return config;
 }
 
+/**
+ * StackOptions.address6, checked: undefined when absent; NetError EINVAL for text that is not an
+ * IPv6 address, an address that is not unicast (::, ::1, multicast, IPv4-mapped: none can be a
+ * node's address on a link, RFC 4291 2.5.2-2.5.5.2, 2.7), or a link whose MTU is below IPv6's
+ * minimum of 1280 (RFC 8200 5).
+ */
+function ipv6AddressOption(option: string | IPv6Address | undefined, mtu: number): IPv6Address | undefined {
+  if (option === undefined) return undefined;
+  // Text first; an 8-unit string that is not text is the address itself.
+  const address = parseIPv6Address(option) ?? (option.length === 8 ? (option as IPv6Address) : undefined);
+  if (address === undefined) throw new NetError('EINVAL', `stack address6 ${JSON.stringify(option)} is not an IPv6 address`);
+  const martian = ipv6MartianClass(address);
+  if (martian !== undefined) {
+    throw new NetError('EINVAL', `stack address6 ${formatIPv6(address)} is not a unicast address (${martian.replace('_', '-')})`);
+  }
+  if (mtu < IPV6_MIN_MTU) {
+    throw new NetError(
+      'EINVAL',
+      `IPv6 needs a link MTU of at least ${IPV6_MIN_MTU} (RFC 8200 5), the link has ${mtu}: leave address6 out to run without IPv6`,
+    );
+  }
+  return address;
+}
+
 /** What `new Stack()` is built from: the link it runs on and its own address, the rest optional. */
 export interface StackOptions {
   /** Where packets go out and come in: a TUN device (`openTun`), `memoryLinkPair()`, ... */
   link: Link;
   /** The stack's own IPv4 address. */
   address: string | IPv4Address;
+  /**
+   * The stack's own IPv6 address (text such as `fd00::2`, or the 8-unit form): a unicast address,
+   * on a link with an MTU of 1280 or more (RFC 8200 5). Absent: IPv6 is off, and IPv6 packets
+   * from the link are counted and dropped (`ipv6` `drop.disabled`).
+   */
+  address6?: string | IPv6Address;
   /** The stack's time source. Default: `monotonicClock`; tests pass a `FakeClock`. */
   clock?: Clock;
   /**
@@ -130,6 +163,8 @@ export interface StackOptions {
 export class Stack {
   /** The stack's own IPv4 address, as a 32-bit number (`addressText` as text). */
   readonly address: IPv4Address;
+  /** The stack's own IPv6 address (`address6Text` as text), undefined when IPv6 is off. */
+  readonly address6: IPv6Address | undefined;
   /** The link's MTU in bytes. */
   readonly mtu: number;
   /** The clock every deadline of the stack runs on. */
@@ -164,6 +199,7 @@ export class Stack {
     const address = typeof options.address === 'string' ? parseIPv4Address(options.address) : options.address;
     if (address === undefined) throw new NetError('EINVAL', `stack address ${String(options.address)} is not an IPv4 address`);
     this.address = address;
+    this.address6 = ipv6AddressOption(options.address6, options.link.mtu);
     this.link = options.link;
     this.linkStats = options.linkStats;
     this.mtu = options.link.mtu;
@@ -180,6 +216,7 @@ export class Stack {
     this.startedAt = this.clock.now();
     this.ip = new IPv4Layer({
       address,
+      ...(this.address6 !== undefined ? { address6: this.address6 } : {}),
       link: this.link,
       clock: this.clock,
       timers: this.timers,
@@ -206,6 +243,11 @@ export class Stack {
   /** The stack's own address as dotted-quad text. */
   get addressText(): string {
     return formatIPv4(this.address);
+  }
+
+  /** The stack's own IPv6 address as RFC 5952 text, undefined when IPv6 is off. */
+  get address6Text(): string | undefined {
+    return this.address6 === undefined ? undefined : formatIPv6(this.address6);
   }
 
   /** Milliseconds since the stack started, on its clock. */
@@ -282,6 +324,7 @@ export class Stack {
   stats(): Record<string, unknown> {
     return {
       address: this.addressText,
+      ...(this.address6 !== undefined ? { address6: this.address6Text } : {}),
       uptimeMs: Math.round(this.uptimeMs),
       counters: this.counterSet.snapshot(),
       tcp: this.tcp.tableStats(),

@@ -1,5 +1,8 @@
 /**
- * Outgoing IPv4 fragmentation (RFC 791 section 3.2, "Fragmentation and Reassembly", and the
+ * Outgoing fragmentation for both families. IPv4: RFC 791 section 3.2 below; IPv6: RFC 8200
+ * 4.5, fragmentIPv6Packet at the end.
+ *
+ * IPv4: outgoing fragmentation (RFC 791 section 3.2, "Fragmentation and Reassembly", and the
  * fragmentation procedure in section 3.2's example algorithm). Packets are written with the
  * IPv4 codec (src/wire/ipv4.ts), which also holds the MTU range and the largest datagram.
  *
@@ -9,6 +12,7 @@
  * but the last fragment (and on the last too when the datagram being split was itself a
  * non-final fragment, so that refragmenting a fragment keeps the original's meaning).
  */
+import { writeUint16, writeUint32 } from '../bytes.js';
 import {
   headerFieldsOf,
   IPV4_MAX_DATAGRAM,
@@ -19,6 +23,7 @@ import {
   writeIPv4Header,
   type IPv4HeaderFields,
 } from '../wire/ipv4.js';
+import { IPV6_HEADER_LENGTH, IPV6_MIN_MTU, NEXT_HEADER_FRAGMENT } from '../wire/ipv6.js';
 
 function checkMtu(mtu: number): void {
   if (!Number.isInteger(mtu) || mtu < IPV4_MIN_MTU || mtu > IPV4_MAX_DATAGRAM) {
@@ -88,4 +93,47 @@ export function fragmentPacket(packet: Uint8Array, mtu: number): Uint8Array[] {
   }
   if (header.totalLength <= mtu) return [packet];
   return fragmentDatagram(headerFieldsOf(header, payload.length), payload, mtu);
+}
+
+/** RFC 8200 4.5: the Fragment header. */
+const IPV6_FRAGMENT_HEADER_LENGTH = 8;
+
+/**
+ * RFC 8200 4.5: split an IPv6 packet the stack built (the 40-byte fixed header with the
+ * upper-layer protocol as its Next Header, no extension headers: the whole payload is the
+ * fragmentable part) into fragments of at most `mtu` bytes. Each is the fixed header (Next
+ * Header 44, its own Payload Length), a Fragment header (the upper-layer protocol, the offset in
+ * 8-byte units, M on all but the last, `identification`) and a piece of the payload whose length
+ * is a multiple of 8 except in the last. Fresh buffers. A packet that fits is returned as is.
+ *
+ * Throws RangeError for an MTU below 1280 or above 65575 (a caller bug: the stack refuses IPv6
+ * on smaller links) or a packet shorter than its header.
+ */
+export function fragmentIPv6Packet(packet: Uint8Array, mtu: number, identification: number): Uint8Array[] {
+  if (!Number.isInteger(mtu) || mtu < IPV6_MIN_MTU || mtu > IPV6_HEADER_LENGTH + 0xffff) {
+    throw new RangeError(`IPv6 MTU must be an integer in ${IPV6_MIN_MTU}..${IPV6_HEADER_LENGTH + 0xffff}, got ${mtu}`);
+  }
+  if (packet.length < IPV6_HEADER_LENGTH) throw new RangeError('fragmentIPv6Packet: not an IPv6 packet');
+  if (packet.length <= mtu) return [packet];
+  const nextHeader = packet[6]!;
+  const payload = packet.subarray(IPV6_HEADER_LENGTH);
+  const maxData = ((mtu - IPV6_HEADER_LENGTH - IPV6_FRAGMENT_HEADER_LENGTH) >> 3) << 3;
+  const fragments: Uint8Array[] = [];
+  for (let start = 0; start < payload.length; start += maxData) {
+    const length = Math.min(maxData, payload.length - start);
+    const more = start + length < payload.length;
+    const fragment = new Uint8Array(IPV6_HEADER_LENGTH + IPV6_FRAGMENT_HEADER_LENGTH + length);
+    fragment.set(packet.subarray(0, IPV6_HEADER_LENGTH), 0);
+    writeUint16(fragment, 4, IPV6_FRAGMENT_HEADER_LENGTH + length);
+    fragment[6] = NEXT_HEADER_FRAGMENT;
+    const at = IPV6_HEADER_LENGTH;
+    fragment[at] = nextHeader;
+    fragment[at + 1] = 0;
+    // The offset in 8-byte units fills the top 13 bits: start is a multiple of 8 already.
+    writeUint16(fragment, at + 2, start | (more ? 1 : 0));
+    writeUint32(fragment, at + 4, identification >>> 0);
+    fragment.set(payload.subarray(start, start + length), at + IPV6_FRAGMENT_HEADER_LENGTH);
+    fragments.push(fragment);
+  }
+  return fragments;
 }

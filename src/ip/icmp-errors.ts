@@ -1,12 +1,22 @@
 /**
  * ICMP error policy. Sending: when the IP layer may send an ICMP error (the RFC 1122 3.2.2 rules
- * on which datagrams never draw one) and how often (a token bucket, RFC 1812 4.3.2.8, as Linux's
- * icmp_ratelimit does). Receiving: which socket error a received ICMP error becomes. The message
- * codec is in src/wire/icmpv4.ts.
+ * on which datagrams never draw one; ICMPv6's RFC 4443 2.4 (e) rules are the codec's
+ * shouldSendIcmpv6Error) and how often (a token bucket, RFC 1812 4.3.2.8 and RFC 4443 2.4 (f),
+ * as Linux's icmp_ratelimit does). Receiving: which socket error a received ICMP or ICMPv6 error
+ * becomes, the one mapping for both families. The message codecs are src/wire/icmpv4.ts and
+ * src/wire/icmpv6.ts.
  */
 import type { NetErrorCode } from '../errors.js';
 import { BROADCAST_ADDRESS, isMulticast, LOOPBACK_ADDRESS, martianClass } from '../wire/address.js';
 import { ICMP_DEST_UNREACHABLE, NET_UNREACHABLE, PORT_UNREACHABLE, PROTOCOL_UNREACHABLE } from '../wire/icmpv4.js';
+import {
+  ICMPV6_ADDRESS_UNREACHABLE,
+  ICMPV6_BEYOND_SCOPE,
+  ICMPV6_DEST_UNREACHABLE,
+  ICMPV6_NO_ROUTE,
+  ICMPV6_PORT_UNREACHABLE,
+  ICMPV6_TIME_EXCEEDED,
+} from '../wire/icmpv6.js';
 import { PROTOCOL_ICMP, PROTOCOL_TCP, type IPv4Header } from '../wire/ipv4.js';
 
 /** Types RFC 792 and its successors define as queries or informational: errors may answer them.
@@ -116,5 +126,36 @@ export function socketErrorForIcmp(type: number, code: number, protocol: number)
       return NET_UNREACHABLE_SOFT;
     default:
       return HOST_UNREACHABLE_SOFT;
+  }
+}
+
+const ACCESS_DENIED_HARD: IcmpSocketError = { code: 'EACCES', hard: true };
+const PROTOCOL_ERROR_HARD: IcmpSocketError = { code: 'EPROTO', hard: true };
+
+/**
+ * Map a received ICMPv6 error (`type`, `code`; RFC 4443 3) to the socket error the transport
+ * reports, as Linux's icmpv6_err_convert (net/ipv6/icmp.c) does, so a program sees what it would
+ * see on Linux: destination unreachable no route is ENETUNREACH, address unreachable and the
+ * reserved code 2 (beyond scope) EHOSTUNREACH, all three soft; port unreachable ECONNREFUSED and
+ * administratively prohibited, source address failed policy and reject route EACCES, all hard;
+ * an unknown unreachable code and parameter problem EPROTO, hard; time exceeded EHOSTUNREACH,
+ * soft. (A hard error ends a connection only while it is opening: RFC 5461, the transport's
+ * rule.) Packet too big never comes here: it feeds path MTU discovery (RFC 8201).
+ */
+export function socketErrorForIcmpv6(type: number, code: number): IcmpSocketError {
+  if (type === ICMPV6_TIME_EXCEEDED) return HOST_UNREACHABLE_SOFT;
+  if (type !== ICMPV6_DEST_UNREACHABLE) return PROTOCOL_ERROR_HARD;
+  switch (code) {
+    case ICMPV6_NO_ROUTE:
+      return NET_UNREACHABLE_SOFT;
+    case ICMPV6_BEYOND_SCOPE:
+    case ICMPV6_ADDRESS_UNREACHABLE:
+      return HOST_UNREACHABLE_SOFT;
+    case ICMPV6_PORT_UNREACHABLE:
+      return REFUSED;
+    default:
+      // 1 administratively prohibited, 5 source address failed policy, 6 reject route (RFC 4443
+      // 3.1): EACCES, hard; anything newer: EPROTO, hard (icmpv6_err_convert's default).
+      return code <= 6 ? ACCESS_DENIED_HARD : PROTOCOL_ERROR_HARD;
   }
 }

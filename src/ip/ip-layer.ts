@@ -1,5 +1,12 @@
 /**
- * The IPv4 layer (RFC 791, RFC 1122 3.2.1). Input: validate each packet with the codec, keep
+ * The IP layer: IPv4 here (RFC 791, RFC 1122 3.2.1), IPv6 in ipv6-layer.ts (RFC 8200), which
+ * this class hands every packet with version 6 and every datagram to an IPv6 destination; what
+ * the families share (the transports, the end of a batch, local delivery and its loopback queue,
+ * the self-loop hop limit, transparent mode, path MTU estimates, packetBuffer, the transmit
+ * queue) is here, once. With IPv6 off (no address6) IPv6 packets are counted and dropped
+ * (`ipv6` `drop.disabled`).
+ *
+ * IPv4 input: validate each packet with the codec, keep
  * what is for our address, reassemble fragments, and demultiplex by protocol to ICMP or a
  * registered transport (protocol unreachable for anything else). Output: write the header into
  * the headroom transports leave (IPV4_MIN_HEADER bytes), deliver datagrams to our own addresses
@@ -21,7 +28,7 @@ import { errorDetail, type Logger } from '../log.js';
 import type { RandomSource } from '../random.js';
 import type { DeadlineQueue, TimerHandle } from '../timers.js';
 import { LOOPBACK_ADDRESS, martianClass, type IPv4Address } from '../wire/address.js';
-import type { IPAddress, IPv6Address } from '../wire/address6.js';
+import { IPV6_LOOPBACK, ipv6MartianClass, type IPAddress, type IPv6Address } from '../wire/address6.js';
 import type { ChecksumCheck } from '../wire/checksum.js';
 import {
   FRAGMENT_REASSEMBLY_TIME_EXCEEDED,
@@ -33,7 +40,6 @@ import {
 } from '../wire/icmpv4.js';
 import {
   headerFieldsOf,
-  IPV4_MAX_DATAGRAM,
   IPV4_MIN_HEADER,
   parseIPv4Packet,
   PROTOCOL_ICMP,
@@ -42,15 +48,19 @@ import {
   writeIPv4Header,
   type IPv4Header,
 } from '../wire/ipv4.js';
+import { IPV6_HEADER_LENGTH, IPV6_MAX_PAYLOAD_LENGTH } from '../wire/ipv6.js';
 import { fragmentPacket } from './fragment.js';
 import { Icmp } from './icmp.js';
 import { PathMtuCache } from './path-mtu.js';
+import { IPv6Layer } from './ipv6-layer.js';
 import { Reassembler } from './reassembly.js';
 import type { IpLayer, ReceivedIPv4Packet, ReceivedPacket, TransportProtocol } from './transport-contract.js';
 
 export interface IPv4LayerOptions {
   /** Our own address: what we accept, and the source of what we send. */
   address: IPv4Address;
+  /** Our IPv6 address (a unicast one, on a link of MTU 1280 or more: the stack checks); absent, IPv6 is off. */
+  address6?: IPv6Address;
   /** Where packets leave; its MTU bounds what we send unfragmented. */
   link: Link;
   clock: Clock;
@@ -121,10 +131,12 @@ interface SelfLoopRun {
  */
 const TRANSMIT_QUEUE_LIMIT_BYTES = 1 << 20;
 
+/** The largest packet either family sends: an IPv6 header and the largest payload. */
+const MAX_PACKET = IPV6_HEADER_LENGTH + IPV6_MAX_PAYLOAD_LENGTH;
+
 export class IPv4Layer implements IpLayer {
   readonly address: IPv4Address;
-  /** IPv6 is not wired in yet (issue 11): no IPv6 address, and IPv6 destinations are dropped. */
-  readonly address6: IPv6Address | undefined = undefined;
+  readonly address6: IPv6Address | undefined;
   readonly mtu: number;
   readonly clock: Clock;
   readonly timers: DeadlineQueue;
@@ -134,7 +146,10 @@ export class IPv4Layer implements IpLayer {
   private readonly link: Link;
   private readonly counterSet: CounterSet;
   private readonly ipCounters: Counters;
+  private readonly ipv6Counters: Counters;
   private readonly icmp: Icmp;
+  /** The IPv6 half, when IPv6 is on. */
+  private readonly ipv6: IPv6Layer | undefined;
   private readonly reassembler: Reassembler;
   private readonly pathMtus: PathMtuCache;
   private readonly loopback: (packets: readonly Uint8Array[]) => void;
@@ -155,7 +170,7 @@ export class IPv4Layer implements IpLayer {
   private readonly selfLoopRuns = new Map<number, SelfLoopRun>();
   private closed = false;
   /** Protocols in transparent mode (setTransparent): delivered for any unicast destination. */
-  private readonly transparentProtocols = new Set<number>();
+  readonly transparentProtocols = new Set<number>();
 
   constructor(options: IPv4LayerOptions) {
     this.address = options.address;
@@ -183,6 +198,32 @@ export class IPv4Layer implements IpLayer {
       maxBytes: options.reassemblyMaxBytes,
       counters: this.ipCounters,
     });
+    this.address6 = options.address6;
+    this.ipv6Counters = this.counters('ipv6');
+    if (options.address6 !== undefined) {
+      const random = options.random;
+      this.ipv6 = new IPv6Layer({
+        address: options.address6,
+        host: {
+          clock: this.clock,
+          timers: this.timers,
+          mtu: this.mtu,
+          transparentProtocols: this.transparentProtocols,
+          transportFor: (protocol) => this.transports[protocol],
+          pathMtu: (destination) => this.pathMtu(destination),
+          deliverLocally: (protocol, packet) => this.loopBack(protocol, packet),
+          transmit: (packet, segmentSize) => this.link.send(packet, segmentSize),
+          sendTransport: (protocol, source, destination, packet) => this.sendTransport(protocol, source, destination, packet),
+        },
+        counters: this.ipv6Counters,
+        icmpCounters: this.counters('icmpv6'),
+        pathMtus: this.pathMtus,
+        icmpErrorRate: options.icmpErrorRate,
+        reassemblyTimeoutMs: options.reassemblyTimeoutMs,
+        reassemblyMaxBytes: options.reassemblyMaxBytes,
+        randomUint32: () => Math.floor(random.float() * 0x1_0000_0000) >>> 0,
+      });
+    }
   }
 
   counters(layer: string): Counters {
@@ -201,11 +242,15 @@ export class IPv4Layer implements IpLayer {
   }
 
   localAddressFor<A extends IPAddress>(remote: A): A {
-    if (typeof remote !== 'number') return remote;
+    if (typeof remote !== 'number') {
+      // With IPv6 off nothing IPv6 is sent (sendTransport drops it), whatever source it names.
+      return (remote === IPV6_LOOPBACK ? IPV6_LOOPBACK : (this.address6 ?? remote)) as A;
+    }
     return (remote === LOOPBACK_ADDRESS ? LOOPBACK_ADDRESS : this.address) as A;
   }
 
   isLocalAddress(address: IPAddress): boolean {
+    if (typeof address !== 'number') return this.address6 !== undefined && (address === this.address6 || address === IPV6_LOOPBACK);
     return address === this.address || address === LOOPBACK_ADDRESS;
   }
 
@@ -215,7 +260,6 @@ export class IPv4Layer implements IpLayer {
   }
 
   pathMtu(destination: IPAddress): number {
-    if (typeof destination !== 'number') return this.mtu;
     // Asked for every datagram sent: skip the clock while no path is known to be smaller.
     if (this.pathMtus.size === 0) return this.mtu;
     return this.pathMtus.pathMtu(destination, this.clock.now());
@@ -223,7 +267,11 @@ export class IPv4Layer implements IpLayer {
 
   /** Datagrams still being reassembled, and the bytes they hold. */
   reassemblyStats(): { pending: number; heldBytes: number } {
-    return { pending: this.reassembler.pendingCount, heldBytes: this.reassembler.heldBytes };
+    const ipv6 = this.ipv6?.reassemblyStats();
+    return {
+      pending: this.reassembler.pendingCount + (ipv6?.pending ?? 0),
+      heldBytes: this.reassembler.heldBytes + (ipv6?.heldBytes ?? 0),
+    };
   }
 
   /**
@@ -253,6 +301,12 @@ export class IPv4Layer implements IpLayer {
   }
 
   private receivePacket(packet: Uint8Array, origin: PacketOrigin, transportChecksum: ChecksumCheck): void {
+    if (packet.length > 0 && packet[0]! >>> 4 === 6) {
+      // The version nibble (RFC 8200 3) says which family's layer reads the rest.
+      if (this.ipv6 === undefined) this.ipv6Counters.drop('disabled');
+      else this.ipv6.receive(packet, origin === 'link', transportChecksum);
+      return;
+    }
     const ip = this.ipCounters;
     ip.add('received');
     const parsed = parseIPv4Packet(packet);
@@ -334,8 +388,8 @@ export class IPv4Layer implements IpLayer {
    * a local address (ours, 127.0.0.1) waits in the loopback queue, so it gets memory of its own.
    */
   packetBuffer(destination: IPAddress, length: number): Uint8Array {
-    if (this.link.copiesOnSend !== true || this.isLocalAddress(destination) || length > IPV4_MAX_DATAGRAM) return new Uint8Array(length);
-    this.sendScratch ??= new Uint8Array(IPV4_MAX_DATAGRAM);
+    if (this.link.copiesOnSend !== true || this.isLocalAddress(destination) || length > MAX_PACKET) return new Uint8Array(length);
+    this.sendScratch ??= new Uint8Array(MAX_PACKET);
     return this.sendScratch.subarray(0, length);
   }
 
@@ -352,8 +406,12 @@ export class IPv4Layer implements IpLayer {
     segmentSize?: number,
   ): void {
     if (this.closed) return;
-    if (typeof source !== 'number' || typeof destination !== 'number') {
-      this.ipCounters.drop('no_ipv6');
+    if (typeof destination !== 'number') {
+      this.sendIPv6(protocol, source, destination, packet, dontFragment, segmentSize);
+      return;
+    }
+    if (typeof source !== 'number') {
+      this.ipCounters.drop('family_mismatch');
       return;
     }
     if (source !== this.localAddressFor(destination) && !(this.transparentProtocols.has(protocol) && martianClass(source) === undefined)) {
@@ -418,6 +476,40 @@ export class IPv4Layer implements IpLayer {
     }
   }
 
+  /** sendTransport to an IPv6 destination: the same checks as IPv4's, then the IPv6 half. */
+  private sendIPv6(
+    protocol: number,
+    source: IPAddress,
+    destination: IPv6Address,
+    packet: Uint8Array,
+    dontFragment: boolean,
+    segmentSize: number | undefined,
+  ): void {
+    const ip = this.ipv6Counters;
+    if (this.ipv6 === undefined) {
+      ip.drop('disabled');
+      return;
+    }
+    if (typeof source === 'number') {
+      ip.drop('family_mismatch');
+      return;
+    }
+    if (source !== this.localAddressFor(destination) && !(this.transparentProtocols.has(protocol) && ipv6MartianClass(source) === undefined)) {
+      ip.drop('bad_source');
+      return;
+    }
+    const local = this.isLocalAddress(destination);
+    if (!local) {
+      // As for IPv4: nothing is sent to an address that is not a single node.
+      const martian = ipv6MartianClass(destination);
+      if (martian !== undefined) {
+        ip.drop(`martian_destination_${martian}`);
+        return;
+      }
+    }
+    this.ipv6.send(protocol, source, destination, packet, local, dontFragment, segmentSize);
+  }
+
   private loopBack(protocol: number, packet: Uint8Array): void {
     if (this.exceedsSelfLoopHopLimit(protocol, packet)) {
       this.ipCounters.drop('local_loop_limit');
@@ -450,9 +542,11 @@ export class IPv4Layer implements IpLayer {
    */
   private exceedsSelfLoopHopLimit(protocol: number, packet: Uint8Array): boolean {
     if (protocol !== PROTOCOL_TCP && protocol !== PROTOCOL_UDP) return false;
-    // TCP and UDP both start with the source and destination ports; our header has no options.
-    const port = readUint16(packet, IPV4_MIN_HEADER);
-    if (port !== readUint16(packet, IPV4_MIN_HEADER + 2)) return false;
+    // TCP and UDP both start with the source and destination ports; our headers have no options
+    // (nor extension headers).
+    const headerLength = packet[0]! >>> 4 === 6 ? IPV6_HEADER_LENGTH : IPV4_MIN_HEADER;
+    const port = readUint16(packet, headerLength);
+    if (port !== readUint16(packet, headerLength + 2)) return false;
     const endpoint = protocol * 0x10000 + port;
     const batch = this.loopbackBatches + 1;
     const run = this.selfLoopRuns.get(endpoint);
@@ -468,6 +562,7 @@ export class IPv4Layer implements IpLayer {
 
   sendPortUnreachable(offending: ReceivedPacket): void {
     if (offending.family === 4) this.icmp.sendError(ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE, offending);
+    else this.ipv6?.sendPortUnreachable(offending);
   }
 
   private armReassemblyTimer(): void {

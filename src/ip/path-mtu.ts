@@ -1,14 +1,18 @@
 /**
- * Path MTU discovery for IPv4, the host's side (RFC 1191, RFC 1122 4.2.3.9 for what TCP does with
- * it): a per-destination estimate of the path MTU, lowered by ICMP "fragmentation needed and DF
- * set" (destination unreachable code 4) and raised again when it expires.
+ * Path MTU discovery, the host's side, for both families (IPv4: RFC 1191, RFC 1122 4.2.3.9 for
+ * what TCP does with it; IPv6: RFC 8201): a per-destination estimate of the path MTU, lowered by
+ * ICMP "fragmentation needed and DF set" (destination unreachable code 4) or ICMPv6 Packet Too
+ * Big, and raised again when it expires. Destinations of both families share one table (an
+ * IPv4 address is a number, an IPv6 one a string: they never collide).
  *
  * - RFC 1191 section 3: the estimate starts at the first-hop MTU (our link's), is never raised by a
  *   Datagram Too Big message, and never falls below 68 octets (the IPv4 minimum, RFC 791).
  * - RFC 1191 section 4: the router puts the next-hop MTU in the low 16 bits of the ICMP header's
  *   second word; an old router leaves it zero, and then (section 5 with the table of section 7)
  *   the new estimate is the largest plateau below the Total Length of the quoted datagram.
- * - RFC 1191 section 6.3: an estimate is forgotten about ten minutes after it was last lowered,
+ * - RFC 8201 section 4: for IPv6 the floor is 1280 (the minimum link MTU), and a Packet Too Big
+ *   reporting less is discarded; every IPv6 message carries its MTU (no plateau guess).
+ * - RFC 1191 section 6.3 (RFC 8201 section 4 likewise): an estimate is forgotten about ten minutes after it was last lowered,
  *   so a path that grew is used in full again (the next too-big datagram lowers it once more).
  *
  * Only destinations whose path is smaller than the link have an entry; at most `maxEntries` are
@@ -24,8 +28,9 @@
  * counters under `pmtu_*` (ignored reports as drops).
  */
 import type { Counters } from '../counters.js';
-import type { IPv4Address } from '../wire/address.js';
+import type { IPAddress } from '../wire/address6.js';
 import { IPV4_MAX_DATAGRAM, IPV4_MIN_MTU } from '../wire/ipv4.js';
+import { IPV6_MIN_MTU } from '../wire/ipv6.js';
 
 /** RFC 1191 section 6.3: raise the estimate again this long after it was last lowered. */
 export const PATH_MTU_EXPIRY_MS = 10 * 60 * 1000;
@@ -66,7 +71,7 @@ export class PathMtuCache {
   private readonly expiryMs: number;
   private readonly maxEntries: number;
   /** In the order the entries were last lowered (Map iteration order is insertion order). */
-  private readonly entries = new Map<IPv4Address, PathMtuEntry>();
+  private readonly entries = new Map<IPAddress, PathMtuEntry>();
 
   constructor(options: PathMtuCacheOptions) {
     this.linkMtu = options.linkMtu;
@@ -82,7 +87,7 @@ export class PathMtuCache {
   }
 
   /** The path MTU estimate for `destination` at `now`: the link MTU unless ICMP lowered it recently. */
-  pathMtu(destination: IPv4Address, now: number): number {
+  pathMtu(destination: IPAddress, now: number): number {
     if (this.entries.size === 0) return this.linkMtu;
     const entry = this.entries.get(destination);
     if (entry === undefined) return this.linkMtu;
@@ -102,12 +107,14 @@ export class PathMtuCache {
    * yet shrunk its segments still needs), or undefined when the report is ignored (counted).
    * Changes nothing: `lower` records it.
    */
-  screenReport(destination: IPv4Address, nextHopMtu: number, quotedLength: number, now: number): number | undefined {
-    // RFC 1191 section 5: an old router gives no MTU; guess the next plateau down.
-    const reported = nextHopMtu === 0 ? plateauBelow(quotedLength) : nextHopMtu;
-    if (reported < IPV4_MIN_MTU) {
-      // RFC 1191 section 3: never below 68 octets. A router cannot have a link that small, so the
-      // message is bogus (or hostile: RFC 5927 section 7 on forged tiny MTUs).
+  screenReport(destination: IPAddress, nextHopMtu: number, quotedLength: number, now: number): number | undefined {
+    const ipv4 = typeof destination === 'number';
+    // RFC 1191 section 5: an old IPv4 router gives no MTU; guess the next plateau down.
+    const reported = nextHopMtu === 0 && ipv4 ? plateauBelow(quotedLength) : nextHopMtu;
+    if (reported < (ipv4 ? IPV4_MIN_MTU : IPV6_MIN_MTU)) {
+      // RFC 1191 section 3: never below 68 octets; RFC 8201 section 4: a Packet Too Big below
+      // 1280 is discarded. A router cannot have a link that small, so the message is bogus (or
+      // hostile: RFC 5927 section 7 on forged tiny MTUs).
       this.counters.drop('pmtu_below_minimum');
       return undefined;
     }
@@ -129,7 +136,7 @@ export class PathMtuCache {
    * Record a screened report the transport validated: the estimate for `destination` is `pathMtu`
    * for the next PATH_MTU_EXPIRY_MS (an equal report restarts that time: the path still says so).
    */
-  lower(destination: IPv4Address, pathMtu: number, now: number): void {
+  lower(destination: IPAddress, pathMtu: number, now: number): void {
     const current = this.pathMtu(destination, now);
     if (pathMtu > current) return;
     this.counters.add(pathMtu < current ? 'pmtu_reduced' : 'pmtu_confirmed');

@@ -1,7 +1,12 @@
 /**
- * IPv4 reassembly (RFC 791 section 3.2, with the bookkeeping idea of RFC 815).
+ * Reassembly for both families (IPv4: RFC 791 section 3.2; IPv6: RFC 8200 4.5), with the
+ * bookkeeping idea of RFC 815. FragmentReassembler is the family-neutral core: the caller names
+ * each fragment's datagram by a key (IPv4: source, destination, protocol and identification, RFC
+ * 791 3.2; IPv6: source, destination and identification, RFC 8200 4.5), its offset, its M flag,
+ * the header to keep from the offset-0 fragment and the largest end the datagram may reach.
+ * Reassembler is the IPv4 face of it, taking IPv4 headers; the IPv6 layer uses the core directly.
  *
- * Datagrams are keyed by (source, destination, protocol, identification) (RFC 791 3.2). Each
+ * Each
  * incomplete datagram keeps its fragments sorted by offset and never overlapping, so the holes of
  * RFC 815 are exactly the gaps between consecutive fragments plus the gap before the end; the
  * datagram is complete when the end is known (a fragment with MF clear arrived) and the bytes
@@ -9,8 +14,7 @@
  * ever spent on bytes that arrived.
  *
  * Policies (all bad input is counted with `counters.drop(reason)` and dropped, never thrown):
- * - Overlap: in the spirit of RFC 5722 (written for IPv6, and what Linux has done for IPv4 since
- *   4.19), a fragment that overlaps received data without being an exact duplicate discards the
+ * - Overlap: RFC 5722 for IPv6, and in its spirit for IPv4 (what Linux has done since 4.19), a fragment that overlaps received data without being an exact duplicate discards the
  *   whole datagram (`reassembly_overlap`): overlaps only come from broken or hostile senders, and
  *   choosing which copy of a byte to believe is how reassembly-based evasion attacks work. An
  *   exact duplicate (same offset, length and bytes), which retransmission or link duplication
@@ -22,8 +26,8 @@
  * - A fragment with MF set whose length is not a multiple of 8 cannot be followed by a correctly
  *   placed fragment (offsets count 8-byte units) and is dropped (`reassembly_bad_length`); so is
  *   an empty fragment (`reassembly_empty_fragment`), which carries nothing and only costs memory.
- * - Length: a fragment that would make the datagram exceed 65535 bytes (the "ping of death")
- *   discards the datagram (`reassembly_oversize`).
+ * - Length: a fragment that would make the datagram exceed 65535 bytes (the "ping of death"; the
+ *   caller's `maxEnd`) discards the datagram (`reassembly_oversize`).
  * - Memory: every datagram is charged its header copy, its fragments' bytes and a fixed overhead
  *   per fragment and per datagram (so floods of tiny fragments are bounded too). When a fragment
  *   would push the total past `maxBytes`, the oldest incomplete datagrams are evicted
@@ -34,10 +38,10 @@
  * - Time: a datagram lives `timeoutMs` from its first fragment (Linux's fixed ipfrag_time rather
  *   than RFC 791's TTL-driven timer, which hosts cannot trust). `expire(now)` reports each expired
  *   datagram with its offset-0 fragment, if it arrived, for ICMP Time Exceeded code 1 (RFC 792,
- *   RFC 1122 3.2.1.2: only when fragment zero is available).
+ *   RFC 1122 3.2.1.2; ICMPv6 Time Exceeded code 1, RFC 8200 4.5: likewise).
  */
 import type { Counters } from '../counters.js';
-import { IPV4_MAX_DATAGRAM, type IPv4Header } from '../wire/ipv4.js';
+import { IPV4_MAX_DATAGRAM, IPV4_MIN_HEADER, type IPv4Header } from '../wire/ipv4.js';
 import { copyBytes } from '../bytes.js';
 
 /** Memory charged per stored fragment on top of its bytes (object, array slot, typed array). */
@@ -62,6 +66,31 @@ export interface ReassembledDatagram {
   payload: Uint8Array;
 }
 
+/** One received fragment, as the family's layer describes it to the core. */
+export interface FragmentPiece<H> {
+  /** Names the datagram the fragment belongs to (the family's reassembly key). */
+  key: string;
+  /** The fragment's header record; the offset-0 fragment's is the one kept. */
+  header: H;
+  /** Where the fragment's data goes in the reassembled payload, in bytes. */
+  offset: number;
+  moreFragments: boolean;
+  /** Bytes of the packet in front of the fragment data (kept from the offset-0 fragment). */
+  headerLength: number;
+  /** The largest offset + length the datagram may reach (65535 less the headers it keeps). */
+  maxEnd: number;
+}
+
+/** What the core returns for a completed datagram. */
+export interface ReassembledPieces<H> {
+  /** The offset-0 fragment's header record. */
+  header: H;
+  /** The offset-0 fragment's bytes in front of its data (headerLength of them), copied. */
+  headerBytes: Uint8Array;
+  /** A fresh buffer holding the whole datagram's payload. */
+  payload: Uint8Array;
+}
+
 export interface ExpiredDatagram {
   /** The original bytes of the offset-0 fragment (header and data), if it arrived. */
   firstFragment: Uint8Array | undefined;
@@ -72,7 +101,7 @@ interface Fragment {
   data: Uint8Array;
 }
 
-interface PendingDatagram {
+interface PendingDatagram<H> {
   key: string;
   deadline: number;
   /** Sorted by offset, never overlapping. */
@@ -82,20 +111,21 @@ interface PendingDatagram {
   end: number | undefined;
   /** Largest offset + length received so far. */
   highestEnd: number;
-  /** Parsed header and raw header bytes of the offset-0 fragment. */
-  firstHeader: IPv4Header | undefined;
+  /** Parsed header, raw header bytes and length limit of the offset-0 fragment. */
+  firstHeader: H | undefined;
   firstHeaderBytes: Uint8Array | undefined;
+  firstMaxEnd: number | undefined;
   chargedBytes: number;
 }
 
-export class Reassembler {
+export class FragmentReassembler<H> {
   private readonly timeoutMs: number;
   private readonly maxBytes: number;
   private readonly maxDatagrams: number;
   private readonly counters: Counters;
   /** Insertion order is creation order, and every datagram gets the same timeout, so the first
    *  entry is both the oldest and the next to expire. */
-  private readonly pending = new Map<string, PendingDatagram>();
+  private readonly pending = new Map<string, PendingDatagram<H>>();
   private charged = 0;
 
   constructor(options: ReassemblerOptions) {
@@ -129,18 +159,19 @@ export class Reassembler {
 
   /**
    * Take one received fragment. `payload` is the fragment's data (a view; what is kept is
-   * copied), `packet` the whole IP packet it came in (its header is kept for ICMP quoting).
-   * Returns the whole datagram when this fragment completes it. A packet that is not a fragment
-   * (MF clear, offset 0) is returned at once with a copied payload.
+   * copied), `packet` the whole IP packet it came in (its first `piece.headerLength` bytes are
+   * kept from the offset-0 fragment, for ICMP quoting). Returns the whole datagram when this
+   * fragment completes it. A piece that is not a fragment (M clear, offset 0) is returned at once
+   * with a copied payload.
    */
-  accept(header: IPv4Header, payload: Uint8Array, packet: Uint8Array, now: number): ReassembledDatagram | undefined {
-    const offset = header.fragmentOffset;
+  acceptPiece(piece: FragmentPiece<H>, payload: Uint8Array, packet: Uint8Array, now: number): ReassembledPieces<H> | undefined {
+    const { offset, key } = piece;
     const length = payload.length;
     const fragmentEnd = offset + length;
-    const isLast = !header.moreFragments;
+    const isLast = !piece.moreFragments;
 
     if (isLast && offset === 0) {
-      return { header: wholeHeader(header, length), payload: copyBytes(payload) };
+      return { header: piece.header, headerBytes: packet.slice(0, piece.headerLength), payload: copyBytes(payload) };
     }
     if (length === 0) {
       this.counters.drop('reassembly_empty_fragment');
@@ -151,12 +182,11 @@ export class Reassembler {
       return undefined;
     }
 
-    const key = `${header.source}/${header.destination}/${header.protocol}/${header.identification}`;
     let datagram = this.pending.get(key);
 
-    // The final header is the offset-0 fragment's, so its length (options included) counts.
-    const headerLength = offset === 0 ? header.headerLength : (datagram?.firstHeader?.headerLength ?? 20);
-    if (headerLength + fragmentEnd > IPV4_MAX_DATAGRAM) {
+    // The offset-0 fragment's headers are kept, so its limit counts once it is known.
+    const maxEnd = offset === 0 ? piece.maxEnd : (datagram?.firstMaxEnd ?? piece.maxEnd);
+    if (fragmentEnd > maxEnd) {
       this.counters.drop('reassembly_oversize');
       if (datagram) this.discard(datagram);
       return undefined;
@@ -190,13 +220,13 @@ export class Reassembler {
       if (end !== undefined && datagram.receivedBytes + length === end) {
         // Completing fragment: nothing more is held, so no memory check is needed.
         insertFragment(datagram, index, offset, payload);
-        if (offset === 0) this.recordFirst(datagram, header, packet);
+        if (offset === 0) this.recordFirst(datagram, piece, packet);
         datagram.end = end;
         return this.complete(datagram);
       }
     }
 
-    const cost = FRAGMENT_OVERHEAD_BYTES + length + (offset === 0 ? header.headerLength : 0);
+    const cost = FRAGMENT_OVERHEAD_BYTES + length + (offset === 0 ? piece.headerLength : 0);
     if (!datagram) {
       if (DATAGRAM_OVERHEAD_BYTES + cost > this.maxBytes) {
         this.counters.drop('reassembly_memory');
@@ -213,6 +243,7 @@ export class Reassembler {
         highestEnd: 0,
         firstHeader: undefined,
         firstHeaderBytes: undefined,
+        firstMaxEnd: undefined,
         chargedBytes: DATAGRAM_OVERHEAD_BYTES,
       };
       this.pending.set(key, datagram);
@@ -229,7 +260,7 @@ export class Reassembler {
     insertFragment(datagram, index, offset, payload);
     datagram.chargedBytes += FRAGMENT_OVERHEAD_BYTES + length;
     this.charged += FRAGMENT_OVERHEAD_BYTES + length;
-    if (offset === 0) this.recordFirst(datagram, header, packet);
+    if (offset === 0) this.recordFirst(datagram, piece, packet);
     if (isLast) datagram.end = fragmentEnd;
     // A datagram created by this fragment cannot be complete: it would need a final fragment
     // at offset 0, which is not a fragment at all and returned above.
@@ -251,31 +282,31 @@ export class Reassembler {
     return expired;
   }
 
-  private recordFirst(datagram: PendingDatagram, header: IPv4Header, packet: Uint8Array): void {
-    datagram.firstHeader = header;
-    datagram.firstHeaderBytes = packet.slice(0, header.headerLength);
-    datagram.chargedBytes += header.headerLength;
-    this.charged += header.headerLength;
+  private recordFirst(datagram: PendingDatagram<H>, piece: FragmentPiece<H>, packet: Uint8Array): void {
+    datagram.firstHeader = piece.header;
+    datagram.firstHeaderBytes = packet.slice(0, piece.headerLength);
+    datagram.firstMaxEnd = piece.maxEnd;
+    datagram.chargedBytes += piece.headerLength;
+    this.charged += piece.headerLength;
   }
 
-  private complete(datagram: PendingDatagram): ReassembledDatagram | undefined {
+  private complete(datagram: PendingDatagram<H>): ReassembledPieces<H> | undefined {
     this.discard(datagram);
-    const first = datagram.firstHeader!;
     const total = datagram.end!;
-    if (first.headerLength + total > IPV4_MAX_DATAGRAM) {
+    if (total > datagram.firstMaxEnd!) {
       this.counters.drop('reassembly_oversize');
       return undefined;
     }
     const payload = new Uint8Array(total);
     for (const fragment of datagram.fragments) payload.set(fragment.data, fragment.offset);
     this.counters.add('reassembled');
-    return { header: wholeHeader(first, total), payload };
+    return { header: datagram.firstHeader!, headerBytes: datagram.firstHeaderBytes!, payload };
   }
 
   /** Evict oldest datagrams (never `keep`) until `needed` more bytes fit under the cap. */
-  private makeRoom(needed: number, keep: PendingDatagram | undefined): void {
+  private makeRoom(needed: number, keep: PendingDatagram<H> | undefined): void {
     while (this.charged + needed > this.maxBytes) {
-      let victim: PendingDatagram | undefined;
+      let victim: PendingDatagram<H> | undefined;
       for (const datagram of this.pending.values()) {
         if (datagram !== keep) {
           victim = datagram;
@@ -296,10 +327,36 @@ export class Reassembler {
     }
   }
 
-  private discard(datagram: PendingDatagram): void {
+  private discard(datagram: PendingDatagram<H>): void {
     if (this.pending.get(datagram.key) !== datagram) return;
     this.pending.delete(datagram.key);
     this.charged -= datagram.chargedBytes;
+  }
+}
+
+/**
+ * IPv4 reassembly (RFC 791 3.2): the core keyed by source, destination, protocol and
+ * identification, returning the offset-0 fragment's header made whole.
+ */
+export class Reassembler extends FragmentReassembler<IPv4Header> {
+  /**
+   * Take one received IPv4 fragment (see acceptPiece); `packet` is the whole IP packet it came in.
+   * A packet that is not a fragment (MF clear, offset 0) is returned at once with a copied payload.
+   */
+  accept(header: IPv4Header, payload: Uint8Array, packet: Uint8Array, now: number): ReassembledDatagram | undefined {
+    const offset = header.fragmentOffset;
+    const piece: FragmentPiece<IPv4Header> = {
+      key: `${header.source}/${header.destination}/${header.protocol}/${header.identification}`,
+      header,
+      offset,
+      moreFragments: header.moreFragments,
+      headerLength: header.headerLength,
+      // The final header is the offset-0 fragment's, options included; before it arrives, the
+      // 20 bytes every IPv4 header has.
+      maxEnd: IPV4_MAX_DATAGRAM - (offset === 0 ? header.headerLength : IPV4_MIN_HEADER),
+    };
+    const whole = this.acceptPiece(piece, payload, packet, now);
+    return whole === undefined ? undefined : { header: wholeHeader(whole.header, whole.payload.length), payload: whole.payload };
   }
 }
 
@@ -336,7 +393,7 @@ function findPlacement(fragments: readonly Fragment[], offset: number, data: Uin
   return low;
 }
 
-function insertFragment(datagram: PendingDatagram, index: number, offset: number, data: Uint8Array): void {
+function insertFragment<H>(datagram: PendingDatagram<H>, index: number, offset: number, data: Uint8Array): void {
   datagram.fragments.splice(index, 0, { offset, data: copyBytes(data) });
   datagram.receivedBytes += data.length;
   if (offset + data.length > datagram.highestEnd) datagram.highestEnd = offset + data.length;
@@ -348,7 +405,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-function firstFragmentBytes(datagram: PendingDatagram): Uint8Array | undefined {
+function firstFragmentBytes<H>(datagram: PendingDatagram<H>): Uint8Array | undefined {
   const headerBytes = datagram.firstHeaderBytes;
   const first = datagram.fragments[0];
   if (headerBytes === undefined || first === undefined || first.offset !== 0) return undefined;

@@ -28,7 +28,7 @@ export interface ReceivedIPv4Packet extends ReceivedPacketBody {
   header: IPv4Header;
 }
 
-interface ReceivedIPv6Packet extends ReceivedPacketBody {
+export interface ReceivedIPv6Packet extends ReceivedPacketBody {
   family: 6;
   /** The fixed header; nextHeader is the one of the last header of the chain (the transport's). */
   header: IPv6Header;
