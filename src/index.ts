@@ -1,6 +1,7 @@
 /** Public API of the stack. */
 export { openStack, type OpenStackOptions, type RunningStack } from './open.js';
 export { Stack, type StackOptions } from './stack.js';
+export { type IPv6Address } from './wire/address6.js';
 export { listen, dial, listenPacket, setDefaultStack, type DialOptions, type StackOption } from './api/net.js';
 export { TcpConn, TcpListener, type ListenOptions, type ReadOptions } from './api/tcp.js';
 export { UdpSocket, MAX_UDP_PAYLOAD, type UdpSocketOptions } from './api/udp.js';

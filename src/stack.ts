@@ -96,8 +96,9 @@ export function tcpConfigForLink(mtu: number, tcp: Partial<TcpConfig> = {}): Tcp
  */
 function ipv6AddressOption(option: string | IPv6Address | undefined, mtu: number): IPv6Address | undefined {
   if (option === undefined) return undefined;
-  // Text first; an 8-unit string that is not text is the address itself.
-  const address = parseIPv6Address(option) ?? (option.length === 8 ? (option as IPv6Address) : undefined);
+  // An 8-unit string with a unit outside printable ASCII is the address itself (any address in
+  // use has one: 2000::/3, fc00::/7, fe80::/10); anything else is text.
+  const address = /^[\x20-\x7e]*$/.test(option) || option.length !== 8 ? parseIPv6Address(option) : (option as IPv6Address);
   if (address === undefined) throw new NetError('EINVAL', `stack address6 ${JSON.stringify(option)} is not an IPv6 address`);
   const martian = ipv6MartianClass(address);
   if (martian !== undefined) {

@@ -33,7 +33,7 @@ import type { PathMtuCache } from './path-mtu.js';
 import type { ReceivedIPv6Packet, TransportProtocol } from './transport-contract.js';
 
 /** RFC 4291 2.7.1: the link-local all-nodes group, ff02::1. */
-export const IPV6_ALL_NODES = ipv6FromGroups([0xff02, 0, 0, 0, 0, 0, 0, 1]);
+const IPV6_ALL_NODES = ipv6FromGroups([0xff02, 0, 0, 0, 0, 0, 0, 1]);
 
 /** RFC 4861 4: router solicitation and advertisement, neighbour solicitation and advertisement, redirect. */
 const NDP_TYPES = new Set([133, 134, 135, 136, 137]);
@@ -90,7 +90,12 @@ export class Icmpv6 {
       this.answerEcho(received);
       return;
     }
-    if (type === ICMPV6_DEST_UNREACHABLE || type === ICMPV6_PACKET_TOO_BIG || type === ICMPV6_TIME_EXCEEDED || type === ICMPV6_PARAMETER_PROBLEM) {
+    if (
+      type === ICMPV6_DEST_UNREACHABLE ||
+      type === ICMPV6_PACKET_TOO_BIG ||
+      type === ICMPV6_TIME_EXCEEDED ||
+      type === ICMPV6_PARAMETER_PROBLEM
+    ) {
       // RFC 4443 2.4 (d): pass the error to the upper-layer process whose packet it quotes; a
       // quote of something we did not send is not ours to act on.
       const quote = parseIcmpv6ErrorQuote(message.body);

@@ -494,7 +494,10 @@ export class IPv4Layer implements IpLayer {
       ip.drop('family_mismatch');
       return;
     }
-    if (source !== this.localAddressFor(destination) && !(this.transparentProtocols.has(protocol) && ipv6MartianClass(source) === undefined)) {
+    if (
+      source !== this.localAddressFor(destination) &&
+      !(this.transparentProtocols.has(protocol) && ipv6MartianClass(source) === undefined)
+    ) {
       ip.drop('bad_source');
       return;
     }

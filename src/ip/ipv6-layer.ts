@@ -160,7 +160,8 @@ export class IPv6Layer {
     // ::1 only from inside the stack (RFC 4291 2.5.3: never from an interface).
     const unicastForUs = destination === this.address || (destination === IPV6_LOOPBACK && !fromLink);
     const group = fromLink && isLinkLocalMulticast(destination);
-    const transparent = fromLink && !unicastForUs && !group && this.host.transparentProtocols.size > 0 && ipv6MartianClass(destination) === undefined;
+    const transparent =
+      fromLink && !unicastForUs && !group && this.host.transparentProtocols.size > 0 && ipv6MartianClass(destination) === undefined;
     if (!unicastForUs && !group && !transparent) {
       ip.drop('not_for_us');
       return;
@@ -290,7 +291,15 @@ export class IPv6Layer {
    * source the IP layer allowed: write the header, then deliver it locally, hand it to the link,
    * or fragment it.
    */
-  send(protocol: number, source: IPv6Address, destination: IPv6Address, packet: Uint8Array, local: boolean, dontFragment: boolean, segmentSize?: number): void {
+  send(
+    protocol: number,
+    source: IPv6Address,
+    destination: IPv6Address,
+    packet: Uint8Array,
+    local: boolean,
+    dontFragment: boolean,
+    segmentSize?: number,
+  ): void {
     const ip = this.counters;
     writeIPv6Header(packet, 0, {
       source,

@@ -23,7 +23,11 @@
 import { readUint16, writeUint16 } from '../bytes.js';
 import { parseIPv4Address, parsePrefix, type IPv4Address } from './address.js';
 
-export type IPv6Address = string & { readonly __ipv6Address: never };
+/** An IPv6 address: 8 UTF-16 code units, its 16-bit groups in network order (see above; `formatIPv6` for text). */
+export type IPv6Address = string & {
+  /** The brand that keeps text such as "fd00::1" from passing for the 8-unit form. */
+  readonly __ipv6Address: never;
+};
 
 /** An address of either family: IPv4 as a number, IPv6 as an 8-unit string; `typeof` tells them apart. */
 export type IPAddress = IPv4Address | IPv6Address;

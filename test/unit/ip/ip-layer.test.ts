@@ -102,7 +102,7 @@ describe('stack IPv4 input', () => {
     link.inject([packet(PROTOCOL_ICMP, echo, { destination: parseIPv4Address('10.0.0.3')! })]);
     link.inject([packet(PROTOCOL_ICMP, echo, { ttl: 0 })]);
     const badVersion = packet(PROTOCOL_ICMP, echo);
-    badVersion[0] = 0x65;
+    badVersion[0] = 0x75; // version 7: 6 is IPv6, which its own layer reads
     const lyingLength = packet(PROTOCOL_ICMP, echo);
     lyingLength[3] = 0xff;
     link.inject([badVersion, lyingLength, new Uint8Array(10)]);
