@@ -23,9 +23,10 @@ import { splitUdpSuperPacket } from '../link/udp-segmentation.js';
 import {
   checksumNeedsNoVerification,
   parseVirtioNetHeader,
-  tcpv4SuperSegmentHeader,
+  tcpSuperSegmentHeader,
   VIRTIO_NET_HDR_GSO_NONE,
   VIRTIO_NET_HDR_GSO_TCPV4,
+  VIRTIO_NET_HDR_GSO_TCPV6,
   VIRTIO_NET_HDR_GSO_UDP_L4,
   VIRTIO_NET_HDR_GSO_ECN,
   writeVirtioNetHeader,
@@ -298,7 +299,7 @@ export class PacketFdLink implements Link {
       if (segmentSize === undefined) {
         this.txBytes.fill(0, at, at + headerBytes);
       } else {
-        writeVirtioNetHeader(this.txBytes, at, tcpv4SuperSegmentHeader(packet, segmentSize), headerBytes);
+        writeVirtioNetHeader(this.txBytes, at, tcpSuperSegmentHeader(packet, segmentSize), headerBytes);
         this.counts.superSegmentsOut++;
       }
     }
@@ -400,9 +401,12 @@ export class PacketFdLink implements Link {
           }
           continue;
         }
-        // Otherwise only what TUNSETOFFLOAD allowed comes (TCPV6 is IPv6, which the IP layer
-        // drops; UFO is no longer produced).
-        if (header === undefined || (gsoType !== VIRTIO_NET_HDR_GSO_NONE && gsoType !== VIRTIO_NET_HDR_GSO_TCPV4)) {
+        // Otherwise only what TUNSETOFFLOAD allowed comes (a TCP super-segment of either family
+        // is one segment to TCP; UFO is no longer produced).
+        if (
+          header === undefined ||
+          (gsoType !== VIRTIO_NET_HDR_GSO_NONE && gsoType !== VIRTIO_NET_HDR_GSO_TCPV4 && gsoType !== VIRTIO_NET_HDR_GSO_TCPV6)
+        ) {
           this.counts.dropsInBadOffload++;
           continue;
         }

@@ -25,8 +25,10 @@ export const VIRTIO_NET_HDR_F_DATA_VALID = 0x02;
 export const VIRTIO_NET_HDR_GSO_NONE = 0;
 /** gso_type: an IPv4 TCP super-segment, cut into gso_size payload bytes per segment. */
 export const VIRTIO_NET_HDR_GSO_TCPV4 = 1;
-// gso_type 3 (UDP, fragmentation offload, no longer produced by Linux) and 4 (TCPV6) have no
-// constant: the stack neither asks for them nor accepts them.
+// gso_type 3 (UDP, fragmentation offload, no longer produced by Linux) has no constant: the
+// stack neither asks for it nor accepts it.
+/** gso_type: an IPv6 TCP super-segment, cut into gso_size payload bytes per segment. */
+export const VIRTIO_NET_HDR_GSO_TCPV6 = 4;
 /** gso_type: UDP segmentation (USO): several datagrams of gso_size payload bytes behind one header. */
 export const VIRTIO_NET_HDR_GSO_UDP_L4 = 5;
 /** gso_type bit: the TCP segments carry ECN (CWR on the first only). */
@@ -109,21 +111,26 @@ export function checksumNeedsNoVerification(header: Readonly<VirtioNetHeader>): 
 
 /** TCP's checksum field, from the start of its header (RFC 9293 3.1). */
 const TCP_CHECKSUM_OFFSET = 16;
+/** IPv6's fixed header (RFC 8200 3). */
+const IPV6_HEADER_BYTES = 40;
 
 /**
- * The header for an IPv4 TCP super-segment in `packet` (IPv4 header, TCP header, payload) to be
- * cut into `gsoSize` payload bytes per segment, its TCP checksum field holding the pseudo-header
- * partial sum (writeTcpSegment's 'partial' checksum). Both the kernel (virtio_net_hdr_to_skb and
- * tcp_gso_segment) and a virtio device segment it this way: the headers copied to each segment,
- * the sequence number advanced, the IPv4 identification counted up, FIN and PSH kept on the last
- * segment only, each checksum finished.
+ * The header for a TCP super-segment in `packet` (an IPv4 header, or IPv6's fixed header with no
+ * extension headers, as the stack sends; then the TCP header and the payload) to be cut into
+ * `gsoSize` payload bytes per segment, its TCP checksum field holding the pseudo-header partial
+ * sum (writeTcpSegment's 'partial' checksum). Both the kernel (virtio_net_hdr_to_skb and
+ * tcp_gso_segment / tcp6_gso_segment) and a virtio device segment it this way: the headers
+ * copied to each segment, the sequence number advanced, the IPv4 identification counted up (IPv6
+ * has none), the length fields rewritten, FIN and PSH kept on the last segment only, each
+ * checksum finished. The gso_type follows the version nibble (GSO_TCPV4 or GSO_TCPV6).
  */
-export function tcpv4SuperSegmentHeader(packet: Uint8Array, gsoSize: number): VirtioNetHeader {
-  const ipHeaderBytes = (packet[0]! & 0x0f) * 4;
+export function tcpSuperSegmentHeader(packet: Uint8Array, gsoSize: number): VirtioNetHeader {
+  const ipv6 = packet[0]! >>> 4 === 6;
+  const ipHeaderBytes = ipv6 ? IPV6_HEADER_BYTES : (packet[0]! & 0x0f) * 4;
   const tcpHeaderBytes = (packet[ipHeaderBytes + 12]! >>> 4) * 4;
   return {
     flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
-    gsoType: VIRTIO_NET_HDR_GSO_TCPV4,
+    gsoType: ipv6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4,
     hdrLen: ipHeaderBytes + tcpHeaderBytes,
     gsoSize,
     csumStart: ipHeaderBytes,

@@ -2,11 +2,12 @@ import { describe, expect, it } from 'vitest';
 import {
   checksumNeedsNoVerification,
   parseVirtioNetHeader,
-  tcpv4SuperSegmentHeader,
+  tcpSuperSegmentHeader,
   VIRTIO_NET_HDR_BYTES,
   VIRTIO_NET_HDR_F_DATA_VALID,
   VIRTIO_NET_HDR_F_NEEDS_CSUM,
   VIRTIO_NET_HDR_GSO_TCPV4,
+  VIRTIO_NET_HDR_GSO_TCPV6,
   VIRTIO_NET_HDR_GSO_UDP_L4,
   VIRTIO_NET_HDR_MRG_RXBUF_BYTES,
   writeVirtioNetHeader,
@@ -71,7 +72,7 @@ describe('virtio-net header', () => {
     const packet = new Uint8Array(20 + 32 + 3000);
     packet[0] = 0x45;
     packet[20 + 12] = 8 << 4; // data offset: 32 bytes (timestamps)
-    expect(tcpv4SuperSegmentHeader(packet, 1448)).toEqual({
+    expect(tcpSuperSegmentHeader(packet, 1448)).toEqual({
       flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
       gsoType: VIRTIO_NET_HDR_GSO_TCPV4,
       hdrLen: 52,
@@ -79,6 +80,15 @@ describe('virtio-net header', () => {
       csumStart: 20,
       csumOffset: 16,
       numBuffers: 0,
+    });
+    const packet6 = new Uint8Array(40 + 20 + 3000);
+    packet6[0] = 0x60;
+    packet6[40 + 12] = 5 << 4;
+    expect(tcpSuperSegmentHeader(packet6, 1440)).toMatchObject({
+      gsoType: VIRTIO_NET_HDR_GSO_TCPV6,
+      hdrLen: 60,
+      csumStart: 40,
+      csumOffset: 16,
     });
   });
 });
