@@ -3,9 +3,10 @@
  * reader for the replay tests' fixtures.
  *
  * The writer always produces little-endian, microsecond, LINKTYPE_RAW files: every packet the
- * stack handles is a bare IPv4 packet, so no link header has to be invented. The reader accepts
- * what tcpdump and Wireshark write on Linux (either byte order, micro- or nanosecond stamps,
- * Ethernet and Linux "cooked" captures) and returns only the IPv4 packets.
+ * stack handles is a bare IPv4 or IPv6 packet, so no link header has to be invented (LINKTYPE_RAW
+ * tells the two apart by the version nibble, as tcpdump does). The reader accepts what tcpdump and
+ * Wireshark write on Linux (either byte order, micro- or nanosecond stamps, Ethernet and Linux
+ * "cooked" captures) and returns only the IP packets, of both families.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { readUint16, copyBytes } from '../bytes.js';
@@ -22,6 +23,7 @@ const LINKTYPE_LINUX_SLL2 = 276;
 const GLOBAL_HEADER_LENGTH = 24;
 const RECORD_HEADER_LENGTH = 16;
 const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_IPV6 = 0x86dd;
 const ETHERTYPE_VLAN = 0x8100;
 const ETHERTYPE_QINQ = 0x88a8;
 /** The first 32-bit word of a pcapng file (a Section Header Block), to name it in the error. */
@@ -36,7 +38,7 @@ const BUFFER_CAPACITY = FLUSH_THRESHOLD + RECORD_HEADER_LENGTH + PCAP_SNAPLEN;
 export interface PcapRecord {
   /** Capture time in milliseconds since the Unix epoch (fractional: micro/nanoseconds kept). */
   timestampMs: number;
-  /** The IPv4 packet, link header removed; a copy, independent of the file's bytes. */
+  /** The IP packet (IPv4 or IPv6: its version nibble says), link header removed; a copy, independent of the file's bytes. */
   data: Uint8Array;
 }
 
@@ -125,8 +127,8 @@ export class PcapWriter {
 }
 
 /**
- * Parse a classic pcap file and return its IPv4 packets in file order. Frames of other protocols
- * (ARP, IPv6, ...) are skipped. A file that is not pcap, uses an unsupported link type, or is
+ * Parse a classic pcap file and return its IPv4 and IPv6 packets in file order. Frames of other
+ * protocols (ARP, ...) are skipped. A file that is not pcap, uses an unsupported link type, or is
  * cut short throws an Error that says where and why.
  */
 export function readPcap(bytes: Uint8Array): PcapRecord[] {
@@ -153,8 +155,8 @@ export function readPcap(bytes: Uint8Array): PcapRecord[] {
   if (versionMajor !== 2) throw new Error(`unsupported pcap version ${versionMajor}.${view.getUint16(6, littleEndian)}`);
   // The upper bits of this word may carry an FCS length; the link type is the low 16 bits.
   const linkType = view.getUint32(20, littleEndian) & 0xffff;
-  const extractIPv4 = linkExtractors.get(linkType);
-  if (!extractIPv4) throw new Error(`unsupported pcap link type ${linkType}`);
+  const extractIP = linkExtractors.get(linkType);
+  if (!extractIP) throw new Error(`unsupported pcap link type ${linkType}`);
 
   const records: PcapRecord[] = [];
   let offset = GLOBAL_HEADER_LENGTH;
@@ -170,8 +172,9 @@ export function readPcap(bytes: Uint8Array): PcapRecord[] {
       throw new Error(`truncated pcap record at byte ${offset}: claims ${capturedLength} bytes, ${bytes.length - dataStart} remain`);
     }
     const frame = bytes.subarray(dataStart, dataStart + capturedLength);
-    const packet = extractIPv4(frame);
-    if (packet !== undefined && packet.length > 0 && packet[0]! >> 4 === 4) {
+    const packet = extractIP(frame);
+    const version = packet !== undefined && packet.length > 0 ? packet[0]! >> 4 : 0;
+    if (packet !== undefined && (version === 4 || version === 6)) {
       records.push({
         timestampMs: seconds * 1000 + (nanoseconds ? fraction / 1e6 : fraction / 1e3),
         data: copyBytes(packet),
@@ -182,14 +185,19 @@ export function readPcap(bytes: Uint8Array): PcapRecord[] {
   return records;
 }
 
-/** Per link type: the IPv4 packet inside a captured frame, or undefined if it carries something else. */
+/** Whether an EtherType (or a cooked capture's protocol) is one of the IP families. */
+function isIPEtherType(etherType: number): boolean {
+  return etherType === ETHERTYPE_IPV4 || etherType === ETHERTYPE_IPV6;
+}
+
+/** Per link type: the IP packet inside a captured frame, or undefined if it carries something else. */
 const linkExtractors = new Map<number, (frame: Uint8Array) => Uint8Array | undefined>([
   [LINKTYPE_RAW, (frame) => frame],
   [LINKTYPE_ETHERNET, ethernetPayload],
   // Linux cooked v1: packet type, ARPHRD, address length, 8 address bytes, then the protocol.
-  [LINKTYPE_LINUX_SLL, (frame) => (frame.length >= 16 && readUint16(frame, 14) === ETHERTYPE_IPV4 ? frame.subarray(16) : undefined)],
+  [LINKTYPE_LINUX_SLL, (frame) => (frame.length >= 16 && isIPEtherType(readUint16(frame, 14)) ? frame.subarray(16) : undefined)],
   // Linux cooked v2 puts the protocol first, in a 20-byte header.
-  [LINKTYPE_LINUX_SLL2, (frame) => (frame.length >= 20 && readUint16(frame, 0) === ETHERTYPE_IPV4 ? frame.subarray(20) : undefined)],
+  [LINKTYPE_LINUX_SLL2, (frame) => (frame.length >= 20 && isIPEtherType(readUint16(frame, 0)) ? frame.subarray(20) : undefined)],
 ]);
 
 function ethernetPayload(frame: Uint8Array): Uint8Array | undefined {
@@ -201,12 +209,17 @@ function ethernetPayload(frame: Uint8Array): Uint8Array | undefined {
     typeOffset += 4;
     etherType = readUint16(frame, typeOffset);
   }
-  if (etherType !== ETHERTYPE_IPV4) return undefined;
+  if (!isIPEtherType(etherType)) return undefined;
   const packet = frame.subarray(typeOffset + 2);
-  // Ethernet pads frames to 60 bytes; the IPv4 total length says where the packet really ends.
-  if (packet.length >= 4) {
+  // Ethernet pads frames to 60 bytes; the IPv4 total length (IPv6: 40 + payload length) says
+  // where the packet really ends.
+  if (etherType === ETHERTYPE_IPV4 && packet.length >= 4) {
     const totalLength = readUint16(packet, 2);
     if (totalLength >= 20 && totalLength < packet.length) return packet.subarray(0, totalLength);
+  }
+  if (etherType === ETHERTYPE_IPV6 && packet.length >= 40) {
+    const totalLength = 40 + readUint16(packet, 4);
+    if (totalLength < packet.length) return packet.subarray(0, totalLength);
   }
   return packet;
 }

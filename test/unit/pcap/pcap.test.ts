@@ -9,6 +9,9 @@ import { internetChecksum, pseudoHeaderSum, sumWords, finishChecksum } from '../
 import { memoryLinkPair } from '../../../src/link/link.js';
 import { tapLink, type TapDirection } from '../../../src/link/tap.js';
 import { PcapWriter, readPcap, type PcapRecord } from '../../../src/pcap/pcap.js';
+import { parseIPv6Address } from '../../../src/wire/address6.js';
+import { encodeIcmpv6EchoRequest } from '../../../src/wire/icmpv6.js';
+import { IPV6_HEADER_LENGTH, PROTOCOL_ICMPV6, writeIPv6Header } from '../../../src/wire/ipv6.js';
 
 const fixturesDirectory = fileURLToPath(new URL('../../fixtures/', import.meta.url));
 
@@ -173,6 +176,21 @@ describe('PcapWriter', () => {
     expect(lines).toHaveLength(5);
     for (const line of lines) expect(line).toContain('IP 10.0.0.1.1234 > 10.0.0.2.7: UDP, length 8');
   });
+
+  it('writes IPv6 packets as they are, which tcpdump reads from the same raw file', () => {
+    const path = join(directory, 'tcpdump6.pcap');
+    const source = parseIPv6Address('fd00::1')!;
+    const destination = parseIPv6Address('fd00::2')!;
+    const echo = encodeIcmpv6EchoRequest(1, 2, new Uint8Array(4), source, destination, IPV6_HEADER_LENGTH);
+    writeIPv6Header(echo, 0, { source, destination, nextHeader: PROTOCOL_ICMPV6, payloadLength: echo.length - IPV6_HEADER_LENGTH });
+    const writer = PcapWriter.open(path);
+    writer.write(udpPacket(new Uint8Array(8)), 1_700_000_000_000);
+    writer.write(echo, 1_700_000_000_001);
+    writer.close();
+    const output = execFileSync('tcpdump', ['-nr', path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(output).toContain('IP6 fd00::1 > fd00::2: ICMP6, echo request, id 1, seq 2');
+    expect(readPcap(new Uint8Array(readFileSync(path))).map((record) => Array.from(record.data))[1]).toEqual(Array.from(echo));
+  });
 });
 
 describe('readPcap', () => {
@@ -198,7 +216,7 @@ describe('readPcap', () => {
     expect(be[0]!.timestampMs).toBe(1002);
   });
 
-  it('strips Linux cooked headers (SLL and SLL2) and skips other protocols', () => {
+  it('strips Linux cooked headers (SLL and SLL2), keeps both IP families and skips other protocols', () => {
     const sll = new Uint8Array(16);
     writeUint16(sll, 14, 0x0800);
     const sllArp = new Uint8Array(16);
@@ -215,13 +233,17 @@ describe('readPcap', () => {
     writeUint16(sll2, 0, 0x0800);
     const sll2Ipv6 = new Uint8Array(20);
     writeUint16(sll2Ipv6, 0, 0x86dd);
+    const sll2Arp = new Uint8Array(20);
+    writeUint16(sll2Arp, 0, 0x0806);
+    const ipv6 = new Uint8Array(40).fill(0x60);
     const records2 = readPcap(
       pcapFile({ littleEndian: true, magic: 0xa1b2c3d4, linkType: 276 }, [
-        { seconds: 0, fraction: 0, data: concat(sll2Ipv6, new Uint8Array(40).fill(0x60)) },
+        { seconds: 0, fraction: 0, data: concat(sll2Ipv6, ipv6) },
+        { seconds: 0, fraction: 0, data: concat(sll2Arp, new Uint8Array(28)) },
         { seconds: 0, fraction: 0, data: concat(sll2, packet) },
       ]),
     );
-    expect(records2.map((r) => Array.from(r.data))).toEqual([Array.from(packet)]);
+    expect(records2.map((r) => Array.from(r.data))).toEqual([Array.from(ipv6), Array.from(packet)]);
   });
 
   it('strips Ethernet headers, VLAN tags and frame padding', () => {
@@ -242,16 +264,27 @@ describe('readPcap', () => {
     for (const record of records) expect(Array.from(record.data)).toEqual(Array.from(packet));
   });
 
-  it('returns only IPv4 packets from a raw capture', () => {
+  it('returns the IPv4 and IPv6 packets of a raw capture, and trims Ethernet padding behind an IPv6 packet', () => {
     const ipv6 = new Uint8Array(40);
     ipv6[0] = 0x60;
+    const other = new Uint8Array(40);
+    other[0] = 0x70;
     const records = readPcap(
       pcapFile({ littleEndian: true, magic: 0xa1b2c3d4, linkType: 101 }, [
         { seconds: 0, fraction: 0, data: ipv6 },
+        { seconds: 0, fraction: 0, data: other },
         { seconds: 0, fraction: 0, data: packet },
       ]),
     );
-    expect(records).toHaveLength(1);
+    expect(records.map((r) => r.data[0]! >> 4)).toEqual([6, 4]);
+    const ethernet = new Uint8Array(14);
+    writeUint16(ethernet, 12, 0x86dd);
+    const [padded] = readPcap(
+      pcapFile({ littleEndian: true, magic: 0xa1b2c3d4, linkType: 1 }, [
+        { seconds: 0, fraction: 0, data: concat(ethernet, ipv6, new Uint8Array(6)) },
+      ]),
+    );
+    expect(padded!.data).toHaveLength(40);
   });
 
   it('rejects malformed files with clear errors', () => {
