@@ -149,7 +149,7 @@ export interface StackOptions {
   icmpErrorRate?: number;
   /** How long a fragmented datagram may take to be reassembled (RFC 791 section 3.2). Default 30 s. */
   reassemblyTimeoutMs?: number;
-  /** Bytes all datagrams being reassembled may hold together. Default 4 MiB. */
+  /** Bytes all datagrams being reassembled may hold together, per IP family. Default 4 MiB. */
   reassemblyMaxBytes?: number;
   /** Where the stack logs. Default: nowhere. */
   logger?: Logger;

@@ -57,6 +57,8 @@ import type { ReceivedIPv6Packet, TransportProtocol } from './transport-contract
 
 /** The Fragment header's length (RFC 8200 4.5). */
 const FRAGMENT_HEADER_LENGTH = 8;
+/** The fixed header's Next Header field (RFC 8200 3). */
+const NEXT_HEADER_FIELD = 6;
 
 /** What the IPv6 half needs from the IP layer around it (the shared parts). */
 export interface IPv6Host {
@@ -97,6 +99,22 @@ export interface IPv6LayerOptions {
 /** RFC 4291 2.7: a multicast group of link-local scope, ff02::/16. */
 function isLinkLocalMulticast(address: IPv6Address): boolean {
   return address.charCodeAt(0) === 0xff02;
+}
+
+/**
+ * The walk's answer for a packet whose fixed header names TCP, UDP or ICMPv6 directly, the common
+ * case, which needs no walk (ipv6-extensions.ts allows skipping it then).
+ */
+const DIRECT_UPPER_LAYER: Array<IPv6ChainResult | undefined> = [];
+for (const protocol of [PROTOCOL_TCP, PROTOCOL_UDP, PROTOCOL_ICMPV6]) {
+  DIRECT_UPPER_LAYER[protocol] = {
+    ok: true,
+    protocol,
+    offset: IPV6_HEADER_LENGTH,
+    nextHeaderPointer: NEXT_HEADER_FIELD,
+    fragment: undefined,
+    atomicFragment: false,
+  };
 }
 
 export class IPv6Layer {
@@ -166,7 +184,7 @@ export class IPv6Layer {
       ip.drop('not_for_us');
       return;
     }
-    let chain = walkIPv6Extensions(whole, 'process');
+    let chain = DIRECT_UPPER_LAYER[header.nextHeader] ?? walkIPv6Extensions(whole, 'process');
     if (!chain.ok) {
       ip.drop(chain.reason);
       if (chain.problem !== undefined && unicastForUs) this.sendParameterProblem(chain.problem.code, chain.problem.pointer, whole);
@@ -209,7 +227,11 @@ export class IPv6Layer {
     ip.add('delivered');
     const received: ReceivedIPv6Packet = {
       family: 6,
-      header: { ...header, nextHeader: protocol, payloadLength: whole.length - IPV6_HEADER_LENGTH },
+      // The fixed header as it came, unless extension headers or reassembly changed what follows.
+      header:
+        protocol === header.nextHeader && whole === parsed.packet
+          ? header
+          : { ...header, nextHeader: protocol, payloadLength: whole.length - IPV6_HEADER_LENGTH },
       payload: whole.subarray(chain.offset),
       packet: whole,
       transportChecksum,
