@@ -303,6 +303,18 @@ describe('ICMPv6 echo and the link-local groups', () => {
     expect(counters.get('drop.not_for_us')).toBe(1);
   });
 
+  it('answers a ping of ::1 through local delivery, and drops ::1 from the link', async () => {
+    const { link, ip, looped, counters } = setup();
+    ip.receiveBatch([echoRequest(new Uint8Array(4), IPV6_LOOPBACK, IPV6_LOOPBACK)], 'loopback');
+    await new Promise((resolve) => setImmediate(resolve));
+    const [reply] = looped.flat();
+    const { header, message } = icmpv6In(reply!);
+    expect([header.source, header.destination, message.type]).toEqual([IPV6_LOOPBACK, IPV6_LOOPBACK, ICMPV6_ECHO_REPLY]);
+    link.inject([echoRequest(new Uint8Array(4), IPV6_LOOPBACK, HOST)]);
+    expect(link.drain()).toEqual([]);
+    expect(counters.get('drop.not_for_us')).toBe(1);
+  });
+
   it('drops an echo request with a bad checksum', () => {
     const { link, icmp } = setup();
     const packet = echoRequest(new Uint8Array(8));
