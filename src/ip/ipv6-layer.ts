@@ -323,6 +323,11 @@ export class IPv6Layer {
     segmentSize?: number,
   ): void {
     const ip = this.counters;
+    if (packet.length - IPV6_HEADER_LENGTH > IPV6_MAX_PAYLOAD_LENGTH) {
+      // No jumbograms (RFC 2675): a transport's bug, counted, never thrown from the send path.
+      ip.drop('too_big');
+      return;
+    }
     writeIPv6Header(packet, 0, {
       source,
       destination,

@@ -456,7 +456,7 @@ describe('IPv6 output', () => {
     expect(counters.get('fragments_sent')).toBe(3);
   });
 
-  it('delivers to our address and ::1 locally, and drops a source not ours and martian destinations', () => {
+  it('delivers to our address and ::1 locally, and drops a source not ours, martian destinations and jumbograms', () => {
     const { link, ip, looped, counters } = setup();
     expect(ip.localAddressFor(IPV6_LOOPBACK)).toBe(IPV6_LOOPBACK);
     expect(ip.localAddressFor(HOST)).toBe(STACK);
@@ -466,6 +466,7 @@ describe('IPv6 output', () => {
     ip.sendTransport(PROTOCOL_UDP, HOST, v6('fd00::9'), withHeadroom(8));
     ip.sendTransport(PROTOCOL_UDP, STACK, ALL_NODES, withHeadroom(8));
     ip.sendTransport(PROTOCOL_UDP, STACK4, HOST, withHeadroom(8));
+    ip.sendTransport(PROTOCOL_UDP, STACK, HOST, withHeadroom(65536));
     return new Promise<void>((resolve) => {
       setImmediate(() => {
         expect(looped.flat()).toHaveLength(2);
@@ -473,6 +474,7 @@ describe('IPv6 output', () => {
         expect(counters.get('drop.bad_source')).toBe(1);
         expect(counters.get('drop.martian_destination_multicast')).toBe(1);
         expect(counters.get('drop.family_mismatch')).toBe(1);
+        expect(counters.get('drop.too_big')).toBe(1);
         resolve();
       });
     });
