@@ -139,8 +139,10 @@ describe('Stack address6 option', () => {
     expect(stack.address6Text).toBeUndefined();
     expect(stack.ip.address6).toBeUndefined();
     link.inject([echoRequest(new Uint8Array(8))]);
+    stack.ip.sendTransport(PROTOCOL_UDP, STACK, HOST, withHeadroom(8));
     expect(link.drain()).toEqual([]);
-    expect(stack.counters('ipv6').get('drop.disabled')).toBe(1);
+    expect(stack.counters('ipv6').get('drop.disabled')).toBe(2);
+    expect(stack.ip.isLocalAddress(IPV6_LOOPBACK)).toBe(false);
   });
 
   it('takes text, reports it in RFC 5952 form, and answers ping -6', () => {

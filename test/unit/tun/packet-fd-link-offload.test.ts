@@ -10,6 +10,7 @@ import {
   VIRTIO_NET_HDR_F_DATA_VALID,
   VIRTIO_NET_HDR_F_NEEDS_CSUM,
   VIRTIO_NET_HDR_GSO_TCPV4,
+  VIRTIO_NET_HDR_GSO_TCPV6,
   VIRTIO_NET_HDR_GSO_UDP_L4,
   VIRTIO_NET_HDR_MRG_RXBUF_BYTES,
   writeVirtioNetHeader,
@@ -81,6 +82,38 @@ it('writes a header in front of each packet: zeros, or a super-segment with NEED
   // A link without the header has no way to pass a segment size on.
   b.send(plain, 1448);
   expect(b.stats().dropsOutInvalid).toBe(1);
+  await Promise.all([a.close(), b.close()]);
+});
+
+it('carries IPv6 TCP super-segments both ways: GSO_TCPV6 with csum_start 40 out, one trusted segment in', async () => {
+  const [aFd, bFd] = seqpacketPair();
+  const a = await PacketFdLink.start(aFd, { mtu: 1500, ringBytes: 1 << 18, virtioNetHeaderBytes: HEADER });
+  const b = await PacketFdLink.start(bFd, { mtu: 1500, ringBytes: 1 << 18 });
+  const tcp6Packet = (payload: number, fill: number): Uint8Array => {
+    const packet = new Uint8Array(40 + 32 + payload).fill(fill);
+    packet[0] = 0x60;
+    packet[40 + 12] = 8 << 4;
+    return packet;
+  };
+  const kernelSees = collect(b, 1);
+  const superSegment = tcp6Packet(30_000, 2);
+  a.send(superSegment, 1428);
+  const [sent] = await kernelSees;
+  expect(parseVirtioNetHeader(sent!.packet, 0, HEADER)).toMatchObject({
+    flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
+    gsoType: VIRTIO_NET_HDR_GSO_TCPV6,
+    hdrLen: 72,
+    gsoSize: 1428,
+    csumStart: 40,
+    csumOffset: 16,
+  });
+  const stackSees = collect(a, 1);
+  const gso = tcp6Packet(20_000, 3);
+  b.send(withHeader(VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV6, gso));
+  const [got] = await stackSees;
+  expect(got!.flags).toBe(RECEIVED_CHECKSUM_TRUSTED);
+  expect(got!.packet).toEqual(gso);
+  expect(a.stats().dropsInBadOffload).toBe(0);
   await Promise.all([a.close(), b.close()]);
 });
 
