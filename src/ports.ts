@@ -40,6 +40,26 @@ export interface PortDestination {
   remotePort: number;
 }
 
+/**
+ * What a bound endpoint (a TCP listener, a UDP socket) restricts itself to: one local address
+ * (undefined: any of ours), and one address family (Go's "tcp4" / "tcp6", "udp4" / "udp6";
+ * undefined: both). Both transports judge it the same way (endpointAccepts).
+ */
+export interface EndpointBinding {
+  readonly boundAddress?: IPAddress;
+  readonly family?: 4 | 6;
+}
+
+/**
+ * Whether an endpoint bound as `binding` takes traffic to our `destination`. One endpoint owns a
+ * port for both families, so traffic of a family it refuses finds no endpoint at all: a RST or a
+ * port unreachable, as Linux answers an IPv4 SYN to a port only a v6-only socket holds.
+ */
+export function endpointAccepts(binding: EndpointBinding, destination: IPAddress): boolean {
+  if (binding.boundAddress !== undefined && binding.boundAddress !== destination) return false;
+  return binding.family === undefined || binding.family === (typeof destination === 'number' ? 4 : 6);
+}
+
 export class PortTable<T> {
   private readonly owners = new Map<number, T>();
   private readonly secret: Uint8Array;

@@ -11,7 +11,7 @@ import type { IPAddress } from '../wire/address6.js';
 import { PROTOCOL_UDP } from '../wire/ipv4.js';
 import { errorDetail } from '../log.js';
 import { ipHeaderLength } from '../wire/ip.js';
-import { PortTable } from '../ports.js';
+import { endpointAccepts, PortTable } from '../ports.js';
 import { encodeUdpDatagram, parseUdpDatagram } from '../wire/udp.js';
 
 /** A bound UDP port as the layer sees it; the API's sockets implement this. */
@@ -27,7 +27,7 @@ export interface UdpEndpoint {
    * or any address for the transparent endpoint). `payload` is a view valid only during the call.
    */
   deliver(source: IPAddress, sourcePort: number, payload: Uint8Array, destination: IPAddress, destinationPort: number): void;
-  /** An ICMP error concerning a datagram this endpoint sent to `destination:port`. */
+  /** An ICMP or ICMPv6 error concerning a datagram this endpoint sent to `destination:port`. */
   deliverError(code: NetErrorCode, destination: IPAddress, destinationPort: number): void;
   /** The stack is shutting down. */
   shutdown(): void;
@@ -70,10 +70,6 @@ export class UdpLayer implements TransportProtocol {
   }
 
   receive(received: ReceivedPacket): void {
-    if (received.family !== 4) {
-      this.counters.drop('no_ipv6');
-      return;
-    }
     const { header, payload } = received;
     const parsed = parseUdpDatagram(payload, header.source, header.destination, received.transportChecksum);
     if (!parsed.ok) {
@@ -83,7 +79,8 @@ export class UdpLayer implements TransportProtocol {
     const datagram = parsed.datagram;
     this.counters.add('received');
     const endpoint = this.ip.isLocalAddress(header.destination) ? this.ports.get(datagram.destinationPort) : this.transparent;
-    if (endpoint === undefined || (endpoint.boundAddress !== undefined && endpoint.boundAddress !== header.destination)) {
+    // A socket of the other family, or bound to another of our addresses, is no socket for it.
+    if (endpoint === undefined || !endpointAccepts(endpoint, header.destination)) {
       this.counters.drop('no_port');
       this.ip.sendPortUnreachable(received);
       return;
@@ -118,7 +115,11 @@ export class UdpLayer implements TransportProtocol {
 
   receiveIcmpError(error: IcmpSocketError, quote: TransportQuote): void {
     const endpoint = this.ports.get(quote.sourcePort);
-    if (endpoint === undefined || typeof quote.destination !== 'number') return;
+    // The quote is of a datagram we sent from quote.source: only a socket that could have sent it.
+    if (endpoint === undefined || !endpointAccepts(endpoint, quote.source)) {
+      this.counters.drop('icmp_no_socket');
+      return;
+    }
     // RFC 1122 4.1.3.3: pass ICMP errors up (port unreachable becomes ECONNREFUSED, as on Linux).
     const errorCode = error.code;
     this.counters.add('icmp_errors');
@@ -126,12 +127,18 @@ export class UdpLayer implements TransportProtocol {
   }
 
   /**
-   * Fragmentation needed about a DF datagram: UDP sends none (the IP layer fragments datagrams
+   * IPv4 fragmentation needed about a DF datagram: UDP sends none (the IP layer fragments datagrams
    * larger than the path MTU, RFC 1191 section 6.5 leaves the rest to the application), so the
-   * quote is not of ours and the IP layer ignores the report.
+   * quote is not of ours and the IP layer ignores the report. ICMPv6 packet too big: IPv6 routers
+   * never fragment (RFC 8200 5), so every datagram of ours larger than the path was dropped; the
+   * report is taken when a socket that could have sent the quoted datagram holds its port (what
+   * Linux's udpv6_err checks), and the IP layer then fragments what follows to the new path MTU
+   * (RFC 8201 4).
    */
-  receivePathMtuReduced(): boolean {
-    return false;
+  receivePathMtuReduced(quote: TransportQuote): boolean {
+    if (typeof quote.source === 'number') return false;
+    const endpoint = this.ports.get(quote.sourcePort);
+    return endpoint !== undefined && endpointAccepts(endpoint, quote.source);
   }
 
   /**
