@@ -90,7 +90,7 @@ export class TcpConnection {
   ) {
     if (!Number.isInteger(iss) || iss < 0 || iss > 0xffffffff) throw new NetError('EINVAL', `bad initial sequence number ${iss}`);
     this.counters = env.counters;
-    this.options = new NegotiatedOptions(config);
+    this.options = new NegotiatedOptions(config, tuple.remoteAddress);
     // The connection is its timers' handler: no closure per timer (idle connections are many).
     this.timers = new ConnectionTimers(env.timers, this);
     this.receiver = new TcpReceiver(config, this.options, this.counters, this.timers.delayedAck, env.memory);

@@ -4,7 +4,17 @@
  * timestamp state that lives on afterwards (TS.Recent and PAWS, RFC 7323 4.3 and 5), and the
  * segment size the path MTU allows (RFC 1191, RFC 1122 4.2.3.9).
  */
-import { TCP_DEFAULT_MSS, TCP_MAX_WINDOW_FIELD, TCP_MAX_WINDOW_SHIFT, TCP_TIMESTAMP_OPTION_BYTES, type TcpOptions } from '../wire/tcp.js';
+import type { IPAddress } from '../wire/address6.js';
+import { ipHeaderLength } from '../wire/ip.js';
+import { IPV4_MIN_HEADER } from '../wire/ipv4.js';
+import {
+  TCP_DEFAULT_MSS,
+  TCP_MAX_WINDOW_FIELD,
+  TCP_MAX_WINDOW_SHIFT,
+  TCP_MIN_HEADER,
+  TCP_TIMESTAMP_OPTION_BYTES,
+  type TcpOptions,
+} from '../wire/tcp.js';
 import { seqGe, seqLt } from './seq.js';
 import type { TcpConfig } from './types.js';
 
@@ -12,8 +22,13 @@ import type { TcpConfig } from './types.js';
 const MIN_PEER_MSS = 64;
 /** RFC 7323 5.5: TS.Recent older than 24 days is no longer a valid PAWS reference. */
 const PAWS_IDLE_LIMIT_MS = 24 * 24 * 60 * 60 * 1000;
-/** RFC 9293 3.7.1: the fixed IPv4 and TCP headers of a segment (20 + 20): MSS = MTU - 40. */
-const IPV4_TCP_HEADER_BYTES = 40;
+/**
+ * The fixed IP and TCP headers of a segment to `remote`, which the MSS leaves out of an MTU (RFC
+ * 9293 3.7.1): 20 + 20 over IPv4, MSS = MTU - 40; 40 + 20 over IPv6, MSS = MTU - 60 (RFC 8200 8.3).
+ */
+function tcpIpHeaderBytes(remote: IPAddress): number {
+  return ipHeaderLength(remote) + TCP_MIN_HEADER;
+}
 
 /**
  * The path MTU below which TCP does not shrink its segments further: 536 + 40 = 576, the datagram
@@ -22,9 +37,10 @@ const IPV4_TCP_HEADER_BYTES = 40;
  * 552) because a forged fragmentation needed with a tiny MTU (RFC 5927 section 7) would otherwise
  * cut a connection to 28-byte segments, 60% headers. Below the floor our segments would not fit
  * the path with DF set, so the TCP layer sends them without DF and IP fragments them to the path
- * MTU (src/tcp/tcp-layer.ts): slower, but never a black hole.
+ * MTU (src/tcp/tcp-layer.ts): slower, but never a black hole. An IPv6 path is never below 1280
+ * (RFC 8200 5), so the floor never applies to it.
  */
-export const TCP_MIN_PATH_MTU = TCP_DEFAULT_MSS + IPV4_TCP_HEADER_BYTES;
+export const TCP_MIN_PATH_MTU = TCP_DEFAULT_MSS + IPV4_MIN_HEADER + TCP_MIN_HEADER;
 
 /** RFC 7323 2.3: the smallest shift that lets the 16-bit field describe the whole buffer. */
 export function chooseWindowShift(bufferSize: number): number {
@@ -75,7 +91,20 @@ export class NegotiatedOptions {
   private tsRecentTime = 0;
   private tsRecentValid = false;
 
-  constructor(private readonly config: TcpConfig) {}
+  /** What the path MTU less this is the largest segment before options: tcpIpHeaderBytes. */
+  private readonly headerBytes: number;
+
+  /**
+   * @param config the TCP configuration for the connection's family (TcpLayer.configFor: its MSS
+   *   is the one the link MTU leaves over that family)
+   * @param remote the peer's address, whose family sizes segments from a path MTU
+   */
+  constructor(
+    private readonly config: TcpConfig,
+    remote: IPAddress,
+  ) {
+    this.headerBytes = tcpIpHeaderBytes(remote);
+  }
 
   /** Active open: our SYN offers the window scale the buffer needs, if configured. */
   offerWindowScale(): void {
@@ -129,13 +158,13 @@ export class NegotiatedOptions {
   /**
    * The path MTU to the peer is `pathMtu` (RFC 1191: lowered by ICMP fragmentation needed, or
    * known from the IP layer's estimate when the connection was made). SMSS becomes
-   * min(MSS, path MTU - 40) less the options of every segment, never below the floor of
+   * min(MSS, path MTU - 40, or 60 over IPv6) less the options of every segment, never below the floor of
    * TCP_MIN_PATH_MTU. Only ever lowers it (RFC 1191 section 3: a report never raises the path
    * MTU). Returns true when SMSS fell, which is when the sender must resize what it sends.
    */
   limitToPathMtu(pathMtu: number): boolean {
     this.pathMtu = Math.min(this.pathMtu, pathMtu);
-    const pathMss = Math.max(TCP_DEFAULT_MSS, pathMtu - IPV4_TCP_HEADER_BYTES);
+    const pathMss = Math.max(TCP_DEFAULT_MSS, pathMtu - this.headerBytes);
     if (pathMss >= this.pathMss) return false;
     this.pathMss = pathMss;
     const previous = this.smss;

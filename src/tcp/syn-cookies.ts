@@ -27,6 +27,19 @@ import type { TcpFourTuple } from './types.js';
  * a tunnelled path, and the two common Ethernet values (1460, and 1440 with some encapsulation).
  */
 export const COOKIE_MSS_TABLE: readonly number[] = [TCP_DEFAULT_MSS, 1300, 1440, 1460];
+/**
+ * The table over IPv6, whose MSS is 20 bytes smaller for the same MTU (RFC 8200 8.3): the IPv6
+ * minimum MTU (1280 - 60), a 1480-byte tunnel (6in4), Ethernet (1500 - 60). Linux's msstab6 starts
+ * at 1220 and ends with jumbo frames; ours keeps 536 first, as the IPv4 table, so that a peer
+ * announcing less than 1220 is never sent more than it announced, and loses the jumbo entry
+ * (such a peer gets 1440, correct if slower).
+ */
+export const COOKIE_MSS_TABLE6: readonly number[] = [TCP_DEFAULT_MSS, 1220, 1420, 1440];
+
+/** The cookie MSS table for a connection to `remote`'s family. */
+function mssTable(remote: IPAddress): readonly number[] {
+  return typeof remote === 'number' ? COOKIE_MSS_TABLE : COOKIE_MSS_TABLE6;
+}
 /** The time counter ticks every 64 s, as RFC 4987 3.6 suggests ("t mod 32 ... every 64 seconds"). */
 export const COOKIE_PERIOD_MS = 64_000;
 /** Periods before the current one whose cookies are still accepted. */
@@ -47,8 +60,7 @@ const TS_SACK_PERMITTED = 0x10;
 
 export class SynCookies {
   private readonly secret: Uint8Array;
-  /** Four-tuple, peer ISN, period and MSS index, serialised for the MAC; reused. */
-  /** The tuple (addresses of up to 16 bytes), the peer's ISN, the period and the MSS index. */
+  /** The tuple (addresses of up to 16 bytes), the peer's ISN, the period and the MSS index, serialised for the MAC; reused. */
   private readonly input = new Uint8Array(45);
 
   constructor(secret: Uint8Array) {
@@ -61,8 +73,9 @@ export class SynCookies {
    * above the peer's, the smallest entry for a peer below it, as Linux).
    */
   issue(tuple: TcpFourTuple, peerIsn: SeqNumber, peerMss: number, now: number): SeqNumber {
-    let index = COOKIE_MSS_TABLE.length - 1;
-    while (index > 0 && COOKIE_MSS_TABLE[index]! > peerMss) index--;
+    const table = mssTable(tuple.remoteAddress);
+    let index = table.length - 1;
+    while (index > 0 && table[index]! > peerMss) index--;
     const period = periodAt(now);
     return (((period & COUNTER_MASK) << COUNTER_SHIFT) | (index << MSS_INDEX_SHIFT) | this.mac(tuple, peerIsn, period, index)) >>> 0;
   }
@@ -79,7 +92,7 @@ export class SynCookies {
     const age = (current - counter) & COUNTER_MASK;
     if (age > COOKIE_MAX_AGE_PERIODS || age > current) return undefined;
     if (this.mac(tuple, peerIsn, current - age, index) !== (cookie & MAC_MASK)) return undefined;
-    return COOKIE_MSS_TABLE[index];
+    return mssTable(tuple.remoteAddress)[index];
   }
 
   private mac(tuple: TcpFourTuple, peerIsn: SeqNumber, period: number, mssIndex: number): number {
@@ -147,10 +160,13 @@ const COOKIE_SOURCES_TRACKED = 4096;
  * source's SYNs are dropped before any of that, so the flood costs little more than its parsing
  * and the queue keeps room for everyone else. (Linux has no such limit built in; it is what an
  * `iptables hashlimit` rule in front of a listener does.) A fixed one-second window: counts per
- * source, forgotten when the second turns.
+ * source, forgotten when the second turns. An IPv6 source is counted by its /64: one host
+ * usually holds a whole /64 (RFC 4291 2.5.1 interface identifiers, RFC 8981 temporary addresses),
+ * so counting each address would let it draw a budget per address.
  */
 export class CookieSourceBudget {
-  private readonly counts = new Map<IPAddress, number>();
+  /** By IPv4 address, or by an IPv6 address's first four 16-bit groups (a 4-unit string). */
+  private readonly counts = new Map<number | string, number>();
   private windowStart = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly perSecond = COOKIES_PER_SOURCE_PER_SECOND) {}
@@ -161,13 +177,14 @@ export class CookieSourceBudget {
       this.windowStart = now;
       this.counts.clear();
     }
-    const count = this.counts.get(source);
+    const key = typeof source === 'number' ? source : source.slice(0, 4);
+    const count = this.counts.get(key);
     if (count === undefined) {
-      if (this.counts.size < COOKIE_SOURCES_TRACKED) this.counts.set(source, 1);
+      if (this.counts.size < COOKIE_SOURCES_TRACKED) this.counts.set(key, 1);
       return true;
     }
     if (count >= this.perSecond) return false;
-    this.counts.set(source, count + 1);
+    this.counts.set(key, count + 1);
     return true;
   }
 }

@@ -12,15 +12,17 @@ import type { IpLayer, ReceivedPacket, TransportProtocol, TransportQuote } from 
 import type { DeadlineQueue, TimerHandle } from '../timers.js';
 import { MAX_PORT } from '../wire/address.js';
 import type { IPAddress } from '../wire/address6.js';
-import { IPV4_MAX_DATAGRAM, IPV4_MIN_HEADER, PROTOCOL_TCP } from '../wire/ipv4.js';
+import { IPV4_MAX_DATAGRAM, PROTOCOL_TCP } from '../wire/ipv4.js';
+import { IPV6_HEADER_LENGTH } from '../wire/ipv6.js';
 import { errorDetail } from '../log.js';
 import { formatIPAddress, ipHeaderLength } from '../wire/ip.js';
-import { PortTable } from '../ports.js';
+import { endpointAccepts, PortTable } from '../ports.js';
 import {
   parseTcpSegment,
   segmentLength,
   TCP_ACK,
   TCP_MAX_HEADER,
+  TCP_MIN_HEADER,
   TCP_RST,
   TCP_SYN,
   tcpSegmentLength,
@@ -81,10 +83,12 @@ function listenerEntry(endpoint: TcpListenerEndpoint): ListenerEntry {
 }
 
 /**
- * The most payload one super-segment carries: what an IPv4 datagram holds (65535 bytes) behind
- * its header and the largest TCP header.
+ * The largest packet a super-segment may be: an IPv4 datagram's 65535 bytes. IPv6's payload length
+ * field would allow 40 more (RFC 8200 3), but the links take no packet larger than this (the TUN
+ * ring's MAX_PACKET, IpLayer.packetBuffer's scratch), so an IPv6 super-segment carries 20 bytes
+ * less payload than an IPv4 one: 65535 - 40 - 60 = 65435 (superSegmentPayload).
  */
-const TCP_MAX_SUPER_SEGMENT_PAYLOAD = IPV4_MAX_DATAGRAM - IPV4_MIN_HEADER - TCP_MAX_HEADER;
+const TCP_MAX_SUPER_SEGMENT_PACKET = IPV4_MAX_DATAGRAM;
 
 /**
  * Under pressure (the half-open queue more than half full) a half-open connection whose SYN-ACK
@@ -230,6 +234,8 @@ export class TcpLayer implements TransportProtocol {
   private readonly batchEndAcks: ConnectionEnvironment[] = [];
   /** The buffer budget and the connection cap (tcp.memoryBudget, tcp.maxConnections). */
   readonly memory: TcpMemory;
+  /** `config` for connections over IPv6: configFor. */
+  private readonly config6: TcpConfig;
 
   constructor(
     private readonly ip: IpLayer,
@@ -251,6 +257,17 @@ export class TcpLayer implements TransportProtocol {
       now: () => ip.clock.now(),
       timers: ip.timers,
     });
+    this.config6 = { ...config, mss: Math.min(config.mss, ip.mtu - IPV6_HEADER_LENGTH - TCP_MIN_HEADER) };
+  }
+
+  /**
+   * The configuration of a connection to `remote`. Its MSS is the stack's (the link MTU less 40, or
+   * the caller's tcp.mss) over IPv4, and at most the link MTU less 60 over IPv6, whose header is 20
+   * bytes longer (RFC 8200 8.3): what our SYN offers and what caps our segments. Linux caps a
+   * socket's TCP_MAXSEG to the route's advertised MSS the same way.
+   */
+  configFor(remote: IPAddress): TcpConfig {
+    return typeof remote === 'number' ? this.config : this.config6;
   }
 
   /** Connections with a TCB (TIME-WAIT records are not counted: see timeWaitCount). */
@@ -315,13 +332,14 @@ export class TcpLayer implements TransportProtocol {
     this.ip.setTransparent(PROTOCOL_TCP, this.transparentHolders > 0);
   }
 
-  /** The listener a segment for `destination:port` goes to, if any. */
+  /**
+   * The listener a segment for `destination:port` goes to, if any: one of another family or bound
+   * to another of our addresses is none (endpointAccepts).
+   */
   private listenerFor(destination: IPAddress, port: number): ListenerEntry | undefined {
-    if (!this.ip.isLocalAddress(destination)) return this.transparentListener;
-    const owner = this.ports.get(port);
+    const owner = this.ip.isLocalAddress(destination) ? this.ports.get(port) : this.transparentListener;
     if (owner?.kind !== 'listener') return undefined;
-    const bound = owner.endpoint.boundAddress;
-    return bound === undefined || bound === destination ? owner : undefined;
+    return endpointAccepts(owner.endpoint, destination) ? owner : undefined;
   }
 
   /** Active open (RFC 9293 3.10.1): a new connection in SYN-SENT from an ephemeral port. */
@@ -330,6 +348,9 @@ export class TcpLayer implements TransportProtocol {
     if (this.memory.atConnectionLimit) {
       this.counters.add('dials_over_connection_limit');
       throw new NetError('ENOBUFS', `cannot open a TCP connection: the stack holds tcp.maxConnections (${this.memory.maxConnections})`);
+    }
+    if (typeof remoteAddress === 'string' && this.ip.address6 === undefined) {
+      throw new NetError('ENETUNREACH', 'cannot open a TCP connection to an IPv6 address: the stack has no IPv6 address');
     }
     const localAddress = this.ip.localAddressFor(remoteAddress);
     const localPort = this.ports.chooseEphemeral(
@@ -366,7 +387,7 @@ export class TcpLayer implements TransportProtocol {
     const initialSeq = iss ?? this.reopeningIsn ?? this.isn.next(tuple);
     this.reopeningIsn = undefined;
     const env = new ConnectionEnvironment(this, this.ip, tuple, key, slot);
-    const connection = new TcpConnection(tuple, initialSeq, this.config, env);
+    const connection = new TcpConnection(tuple, initialSeq, this.configFor(tuple.remoteAddress), env);
     env.connection = connection;
     // RFC 1191 section 6.2: what is known of the path to this peer sizes the first segments too.
     const pathMtu = this.ip.pathMtu(tuple.remoteAddress);
@@ -395,9 +416,13 @@ export class TcpLayer implements TransportProtocol {
     this.settled(connection);
   }
 
-  /** TcpEnvironment.superSegmentPayload of a connection to `remoteAddress`. */
+  /**
+   * TcpEnvironment.superSegmentPayload of a connection to `remoteAddress`: what a packet of
+   * TCP_MAX_SUPER_SEGMENT_PACKET bytes holds behind the family's IP header and the largest TCP header.
+   */
   superSegmentPayload(remoteAddress: IPAddress): number {
-    return this.ip.tcpSegmentationTo(remoteAddress) ? TCP_MAX_SUPER_SEGMENT_PAYLOAD : 0;
+    if (!this.ip.tcpSegmentationTo(remoteAddress)) return 0;
+    return TCP_MAX_SUPER_SEGMENT_PACKET - ipHeaderLength(remoteAddress) - TCP_MAX_HEADER;
   }
 
   /**
@@ -425,7 +450,7 @@ export class TcpLayer implements TransportProtocol {
     this.ip.sendTransport(PROTOCOL_TCP, tuple.localAddress, tuple.remoteAddress, packet, dontFragment);
   }
 
-  /** The segment as an IPv4 packet with the header left for the IP layer, in IpLayer.packetBuffer memory. */
+  /** The segment as an IP packet with the header left for the IP layer, in IpLayer.packetBuffer memory. */
   private encode(tuple: TcpFourTuple, segment: TcpSegment, checksum: ChecksumFill): Uint8Array {
     const headroom = ipHeaderLength(tuple.remoteAddress);
     const length = headroom + tcpSegmentLength(segment.options, segment.payload.length);
@@ -459,10 +484,6 @@ export class TcpLayer implements TransportProtocol {
   }
 
   receive(received: ReceivedPacket): void {
-    if (received.family !== 4) {
-      this.counters.drop('no_ipv6');
-      return;
-    }
     const { header, payload } = received;
     const parsed = parseTcpSegment(payload, header.source, header.destination, received.transportChecksum);
     if (!parsed.ok) {
@@ -621,7 +642,7 @@ export class TcpLayer implements TransportProtocol {
       this.counters.drop('syncookies_source_limited');
       return;
     }
-    const negotiated = new NegotiatedOptions(this.config);
+    const negotiated = new NegotiatedOptions(this.configFor(tuple.remoteAddress), tuple.remoteAddress);
     // Without timestamps the cookie cannot carry window scale and SACK-permitted, so the SYN-ACK
     // must not agree to them either (Linux clears them the same way).
     const timestamps = this.config.timestamps && syn.options.timestamp !== undefined;
@@ -708,10 +729,7 @@ export class TcpLayer implements TransportProtocol {
   }
 
   receiveIcmpError(error: IcmpSocketError, quote: TransportQuote): void {
-    const connection =
-      typeof quote.source === 'number' && typeof quote.destination === 'number'
-        ? this.connections.get(connectionKey(quote.source, quote.destination, quote.destinationPort, quote.sourcePort))
-        : undefined;
+    const connection = this.connections.get(connectionKey(quote.source, quote.destination, quote.destinationPort, quote.sourcePort));
     if (connection === undefined || quote.transport.length < 8) {
       this.counters.drop('icmp_no_connection');
       return;
@@ -720,14 +738,12 @@ export class TcpLayer implements TransportProtocol {
   }
 
   /**
-   * ICMP fragmentation needed about one of our segments (RFC 1191): the connection it quotes checks
-   * the sequence number (RFC 5927 4.1) and resizes its segments. True when it was in flight.
+   * ICMP fragmentation needed (RFC 1191) or ICMPv6 packet too big (RFC 8201) about one of our
+   * segments: the connection it quotes checks the sequence number (RFC 5927 4.1) and resizes its
+   * segments. True when it was in flight.
    */
   receivePathMtuReduced(quote: TransportQuote, pathMtu: number): boolean {
-    const connection =
-      typeof quote.source === 'number' && typeof quote.destination === 'number'
-        ? this.connections.get(connectionKey(quote.source, quote.destination, quote.destinationPort, quote.sourcePort))
-        : undefined;
+    const connection = this.connections.get(connectionKey(quote.source, quote.destination, quote.destinationPort, quote.sourcePort));
     if (connection === undefined || quote.transport.length < 8) {
       this.counters.drop('pmtu_no_connection');
       return false;

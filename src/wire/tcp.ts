@@ -79,7 +79,7 @@ export function segmentLength(segment: TcpSegment): number {
 }
 
 /** RFC 9293 3.1: data offset of 5 words. */
-const TCP_MIN_HEADER = 20;
+export const TCP_MIN_HEADER = 20;
 /** The data offset field is 4 bits of 32-bit words: 60 bytes of header, 40 of options. */
 const TCP_MAX_OPTIONS = 40;
 /** The largest TCP header: the fixed 20 bytes and 40 of options (RFC 9293 3.1, data offset 15). */

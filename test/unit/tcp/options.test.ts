@@ -7,7 +7,7 @@ import { chooseWindowShift, NegotiatedOptions } from '../../../src/tcp/options.j
 import { INITIAL_RECEIVE_WINDOW } from '../../../src/tcp/receiver.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from '../../../src/tcp/types.js';
 import { TCP_SYN, type TcpOptions } from '../../../src/wire/tcp.js';
-import { TcpHarness, patternBytes, payloadTotal } from '../../support/tcp-harness.js';
+import { HARNESS_TUPLE, TcpHarness, patternBytes, payloadTotal } from '../../support/tcp-harness.js';
 
 describe('NegotiatedOptions', () => {
   const config = (overrides: Partial<TcpConfig> = {}): TcpConfig => ({ ...DEFAULT_TCP_CONFIG, ...overrides });
@@ -19,7 +19,7 @@ describe('NegotiatedOptions', () => {
   });
 
   it('the first SYN offers what the configuration allows, with a zero echo', () => {
-    const options = new NegotiatedOptions(config());
+    const options = new NegotiatedOptions(config(), HARNESS_TUPLE.remoteAddress);
     options.offerWindowScale();
     expect(options.synOptions(false, 1234.7)).toEqual({
       mss: 1460,
@@ -27,13 +27,13 @@ describe('NegotiatedOptions', () => {
       sackPermitted: true,
       timestamp: { value: 1234, echo: 0 },
     });
-    const plain = new NegotiatedOptions(config({ windowScaling: false, sack: false, timestamps: false }));
+    const plain = new NegotiatedOptions(config({ windowScaling: false, sack: false, timestamps: false }), HARNESS_TUPLE.remoteAddress);
     plain.offerWindowScale();
     expect(plain.synOptions(false, 0)).toEqual({ mss: 1460 });
   });
 
   it('a peer that offers nothing leaves MSS 536 and no extensions; our SYN-ACK offers none', () => {
-    const options = new NegotiatedOptions(config());
+    const options = new NegotiatedOptions(config(), HARNESS_TUPLE.remoteAddress);
     options.negotiate(syn({}), 0);
     expect(options.synNegotiated).toBe(true);
     expect([options.peerMss, options.mssBase, options.smss]).toEqual([536, 536, 536]);
@@ -43,7 +43,7 @@ describe('NegotiatedOptions', () => {
   });
 
   it('takes the peer offer within limits: shift capped at 14, MSS at least 64, timestamps cost 12 bytes', () => {
-    const options = new NegotiatedOptions(config());
+    const options = new NegotiatedOptions(config(), HARNESS_TUPLE.remoteAddress);
     options.negotiate(syn({ mss: 10, windowScale: 20, sackPermitted: true, timestamp: { value: 77, echo: 0 } }), 5);
     expect(options.peerMss).toBe(64);
     expect(options.smss).toBe(64 - 12);
@@ -51,13 +51,13 @@ describe('NegotiatedOptions', () => {
     expect(options.sackPermitted).toBe(true);
     // The SYN-ACK echoes the peer's TSval.
     expect(options.synOptions(true, 9)).toEqual({ mss: 1460, windowScale: 5, sackPermitted: true, timestamp: { value: 9, echo: 77 } });
-    const large = new NegotiatedOptions(config({ mss: 1200 }));
+    const large = new NegotiatedOptions(config({ mss: 1200 }), HARNESS_TUPLE.remoteAddress);
     large.negotiate(syn({ mss: 9000 }), 0);
     expect([large.peerMss, large.mssBase, large.smss]).toEqual([9000, 1200, 1200]);
   });
 
   it('what the configuration turns off stays off whatever the peer offers', () => {
-    const options = new NegotiatedOptions(config({ windowScaling: false, sack: false, timestamps: false }));
+    const options = new NegotiatedOptions(config({ windowScaling: false, sack: false, timestamps: false }), HARNESS_TUPLE.remoteAddress);
     options.negotiate(syn({ mss: 1460, windowScale: 3, sackPermitted: true, timestamp: { value: 1, echo: 0 } }), 0);
     expect([options.windowScaling, options.timestamps, options.sackPermitted]).toEqual([false, false, false]);
     expect(options.sndShift).toBe(0);
@@ -65,7 +65,7 @@ describe('NegotiatedOptions', () => {
   });
 
   it('PAWS: a TSval older than TS.Recent is an old duplicate, modulo 2^32; after 24 idle days TS.Recent is forgotten', () => {
-    const options = new NegotiatedOptions(config());
+    const options = new NegotiatedOptions(config(), HARNESS_TUPLE.remoteAddress);
     options.negotiate(syn({ timestamp: { value: 0xfffffff0, echo: 0 } }), 0);
     expect(options.isOldDuplicate(0xffffffef, 10)).toBe(true);
     expect(options.isOldDuplicate(0xfffffff0, 10)).toBe(false);
@@ -79,7 +79,7 @@ describe('NegotiatedOptions', () => {
   });
 
   it('TS.Recent follows newer TSvals of segments covering Last.ACK.sent only (RFC 7323 4.3)', () => {
-    const options = new NegotiatedOptions(config());
+    const options = new NegotiatedOptions(config(), HARNESS_TUPLE.remoteAddress);
     options.negotiate(syn({ timestamp: { value: 100, echo: 0 } }), 0);
     expect(options.timestampOption(50)).toEqual({ value: 50, echo: 100 });
     options.updateRecent(200, false, 1);

@@ -12,7 +12,7 @@ import { SegmentOutcome } from '../../../src/tcp/segment-outcome.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from '../../../src/tcp/types.js';
 import { TCP_SYN, type TcpOptions } from '../../../src/wire/tcp.js';
 import { ManualTime } from '../../support/manual-time.js';
-import { TcpHarness, patternBytes } from '../../support/tcp-harness.js';
+import { HARNESS_TUPLE, TcpHarness, patternBytes } from '../../support/tcp-harness.js';
 
 describe('TcpReceiver', () => {
   /** A receiver whose peer's SYN offered `peerSynOptions` (nothing: no SACK, no timestamps). */
@@ -29,7 +29,7 @@ describe('TcpReceiver', () => {
     const time = new ManualTime();
     const counters = new Counters('tcp');
     const delayedAck = new ConnectionTimer(time.timers, () => undefined, undefined);
-    const options = new NegotiatedOptions(config);
+    const options = new NegotiatedOptions(config, HARNESS_TUPLE.remoteAddress);
     if (peerSynOptions !== undefined) {
       options.negotiate(new TcpHarness().seg({ seq: 0xfffffff0, flags: TCP_SYN, options: peerSynOptions }).options, time.now());
     }

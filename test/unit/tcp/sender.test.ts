@@ -31,7 +31,7 @@ describe('TcpSender', () => {
       challengeAcks: new ChallengeAckBudget(() => 0.5),
       release: () => undefined,
     };
-    const options = new NegotiatedOptions(config);
+    const options = new NegotiatedOptions(config, HARNESS_TUPLE.remoteAddress);
     const outcome = new SegmentOutcome();
     const handlers = {
       onRetransmissionTimeout: (now: number) => sender.onRetransmissionTimeout(now, 'ESTABLISHED'),

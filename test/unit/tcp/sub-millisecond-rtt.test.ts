@@ -16,7 +16,7 @@ import { HARNESS_TUPLE, TcpHarness, patternBytes } from '../../support/tcp-harne
 function samplerWithTimestamps(): { sampler: RttSampler; records: TransmitRecords; rtt: RttEstimator } {
   const records = new TransmitRecords();
   const rtt = new RttEstimator({ initialRto: 1000, minRto: 200, maxRto: 60_000 });
-  const options = new NegotiatedOptions(DEFAULT_TCP_CONFIG);
+  const options = new NegotiatedOptions(DEFAULT_TCP_CONFIG, HARNESS_TUPLE.remoteAddress);
   options.negotiate({ mss: 1460, sackPermitted: true, timestamp: { value: 1, echo: 0 } }, 0);
   return { sampler: new RttSampler(records, rtt, options), records, rtt };
 }

@@ -93,9 +93,9 @@ describe('SynCookies', () => {
             timestamp: { value: 999, echo: 0 },
           });
           // What NegotiatedOptions makes of it is what the SYN itself would have given.
-          const fromCookie = new NegotiatedOptions(DEFAULT_TCP_CONFIG);
+          const fromCookie = new NegotiatedOptions(DEFAULT_TCP_CONFIG, TUPLE.remoteAddress);
           fromCookie.negotiate(options, now);
-          const fromSyn = new NegotiatedOptions(DEFAULT_TCP_CONFIG);
+          const fromSyn = new NegotiatedOptions(DEFAULT_TCP_CONFIG, TUPLE.remoteAddress);
           fromSyn.negotiate({ mss: 1300, windowScale, sackPermitted: sack, timestamp: { value: 999, echo: 0 } }, now);
           expect(fromCookie).toEqual(fromSyn);
         }
