@@ -241,6 +241,27 @@ describe('TCP over IPv6 between two layers', () => {
     });
   });
 
+  it('a transparent listener takes IPv6 connections to addresses not ours, answering from the address asked for', () => {
+    const { ipB, b } = pair();
+    const foreign = ipv6('2001:db8::80');
+    const transparent = listener();
+    b.listenTransparent(transparent);
+    ipB.deliver(PROTOCOL_TCP, A6, foreign, segmentBytes(syn(40000, 443, 1000), A6, foreign));
+    const [synAck] = ipB.sent.splice(0);
+    expect(synAck!.source).toBe(foreign);
+    expect(segmentOf(synAck!).flags).toBe(TCP_SYN | TCP_ACK);
+    const ack: TcpSegment = { ...syn(40000, 443, 1001), flags: TCP_ACK, ack: seqAdd(segmentOf(synAck!).seq, 1), options: {} };
+    ipB.deliver(PROTOCOL_TCP, A6, foreign, segmentBytes(ack, A6, foreign));
+    expect(transparent.accepted[0]!.tuple).toEqual({ localAddress: foreign, localPort: 443, remoteAddress: A6, remotePort: 40000 });
+    b.unlistenTransparent(transparent);
+    // A transparent listener for IPv4 only sends an IPv6 SYN away with a RST.
+    const only4 = listener({ family: 4 });
+    b.listenTransparent(only4);
+    ipB.deliver(PROTOCOL_TCP, A6, foreign, segmentBytes(syn(40001, 443, 1000), A6, foreign));
+    expect(segmentOf(ipB.sent.splice(0)[0]!).flags & TCP_RST).toBe(TCP_RST);
+    expect(only4.accepted).toHaveLength(0);
+  });
+
   it('routes an ICMPv6 packet too big to the connection its quote names, which resends within the new MTU', () => {
     const p = pair();
     const { ipA, a } = p;
