@@ -35,7 +35,10 @@ export interface TcpFourTuple {
 
 /** TCP settings of a stack (`StackOptions.tcp`); `DEFAULT_TCP_CONFIG` has the defaults. */
 export interface TcpConfig {
-  /** MSS we advertise: link MTU - 40. */
+  /**
+   * MSS we advertise over IPv4: link MTU - 40 (RFC 9293 3.7.1). Over IPv6 the TCP layer advertises
+   * at most link MTU - 60 (RFC 8200 8.3; TcpLayer.configFor).
+   */
   mss: number;
   /** Receive buffer (bytes): the largest window we offer. */
   receiveBufferSize: number;
