@@ -11,6 +11,7 @@
  */
 import { Duplex } from 'node:stream';
 import { NetError } from '../errors.js';
+import type { AddressFamily } from './address.js';
 import type { TcpConn } from './tcp.js';
 
 const READ_CHUNK = 64 * 1024;
@@ -23,10 +24,10 @@ export interface DuplexOptions {
 
 /** What address() answers, as net.Socket's. */
 export interface SocketAddress {
-  /** Dotted-quad IPv4 address. */
+  /** Dotted-quad IPv4 address, or IPv6 text without brackets (RFC 5952). */
   address: string;
-  /** Always IPv4 for now. */
-  family: 'IPv4';
+  /** `IPv4` or `IPv6`. */
+  family: AddressFamily;
   /** The port. */
   port: number;
 }
@@ -37,8 +38,6 @@ export interface SocketAddress {
  * or, still connecting, from `connect()`.
  */
 export class TcpDuplex extends Duplex {
-  /** net.Socket's `remoteFamily`: always IPv4 for now. */
-  readonly remoteFamily = 'IPv4';
   /** True until the connection is established (or fails): net.Socket's `connecting`. */
   connecting: boolean;
   private connection: TcpConn | undefined;
@@ -82,9 +81,19 @@ export class TcpDuplex extends Duplex {
     this.emit('ready');
   }
 
-  /** The peer's address (dotted quad); undefined while connecting. */
+  /** The peer's address (dotted quad, or IPv6 text without brackets); undefined while connecting. */
   get remoteAddress(): string | undefined {
     return this.connection?.remoteAddr.address;
+  }
+
+  /** net.Socket's `remoteFamily`: `IPv4` or `IPv6`; undefined while connecting. */
+  get remoteFamily(): AddressFamily | undefined {
+    return this.connection?.remoteAddr.family;
+  }
+
+  /** net.Socket's `localFamily`: `IPv4` or `IPv6`; undefined while connecting. */
+  get localFamily(): AddressFamily | undefined {
+    return this.connection?.localAddr.family;
   }
 
   /** The peer's port; undefined while connecting. */
@@ -92,7 +101,7 @@ export class TcpDuplex extends Duplex {
     return this.connection?.remoteAddr.port;
   }
 
-  /** The stack's address (dotted quad); undefined while connecting. */
+  /** The stack's address (dotted quad, or IPv6 text without brackets); undefined while connecting. */
   get localAddress(): string | undefined {
     return this.connection?.localAddr.address;
   }
@@ -105,7 +114,7 @@ export class TcpDuplex extends Duplex {
   /** net.Socket#address(): the local end; {} while connecting. */
   address(): SocketAddress | Record<string, never> {
     const conn = this.connection;
-    return conn === undefined ? {} : { address: conn.localAddr.address, family: 'IPv4', port: conn.localAddr.port };
+    return conn === undefined ? {} : { address: conn.localAddr.address, family: conn.localAddr.family, port: conn.localAddr.port };
   }
 
   /** Bytes received and handed to the stream. */

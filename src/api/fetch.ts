@@ -13,12 +13,13 @@
  */
 import type { Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
-import { isIPv4 } from 'node:net';
+import { isIP } from 'node:net';
+import { joinHostPort } from './address.js';
 import { connectForAgent, type StackAgentOptions } from './http.js';
 
 /** What undici passes to a connect function (buildConnector.Options), the part used here. */
 export interface ConnectorTarget {
-  /** The URL's host: an IPv4 literal, or a name for the resolver. */
+  /** The URL's host: an IP literal (IPv6 without brackets: undici strips them), or a name for the resolver. */
   hostname: string;
   /** `http:` or `https:`. */
   protocol: string;
@@ -42,13 +43,14 @@ export function stackConnector(options: StackConnectorOptions = {}): (target: Co
   return (target, callback) => {
     const secure = target.protocol === 'https:';
     const port = target.port !== '' ? target.port : secure ? '443' : '80';
-    const socket = connectForAgent(options, `${target.hostname}:${port}`);
+    const socket = connectForAgent(options, joinHostPort(target.hostname, port));
     // undici only calls what net.Socket and TcpDuplex share (read, write, events, destroy,
     // setNoDelay, setKeepAlive), and its type names net.Socket for any stream it is handed.
     const stream = secure
       ? tlsConnect({
           ALPNProtocols: ['http/1.1'],
-          servername: target.servername ?? (isIPv4(target.hostname) ? undefined : target.hostname),
+          // RFC 6066 3: a server name is a host name, never an IP literal of either family.
+          servername: target.servername ?? (isIP(target.hostname) !== 0 ? undefined : target.hostname),
           ...options.tls,
           socket,
         })

@@ -6,6 +6,7 @@
 import { Agent as HttpAgent, type AgentOptions as HttpAgentOptions, type ClientRequestArgs } from 'node:http';
 import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import type { Duplex } from 'node:stream';
+import { joinHostPort } from './address.js';
 import { connect, type ConnectOptions } from './connect.js';
 
 /**
@@ -30,9 +31,11 @@ export function connectForAgent(dialing: StackAgentOptions, address: string): Re
 }
 
 function connectionFor(dialing: StackAgentOptions, request: ClientRequestArgs): ReturnType<typeof connect> {
-  const host = request.host ?? request.hostname ?? 'localhost';
+  // node:http hands over an IPv6 host without brackets (urlToHttpOptions strips them); a caller's
+  // own { host: '[fd00::1]' } is taken as well.
+  const host = (request.host ?? request.hostname ?? 'localhost').replace(/^\[(.*)\]$/, '$1');
   const port = request.port ?? request.defaultPort ?? 80;
-  const socket = connectForAgent(dialing, `${host}:${port}`);
+  const socket = connectForAgent(dialing, joinHostPort(host, port));
   // net.createConnection's `timeout` option: the idle timeout (the agent passes its own).
   if (request.timeout !== undefined) socket.setTimeout(request.timeout);
   return socket;

@@ -8,10 +8,11 @@
  */
 import { NetError, TimeoutError } from '../errors.js';
 import type { Stack } from '../stack.js';
-import { LOOPBACK_ADDRESS, martianClass, type IPv4Address } from '../wire/address.js';
-import { literalHost, lookupHost, parseHostPort, splitHostPort, transportOf, type Resolver } from './address.js';
+import type { IPAddress } from '../wire/address6.js';
+import { lookupHost, parseHostPort, parseIPLiteral, parseNetwork, splitHostPort, type Resolver } from './address.js';
+import { bindingFor, checkFamilyOn, checkReachable, destinationFor, isUnspecified } from './destination.js';
 import { resolveSocketOptions, type SocketOptions } from './socket-options.js';
-import { TcpConn, TcpListener, type ListenOptions } from './tcp.js';
+import { TcpConn, TcpListener, type ListenOptions, type LocalBinding } from './tcp.js';
 import { UdpSocket, type UdpSocketOptions } from './udp.js';
 
 let defaultStack: Stack | undefined;
@@ -28,41 +29,26 @@ function stackFrom(options: { stack?: Stack } | undefined): Stack {
 }
 
 /**
- * Where a listener or packet socket listens, from its address text. Transparent: every address
- * and port (forwarding), so only ':0' or '0.0.0.0:0' may be asked for. Otherwise the port, and
- * the address bound: undefined for the empty host or 0.0.0.0 (every address of ours), else one
- * of ours: the stack's address, or the loopback address 127.0.0.1, which only the stack's own
- * sockets can reach (as on Linux).
+ * Where a listener or packet socket listens, from its network and address text. Transparent:
+ * every address and port (forwarding), so only ':0' (or '0.0.0.0:0', '[::]:0') may be asked for.
+ * Otherwise the port, the family ("tcp4" / "tcp6"; undefined for both) and the address bound
+ * (bindingFor: undefined for every address of the family, else one of ours).
  */
 function localBinding(
   stack: Stack,
   call: string,
+  networkName: string,
   text: string,
   transparent: boolean | undefined,
-): { address: IPv4Address | undefined; port: number } | 'transparent' {
+): LocalBinding | 'transparent' {
+  const network = parseNetwork(networkName);
   const { address, port } = parseHostPort(text);
   if (transparent === true) {
-    if (address !== 0 || port !== 0) throw new NetError('EINVAL', `${call} ${text}: transparent means every address and port; use ":0"`);
+    if ((address !== undefined && !isUnspecified(address)) || port !== 0)
+      throw new NetError('EINVAL', `${call} ${text}: transparent means every address and port; use ":0"`);
     return 'transparent';
   }
-  if (address === 0) return { address: undefined, port };
-  if (address !== stack.address && address !== LOOPBACK_ADDRESS) {
-    throw new NetError('EADDRNOTAVAIL', `cannot bind ${text}: the stack's addresses are ${stack.addressText} and 127.0.0.1`);
-  }
-  return { address, port };
-}
-
-/**
- * A destination nothing can be sent to is refused at once rather than left to time out: a
- * loopback address other than ours (the stack's loopback is 127.0.0.1 alone), 0/8, multicast,
- * class E or broadcast (RFC 1122 3.2.1.3; TCP and unicast UDP only).
- */
-function checkReachable(remote: IPv4Address, text: string): void {
-  if (remote === LOOPBACK_ADDRESS) return;
-  const martian = martianClass(remote);
-  if (martian === undefined) return;
-  const why = martian === 'loopback' ? "the stack's loopback address is 127.0.0.1 alone" : `it is a ${martian.replace('_', ' ')} address`;
-  throw new NetError('ENETUNREACH', `dial ${text}: cannot reach it: ${why}`);
+  return { ...bindingFor(stack, network, networkName, address, `${call} ${networkName} ${text}`), port };
 }
 
 /** Which stack a call uses. */
@@ -71,19 +57,32 @@ export interface StackOption {
   stack?: Stack;
 }
 
-/** listen('tcp', ':8080'): a Listener. EADDRINUSE if the port is taken. */
-export async function listen(network: 'tcp' | 'tcp4', address: string, options?: ListenOptions & StackOption): Promise<TcpListener> {
-  if (transportOf(network) !== 'tcp') throw new NetError('EINVAL', `listen supports "tcp"; use listenPacket for ${network}`);
+/**
+ * listen('tcp', ':8080'): a Listener on both families; 'tcp4' / 'tcp6' for one, '[fd00::2]:80'
+ * or '127.0.0.1:80' for one address (see bindingFor). EADDRINUSE if the port is taken.
+ */
+export async function listen(
+  network: 'tcp' | 'tcp4' | 'tcp6',
+  address: string,
+  options?: ListenOptions & StackOption,
+): Promise<TcpListener> {
+  if (parseNetwork(network).transport !== 'tcp')
+    throw new NetError('EINVAL', `listen supports "tcp", "tcp4" and "tcp6"; use listenPacket for ${network}`);
   const stack = stackFrom(options);
-  const local = localBinding(stack, 'listen', address, options?.transparent);
+  const local = localBinding(stack, 'listen', network, address, options?.transparent);
   return new TcpListener(stack, local, Math.max(1, options?.backlog ?? 128), options?.maxHalfOpen, options);
 }
 
-/** listenPacket('udp', ':53'): an unconnected PacketConn. */
-export async function listenPacket(network: 'udp' | 'udp4', address: string, options?: UdpSocketOptions & StackOption): Promise<UdpSocket> {
-  if (transportOf(network) !== 'udp') throw new NetError('EINVAL', `listenPacket supports "udp", not ${network}`);
+/** listenPacket('udp', ':53'): an unconnected PacketConn on both families ('udp4' / 'udp6' for one). */
+export async function listenPacket(
+  network: 'udp' | 'udp4' | 'udp6',
+  address: string,
+  options?: UdpSocketOptions & StackOption,
+): Promise<UdpSocket> {
+  if (parseNetwork(network).transport !== 'udp')
+    throw new NetError('EINVAL', `listenPacket supports "udp", "udp4" and "udp6", not ${network}`);
   const stack = stackFrom(options);
-  return new UdpSocket(stack, localBinding(stack, 'listenPacket', address, options?.transparent), undefined, options);
+  return new UdpSocket(stack, localBinding(stack, 'listenPacket', network, address, options?.transparent), undefined, options);
 }
 
 /** Options of `dial()` (and of `connect()`). */
@@ -92,21 +91,23 @@ export interface DialOptions extends StackOption, SocketOptions {
   timeout?: number;
   /** Aborting it ends the dial with `ABORT_ERR`. */
   signal?: AbortSignal;
-  /** Looks host names up (see Resolver); without it only `localhost` (127.0.0.1) is known. */
+  /** Looks host names up (see Resolver); without it only `localhost` (127.0.0.1, or ::1 for "tcp6") is known. */
   resolver?: Resolver;
 }
 
 /**
- * dial('tcp', '10.0.0.1:80') resolves to a connected TcpConn, or rejects with ECONNREFUSED,
- * ETIMEDOUT, ENOTFOUND (a name not found), EADDRNOTAVAIL (no ephemeral port left) or
- * ABORT_ERR. A name with several addresses tries each in turn within the one timeout, as Go.
+ * dial('tcp', '10.0.0.1:80') or dial('tcp', '[fd00::1]:80') resolves to a connected TcpConn, or
+ * rejects with ECONNREFUSED, ETIMEDOUT, ENOTFOUND (a name not found), ENETUNREACH (an address
+ * nothing can reach, or IPv6 while the stack has none), EADDRNOTAVAIL (no ephemeral port left)
+ * or ABORT_ERR. A name with several addresses tries each in turn within the one timeout, as Go
+ * (its IPv6 addresses skipped while the stack has IPv6 off); "tcp4" / "tcp6" keep one family.
  * dial('udp', '10.0.0.1:53') resolves to a connected UdpSocket.
  */
-export async function dial(network: 'tcp' | 'tcp4', address: string, options?: DialOptions & UdpSocketOptions): Promise<TcpConn>;
-export async function dial(network: 'udp' | 'udp4', address: string, options?: DialOptions & UdpSocketOptions): Promise<UdpSocket>;
+export async function dial(network: 'tcp' | 'tcp4' | 'tcp6', address: string, options?: DialOptions & UdpSocketOptions): Promise<TcpConn>;
+export async function dial(network: 'udp' | 'udp4' | 'udp6', address: string, options?: DialOptions & UdpSocketOptions): Promise<UdpSocket>;
 export async function dial(network: string, address: string, options?: DialOptions & UdpSocketOptions): Promise<TcpConn | UdpSocket>;
 export async function dial(network: string, address: string, options: DialOptions & UdpSocketOptions = {}): Promise<TcpConn | UdpSocket> {
-  const transport = transportOf(network);
+  const parsedNetwork = parseNetwork(network);
   const stack = stackFrom(options);
   const remote = splitHostPort(address);
   if (remote.port === 0) throw new NetError('EINVAL', `dial ${network} ${address}: missing port`);
@@ -117,11 +118,26 @@ export async function dial(network: string, address: string, options: DialOption
   if (options.signal?.aborted) throw new NetError('ABORT_ERR', `dial ${address}: aborted`);
   const deadline = timeout > 0 ? stack.clock.now() + timeout : undefined;
   // A literal is dialled without an await first, so the SYN leaves in this call, as before names.
-  const literal = literalHost(remote.host, stack.address);
-  const addresses = literal !== undefined ? [literal] : await lookupHost(remote.host, options.resolver, options.signal);
-  for (const remoteAddress of addresses) checkReachable(remoteAddress, `${network} ${address}`);
-  if (transport === 'udp')
-    return new UdpSocket(stack, { address: undefined, port: 0 }, { address: addresses[0]!, port: remote.port }, options);
+  const what = `dial ${network} ${address}`;
+  const literal = remote.host === '' ? undefined : parseIPLiteral(remote.host);
+  let addresses: IPAddress[];
+  if (remote.host === '' || literal !== undefined) {
+    addresses = [destinationFor(stack, parsedNetwork, network, literal, what)];
+    checkFamilyOn(stack, addresses[0]!, what);
+  } else {
+    const found = await lookupHost(remote.host, parsedNetwork.family, options.resolver, options.signal);
+    // A name's IPv6 addresses are no use while the stack has IPv6 off; its IPv4 ones still are.
+    addresses = stack.address6 === undefined ? found.filter((candidate) => typeof candidate === 'number') : found;
+    if (addresses.length === 0) checkFamilyOn(stack, found[0]!, what);
+  }
+  for (const remoteAddress of addresses) checkReachable(remoteAddress, what);
+  if (parsedNetwork.transport === 'udp')
+    return new UdpSocket(
+      stack,
+      { address: undefined, family: parsedNetwork.family, port: 0 },
+      { address: addresses[0]!, port: remote.port },
+      options,
+    );
   let lastError: unknown;
   for (const remoteAddress of addresses) {
     try {
@@ -137,7 +153,7 @@ export async function dial(network: string, address: string, options: DialOption
 
 async function dialTcp(
   stack: Stack,
-  remoteAddress: IPv4Address,
+  remoteAddress: IPAddress,
   remotePort: number,
   socketOptions: Required<SocketOptions>,
   deadline: number | undefined,

@@ -10,7 +10,8 @@ import type { Stack } from '../stack.js';
 import type { TcpConnection } from '../tcp/connection.js';
 import type { TcpListenerEndpoint } from '../tcp/tcp-layer.js';
 import type { TcpConnectionEvents } from '../tcp/types.js';
-import { ANY_ADDRESS, type IPv4Address } from '../wire/address.js';
+import { ANY_ADDRESS } from '../wire/address.js';
+import type { IPAddress } from '../wire/address6.js';
 import { makeAddr, type NetAddr } from './address.js';
 import { resolveSocketOptions, type SocketOptions } from './socket-options.js';
 import { deadlineToClock, Wakeup } from './wakeup.js';
@@ -287,6 +288,16 @@ export interface ListenOptions extends SocketOptions {
   transparent?: boolean;
 }
 
+/**
+ * @internal Where a listener or UDP socket is bound: `address` undefined for every address of
+ * the stack's (of `family`, or of both when that is undefined too).
+ */
+export interface LocalBinding {
+  address: IPAddress | undefined;
+  family: 4 | 6 | undefined;
+  port: number;
+}
+
 /** The smallest default half-open bound (see ListenOptions.maxHalfOpen). */
 const DEFAULT_MAX_HALF_OPEN = 256;
 
@@ -295,10 +306,15 @@ const DEFAULT_MAX_HALF_OPEN = 256;
  * each connection; `close()` stops listening.
  */
 export class TcpListener implements TcpListenerEndpoint, AsyncIterable<TcpConn> {
-  /** The address it listens on: the stack's address and the port (the one picked for port 0). */
+  /**
+   * The address it listens on: the address bound, else the stack's address (its IPv6 address for
+   * "tcp6"), and the port (the one picked for port 0).
+   */
   readonly addr: NetAddr;
-  /** The address it is bound to (127.0.0.1 or the stack's address); undefined for every address of the stack's. */
-  readonly boundAddress: IPv4Address | undefined;
+  /** The address it is bound to (127.0.0.1, ::1 or one of the stack's); undefined for every address of the stack's. */
+  readonly boundAddress: IPAddress | undefined;
+  /** The one family it accepts ("tcp4": 4, "tcp6": 6); undefined for both ("tcp"). */
+  readonly family: 4 | 6 | undefined;
   /** Whether it accepts connections for every foreign destination (ListenOptions.transparent). */
   readonly transparent: boolean = false;
   /** Most half-open connections held at once (`ListenOptions.maxHalfOpen`). */
@@ -316,7 +332,7 @@ export class TcpListener implements TcpListenerEndpoint, AsyncIterable<TcpConn> 
    */
   constructor(
     private readonly stack: Stack,
-    local: { address: IPv4Address | undefined; port: number } | 'transparent',
+    local: LocalBinding | 'transparent',
     private readonly backlog: number,
     maxHalfOpen = Math.max(backlog, DEFAULT_MAX_HALF_OPEN),
     socketOptions: SocketOptions = {},
@@ -328,13 +344,19 @@ export class TcpListener implements TcpListenerEndpoint, AsyncIterable<TcpConn> 
     this.wakeup = new Wakeup(stack.timers);
     if (local === 'transparent') {
       this.transparent = true;
+      this.family = undefined;
       stack.tcp.listenTransparent(this);
       this.addr = makeAddr('tcp', ANY_ADDRESS, 0);
       return;
     }
     this.boundAddress = local.address;
+    this.family = local.family;
     const bound = stack.tcp.listen(local.port, this);
-    this.addr = makeAddr('tcp', local.address ?? stack.address, bound);
+    this.addr = makeAddr(
+      'tcp',
+      local.address ?? (local.family === 6 && stack.address6 !== undefined ? stack.address6 : stack.address),
+      bound,
+    );
   }
 
   /** @internal */

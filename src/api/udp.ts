@@ -5,12 +5,15 @@
  * (as Linux does for connected UDP sockets).
  */
 import { NetError, TimeoutError } from '../errors.js';
-import { ANY_ADDRESS, formatIPv4, type IPv4Address } from '../wire/address.js';
+import { ANY_ADDRESS } from '../wire/address.js';
+import type { IPAddress } from '../wire/address6.js';
 import type { Stack } from '../stack.js';
 import { UDP_MAX_PAYLOAD } from '../wire/udp.js';
 import type { UdpEndpoint } from '../udp/udp-layer.js';
-import { makeAddr, parseHostPort, type NetAddr } from './address.js';
-import type { ReadOptions } from './tcp.js';
+import { joinHostPort, makeAddr, parseHostPort, parseNetwork, type NetAddr } from './address.js';
+import { checkFamilyOn, destinationFor, isUnspecified } from './destination.js';
+import type { LocalBinding, ReadOptions } from './tcp.js';
+import { formatIPAddress } from '../wire/ip.js';
 import { deadlineToClock, Wakeup } from './wakeup.js';
 import { copyBytes } from '../bytes.js';
 
@@ -32,9 +35,9 @@ export interface UdpSocketOptions {
 }
 
 interface QueuedDatagram {
-  source: IPv4Address;
+  source: IPAddress;
   sourcePort: number;
-  destination: IPv4Address;
+  destination: IPAddress;
   destinationPort: number;
   payload: Uint8Array;
 }
@@ -46,12 +49,14 @@ interface QueuedDatagram {
 export class UdpSocket implements UdpEndpoint {
   /** Our end: the stack's address and the bound port. */
   readonly localAddr: NetAddr;
-  /** The address it is bound to (127.0.0.1 or the stack's address); undefined for every address of the stack's. */
-  readonly boundAddress: IPv4Address | undefined;
+  /** The address it is bound to (127.0.0.1, ::1 or one of the stack's); undefined for every address of the stack's. */
+  readonly boundAddress: IPAddress | undefined;
+  /** The one family it receives and sends ("udp4": 4, "udp6": 6); undefined for both ("udp"). */
+  readonly family: 4 | 6 | undefined;
   /** The peer of a connected socket; undefined for an unconnected one. */
   readonly remoteAddr: NetAddr | undefined;
-  /** @internal The peer of a connected socket, as numbers. */
-  readonly remote: { address: IPv4Address; port: number } | undefined;
+  /** @internal The peer of a connected socket. */
+  readonly remote: { address: IPAddress; port: number } | undefined;
   private readonly queue: QueuedDatagram[] = [];
   private queuedBytes = 0;
   private readonly maxQueueLength: number;
@@ -66,8 +71,8 @@ export class UdpSocket implements UdpEndpoint {
   /** @internal Made by `listenPacket()` and `dial('udp', ...)`. */
   constructor(
     private readonly stack: Stack,
-    local: { address: IPv4Address | undefined; port: number } | 'transparent',
-    remote: { address: IPv4Address; port: number } | undefined,
+    local: LocalBinding | 'transparent',
+    remote: { address: IPAddress; port: number } | undefined,
     options: UdpSocketOptions = {},
   ) {
     this.remote = remote;
@@ -77,22 +82,30 @@ export class UdpSocket implements UdpEndpoint {
     if (local === 'transparent') {
       this.transparent = true;
       this.boundAddress = undefined;
+      this.family = undefined;
       stack.udp.bindTransparent(this);
       this.localAddr = makeAddr('udp', ANY_ADDRESS, 0);
       this.remoteAddr = undefined;
       return;
     }
     this.boundAddress = local.address;
+    this.family = local.family;
     const port = stack.udp.bind(local.port, this);
     // A connected socket's local address is the one its datagrams leave from (the loopback
     // address toward the loopback address).
-    const localAddress = local.address ?? (remote !== undefined ? stack.ip.localAddressFor(remote.address) : stack.address);
+    const localAddress =
+      local.address ??
+      (remote !== undefined
+        ? stack.ip.localAddressFor(remote.address)
+        : local.family === 6 && stack.address6 !== undefined
+          ? stack.address6
+          : stack.address);
     this.localAddr = makeAddr('udp', localAddress, port);
     this.remoteAddr = remote ? makeAddr('udp', remote.address, remote.port) : undefined;
   }
 
   /** @internal */
-  deliver(source: IPv4Address, sourcePort: number, payload: Uint8Array, destination: IPv4Address, destinationPort: number): void {
+  deliver(source: IPAddress, sourcePort: number, payload: Uint8Array, destination: IPAddress, destinationPort: number): void {
     if (this.closed) return;
     if (this.queue.length >= this.maxQueueLength || this.queuedBytes + payload.length > this.maxQueueBytes) {
       this.stack.udp.counters.drop('receive_queue_full');
@@ -104,12 +117,12 @@ export class UdpSocket implements UdpEndpoint {
   }
 
   /** @internal */
-  deliverError(code: NetError['code'], destination: IPv4Address, destinationPort: number): void {
+  deliverError(code: NetError['code'], destination: IPAddress, destinationPort: number): void {
     // Only connected sockets learn of ICMP errors (Linux: unconnected sockets need IP_RECVERR).
     if (this.remote === undefined || this.remote.address !== destination || this.remote.port !== destinationPort) return;
     this.pendingError = new NetError(
       code,
-      `udp ${this.localAddr} -> ${formatIPv4(destination)}:${destinationPort}: ${code === 'ECONNREFUSED' ? 'connection refused (ICMP port unreachable)' : 'unreachable'}`,
+      `udp ${this.localAddr} -> ${joinHostPort(formatIPAddress(destination), destinationPort)}: ${code === 'ECONNREFUSED' ? 'connection refused (ICMP port unreachable)' : 'unreachable'}`,
     );
     this.wakeup.wakeAll();
   }
@@ -171,15 +184,21 @@ export class UdpSocket implements UdpEndpoint {
   }
 
   /**
-   * Send one datagram to `addr` ("ip:port" or a NetAddr). Resolves to the bytes sent. A
-   * transparent socket sends it `from` the address and port given (the `to` of the datagram it
-   * answers); it must say which.
+   * Send one datagram to `addr` ("ip:port", "[ipv6]:port" or a NetAddr). Resolves to the bytes
+   * sent. A "udp4" / "udp6" socket (or one bound to an address) sends to its family only; an
+   * IPv6 destination needs the stack's IPv6 on (ENETUNREACH). A transparent socket sends it
+   * `from` the address and port given (the `to` of the datagram it answers); it must say which.
    */
   async writeTo(data: Uint8Array, addr: string | NetAddr, options: { from?: string | NetAddr } = {}): Promise<number> {
     if (this.remote !== undefined) throw new NetError('EINVAL', `writeTo on connected udp socket ${this.localAddr}: use write`);
-    const target = parseHostPort(addr.toString());
-    if (target.port === 0) throw new NetError('EINVAL', `udp destination ${String(addr)} needs a port`);
-    const destination = target.address === 0 ? this.stack.address : target.address;
+    const text = addr.toString();
+    const target = parseHostPort(text);
+    if (target.port === 0) throw new NetError('EINVAL', `udp destination ${text} needs a port`);
+    const what = `writeTo ${text}`;
+    const family = this.boundAddress === undefined ? this.family : typeof this.boundAddress === 'number' ? 4 : 6;
+    const networkName = family === undefined ? 'udp' : `udp${family}`;
+    const destination = destinationFor(this.stack, parseNetwork(networkName), networkName, target.address, what);
+    checkFamilyOn(this.stack, destination, what);
     if (this.transparent !== (options.from !== undefined)) {
       throw new NetError(
         'EINVAL',
@@ -188,9 +207,11 @@ export class UdpSocket implements UdpEndpoint {
     }
     if (options.from === undefined) return this.send(data, destination, target.port);
     const from = parseHostPort(options.from.toString());
-    if (from.address === 0 || from.port === 0)
+    if (from.address === undefined || isUnspecified(from.address) || from.port === 0)
       throw new NetError('EINVAL', `udp source ${String(options.from)} needs an address and a port`);
-    return this.send(data, destination, target.port, from);
+    if (typeof from.address !== typeof destination)
+      throw new NetError('EINVAL', `udp source ${String(options.from)} and destination ${text} are of different families`);
+    return this.send(data, destination, target.port, { address: from.address, port: from.port });
   }
 
   /** Connected sockets: send one datagram to the peer. */
@@ -199,7 +220,7 @@ export class UdpSocket implements UdpEndpoint {
     return this.send(data, this.remote.address, this.remote.port);
   }
 
-  private send(data: Uint8Array, address: IPv4Address, port: number, from?: { address: IPv4Address; port: number }): number {
+  private send(data: Uint8Array, address: IPAddress, port: number, from?: { address: IPAddress; port: number }): number {
     if (this.closed) throw new NetError('ECLOSED', `write on closed udp socket ${this.localAddr}`);
     if (data.length > MAX_UDP_PAYLOAD) {
       throw new NetError('EMSGSIZE', `udp payload of ${data.length} bytes exceeds ${MAX_UDP_PAYLOAD}`);

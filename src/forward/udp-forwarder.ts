@@ -15,6 +15,7 @@
  *   bytes each way, datagrams from anyone but the destination dropped.
  */
 import { createSocket, type Socket as DgramSocket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
 import { listenPacket } from '../api/net.js';
 import type { UdpSocket } from '../api/udp.js';
 import type { NetAddr } from '../api/address.js';
@@ -31,8 +32,8 @@ export interface UdpForwarderOptions {
   idleTimeoutMs?: number;
   /** Logs each flow's open and close at debug level. */
   logger?: Logger;
-  /** Opens the kernel-side socket (default dgram udp4); for tests. */
-  createSocket?: () => DgramSocket;
+  /** Opens the kernel-side socket of a flow to a destination of `type`'s family (default dgram's); for tests. */
+  createSocket?: (type: 'udp4' | 'udp6') => DgramSocket;
   /** @internal Where the kernel-side socket sends a flow's datagrams (default: its destination); for tests. */
   redirect?: (destination: NetAddr) => { address: string; port: number };
 }
@@ -69,7 +70,7 @@ export class UdpForwarder {
       maxFlows: options.maxFlows ?? 1024,
       idleTimeoutMs: options.idleTimeoutMs ?? 120_000,
       logger: options.logger,
-      createSocket: options.createSocket ?? (() => createSocket('udp4')),
+      createSocket: options.createSocket ?? ((type) => createSocket(type)),
       redirect: options.redirect,
     });
     void forwarder.readLoop();
@@ -109,8 +110,8 @@ export class UdpForwarder {
       this.counters.add('udp_over_limit');
       return undefined;
     }
-    const socket = this.options.createSocket();
     const target = this.options.redirect?.(destination) ?? destination;
+    const socket = this.options.createSocket(isIPv6(target.address) ? 'udp6' : 'udp4');
     const flow: UdpFlow = { client, destination, target, socket, lastActive: Date.now() };
     socket.on('message', (message, remote) => {
       // Only the destination may answer through the flow (RFC 4787 REQ-8, address and port
