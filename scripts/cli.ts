@@ -9,7 +9,7 @@ import { TcpForwarder } from '../src/forward/tcp-forwarder.js';
 import { UdpForwarder } from '../src/forward/udp-forwarder.js';
 import { createLogger } from '../src/log.js';
 import { openStack } from '../src/open.js';
-import { checkPrivileges, fail, parseStackFlags, STACK_FLAGS_USAGE } from './stack-flags.js';
+import { checkPrivileges, fail, ipv6Options, parseStackFlags, STACK_FLAGS_USAGE } from './stack-flags.js';
 
 async function main(): Promise<void> {
   const { flags, extra } = parseStackFlags(process.argv.slice(2), `npm start -- [--forward] ${STACK_FLAGS_USAGE}`, {
@@ -24,6 +24,7 @@ async function main(): Promise<void> {
       tun: flags.tun,
       hostCidr: flags.hostCidr,
       address: flags.addr,
+      ...ipv6Options(flags),
       mtu: flags.mtu,
       configure: flags.configure,
       pcap: flags.pcap,
@@ -58,7 +59,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
 
   process.stdout.write(
-    `ready tun=${running.device.name} host=${flags.hostCidr} addr=${flags.addr} mtu=${flags.mtu} offload=${running.device.offload ? 'on' : 'off'}` +
+    `ready tun=${running.device.name} host=${flags.hostCidr} addr=${flags.addr} mtu=${flags.mtu}` +
+      `${flags.addr6 !== undefined ? ` host6=${flags.hostCidr6} addr6=${flags.addr6}` : ' ipv6=off'} offload=${running.device.offload ? 'on' : 'off'}` +
       `${flags.pcap ? ` pcap=${flags.pcap}` : ''}${flags.impair ? ` impair=${flags.impair}` : ''}` +
       `${forwarder ? ' forward=on' : ''}${flags.deviceNetns ? ` device-netns=${flags.deviceNetns}` : ''}\n`,
   );

@@ -8,16 +8,21 @@ import { parseCidr, parseIPv4Address } from '../src/wire/address.js';
 import { IPV4_MAX_DATAGRAM, IPV4_MIN_MTU } from '../src/wire/ipv4.js';
 import { parseImpairSpec } from '../src/link/impair.js';
 import { isLogLevel, type LogLevel } from '../src/log.js';
-import { openStack } from '../src/open.js';
+import { NetError } from '../src/errors.js';
+import { checkIPv6Addresses, DEFAULT_ADDRESS6, DEFAULT_HOST_CIDR6, openStack, type OpenStackOptions } from '../src/open.js';
 import { tcpConfigForLink } from '../src/stack.js';
 
 export const STACK_FLAGS_USAGE =
-  '[--tun NAME] [--host-addr CIDR] [--addr IP] [--mtu N] [--pcap FILE] [--no-configure] [--log LEVEL] [--impair SPEC] [--offload on|off] [--device-netns NAME] [--route CIDR]...';
+  '[--tun NAME] [--host-addr CIDR] [--addr IP] [--host-addr6 CIDR] [--addr6 IP] [--no-ipv6] [--mtu N] [--pcap FILE] [--no-configure] [--log LEVEL] [--impair SPEC] [--offload on|off] [--device-netns NAME] [--route CIDR]...';
 
 export interface StackFlags {
   tun: string;
   hostCidr: string;
   addr: string;
+  /** The kernel side's IPv6 address and prefix; undefined with --no-ipv6. */
+  hostCidr6: string | undefined;
+  /** The stack's IPv6 address; undefined with --no-ipv6. */
+  addr6: string | undefined;
   mtu: number;
   pcap: string | undefined;
   configure: boolean;
@@ -54,6 +59,9 @@ export function parseStackFlags(
         tun: { type: 'string', default: 'tun0' },
         'host-addr': { type: 'string', default: '10.0.0.1/24' },
         addr: { type: 'string', default: '10.0.0.2' },
+        'host-addr6': { type: 'string' },
+        addr6: { type: 'string' },
+        'no-ipv6': { type: 'boolean', default: false },
         mtu: { type: 'string', default: '1500' },
         pcap: { type: 'string' },
         'no-configure': { type: 'boolean', default: false },
@@ -95,6 +103,20 @@ export function parseStackFlags(
   } catch (error) {
     fail(`--mtu ${mtuText}: ${error instanceof Error ? error.message : String(error)}`);
   }
+  const noIPv6 = values['no-ipv6'] === true;
+  const hostCidr6Given = values['host-addr6'] as string | undefined;
+  const addr6Given = values.addr6 as string | undefined;
+  if (noIPv6 && (hostCidr6Given !== undefined || addr6Given !== undefined))
+    fail(`--no-ipv6 conflicts with ${hostCidr6Given !== undefined ? '--host-addr6' : '--addr6'}`);
+  const hostCidr6 = noIPv6 ? undefined : (hostCidr6Given ?? DEFAULT_HOST_CIDR6);
+  const addr6 = noIPv6 ? undefined : (addr6Given ?? DEFAULT_ADDRESS6);
+  if (hostCidr6 !== undefined && addr6 !== undefined) {
+    try {
+      checkIPv6Addresses(addr6, hostCidr6, mtu);
+    } catch (error) {
+      fail(error instanceof NetError ? error.detail : String(error));
+    }
+  }
   const log = values.log as string;
   if (!isLogLevel(log)) fail(`--log ${log}: expected error, warn, info or debug`);
   const impair = values.impair as string | undefined;
@@ -125,6 +147,8 @@ export function parseStackFlags(
       tun,
       hostCidr,
       addr,
+      hostCidr6,
+      addr6,
       mtu,
       pcap: values.pcap as string | undefined,
       configure: !values['no-configure'],
@@ -136,6 +160,11 @@ export function parseStackFlags(
     },
     extra: extraValues,
   };
+}
+
+/** The IPv6 part of openStack's options from the flags (IPv6 off with --no-ipv6). */
+export function ipv6Options(flags: StackFlags): Pick<OpenStackOptions, 'ipv6' | 'address6' | 'hostCidr6'> {
+  return { ipv6: flags.addr6 !== undefined, address6: flags.addr6, hostCidr6: flags.hostCidr6 };
 }
 
 /** Root and /dev/net/tun are needed to open a TUN device; say so in one line otherwise. */
@@ -161,6 +190,7 @@ export async function runExample(
     tun: flags.tun,
     hostCidr: flags.hostCidr,
     address: flags.addr,
+    ...ipv6Options(flags),
     mtu: flags.mtu,
     configure: flags.configure,
     offload: flags.offload,

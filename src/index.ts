@@ -13,7 +13,7 @@ export { UdpForwarder, type UdpForwarderOptions } from './forward/udp-forwarder.
 export { createHttpAgent, createHttpsAgent, type StackAgentOptions } from './api/http.js';
 export { stackConnector, type StackConnectorOptions, type ConnectorTarget, type ConnectorCallback } from './api/fetch.js';
 export { type SocketOptions } from './api/socket-options.js';
-export { type NetAddr, type Resolver, parseHostPort, splitHostPort } from './api/address.js';
+export { type NetAddr, type AddressFamily, type Resolver, parseHostPort, splitHostPort, joinHostPort } from './api/address.js';
 export { NetError, TimeoutError, type NetErrorCode, type NetErrorOptions } from './errors.js';
 export { FakeClock, monotonicClock, type Clock } from './clock.js';
 export { cryptoRandom, seededRandom, type RandomSource } from './random.js';

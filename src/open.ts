@@ -6,6 +6,8 @@ import { setDefaultStack } from './api/net.js';
 import type { SocketOptions } from './api/socket-options.js';
 import { NetError } from './errors.js';
 import { parseCidr, parseIPv4Address } from './wire/address.js';
+import { ipv6MartianClass, parseIPv6Address, parseIPv6Cidr } from './wire/address6.js';
+import { IPV6_MIN_MTU } from './wire/ipv6.js';
 import { impairLink, parseImpairSpec } from './link/impair.js';
 import type { Link } from './link/link.js';
 import { tapLink } from './link/tap.js';
@@ -23,6 +25,12 @@ export interface OpenStackOptions {
   hostCidr?: string;
   /** The stack's own address (default 10.0.0.2). */
   address?: string;
+  /** Kernel side IPv6 address and prefix, set on the device (default fd00::1/64). */
+  hostCidr6?: string;
+  /** The stack's own IPv6 address (default fd00::2). */
+  address6?: string;
+  /** IPv6 on the stack and the device (default true); false: IPv4 only, no IPv6 address anywhere. */
+  ipv6?: boolean;
   /** Device MTU, 68..65535 (default 1500). */
   mtu?: number;
   /** Configure the kernel side (address, MTU, up). Default true. */
@@ -63,11 +71,38 @@ export interface RunningStack {
   close(graceMs?: number): Promise<void>;
 }
 
+/** The stack's IPv6 address by default (a unique local address, RFC 4193). */
+export const DEFAULT_ADDRESS6 = 'fd00::2';
+/** The kernel side's IPv6 address and prefix by default. */
+export const DEFAULT_HOST_CIDR6 = 'fd00::1/64';
+
+/**
+ * Refuse IPv6 settings the device or the stack cannot use: the stack's address must be a unicast
+ * one of its own (not ::, ::1, multicast or IPv4-mapped), the host side's a CIDR with another
+ * address, and the MTU at least IPv6's 1280 (RFC 8200 5).
+ */
+export function checkIPv6Addresses(address6: string, hostCidr6: string, mtu: number | undefined): void {
+  const parsed = parseIPv6Address(address6);
+  if (parsed === undefined) throw new NetError('EINVAL', `--addr6 ${address6} is not an IPv6 address like fd00::2`);
+  const martian = ipv6MartianClass(parsed);
+  if (martian !== undefined)
+    throw new NetError('EINVAL', `--addr6 ${address6} is an IPv6 ${martian.replace('_', '-')} address, not one a host can have`);
+  const host = parseIPv6Cidr(hostCidr6);
+  if (host === undefined) throw new NetError('EINVAL', `--host-addr6 ${hostCidr6} is not an IPv6 CIDR like fd00::1/64`);
+  if (host.address === parsed) throw new NetError('EINVAL', `--addr6 ${address6} is the same as the host side's IPv6 address`);
+  if (mtu !== undefined && mtu < IPV6_MIN_MTU)
+    throw new NetError('EINVAL', `--mtu ${mtu} is below IPv6's minimum of ${IPV6_MIN_MTU} (RFC 8200 5): raise it, or use --no-ipv6`);
+}
+
 export async function openStack(options: OpenStackOptions = {}): Promise<RunningStack> {
   const address = options.address ?? '10.0.0.2';
   const hostCidr = options.hostCidr ?? '10.0.0.1/24';
   if (parseIPv4Address(address) === undefined) throw new NetError('EINVAL', `--addr ${address} is not an IPv4 address`);
   if (parseCidr(hostCidr) === undefined) throw new NetError('EINVAL', `--host-addr ${hostCidr} is not an IPv4 CIDR like 10.0.0.1/24`);
+  const ipv6 = options.ipv6 ?? true;
+  const address6 = ipv6 ? (options.address6 ?? DEFAULT_ADDRESS6) : undefined;
+  const hostCidr6 = ipv6 ? (options.hostCidr6 ?? DEFAULT_HOST_CIDR6) : undefined;
+  if (address6 !== undefined && hostCidr6 !== undefined) checkIPv6Addresses(address6, hostCidr6, options.mtu);
   const impairSpec = options.impair !== undefined ? parseImpairSpec(options.impair) : undefined;
   const device = await openTun({
     name: options.tun ?? 'tun0',
@@ -75,7 +110,7 @@ export async function openStack(options: OpenStackOptions = {}): Promise<Running
     // neither takes super-segments nor finishes the partial checksums of the kernel's packets.
     offload: (options.offload ?? true) && impairSpec === undefined,
     mtu: options.mtu ?? 1500,
-    configure: options.configure === false ? false : { hostCidr, netns: options.deviceNetns, routes: options.routes },
+    configure: options.configure === false ? false : { hostCidr, hostCidr6, netns: options.deviceNetns, routes: options.routes },
     // TCP holds new data once 1 MiB waits in the TX ring (IpLayer.transmitQueueFull), so a ring
     // of 4 MiB each way leaves room for the last super-segment of many connections at once. The
     // rings are used round and round, so all their pages become resident: 16 MiB rings (before
@@ -101,6 +136,7 @@ export async function openStack(options: OpenStackOptions = {}): Promise<Running
     stack = new Stack({
       link,
       address,
+      address6,
       logger: options.logger,
       tcp: options.tcp,
       sockets: options.sockets,

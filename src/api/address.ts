@@ -33,7 +33,7 @@ export function makeAddr(network: 'tcp' | 'udp', address: IPAddress, port: numbe
 }
 
 /** The family of an address: IPv4 addresses are numbers, IPv6 ones strings (wire/address6.ts). */
-export function familyOf(address: IPAddress): AddressFamily {
+function familyOf(address: IPAddress): AddressFamily {
   return typeof address === 'number' ? 'IPv4' : 'IPv6';
 }
 

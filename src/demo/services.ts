@@ -1,6 +1,6 @@
 /**
- * The demo services `npm start` runs on the stack's address (docs/ARCHITECTURE.md, "The demo
- * services"): TCP 7 echo, TCP 9 discard, TCP 80 HTTP/1.1 via node:http, UDP 7 echo. Every other
+ * The demo services `npm start` runs on the stack's addresses, IPv4 and IPv6 (docs/ARCHITECTURE.md,
+ * "The demo services"; each listens on ':port', which takes both families): TCP 7 echo, TCP 9 discard, TCP 80 HTTP/1.1 via node:http, UDP 7 echo. Every other
  * TCP port gets a RST and every other UDP port an ICMP port unreachable, which the stack does by
  * itself. The UDP echo does not answer well-known ports, so it cannot loop with another service.
  */
@@ -78,6 +78,7 @@ export async function startDemoServices(stack: Stack, logger: Logger): Promise<D
   const http = createDemoHttpServer(
     {
       addressText: stack.addressText,
+      address6Text: stack.address6Text,
       uptimeMs: () => stack.uptimeMs,
       stats: () => stack.stats(),
       counterLines: () => stack.counterSet.format().split('\n'),
@@ -125,6 +126,8 @@ export async function startDemoServices(stack: Stack, logger: Logger): Promise<D
 /** What the HTTP demo shows about whoever serves it (the stack, or the kernel in benchmarks). */
 export interface DemoHttpInfo {
   addressText: string;
+  /** The IPv6 address, when there is one. */
+  address6Text?: string;
   uptimeMs(): number;
   stats(): unknown;
   counterLines(): string[];
@@ -153,6 +156,7 @@ async function handleHttp(info: DemoHttpInfo, request: IncomingMessage, response
     const lines = [
       `tsnet-stack: a userspace TCP/IP stack in TypeScript`,
       `address: ${info.addressText}`,
+      ...(info.address6Text !== undefined ? [`address6: ${info.address6Text}`] : []),
       `uptime: ${(info.uptimeMs() / 1000).toFixed(1)} s`,
       ...info.counterLines(),
       '',

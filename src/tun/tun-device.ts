@@ -11,9 +11,12 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { promisify } from 'node:util';
 import { parseCidr } from '../wire/address.js';
+import { parseIPv6Cidr } from '../wire/address6.js';
+import { IPV6_MIN_MTU } from '../wire/ipv6.js';
 import { IPV4_MAX_DATAGRAM, IPV4_MIN_MTU } from '../wire/ipv4.js';
 import type { Link, LinkReceiver } from '../link/link.js';
 import {
@@ -62,12 +65,15 @@ export interface TunOptions {
   mtu?: number;
   /**
    * When set: `ip addr replace <hostCidr> dev <name>` and
-   * `ip link set <name> mtu <mtu> txqueuelen <txQueueLength> up`.
+   * `ip link set <name> mtu <mtu> txqueuelen <txQueueLength> up`; with `hostCidr6`, IPv6 turned
+   * on for the device and `ip -6 addr replace <hostCidr6> dev <name> nodad`.
    */
   configure?:
     | {
         /** The kernel side's address and prefix, e.g. 10.0.0.1/24. */
         hostCidr: string;
+        /** The kernel side's IPv6 address and prefix, e.g. fd00::1/64; none when absent. */
+        hostCidr6?: string;
         /** The device's transmit queue length in packets. Default 4096. */
         txQueueLength?: number;
         /**
@@ -168,6 +174,35 @@ async function runIp(args: string[]): Promise<void> {
     const detail =
       typeof stderr === 'string' && stderr.trim() !== '' ? stderr.trim() : error instanceof Error ? error.message : String(error);
     throw new TunError('EIO', `ip ${args.join(' ')} failed: ${detail}`, { cause: error });
+  }
+}
+
+/**
+ * Turn IPv6 on for device `name` (net.ipv6.conf.NAME.disable_ipv6=0), in `netns` or the process's
+ * own namespace: a namespace or host that disables IPv6 by default (conf/default/disable_ipv6)
+ * would otherwise refuse the address, or keep it without using it.
+ */
+async function enableIPv6(name: string, netns: string | undefined): Promise<void> {
+  const setting = `net.ipv6.conf.${name}.disable_ipv6=0`;
+  const hint = 'IPv6 may be off in this kernel (ipv6.disable=1); run with --no-ipv6';
+  if (netns !== undefined) {
+    try {
+      await execFileAsync('ip', ['netns', 'exec', netns, 'sysctl', '-q', '-w', setting], { timeout: 10_000 });
+    } catch (error) {
+      throw new TunError(
+        'EIO',
+        `sysctl ${setting} in netns ${netns} failed: ${error instanceof Error ? error.message : String(error)} (${hint})`,
+        { cause: error },
+      );
+    }
+    return;
+  }
+  try {
+    await writeFile(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, '0');
+  } catch (error) {
+    throw new TunError('EIO', `cannot turn IPv6 on for ${name}: ${error instanceof Error ? error.message : String(error)} (${hint})`, {
+      cause: error,
+    });
   }
 }
 
@@ -312,6 +347,16 @@ export async function openTun(options: TunOptions): Promise<TunDevice> {
   if (options.mtu !== undefined) validateMtu(options.mtu);
   const configure = options.configure || undefined;
   if (configure && !parseCidr(configure.hostCidr)) throw new TunError('EINVAL', `host address "${configure.hostCidr}" is not a.b.c.d/len`);
+  if (configure?.hostCidr6 !== undefined) {
+    if (!parseIPv6Cidr(configure.hostCidr6))
+      throw new TunError('EINVAL', `host IPv6 address "${configure.hostCidr6}" is not like fd00::1/64`);
+    // RFC 8200 5: every IPv6 link carries 1280-byte packets; Linux turns IPv6 off on a smaller one.
+    if (options.mtu !== undefined && options.mtu < IPV6_MIN_MTU)
+      throw new TunError(
+        'EINVAL',
+        `MTU ${options.mtu} is below IPv6's minimum of ${IPV6_MIN_MTU} (RFC 8200 5): raise it or configure no IPv6 address`,
+      );
+  }
   const txQueueLength = configure?.txQueueLength ?? DEFAULT_TX_QUEUE_LENGTH;
   if (!Number.isInteger(txQueueLength) || txQueueLength < 1 || txQueueLength > 1_000_000) {
     throw new TunError('EINVAL', `txQueueLength ${txQueueLength} is outside 1..1000000`);
@@ -344,6 +389,12 @@ export async function openTun(options: TunOptions): Promise<TunDevice> {
         if (configure.netns !== undefined) await runIp(['link', 'set', name, 'netns', configure.netns]);
         await runIp([...inNetns, 'addr', 'replace', configure.hostCidr, 'dev', name]);
         await runIp([...inNetns, 'link', 'set', name, 'mtu', String(mtu), 'txqueuelen', String(txQueueLength), 'up']);
+        if (configure.hostCidr6 !== undefined) {
+          await enableIPv6(name, configure.netns);
+          // nodad: a TUN device has no link layer on which a duplicate could answer (RFC 4862 5.4
+          // DAD would only hold the address tentative, unusable, for a second or more).
+          await runIp([...inNetns, '-6', 'addr', 'replace', configure.hostCidr6, 'dev', name, 'nodad']);
+        }
         for (const route of configure.routes ?? []) await runIp([...inNetns, 'route', 'replace', route, 'dev', name]);
       })()
     : Promise.resolve();
