@@ -36,7 +36,7 @@ describe('the stack options', () => {
     expect(makeStack().stack.address6Text).toBe('fd00::2');
     expect(makeStack({ ipv6: false }).stack.address6).toBeUndefined();
     expect(makeStack({ ipv6: false }).stack.address6Text).toBeUndefined();
-    expect(() => new Stack({ link: new ReplayLink(1500), address: '10.0.0.2', address6: '10.0.0.3' })).toThrow(/not an IPv6 address/);
+    expect(() => new Stack({ link: new ReplayLink(1500), address: '10.0.0.2', address6: 'fd00::g' })).toThrow(/not an IPv6 address/);
   });
 });
 
