@@ -11,9 +11,8 @@
  */
 import { NetError } from '../errors.js';
 import type { Stack } from '../stack.js';
-import { LOOPBACK_ADDRESS, martianClass } from '../wire/address.js';
+import { formatIPv4, LOOPBACK_ADDRESS, martianClass } from '../wire/address.js';
 import { IPV6_LOOPBACK, IPV6_UNSPECIFIED, ipv4FromMapped, ipv6MartianClass, type IPAddress } from '../wire/address6.js';
-import { formatIPv4 } from '../wire/address.js';
 import { ofFamily, type Network } from './address.js';
 
 /** Whether `address` is an unspecified address of either family (0.0.0.0, ::). */
@@ -69,6 +68,7 @@ export function bindingFor(
 export function destinationFor(stack: Stack, network: Network, networkName: string, host: IPAddress | undefined, what: string): IPAddress {
   if (host === undefined || isUnspecified(host)) {
     if (network.family === 6 && host === 0) throw noSuitableAddress(what, networkName);
+    // [::] with "tcp" is the IPv6 address, or the IPv4 one while IPv6 is off (Go's IPv4zero fallback).
     if (network.family === 6 || (host === IPV6_UNSPECIFIED && network.family === undefined && stack.address6 !== undefined)) {
       if (stack.address6 === undefined) throw noIPv6(what);
       return stack.address6;
