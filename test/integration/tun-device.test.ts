@@ -153,6 +153,49 @@ describe.skipIf(!isRoot)('TUN device (root)', () => {
     }
   });
 
+  it('configures an IPv6 address with nodad in a namespace that disables IPv6 by default', async () => {
+    const namespace = uniqueName('tsn6ns');
+    await execFileAsync('ip', ['netns', 'add', namespace]);
+    try {
+      // New devices there start with IPv6 off; openTun must turn it on for its device.
+      await execFileAsync('ip', ['netns', 'exec', namespace, 'sysctl', '-q', '-w', 'net.ipv6.conf.default.disable_ipv6=1']);
+      const name = uniqueName(DEVICE_PREFIX);
+      const device = await openTun({
+        name,
+        configure: { hostCidr: uniqueSubnet().cidr, hostCidr6: 'fd00:5eed::1/64', netns: namespace },
+      });
+      opened.push(device);
+      const { stdout } = await execFileAsync('ip', ['-n', namespace, '-j', '-6', 'addr', 'show', 'dev', name]);
+      const [info] = JSON.parse(stdout) as { addr_info: { local: string; prefixlen: number; nodad?: boolean; tentative?: boolean }[] }[];
+      const address = info?.addr_info.find((entry) => entry.local === 'fd00:5eed::1');
+      expect(address).toMatchObject({ prefixlen: 64, nodad: true });
+      expect(address?.tentative).toBeUndefined();
+      const { stdout: disabled } = await execFileAsync('ip', [
+        'netns',
+        'exec',
+        namespace,
+        'cat',
+        `/proc/sys/net/ipv6/conf/${name}/disable_ipv6`,
+      ]);
+      expect(disabled.trim()).toBe('0');
+      await device.close();
+    } finally {
+      await execFileAsync('ip', ['netns', 'del', namespace]);
+    }
+  });
+
+  it('refuses an IPv6 host address that is not a CIDR, and an MTU below 1280 with one (RFC 8200 5)', async () => {
+    const name = uniqueName(DEVICE_PREFIX);
+    await expect(openTun({ name, configure: { hostCidr: '10.231.0.1/24', hostCidr6: 'fd00::1' } })).rejects.toMatchObject({
+      code: 'EINVAL',
+    });
+    await expect(openTun({ name, mtu: 1279, configure: { hostCidr: '10.231.0.1/24', hostCidr6: 'fd00::1/64' } })).rejects.toMatchObject({
+      code: 'EINVAL',
+      message: expect.stringContaining('1280') as unknown,
+    });
+    expect(existsSync(`/sys/class/net/${name}`)).toBe(false);
+  });
+
   it('opens and closes 50 devices without a hang or a leaked fd or thread', async () => {
     const subnet = uniqueSubnet();
     // Warm up once so that lazily created process-wide resources do not count as leaks.
