@@ -1,10 +1,12 @@
 /**
  * Which of the stack's addresses an address text names, and whether a destination can be sent
- * to, for both families: what listen, dial and UDP writeTo share. Go's rules (src/net/ipsock.go,
- * internetAddrList and favoriteAddrFamily) decide the unspecified addresses:
- * - with "tcp" / "udp", the empty host, 0.0.0.0 and [::] all listen on both families (Go
- *   documents it for Listen: "a literal unspecified IP address" listens on every address, and
- *   golang/go#17615 confirms 0.0.0.0 included);
+ * to, for both families: what listen, dial and UDP writeTo share. Go's rules decide the
+ * unspecified addresses (internetAddrList in src/net/ipsock.go, favoriteAddrFamily in
+ * src/net/ipsock_posix.go):
+ * - with "tcp" / "udp", the empty host, 0.0.0.0 and [::] all listen on both families: a wildcard
+ *   listen gets a dual-stack AF_INET6 socket whichever family its literal is (Go documents it
+ *   for Listen: "a literal unspecified IP address" listens on every address, and golang/go#17615
+ *   confirms 0.0.0.0 included);
  * - with "tcp4", [::] is 0.0.0.0 (Go appends IPv4zero to the unspecified IPv6 address,
  *   golang/go#18806, then keeps the IPv4 one);
  * - with "tcp6", 0.0.0.0 (or any IPv4 address) is "no suitable address".
