@@ -10,7 +10,7 @@ import { ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST, parseIcmpv6Message } from '../.
 import { NEXT_HEADER_FRAGMENT, PROTOCOL_ICMPV6 } from '../../src/wire/ipv6.js';
 import { flipBits } from '../support/bytes.js';
 import { ReplayLink } from './replay-link.js';
-import { CLIENT6, datagrams6Of, ipv6PacketsOf, packetsFrom, SERVER4, SERVER6 } from './replay6.js';
+import { CLIENT6, datagrams6Of, ipv6PacketsOf, isNeighbourDiscovery, packetsFrom, SERVER4, SERVER6 } from './replay6.js';
 
 describe('replay: icmp6-echo.pcap', () => {
   const packets = ipv6PacketsOf('icmp6-echo.pcap');
@@ -37,7 +37,7 @@ describe('replay: icmp6-echo.pcap', () => {
   });
 
   it('answers every request exactly as the kernel did, the large replies fragmented to fit the MTU', () => {
-    const { link } = newStack();
+    const { link, stack } = newStack();
     link.inject(fromClient);
     const sent = link.drain();
     expect(sent.every((p) => p.length <= 1500)).toBe(true);
@@ -59,6 +59,9 @@ describe('replay: icmp6-echo.pcap', () => {
       // The whole ICMPv6 message is byte-identical to the kernel's, checksum included.
       expect(Buffer.compare(datagram.payload, kernel.payload)).toBe(0);
     });
+    expect(stack.counters('icmpv6').get('echo_replies')).toBe(5);
+    expect(stack.counters('ipv6').get('fragments_received')).toBe(6);
+    expect(stack.counters('ipv6').get('fragments_sent')).toBe(sent.length - 3);
   });
 
   it('reassembles a fragmented request whose fragments arrive last first', () => {
@@ -79,15 +82,25 @@ describe('replay: icmp6-echo.pcap', () => {
     expect(datagrams6Of(link.drain()).length).toBe(1);
   });
 
-  it('drops a request whose ICMPv6 checksum fails, without answering', () => {
-    const { link } = newStack();
+  it('drops a request whose ICMPv6 checksum fails, without answering, and counts it', () => {
+    const { link, stack } = newStack();
     const request = fromClient.find((p) => p[6] === PROTOCOL_ICMPV6 && p[40] === ICMPV6_ECHO_REQUEST)!;
     const damaged = Uint8Array.from(request);
     flipBits(damaged, damaged.length - 1, 0x01);
     link.inject([damaged]);
     expect(link.drain()).toEqual([]);
+    expect(stack.counters('icmpv6').get('drop.bad_checksum')).toBe(1);
     // The same request undamaged is answered: the damage alone made the difference.
     link.inject([request]);
     expect(link.drain().length).toBe(1);
+  });
+
+  it('counts the kernel neighbour solicitation and sends nothing for it (a TUN device resolves no addresses)', () => {
+    const { link, stack } = newStack();
+    const solicitation = packets.filter(isNeighbourDiscovery).find((p) => p[40] === 135)!;
+    expect(solicitation).toBeDefined();
+    link.inject([solicitation]);
+    expect(link.drain()).toEqual([]);
+    expect(stack.counters('icmpv6').get('ignored_ndp')).toBe(1);
   });
 });

@@ -62,5 +62,6 @@ describe('replay: udp6-echo.pcap', () => {
     expect(Buffer.compare(mine.message.body, theirs.message.body)).toBe(0);
     // The whole message is the kernel's, checksum included.
     expect(Buffer.compare(ourIcmp[0]!.payload, kernelIcmp[0]!.payload)).toBe(0);
+    expect(stack.counters('udp').get('drop.no_port')).toBe(1);
   });
 });
