@@ -5,7 +5,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { declareRootRequirement, isRoot } from './root.js';
-import { createNamespace, startStackInNamespace, waitForOutput, type Namespace, type StackInNamespace } from './harness.js';
+import {
+  createNamespace,
+  parseShutdownCounters,
+  run,
+  startStackInNamespace,
+  waitForOutput,
+  type Namespace,
+  type StackInNamespace,
+} from './harness.js';
 
 declareRootRequirement();
 
@@ -136,6 +144,20 @@ describe.skipIf(!isRoot)('IPv6 over a TUN device, IPv4 beside it', () => {
     const result = await env.exec('curl', ['-g', '-sS', '--max-time', '10', `${STACK6_URL}/`]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^tsnet-stack: /);
+  });
+
+  it('stops cleanly, its counters showing both families at work, and leaves no namespace behind', async () => {
+    const stopped = await env.stopStack();
+    expect(stopped.code).toBe(0);
+    const counters = parseShutdownCounters(stopped.stderr);
+    // 5 + 3 + 2000 pings over IPv6; the 4000-byte ones and the UDP echo came in fragments.
+    expect(counters.icmpv6?.['echo_replies']).toBeGreaterThanOrEqual(2008);
+    expect(counters.ipv6?.['fragments_received']).toBeGreaterThanOrEqual(9);
+    expect(counters.ipv6?.['fragments_sent']).toBeGreaterThanOrEqual(9);
+    expect(counters.icmp?.['echo_replies']).toBeGreaterThanOrEqual(3);
+    await env.stop();
+    const list = await run('ip', ['netns', 'list']);
+    expect(list.stdout).not.toContain(env.namespace);
   });
 });
 
