@@ -4,6 +4,15 @@
  * fd00::2), the stack dialling a kernel IPv6 server, and IPv4 working beside it in the same stack.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  closedUdpPortClientPy,
+  httpUrl,
+  lossOf,
+  patternDownloadScript,
+  udpEchoClientPy,
+  uploadOutcome,
+  uploadScript,
+} from '../support/kernel-clients.js';
 import { declareRootRequirement, isRoot } from './root.js';
 import {
   createNamespace,
@@ -17,55 +26,10 @@ import {
 
 declareRootRequirement();
 
+const MiB = 1024 * 1024;
 const HOST6 = 'fd00::1';
 const STACK6 = 'fd00::2';
-/** The stack's IPv6 address in a URL (RFC 3986 3.2.2); curl -g keeps the brackets from being a glob. */
-const STACK6_URL = `http://[${STACK6}]`;
 const IPV6_FLAGS = ['--host-addr6', `${HOST6}/64`, '--addr6', STACK6];
-
-/** Reads stdin and checks byte i == i % 251 (the demo's /bytes/N); prints "<length> ok|bad". */
-const PATTERN_CHECK = `
-import sys
-data = sys.stdin.buffer.read()
-period = bytes(range(251))
-expected = (period * (len(data) // 251 + 1))[:len(data)]
-print(len(data), 'ok' if data == expected else 'bad')
-`;
-
-/** Sends `size` bytes to the UDP echo over IPv6 and says whether the same bytes came back. */
-const UDP_ECHO_CLIENT = `
-import socket, sys
-size = int(sys.argv[1])
-payload = bytes((i * 7 + 3) % 256 for i in range(size))
-s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-s.settimeout(5)
-s.connect(('${STACK6}', 7))
-s.send(payload)
-data = s.recv(65535)
-print(len(data), 'same' if data == payload else 'different')
-`;
-
-/** A datagram to a closed port: the ICMPv6 port unreachable reaches a connected socket as ECONNREFUSED. */
-const CLOSED_PORT_CLIENT = `
-import socket
-s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-s.settimeout(5)
-s.connect(('${STACK6}', 9999))
-s.send(b'anyone there?')
-try:
-    s.recv(100)
-    print('answered')
-except ConnectionRefusedError:
-    print('refused')
-except socket.timeout:
-    print('timeout')
-`;
-
-function lossOf(pingOutput: string): { transmitted: number; received: number } {
-  const match = /(\d+) packets transmitted, (\d+) received/.exec(pingOutput);
-  if (!match) throw new Error(`unexpected ping output: ${pingOutput}`);
-  return { transmitted: Number(match[1]), received: Number(match[2]) };
-}
 
 describe.skipIf(!isRoot)('IPv6 over a TUN device, IPv4 beside it', () => {
   let env: StackInNamespace;
@@ -102,19 +66,14 @@ describe.skipIf(!isRoot)('IPv6 over a TUN device, IPv4 beside it', () => {
   });
 
   it('serves a 64 MiB download over IPv6 byte for byte', async () => {
-    const result = await sh(`curl -g -sS --max-time 50 ${STACK6_URL}/bytes/67108864 | python3 -c "${PATTERN_CHECK.replace(/"/g, '\\"')}"`);
-    expect(result.stdout.trim()).toBe('67108864 ok');
+    const result = await sh(patternDownloadScript(STACK6, 64 * MiB, 50));
+    expect(result.stdout.trim()).toBe(`${64 * MiB} ok`);
   });
 
   it('receives a 32 MiB upload over IPv6 and reports the right sha256', async () => {
-    const result = await sh(
-      `f=$(mktemp) && head -c 33554432 /dev/urandom > $f && want=$(sha256sum $f | cut -d' ' -f1) && ` +
-        `got=$(curl -g -sS --max-time 50 --data-binary @$f -H 'Content-Type: application/octet-stream' ${STACK6_URL}/upload); ` +
-        `rm -f $f; echo "want 33554432 $want" && echo "got $got"`,
-    );
-    const want = /want (\d+ [0-9a-f]{64})/.exec(result.stdout)?.[1];
-    expect(want).toBeDefined();
-    expect(result.stdout).toContain(`got ${want}`);
+    const { want, got } = uploadOutcome((await sh(uploadScript(STACK6, 32 * MiB, 50))).stdout);
+    expect(want).toMatch(new RegExp(`^${32 * MiB} `));
+    expect(got).toBe(want);
   });
 
   it('echoes a line through nc -6', async () => {
@@ -123,12 +82,12 @@ describe.skipIf(!isRoot)('IPv6 over a TUN device, IPv4 beside it', () => {
   });
 
   it('echoes an 8000-byte UDP datagram over IPv6 byte for byte (fragmented both ways)', async () => {
-    const result = await env.exec('python3', ['-c', UDP_ECHO_CLIENT, '8000'], { timeoutMs: 10_000 });
+    const result = await env.exec('python3', ['-c', udpEchoClientPy(STACK6), '8000'], { timeoutMs: 10_000 });
     expect(result.stdout.trim()).toBe('8000 same');
   });
 
   it('answers a UDP datagram to a closed port with ICMPv6 port unreachable (ECONNREFUSED)', async () => {
-    const result = await env.exec('python3', ['-c', CLOSED_PORT_CLIENT], { timeoutMs: 10_000 });
+    const result = await env.exec('python3', ['-c', closedUdpPortClientPy(STACK6)], { timeoutMs: 10_000 });
     expect(result.stdout.trim()).toBe('refused');
   });
 
@@ -141,7 +100,7 @@ describe.skipIf(!isRoot)('IPv6 over a TUN device, IPv4 beside it', () => {
   });
 
   it('serves GET / over IPv6 from the same demo server', async () => {
-    const result = await env.exec('curl', ['-g', '-sS', '--max-time', '10', `${STACK6_URL}/`]);
+    const result = await env.exec('curl', ['-g', '-sS', '--max-time', '10', httpUrl(STACK6)]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^tsnet-stack: /);
   });
