@@ -1,16 +1,12 @@
 /**
  * What the IPv6 replay tests share (replay-link.ts is the IPv4 side, and its ReplayLink serves
  * both): the IPv6 packets of a fixture, and whole datagrams reassembled from what the kernel or
- * the stack sent.
- *
- * The fixtures are Ethernet captures (test/fixtures/README.md). readPcap (src/pcap/pcap.ts)
- * returns only their IPv4 packets, so the IPv6 frames are read here; the reassembly is the
- * test's own (RFC 8200 4.5, no overlap or timeout handling: the input is the kernel's or the
- * stack's output, which has neither), so that the stack's fragments are checked by code that is
- * not the stack's.
+ * the stack sent. The reassembly is the test's own (RFC 8200 4.5, no overlap or timeout
+ * handling: the input is the kernel's or the stack's output, which has neither), so that the
+ * stack's fragments are checked by code that is not the stack's.
  */
 import { readFileSync } from 'node:fs';
-import { readUint16 } from '../../src/bytes.js';
+import { readPcap } from '../../src/pcap/pcap.js';
 import { parseIPv6Address, type IPv6Address } from '../../src/wire/address6.js';
 import { parseIPv6Packet, PROTOCOL_ICMPV6, type IPv6Header } from '../../src/wire/ipv6.js';
 import { walkIPv6Extensions } from '../../src/wire/ipv6-extensions.js';
@@ -21,28 +17,11 @@ export const SERVER6 = parseIPv6Address('fd77::2')!;
 /** The IPv4 address the replayed stack also has (a Stack always has one). */
 export const SERVER4 = '10.77.0.2';
 
-const PCAP_MAGIC_MICROSECONDS = 0xa1b2c3d4;
-const LINKTYPE_ETHERNET = 1;
-const ETHERTYPE_IPV6 = 0x86dd;
-
-/** The IPv6 packets (Ethernet header removed, copies) of test/fixtures/`file`, in file order. */
+/** The IPv6 packets (link header removed, copies) of test/fixtures/`file`, in file order. */
 export function ipv6PacketsOf(file: string): Uint8Array[] {
-  const bytes = readFileSync(new URL(`../fixtures/${file}`, import.meta.url));
-  // tcpdump on Linux writes its own byte order (little-endian here), microseconds, Ethernet.
-  if (bytes.readUInt32LE(0) !== PCAP_MAGIC_MICROSECONDS || bytes.readUInt32LE(20) !== LINKTYPE_ETHERNET) {
-    throw new Error(`${file}: not a little-endian Ethernet pcap as capture-fixtures writes`);
-  }
-  const packets: Uint8Array[] = [];
-  for (let offset = 24; offset < bytes.length;) {
-    const capturedLength = bytes.readUInt32LE(offset + 8);
-    const frame = bytes.subarray(offset + 16, offset + 16 + capturedLength);
-    offset += 16 + capturedLength;
-    if (frame.length < 14 + 40 || readUint16(frame, 12) !== ETHERTYPE_IPV6) continue;
-    const packet = frame.subarray(14);
-    // Ethernet pads short frames; the payload length says where the packet ends.
-    packets.push(Uint8Array.from(packet.subarray(0, 40 + readUint16(packet, 4))));
-  }
-  return packets;
+  return readPcap(readFileSync(new URL(`../fixtures/${file}`, import.meta.url)))
+    .map((record) => record.data)
+    .filter((packet) => packet[0]! >> 4 === 6);
 }
 
 /** RFC 4861 4: router and neighbour solicitations and advertisements, and redirects (ICMPv6 133-137). */
