@@ -2,16 +2,11 @@
  * Issue 2 end to end: real ping against the stack on a TUN device inside a fresh namespace.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lossOf } from '../support/kernel-clients.js';
 import { declareRootRequirement, isRoot } from './root.js';
 import { parseShutdownCounters, run, startStackInNamespace, type StackInNamespace } from './harness.js';
 
 declareRootRequirement();
-
-function lossOf(pingOutput: string): { transmitted: number; received: number } {
-  const match = /(\d+) packets transmitted, (\d+) received/.exec(pingOutput);
-  if (!match) throw new Error(`unexpected ping output: ${pingOutput}`);
-  return { transmitted: Number(match[1]), received: Number(match[2]) };
-}
 
 /** A python one-shot that writes an ICMP echo request with a wrong IP header checksum into the TUN device (via an AF_PACKET socket, which the kernel does not fix up) and reports whether any echo reply with that id came back within 1 s. */
 const BAD_CHECKSUM_SCRIPT = `

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPcap } from '../../src/pcap/pcap.js';
+import { uploadOutcome, uploadScript } from '../support/kernel-clients.js';
 import { declareRootRequirement, isRoot } from './root.js';
 import { run, startStackInNamespace, uniqueName, type StackInNamespace } from './harness.js';
 
@@ -51,13 +52,8 @@ async function download(env: StackInNamespace, bytes: number): Promise<string> {
 
 /** POST /upload of `bytes` random bytes; resolves to [what was sent, what the server counted], each "<bytes> <sha256>". */
 async function upload(env: StackInNamespace, bytes: number): Promise<[string | undefined, string | undefined]> {
-  const result = await sh(
-    env,
-    `f=$(mktemp) && head -c ${bytes} /dev/urandom > $f && want=$(sha256sum $f | cut -d' ' -f1) && ` +
-      `got=$(curl -sS --max-time 100 --data-binary @$f -H 'Content-Type: application/octet-stream' http://${env.stackAddress}/upload) && ` +
-      `rm -f $f && echo "want ${bytes} $want" && echo "got $got"`,
-  );
-  return [/want (\d+ [0-9a-f]{64})/.exec(result.stdout)?.[1], /got (\d+ [0-9a-f]{64})/.exec(result.stdout)?.[1]];
+  const { want, got } = uploadOutcome((await sh(env, uploadScript(env.stackAddress, bytes, 100))).stdout);
+  return [want, got];
 }
 
 /** Sends 4 datagrams of 1000 bytes and one of 500 in one send with UDP_SEGMENT (USO) to the UDP echo; prints what came back. */

@@ -6,19 +6,11 @@
  * for byte.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { patternDownloadScript } from '../support/kernel-clients.js';
 import { declareRootRequirement, isRoot } from './root.js';
 import { createNamespace, run, startStackInNamespace, uniqueName, type Namespace, type StackInNamespace } from './harness.js';
 
 declareRootRequirement();
-
-/** Reads stdin and checks byte i == i % 251 (what GET /bytes/N serves); prints "<length> ok|bad". */
-const PATTERN_CHECK = `
-import sys
-data = sys.stdin.buffer.read()
-period = bytes(range(251))
-expected = (period * (len(data) // 251 + 1))[:len(data)]
-print(len(data), 'ok' if data == expected else 'bad')
-`;
 
 const ROUTER_SIDE = '10.0.1.1';
 const CLIENT = '10.0.1.2';
@@ -74,14 +66,7 @@ describe.skipIf(!isRoot)('path MTU discovery behind a kernel router', () => {
   });
 
   it('resizes its segments on fragmentation needed and serves a 4 MiB download byte for byte', async () => {
-    const download = await client!.exec(
-      'sh',
-      [
-        '-c',
-        `curl -sS --max-time 15 http://${env!.stackAddress}/bytes/${DOWNLOAD_BYTES} | python3 -c "${PATTERN_CHECK.replace(/"/g, '\\"')}"`,
-      ],
-      { timeoutMs: 18_000 },
-    );
+    const download = await client!.exec('sh', ['-c', patternDownloadScript(env!.stackAddress, DOWNLOAD_BYTES, 15)], { timeoutMs: 18_000 });
     expect(download.stderr).toBe('');
     expect(download.stdout.trim()).toBe(`${DOWNLOAD_BYTES} ok`);
     const counters = (await env!.stats()).counters;

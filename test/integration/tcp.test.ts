@@ -3,19 +3,11 @@
  * TUN device in a fresh namespace, and the stack dialling kernel servers.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { patternDownloadScript, uploadOutcome, uploadScript } from '../support/kernel-clients.js';
 import { declareRootRequirement, isRoot } from './root.js';
 import { createNamespace, run, startStackInNamespace, waitForOutput, type Namespace, type StackInNamespace } from './harness.js';
 
 declareRootRequirement();
-
-/** Reads stdin and checks byte i == i % 251; prints "<length> ok|bad". */
-const PATTERN_CHECK = `
-import sys
-data = sys.stdin.buffer.read()
-period = bytes(range(251))
-expected = (period * (len(data) // 251 + 1))[:len(data)]
-print(len(data), 'ok' if data == expected else 'bad')
-`;
 
 function sh(env: { exec: StackInNamespace['exec'] }, script: string, timeoutMs = 120_000) {
   return env.exec('sh', ['-c', script], { timeoutMs });
@@ -37,23 +29,14 @@ describe.skipIf(!isRoot)('TCP over a TUN device', () => {
   });
 
   it('serves a 64 MiB download byte for byte', async () => {
-    const result = await sh(
-      env,
-      `curl -sS --max-time 100 http://${env.stackAddress}/bytes/67108864 | python3 -c "${PATTERN_CHECK.replace(/"/g, '\\"')}"`,
-    );
+    const result = await sh(env, patternDownloadScript(env.stackAddress, 67108864, 100));
     expect(result.stdout.trim()).toBe('67108864 ok');
   });
 
   it('receives a 32 MiB upload and reports the right sha256', async () => {
-    const result = await sh(
-      env,
-      `f=$(mktemp) && head -c 33554432 /dev/urandom > $f && want=$(sha256sum $f | cut -d' ' -f1) && ` +
-        `got=$(curl -sS --max-time 100 --data-binary @$f -H 'Content-Type: application/octet-stream' http://${env.stackAddress}/upload) && ` +
-        `rm -f $f && echo "want 33554432 $want" && echo "got $got"`,
-    );
-    const want = /want (\d+ [0-9a-f]{64})/.exec(result.stdout)?.[1];
-    expect(want).toBeDefined();
-    expect(result.stdout).toContain(`got ${want}`);
+    const { want, got } = uploadOutcome((await sh(env, uploadScript(env.stackAddress, 33554432, 100))).stdout);
+    expect(want).toMatch(/^33554432 /);
+    expect(got).toBe(want);
   });
 
   it('echoes a line through nc', async () => {
@@ -252,22 +235,13 @@ async function transferBothWays(
   bytes = 16 * 1024 * 1024,
   maxSeconds = 150,
 ): Promise<void> {
-  const down = await sh(
-    client,
-    `curl -sS --max-time ${maxSeconds} http://${stackAddress}/bytes/${bytes} | python3 -c "${PATTERN_CHECK.replace(/"/g, '\\"')}"`,
-    (maxSeconds + 10) * 1000,
-  );
+  const down = await sh(client, patternDownloadScript(stackAddress, bytes, maxSeconds), (maxSeconds + 10) * 1000);
   expect(down.stderr).toBe('');
   expect(down.stdout.trim()).toBe(`${bytes} ok`);
-  const up = await sh(
-    client,
-    `f=$(mktemp) && head -c ${bytes} /dev/urandom > $f && want=$(sha256sum $f | cut -d' ' -f1) && ` +
-      `got=$(curl -sS --max-time ${maxSeconds} --data-binary @$f http://${stackAddress}/upload); rm -f $f; echo "want ${bytes} $want" && echo "got $got"`,
-    (maxSeconds + 10) * 1000,
-  );
-  const want = /want (\d+ [0-9a-f]{64})/.exec(up.stdout)?.[1];
-  expect(want).toBeDefined();
-  expect(up.stdout).toContain(`got ${want}`);
+  const up = await sh(client, uploadScript(stackAddress, bytes, maxSeconds), (maxSeconds + 10) * 1000);
+  const { want, got } = uploadOutcome(up.stdout);
+  expect(want).toMatch(new RegExp(`^${bytes} `));
+  expect(got).toBe(want);
 }
 
 describe.skipIf(!isRoot)('TCP recovery on a lossy path', () => {

@@ -3,37 +3,11 @@
  * ICMP port unreachable for closed ports, and the stack dialling a kernel UDP server.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closedUdpPortClientPy, udpEchoClientPy } from '../support/kernel-clients.js';
 import { declareRootRequirement, isRoot } from './root.js';
 import { createNamespace, startStackInNamespace, waitForOutput, type Namespace, type StackInNamespace } from './harness.js';
 
 declareRootRequirement();
-
-const ECHO_CLIENT = `
-import hashlib, socket, sys
-size = int(sys.argv[1])
-payload = bytes((i * 7 + 3) % 256 for i in range(size))
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(5)
-s.connect(('10.0.0.2', 7))
-s.send(payload)
-data = s.recv(65535)
-print(len(data), 'same' if data == payload else 'different')
-`;
-
-const CLOSED_PORT_CLIENT = `
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(5)
-s.connect(('10.0.0.2', 9999))
-s.send(b'anyone there?')
-try:
-    s.recv(100)
-    print('answered')
-except ConnectionRefusedError:
-    print('refused')
-except socket.timeout:
-    print('timeout')
-`;
 
 describe.skipIf(!isRoot)('UDP over a TUN device', () => {
   let env: StackInNamespace;
@@ -50,17 +24,17 @@ describe.skipIf(!isRoot)('UDP over a TUN device', () => {
   });
 
   it('echoes an 8000-byte datagram byte for byte (fragmented both ways)', async () => {
-    const result = await env.exec('python3', ['-c', ECHO_CLIENT, '8000'], { timeoutMs: 10_000 });
+    const result = await env.exec('python3', ['-c', udpEchoClientPy('10.0.0.2'), '8000'], { timeoutMs: 10_000 });
     expect(result.stdout.trim()).toBe('8000 same');
   });
 
   it('echoes the largest datagram IPv4 carries (65507 bytes)', async () => {
-    const result = await env.exec('python3', ['-c', ECHO_CLIENT, '65507'], { timeoutMs: 10_000 });
+    const result = await env.exec('python3', ['-c', udpEchoClientPy('10.0.0.2'), '65507'], { timeoutMs: 10_000 });
     expect(result.stdout.trim()).toBe('65507 same');
   });
 
   it('answers a datagram to a closed port with ICMP port unreachable (ECONNREFUSED)', async () => {
-    const result = await env.exec('python3', ['-c', CLOSED_PORT_CLIENT], { timeoutMs: 10_000 });
+    const result = await env.exec('python3', ['-c', closedUdpPortClientPy('10.0.0.2')], { timeoutMs: 10_000 });
     expect(result.stdout.trim()).toBe('refused');
   });
 });

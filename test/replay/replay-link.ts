@@ -2,7 +2,9 @@
  * A link for replay tests: the test injects captured packets as if they came from the wire and
  * collects what the stack sends back.
  */
+import { listenPacket } from '../../src/api/net.js';
 import type { Link } from '../../src/link/link.js';
+import type { Stack } from '../../src/stack.js';
 import { parseIPv4Packet, type IPv4Header } from '../../src/wire/ipv4.js';
 import { Reassembler } from '../../src/ip/reassembly.js';
 import { Counters } from '../../src/counters.js';
@@ -54,4 +56,26 @@ export function datagramsOf(packets: readonly Uint8Array[]): Datagram[] {
     }
   }
   return out;
+}
+
+/**
+ * Run a UDP echo service on port 7 of `stack` (on `link`), inject `packets` and return what the
+ * stack sent in answer: the echoes, and whatever else it said (ICMP errors).
+ */
+export async function answersOfUdpEcho(stack: Stack, link: ReplayLink, packets: readonly Uint8Array[]): Promise<Uint8Array[]> {
+  const echo = await listenPacket('udp', ':7', { stack });
+  const buffer = new Uint8Array(65536);
+  const serving = (async () => {
+    for (;;) {
+      const { n, addr } = await echo.readFrom(buffer).catch(() => ({ n: -1, addr: undefined }));
+      if (n < 0 || addr === undefined) return;
+      await echo.writeTo(buffer.subarray(0, n), addr);
+    }
+  })();
+  link.inject(packets);
+  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+  const sent = link.drain();
+  echo.close();
+  await serving;
+  return sent;
 }

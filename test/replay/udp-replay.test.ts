@@ -6,14 +6,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { listenPacket } from '../../src/api/net.js';
 import { parseIPv4Address, readIPv4 } from '../../src/wire/address.js';
 import { ICMP_DEST_UNREACHABLE, parseIcmpMessage, PORT_UNREACHABLE } from '../../src/wire/icmpv4.js';
 import { PROTOCOL_ICMP, PROTOCOL_UDP } from '../../src/wire/ipv4.js';
 import { readPcap } from '../../src/pcap/pcap.js';
 import { Stack } from '../../src/stack.js';
 import { parseUdpDatagram } from '../../src/wire/udp.js';
-import { datagramsOf, ReplayLink } from './replay-link.js';
+import { answersOfUdpEcho, datagramsOf, ReplayLink } from './replay-link.js';
 
 const CLIENT = parseIPv4Address('10.77.0.1')!;
 const SERVER = parseIPv4Address('10.77.0.2')!;
@@ -26,21 +25,7 @@ describe('replay: udp-echo.pcap', () => {
   it('answers the client exactly as the kernel did', async () => {
     const link = new ReplayLink(1500);
     const stack = new Stack({ link, address: SERVER });
-    const echo = await listenPacket('udp', ':7', { stack });
-    const buffer = new Uint8Array(65536);
-    const serving = (async () => {
-      for (;;) {
-        const { n, addr } = await echo.readFrom(buffer).catch(() => ({ n: -1, addr: undefined }));
-        if (n < 0 || addr === undefined) return;
-        await echo.writeTo(buffer.subarray(0, n), addr);
-      }
-    })();
-    link.inject(fromClient);
-    for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
-    const ours = datagramsOf(link.drain());
-    echo.close();
-    await serving;
-
+    const ours = datagramsOf(await answersOfUdpEcho(stack, link, fromClient));
     const kernelUdp = kernelAnswers.filter((d) => d.header.protocol === PROTOCOL_UDP);
     const ourUdp = ours.filter((d) => d.header.protocol === PROTOCOL_UDP);
     expect(kernelUdp.length).toBe(3);
