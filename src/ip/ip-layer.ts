@@ -26,7 +26,7 @@ import type { CounterSet, Counters } from '../counters.js';
 import { RECEIVED_CHECKSUM_TRUSTED, type Link } from '../link/link.js';
 import { errorDetail, type Logger } from '../log.js';
 import type { RandomSource } from '../random.js';
-import type { DeadlineQueue, TimerHandle } from '../timers.js';
+import type { DeadlineQueue } from '../timers.js';
 import { LOOPBACK_ADDRESS, martianClass, type IPv4Address } from '../wire/address.js';
 import { IPV6_LOOPBACK, ipv6MartianClass, type IPAddress, type IPv6Address } from '../wire/address6.js';
 import type { ChecksumCheck } from '../wire/checksum.js';
@@ -53,7 +53,7 @@ import { fragmentPacket } from './fragment.js';
 import { Icmp } from './icmp.js';
 import { PathMtuCache } from './path-mtu.js';
 import { IPv6Layer } from './ipv6-layer.js';
-import { Reassembler } from './reassembly.js';
+import { ReassemblyDeadline, Reassembler } from './reassembly.js';
 import type { IpLayer, ReceivedIPv4Packet, ReceivedPacket, TransportProtocol } from './transport-contract.js';
 
 export interface IPv4LayerOptions {
@@ -158,7 +158,7 @@ export class IPv4Layer implements IpLayer {
   /** The registered transports that defer work to the end of a batch (TransportProtocol.endOfBatch). */
   private readonly batchEnders: TransportProtocol[] = [];
   private identification: number;
-  private reassemblyTimer: TimerHandle | undefined;
+  private readonly reassemblyDeadline: ReassemblyDeadline;
   private loopbackQueue: Uint8Array[] = [];
   /** The memory packetBuffer hands out again and again, made on first use. */
   private sendScratch: Uint8Array | undefined;
@@ -197,6 +197,17 @@ export class IPv4Layer implements IpLayer {
       timeoutMs: options.reassemblyTimeoutMs,
       maxBytes: options.reassemblyMaxBytes,
       counters: this.ipCounters,
+    });
+    this.reassemblyDeadline = new ReassemblyDeadline(this.reassembler, this.timers, (firstFragment) => {
+      // RFC 792 / RFC 1122 3.2.1.2: time exceeded (reassembly) only if fragment 0 arrived.
+      const parsed = parseIPv4Packet(firstFragment);
+      if (!parsed.ok) return;
+      this.icmp.sendError(ICMP_TIME_EXCEEDED, FRAGMENT_REASSEMBLY_TIME_EXCEEDED, {
+        family: 4,
+        header: parsed.header,
+        payload: parsed.payload,
+        packet: firstFragment,
+      });
     });
     this.address6 = options.address6;
     this.ipv6Counters = this.counters('ipv6');
@@ -350,7 +361,7 @@ export class IPv4Layer implements IpLayer {
     if (header.moreFragments || header.fragmentOffset !== 0) {
       ip.add('fragments_received');
       const whole = this.reassembler.accept(header, payload, packet, this.clock.now());
-      this.armReassemblyTimer();
+      this.reassemblyDeadline.arm();
       if (whole === undefined) return;
       header = whole.header;
       payload = whole.payload;
@@ -566,32 +577,6 @@ export class IPv4Layer implements IpLayer {
   sendPortUnreachable(offending: ReceivedPacket): void {
     if (offending.family === 4) this.icmp.sendError(ICMP_DEST_UNREACHABLE, PORT_UNREACHABLE, offending);
     else this.ipv6?.sendPortUnreachable(offending);
-  }
-
-  private armReassemblyTimer(): void {
-    const next = this.reassembler.nextExpiry();
-    if (next === undefined) {
-      this.reassemblyTimer?.cancel();
-      this.reassemblyTimer = undefined;
-      return;
-    }
-    if (this.reassemblyTimer?.active) return;
-    this.reassemblyTimer = this.timers.schedule(next, (now) => {
-      this.reassemblyTimer = undefined;
-      for (const expired of this.reassembler.expire(now)) {
-        // RFC 792 / RFC 1122 3.2.1.4: time exceeded (reassembly) only if fragment 0 arrived.
-        if (expired.firstFragment === undefined) continue;
-        const parsed = parseIPv4Packet(expired.firstFragment);
-        if (!parsed.ok) continue;
-        this.icmp.sendError(ICMP_TIME_EXCEEDED, FRAGMENT_REASSEMBLY_TIME_EXCEEDED, {
-          family: 4,
-          header: parsed.header,
-          payload: parsed.payload,
-          packet: expired.firstFragment,
-        });
-      }
-      this.armReassemblyTimer();
-    });
   }
 
   /** Send nothing more (what transports send from now on is dropped silently). */

@@ -26,7 +26,7 @@
  */
 import type { Clock } from '../clock.js';
 import type { Counters } from '../counters.js';
-import type { DeadlineQueue, TimerHandle } from '../timers.js';
+import type { DeadlineQueue } from '../timers.js';
 import { ipv6MartianClass, IPV6_LOOPBACK, type IPv6Address } from '../wire/address6.js';
 import type { ChecksumCheck } from '../wire/checksum.js';
 import {
@@ -52,7 +52,7 @@ import { writeUint16 } from '../bytes.js';
 import { fragmentIPv6Packet } from './fragment.js';
 import { Icmpv6 } from './icmpv6.js';
 import type { PathMtuCache } from './path-mtu.js';
-import { FragmentReassembler, type FragmentPiece } from './reassembly.js';
+import { FragmentReassembler, ReassemblyDeadline, type FragmentPiece } from './reassembly.js';
 import type { ReceivedIPv6Packet, TransportProtocol } from './transport-contract.js';
 
 /** The Fragment header's length (RFC 8200 4.5). */
@@ -123,7 +123,7 @@ export class IPv6Layer {
   private readonly counters: Counters;
   private readonly icmp: Icmpv6;
   private readonly reassembler: FragmentReassembler<IPv6Header>;
-  private reassemblyTimer: TimerHandle | undefined;
+  private readonly reassemblyDeadline: ReassemblyDeadline;
   private identification: number;
   /** RFC 6437 3: the secret that keeps flow labels unpredictable. */
   private readonly flowSecret: number;
@@ -147,6 +147,10 @@ export class IPv6Layer {
       maxBytes: options.reassemblyMaxBytes,
       counters: this.counters,
     });
+    // RFC 8200 4.5: Time Exceeded code 1 only if the first fragment arrived.
+    this.reassemblyDeadline = new ReassemblyDeadline(this.reassembler, this.host.timers, (firstFragment) =>
+      this.icmp.sendError(ICMPV6_TIME_EXCEEDED, ICMPV6_FRAGMENT_REASSEMBLY_TIME_EXCEEDED, firstFragment),
+    );
   }
 
   /** Datagrams still being reassembled, and the bytes they hold. */
@@ -193,7 +197,7 @@ export class IPv6Layer {
     if (chain.fragment !== undefined) {
       ip.add('fragments_received');
       const reassembled = this.reassemble(header, chain, whole);
-      this.armReassemblyTimer();
+      this.reassemblyDeadline.arm();
       if (reassembled === undefined) return;
       whole = reassembled;
       // The link's word was about this fragment, not the reassembled datagram.
@@ -278,25 +282,6 @@ export class IPv6Layer {
     writeUint16(out, 4, out.length - IPV6_HEADER_LENGTH);
     writeUint16(out, whole.headerBytes.length - FRAGMENT_HEADER_LENGTH + 2, 0);
     return out;
-  }
-
-  private armReassemblyTimer(): void {
-    const next = this.reassembler.nextExpiry();
-    if (next === undefined) {
-      this.reassemblyTimer?.cancel();
-      this.reassemblyTimer = undefined;
-      return;
-    }
-    if (this.reassemblyTimer?.active) return;
-    this.reassemblyTimer = this.host.timers.schedule(next, (now) => {
-      this.reassemblyTimer = undefined;
-      for (const expired of this.reassembler.expire(now)) {
-        // RFC 8200 4.5: Time Exceeded code 1 only if the first fragment arrived.
-        if (expired.firstFragment === undefined) continue;
-        this.icmp.sendError(ICMPV6_TIME_EXCEEDED, ICMPV6_FRAGMENT_REASSEMBLY_TIME_EXCEEDED, expired.firstFragment);
-      }
-      this.armReassemblyTimer();
-    });
   }
 
   private sendParameterProblem(code: number, pointer: number, packet: Uint8Array): void {

@@ -41,6 +41,7 @@
  *   RFC 1122 3.2.1.2; ICMPv6 Time Exceeded code 1, RFC 8200 4.5: likewise).
  */
 import type { Counters } from '../counters.js';
+import type { DeadlineQueue, TimerHandle } from '../timers.js';
 import { IPV4_MAX_DATAGRAM, IPV4_MIN_HEADER, type IPv4Header } from '../wire/ipv4.js';
 import { copyBytes } from '../bytes.js';
 
@@ -413,4 +414,37 @@ function firstFragmentBytes<H>(datagram: PendingDatagram<H>): Uint8Array | undef
   packet.set(headerBytes, 0);
   packet.set(first.data, headerBytes.length);
   return packet;
+}
+
+/**
+ * The one deadline of a reassembler, for either family: armed for the earliest expiry
+ * (`arm()` after each fragment accepted), it calls `expire` when due and hands the offset-0
+ * fragment of each expired datagram that had one to `timedOut`, which sends the family's Time
+ * Exceeded code 1 (RFC 792 and RFC 1122 3.2.1.2; RFC 8200 4.5), then re-arms for the next.
+ */
+export class ReassemblyDeadline {
+  private timer: TimerHandle | undefined;
+
+  constructor(
+    private readonly reassembler: Pick<FragmentReassembler<unknown>, 'nextExpiry' | 'expire'>,
+    private readonly timers: DeadlineQueue,
+    private readonly timedOut: (firstFragment: Uint8Array) => void,
+  ) {}
+
+  arm(): void {
+    const next = this.reassembler.nextExpiry();
+    if (next === undefined) {
+      this.timer?.cancel();
+      this.timer = undefined;
+      return;
+    }
+    if (this.timer?.active) return;
+    this.timer = this.timers.schedule(next, (now) => {
+      this.timer = undefined;
+      for (const expired of this.reassembler.expire(now)) {
+        if (expired.firstFragment !== undefined) this.timedOut(expired.firstFragment);
+      }
+      this.arm();
+    });
+  }
 }
