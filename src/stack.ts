@@ -20,7 +20,7 @@ import type { SocketOptions } from './api/socket-options.js';
 import { monotonicClock, type Clock } from './clock.js';
 import { CounterSet, type Counters } from './counters.js';
 import { NetError } from './errors.js';
-import { IPv4Layer, type PacketOrigin } from './ip/ip-layer.js';
+import { NetworkLayer, type PacketOrigin } from './ip/ip-layer.js';
 import type { Link } from './link/link.js';
 import { errorDetail, silentLogger, type Logger } from './log.js';
 import { cryptoRandom, type RandomSource } from './random.js';
@@ -177,7 +177,7 @@ export class Stack {
   /** @internal Every layer's counters (`counters(layer)` for one). */
   readonly counterSet = new CounterSet();
   /** @internal The IPv4 layer. */
-  readonly ip: IPv4Layer;
+  readonly ip: NetworkLayer;
   /** @internal The UDP layer. */
   readonly udp: UdpLayer;
   /** @internal The TCP layer. */
@@ -215,7 +215,7 @@ export class Stack {
     );
     this.logger = options.logger ?? silentLogger;
     this.startedAt = this.clock.now();
-    this.ip = new IPv4Layer({
+    this.ip = new NetworkLayer({
       address,
       ...(this.address6 !== undefined ? { address6: this.address6 } : {}),
       link: this.link,

@@ -1,5 +1,5 @@
 /**
- * The IP layer: IPv4 here (RFC 791, RFC 1122 3.2.1), IPv6 in ipv6-layer.ts (RFC 8200), which
+ * The IP layer (NetworkLayer, both families): IPv4 here (RFC 791, RFC 1122 3.2.1), IPv6 in ipv6-layer.ts (RFC 8200), which
  * this class hands every packet with version 6 and every datagram to an IPv6 destination; what
  * the families share (the transports, the end of a batch, local delivery and its loopback queue,
  * the self-loop hop limit, transparent mode, path MTU estimates, packetBuffer, the transmit
@@ -56,7 +56,7 @@ import { IPv6Layer } from './ipv6-layer.js';
 import { ReassemblyDeadline, Reassembler } from './reassembly.js';
 import type { IpLayer, ReceivedIPv4Packet, ReceivedPacket, TransportProtocol } from './transport-contract.js';
 
-export interface IPv4LayerOptions {
+export interface NetworkLayerOptions {
   /** Our own address: what we accept, and the source of what we send. */
   address: IPv4Address;
   /** Our IPv6 address (a unicast one, on a link of MTU 1280 or more: the stack checks); absent, IPv6 is off. */
@@ -134,7 +134,7 @@ const TRANSMIT_QUEUE_LIMIT_BYTES = 1 << 20;
 /** The largest packet either family sends: an IPv6 header and the largest payload. */
 const MAX_PACKET = IPV6_HEADER_LENGTH + IPV6_MAX_PAYLOAD_LENGTH;
 
-export class IPv4Layer implements IpLayer {
+export class NetworkLayer implements IpLayer {
   readonly address: IPv4Address;
   readonly address6: IPv6Address | undefined;
   readonly mtu: number;
@@ -172,7 +172,7 @@ export class IPv4Layer implements IpLayer {
   /** Protocols in transparent mode (setTransparent): delivered for any unicast destination. */
   readonly transparentProtocols = new Set<number>();
 
-  constructor(options: IPv4LayerOptions) {
+  constructor(options: NetworkLayerOptions) {
     this.address = options.address;
     this.link = options.link;
     this.mtu = options.link.mtu;

@@ -114,7 +114,7 @@ export interface IpLayer {
   /**
    * Memory for one packet of `length` bytes (headroom included) to `destination`, contents
    * unspecified: fill it and pass it to sendTransport before anything else is sent, since it may
-   * be the same memory every time (see IPv4Layer.packetBuffer).
+   * be the same memory every time (see NetworkLayer.packetBuffer).
    */
   packetBuffer(destination: IPAddress, length: number): Uint8Array;
   /**

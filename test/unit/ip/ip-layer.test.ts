@@ -1,13 +1,13 @@
 /**
  * The IPv4 layer with crafted packets, first through a whole Stack (drops by reason, protocol
  * unreachable for protocols we do not speak, rate limited, fragmentation of what we send), then
- * the IPv4Layer class on its own: demultiplexing to a registered transport, local delivery,
+ * the NetworkLayer class on its own: demultiplexing to a registered transport, local delivery,
  * ICMP echo, errors sent and received, the reassembly timer, identification and DF.
  */
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../src/clock.js';
 import { CounterSet } from '../../../src/counters.js';
-import { IPv4Layer } from '../../../src/ip/ip-layer.js';
+import { NetworkLayer } from '../../../src/ip/ip-layer.js';
 import type { IcmpSocketError } from '../../../src/ip/icmp-errors.js';
 import type { ReceivedPacket, TransportProtocol, TransportQuote } from '../../../src/ip/transport-contract.js';
 import { silentLogger } from '../../../src/log.js';
@@ -174,7 +174,7 @@ function layerSetup(options: { icmpErrorRate?: number; reassemblyTimeoutMs?: num
   const time = new ManualTime();
   const counterSet = new CounterSet();
   const looped: Uint8Array[][] = [];
-  const ip = new IPv4Layer({
+  const ip = new NetworkLayer({
     address: STACK,
     link,
     clock: time.clock,
@@ -217,7 +217,7 @@ function withHeadroom(payloadLength: number): Uint8Array {
   return new Uint8Array(IPV4_MIN_HEADER + payloadLength).map((_, i) => (i < IPV4_MIN_HEADER ? 0 : i & 0xff));
 }
 
-describe('IPv4Layer input', () => {
+describe('NetworkLayer input', () => {
   it('hands a datagram for us to the transport registered for its protocol', () => {
     const { link, ip, ipCounters, udp } = layerSetup();
     const datagram = packet(PROTOCOL_UDP, new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]));
@@ -340,7 +340,7 @@ describe('IPv4Layer input', () => {
   });
 });
 
-describe('IPv4Layer output', () => {
+describe('NetworkLayer output', () => {
   it('writes the header into the headroom with an identification that advances by one', () => {
     const { link, ip } = layerSetup();
     const expectedFirst = (Math.floor(seededRandom(1).float() * 0x10000) + 1) & 0xffff;
@@ -400,7 +400,7 @@ describe('IPv4Layer output', () => {
   });
 });
 
-describe('IPv4Layer path MTU discovery (RFC 1191)', () => {
+describe('NetworkLayer path MTU discovery (RFC 1191)', () => {
   /** The layer with a recording transport for TCP too (whose datagrams carry DF). */
   function pmtuSetup() {
     const layer = layerSetup();

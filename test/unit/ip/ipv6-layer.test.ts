@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { CounterSet } from '../../../src/counters.js';
 import { NetError } from '../../../src/errors.js';
 import type { IcmpSocketError } from '../../../src/ip/icmp-errors.js';
-import { IPv4Layer } from '../../../src/ip/ip-layer.js';
+import { NetworkLayer } from '../../../src/ip/ip-layer.js';
 import type { ReceivedPacket, TransportProtocol, TransportQuote } from '../../../src/ip/transport-contract.js';
 import { silentLogger } from '../../../src/log.js';
 import { seededRandom } from '../../../src/random.js';
@@ -74,7 +74,7 @@ function setup(options: { icmpErrorRate?: number; mtu?: number } = {}) {
   const time = new ManualTime();
   const counterSet = new CounterSet();
   const looped: Uint8Array[][] = [];
-  const ip = new IPv4Layer({
+  const ip = new NetworkLayer({
     address: STACK4,
     address6: STACK,
     link,
