@@ -18,6 +18,8 @@ export interface TimerHandle {
   /** Cancel the timer; calling it after it fired or twice is harmless. */
   cancel(): void;
   readonly active: boolean;
+  /** The time it was scheduled for. */
+  readonly deadline: number;
 }
 
 /**
@@ -37,8 +39,10 @@ class Entry implements TimerHandle {
     private readonly removeFromQueue: (entry: Entry) => void,
     readonly deadline: number,
     readonly seq: number,
-    readonly callback: (now: number) => void,
+    readonly callback: (now: number, arg: unknown) => void,
     readonly onFault: ((error: unknown) => void) | undefined,
+    /** Passed to the callback: one function can serve many owners without a closure for each. */
+    readonly arg: unknown,
   ) {}
 
   get active(): boolean {
@@ -72,11 +76,20 @@ export class DeadlineQueue {
   }
 
   /**
-   * Schedule `callback` to run once `now >= deadline`. `onFault` is told if the callback throws,
-   * so the owner of the timer can end what the callback left half done.
+   * Schedule `callback` to run once `now >= deadline`, with `arg` when given. `onFault` is told if
+   * the callback throws, so the owner of the timer can end what the callback left half done.
    */
-  schedule(deadline: number, callback: (now: number) => void, onFault?: (error: unknown) => void): TimerHandle {
-    const entry = new Entry(this.removeEntry, deadline, this.insertionCounter++, callback, onFault);
+  schedule(deadline: number, callback: (now: number) => void, onFault?: (error: unknown) => void): TimerHandle;
+  schedule<A>(
+    deadline: number,
+    callback: (now: number, arg: A) => void,
+    onFault: ((error: unknown) => void) | undefined,
+    arg: A,
+  ): TimerHandle;
+  schedule(deadline: number, callback: (now: number, arg: never) => void, onFault?: (error: unknown) => void, arg?: unknown): TimerHandle {
+    // The overloads pair each callback with its own argument's type.
+    const call = callback as (now: number, arg: unknown) => void;
+    const entry = new Entry(this.removeEntry, deadline, this.insertionCounter++, call, onFault, arg);
     this.push(entry);
     return entry;
   }
@@ -103,7 +116,7 @@ export class DeadlineQueue {
       this.removeAt(0);
       fired++;
       try {
-        top.callback(now);
+        top.callback(now, top.arg);
       } catch (error) {
         if (!this.reportFault(top, error)) unhandled ??= { error };
       }

@@ -32,7 +32,7 @@ import type { Counters } from '../counters.js';
 import { NetError, type NetErrorCode } from '../errors.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
 import { InvalidSegmentAnswers } from './ack-rate-limit.js';
-import { ConnectionTimers } from './connection-timer.js';
+import { ConnectionTimers, TimerKind } from './connection-timer.js';
 import { icmpErrorVerdict, pathMtuVerdict } from './icmp-feedback.js';
 import { KeepAlive } from './keepalive.js';
 import { NegotiatedOptions } from './options.js';
@@ -93,9 +93,9 @@ export class TcpConnection {
     this.options = new NegotiatedOptions(config, tuple.remoteAddress);
     // The connection is its timers' handler: no closure per timer (idle connections are many).
     this.timers = new ConnectionTimers(env.timers, this);
-    this.receiver = new TcpReceiver(config, this.options, this.counters, this.timers.delayedAck, env.memory);
+    this.receiver = new TcpReceiver(config, this.options, this.counters, this.timers, env.memory);
     this.sender = new TcpSender(tuple, iss, config, env, this.counters, this.options, this.receiver, this.timers, this.outcome);
-    this.keepAlive = new KeepAlive(this.timers.keepAlive, this.sender, this.counters);
+    this.keepAlive = new KeepAlive(this.timers, this.sender, this.counters);
   }
 
   // ====================================================================================
@@ -771,7 +771,7 @@ export class TcpConnection {
 
   /** A closed connection must not sit in FIN-WAIT-2 forever waiting for a silent peer (Linux tcp_fin_timeout). */
   private armFinWait2Limit(): void {
-    this.timers.close.set(this.env.now() + 2 * this.config.msl);
+    this.timers.set(TimerKind.close, this.env.now() + 2 * this.config.msl);
   }
 
   // ====================================================================================

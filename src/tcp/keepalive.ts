@@ -9,7 +9,7 @@
  * connection acts on. Time is data: every call is handed the stack's time.
  */
 import type { Counters } from '../counters.js';
-import type { ConnectionTimerControl } from './connection-timer.js';
+import { TimerKind, type ConnectionTimerControl } from './connection-timer.js';
 import type { TcpState } from './types.js';
 
 /** RFC 1122 4.2.3.6: keepalive idle time defaults to no less than two hours. */
@@ -34,7 +34,7 @@ export class KeepAlive {
   private lastReceiveTime = 0;
 
   constructor(
-    private readonly timer: ConnectionTimerControl,
+    private readonly timers: ConnectionTimerControl,
     private readonly sender: KeepAliveSender,
     private readonly counters: Counters,
   ) {}
@@ -48,8 +48,8 @@ export class KeepAlive {
     this.enabled = enable;
     if (idleMs !== undefined && idleMs > 0) this.idle = idleMs;
     this.probes = 0;
-    if (enable && synchronized) this.timer.set(this.lastReceiveTime + this.idle);
-    else this.timer.stop();
+    if (enable && synchronized) this.timers.set(TimerKind.keepAlive, this.lastReceiveTime + this.idle);
+    else this.timers.stop(TimerKind.keepAlive);
   }
 
   /** The peer was heard from at `now` (an acceptable segment, or its SYN): the idle time restarts. */
@@ -60,12 +60,12 @@ export class KeepAlive {
 
   /** The handshake completed: the idle time runs from the last segment heard. */
   onEstablished(): void {
-    if (this.enabled) this.timer.set(this.lastReceiveTime + this.idle);
+    if (this.enabled) this.timers.set(TimerKind.keepAlive, this.lastReceiveTime + this.idle);
   }
 
   /** Nothing more will be sent (TIME-WAIT): no more probes. */
   stop(): void {
-    this.timer.stop();
+    this.timers.stop(TimerKind.keepAlive);
   }
 
   /**
@@ -77,20 +77,20 @@ export class KeepAlive {
     // In the other synchronized states our FIN is in flight: the retransmission timer judges the peer.
     if (state !== 'ESTABLISHED' && state !== 'CLOSE-WAIT' && state !== 'FIN-WAIT-2') return true;
     if (this.probes === 0 && now < this.lastReceiveTime + this.idle) {
-      this.timer.set(this.lastReceiveTime + this.idle);
+      this.timers.set(TimerKind.keepAlive, this.lastReceiveTime + this.idle);
       return true;
     }
     if (this.sender.busy) {
       // Data is in flight or waiting: the retransmission and persist timers judge the peer.
       this.probes = 0;
-      this.timer.set(now + this.idle);
+      this.timers.set(TimerKind.keepAlive, now + this.idle);
       return true;
     }
     if (this.probes >= KEEPALIVE_PROBES) return false;
     this.probes++;
     this.counters.add('keepalive_probes');
     this.sender.sendKeepAliveProbe();
-    this.timer.set(now + Math.min(KEEPALIVE_INTERVAL_MS, this.idle));
+    this.timers.set(TimerKind.keepAlive, now + Math.min(KEEPALIVE_INTERVAL_MS, this.idle));
     return true;
   }
 }

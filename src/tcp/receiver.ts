@@ -19,7 +19,7 @@ import {
   type SackBlock,
 } from '../wire/tcp.js';
 import type { BufferMemory } from './byte-ring.js';
-import type { ConnectionTimerControl } from './connection-timer.js';
+import { TimerKind, type ConnectionTimerControl } from './connection-timer.js';
 import type { NegotiatedOptions } from './options.js';
 import { INITIAL_BUFFER_ALLOCATION, ReceiveBuffer } from './receive-buffer.js';
 import type { SegmentOutcome } from './segment-outcome.js';
@@ -128,7 +128,7 @@ export class TcpReceiver {
     private readonly config: TcpConfig,
     private readonly options: NegotiatedOptions,
     private readonly counters: Counters,
-    private readonly delayedAckTimer: ConnectionTimerControl,
+    private readonly timers: ConnectionTimerControl,
     memory?: BufferMemory,
   ) {
     this.buffer = new ReceiveBuffer(config.receiveBufferSize, config.outOfOrderLimit, config.maxOutOfOrderRanges, memory);
@@ -323,7 +323,7 @@ export class TcpReceiver {
     this.lastAckSent = this.rcvNxt;
     this.ackOwed = false;
     this.bytesSinceAck = 0;
-    if (this.delayedAckTimer.armed) this.delayedAckTimer.stop();
+    if (this.timers.armed(TimerKind.delayedAck)) this.timers.stop(TimerKind.delayedAck);
   }
 
   /** Our SYN-ACK left: it acknowledged RCV.NXT and offered the SYN window. */
@@ -339,7 +339,8 @@ export class TcpReceiver {
 
   /** RFC 1122 4.2.3.2 / RFC 9293 3.8.6.3: delay an owed ACK, but not beyond delayedAckTimeout. */
   delayOwedAck(now: number): void {
-    if (this.ackOwed && !this.delayedAckTimer.armed) this.delayedAckTimer.set(now + this.config.delayedAckTimeout);
+    if (this.ackOwed && !this.timers.armed(TimerKind.delayedAck))
+      this.timers.set(TimerKind.delayedAck, now + this.config.delayedAckTimeout);
   }
 
   // ====================================================================================

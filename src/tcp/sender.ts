@@ -21,7 +21,7 @@
 import type { Counters } from '../counters.js';
 import { TCP_ACK, TCP_DEFAULT_MSS, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
 import { createCongestionControl, type CongestionControl } from './congestion-control.js';
-import type { ConnectionTimers } from './connection-timer.js';
+import { TimerKind, type ConnectionTimers } from './connection-timer.js';
 import { LossRecovery } from './loss-recovery.js';
 import type { NegotiatedOptions } from './options.js';
 import { RackLossDetection } from './rack.js';
@@ -152,7 +152,7 @@ export class TcpSender {
     this.sndNxt = 0;
     this.sndMax = 0;
     this.rttSampler.startTiming(0, this.env.now());
-    this.timers.retransmission.set(this.env.now() + this.rtt.rto);
+    this.timers.set(TimerKind.retransmission, this.env.now() + this.rtt.rto);
   }
 
   /**
@@ -177,7 +177,7 @@ export class TcpSender {
     this.sndNxt = 0;
     this.sndMax = 0;
     this.rttSampler.startTiming(0, this.env.now());
-    this.timers.retransmission.set(this.env.now() + this.rtt.rto);
+    this.timers.set(TimerKind.retransmission, this.env.now() + this.rtt.rto);
   }
 
   /** RFC 9293 3.10.7.3: the peer's SYN arrived in SYN-SENT with this (unscaled) window. */
@@ -193,14 +193,14 @@ export class TcpSender {
     this.rttSampler.take(seg, ackOff, now);
     this.sndUna = ackOff;
     // RFC 6298 5.2: the SYN is acknowledged and nothing else is outstanding.
-    this.timers.retransmission.stop();
+    this.timers.stop(TimerKind.retransmission);
   }
 
   /** ... or it did not: simultaneous open (RFC 9293 3.5 figure 7): answer SYN-ACK with our ISS. */
   onSimultaneousOpen(now: number): void {
     this.sndWl2 = -1;
     this.sendSyn(true);
-    this.timers.retransmission.set(now + this.rtt.rto);
+    this.timers.set(TimerKind.retransmission, now + this.rtt.rto);
   }
 
   /** ESTABLISHED: congestion control starts with the negotiated SMSS (RFC 5681 3.1, RFC 6928). */
@@ -386,17 +386,17 @@ export class TcpSender {
     if (acked > 0) {
       if (this.sndUna >= this.sndMax) {
         // RFC 6298 5.2: everything acknowledged: stop the timer (and RACK's and TLP's).
-        this.timers.retransmission.stop();
-        this.timers.reorder.stop();
-        this.timers.lossProbe.stop();
+        this.timers.stop(TimerKind.retransmission);
+        this.timers.stop(TimerKind.reorder);
+        this.timers.stop(TimerKind.lossProbe);
       } else {
         // RFC 6298 5.3: new data acknowledged: restart the timer; RFC 8985 7.2: and the PTO.
-        this.timers.retransmission.set(now + this.rtt.rto);
+        this.timers.set(TimerKind.retransmission, now + this.rtt.rto);
         this.armLossProbe(now);
       }
-    } else if (records.sackedCount > 0 && this.timers.lossProbe.armed) {
+    } else if (records.sackedCount > 0 && this.timers.armed(TimerKind.lossProbe)) {
       // RFC 8985 7.2: once segments are SACKed, RACK (and its reorder timer) finds the losses.
-      this.timers.lossProbe.stop();
+      this.timers.stop(TimerKind.lossProbe);
     }
     return true;
   }
@@ -409,16 +409,16 @@ export class TcpSender {
       this.sndWl2 = ackOff;
       if (window > this.maxSndWnd) this.maxSndWnd = window;
     }
-    if (this.sndWnd > 0 && this.timers.persist.armed) {
-      this.timers.persist.stop();
+    if (this.sndWnd > 0 && this.timers.armed(TimerKind.persist)) {
+      this.timers.stop(TimerKind.persist);
       this.persistBackoff = 0;
     }
   }
 
   /** RFC 8985 6.3: arm the reorder timer `timeout` ms from now, or stop it (0). */
   private armReorderTimer(now: number, timeout: number): void {
-    if (timeout > 0) this.timers.reorder.set(now + timeout);
-    else this.timers.reorder.stop();
+    if (timeout > 0) this.timers.set(TimerKind.reorder, now + timeout);
+    else this.timers.stop(TimerKind.reorder);
   }
 
   /** RFC 8985 7.2: arm the probe timeout when a probe is due, else leave the tail to the RTO. */
@@ -433,10 +433,12 @@ export class TcpSender {
       smss: this.options.smss,
       smoothedRtt: this.rtt.srtt,
       hasRttSample: this.rtt.hasSample,
-      retransmissionDeadline: this.timers.retransmission.armed ? this.timers.retransmission.deadline : now + this.rtt.rto,
+      retransmissionDeadline: this.timers.armed(TimerKind.retransmission)
+        ? this.timers.deadline(TimerKind.retransmission)
+        : now + this.rtt.rto,
     });
-    if (deadline === undefined) this.timers.lossProbe.stop();
-    else this.timers.lossProbe.set(deadline);
+    if (deadline === undefined) this.timers.stop(TimerKind.lossProbe);
+    else this.timers.set(TimerKind.lossProbe, deadline);
   }
 
   /**
@@ -561,10 +563,10 @@ export class TcpSender {
 
   /** RFC 9293 3.8.6.1: data is waiting, nothing is in flight, and the window forbids sending. */
   private armPersistIfBlocked(): void {
-    if (this.timers.persist.armed || this.timers.retransmission.armed) return;
+    if (this.timers.armed(TimerKind.persist) || this.timers.armed(TimerKind.retransmission)) return;
     if (this.sndUna !== this.sndMax) return;
     if (this.buffer.endOffset <= this.sndNxt) return;
-    this.timers.persist.set(this.env.now() + this.persistInterval());
+    this.timers.set(TimerKind.persist, this.env.now() + this.persistInterval());
   }
 
   private persistInterval(): number {
@@ -616,7 +618,7 @@ export class TcpSender {
       this.sndMax = end;
     }
     // RFC 6298 5.1: start the timer when sending data if it is not running.
-    if (!this.timers.retransmission.armed) this.timers.retransmission.set(now + this.rtt.rto);
+    if (!this.timers.armed(TimerKind.retransmission)) this.timers.set(TimerKind.retransmission, now + this.rtt.rto);
   }
 
   /**
@@ -654,7 +656,7 @@ export class TcpSender {
     this.recovery.onRetransmitted(len);
     // Karn's rule (RFC 6298 section 3): a measurement spanning a retransmission is ambiguous.
     this.rttSampler.onRetransmitted(start);
-    if (!this.timers.retransmission.armed) this.timers.retransmission.set(now + this.rtt.rto);
+    if (!this.timers.armed(TimerKind.retransmission)) this.timers.set(TimerKind.retransmission, now + this.rtt.rto);
   }
 
   /**
@@ -768,7 +770,7 @@ export class TcpSender {
     this.retransmissionCount++;
     this.counters.add('retransmissions');
     this.sendSyn(withAck);
-    this.timers.retransmission.set(now + this.rtt.rto);
+    this.timers.set(TimerKind.retransmission, now + this.rtt.rto);
     return true;
   }
 
@@ -782,8 +784,8 @@ export class TcpSender {
     // is kept unless the peer reneged).
     if (this.recovery.onRetransmissionTimeout(now, this.sndUna, this.sndMax, this.options.smss, this.congestion)) this.scoreboard.reset();
     this.lossProbe.reset();
-    this.timers.reorder.stop();
-    this.timers.lossProbe.stop();
+    this.timers.stop(TimerKind.reorder);
+    this.timers.stop(TimerKind.lossProbe);
     // RFC 6298 5.5: back off.
     this.rtt.backoff();
     this.rttSampler.cancelTiming();
@@ -797,7 +799,7 @@ export class TcpSender {
       this.output(state);
     }
     // RFC 6298 5.6: restart the timer with the backed-off RTO.
-    this.timers.retransmission.set(now + this.rtt.rto);
+    this.timers.set(TimerKind.retransmission, now + this.rtt.rto);
     return true;
   }
 
@@ -837,7 +839,7 @@ export class TcpSender {
     this.counters.add('tail_loss_probes');
     this.lossProbe.onProbeSent(kind, this.sndMax);
     // RFC 8985 7.3: after the probe, the RTO guards the tail again.
-    this.timers.retransmission.set(now + this.rtt.rto);
+    this.timers.set(TimerKind.retransmission, now + this.rtt.rto);
   }
 
   /**
@@ -865,7 +867,7 @@ export class TcpSender {
       return true;
     }
     this.persistBackoff++;
-    this.timers.persist.set(now + this.persistInterval());
+    this.timers.set(TimerKind.persist, now + this.persistInterval());
     return true;
   }
 
@@ -890,6 +892,6 @@ export class TcpSender {
     this.rttSampler.cancelTiming();
     this.output(state);
     // RFC 6298 5.3: data was (re)sent; restart the timer from now.
-    this.timers.retransmission.set(now + this.rtt.rto);
+    this.timers.set(TimerKind.retransmission, now + this.rtt.rto);
   }
 }

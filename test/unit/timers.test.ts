@@ -34,6 +34,20 @@ describe('DeadlineQueue', () => {
     expect(seen).toBe(12.5);
   });
 
+  it('passes the argument it was scheduled with, and tells the handle its deadline', () => {
+    const q = new DeadlineQueue();
+    const seen: Array<[number, string]> = [];
+    const record = (now: number, owner: { name: string }): void => void seen.push([now, owner.name]);
+    const handle = q.schedule(7, record, undefined, { name: 'a' });
+    q.schedule(8, record, undefined, { name: 'b' });
+    expect(handle.deadline).toBe(7);
+    q.runExpired(10);
+    expect(seen).toEqual([
+      [10, 'a'],
+      [10, 'b'],
+    ]);
+  });
+
   it('cancels: a cancelled timer never fires, cancelling twice or after firing is harmless', () => {
     const queue = new DeadlineQueue();
     const fired: string[] = [];

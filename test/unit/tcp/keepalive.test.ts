@@ -1,7 +1,7 @@
 /** Keepalive (RFC 1122 4.2.3.6) alone: its timer on manual time, a recording sender, the connection's state as a variable. */
 import { describe, expect, it } from 'vitest';
 import { Counters } from '../../../src/counters.js';
-import { ConnectionTimer } from '../../../src/tcp/connection-timer.js';
+import { ConnectionTimers, TimerKind } from '../../../src/tcp/connection-timer.js';
 import { KeepAlive, type KeepAliveSender } from '../../../src/tcp/keepalive.js';
 import type { TcpState } from '../../../src/tcp/types.js';
 import { ManualTime } from '../../support/manual-time.js';
@@ -16,18 +16,28 @@ class KeepAliveUnderTest implements KeepAliveSender {
   readonly gaveUp: number[] = [];
   state: TcpState = 'ESTABLISHED';
   busy = false;
-  readonly timer: ConnectionTimer<undefined>;
+  readonly timers: ConnectionTimers;
   readonly keepAlive: KeepAlive;
 
   constructor() {
-    this.timer = new ConnectionTimer(
-      this.time.timers,
-      (now) => {
+    const none = (): void => undefined;
+    this.timers = new ConnectionTimers(this.time.timers, {
+      onRetransmissionTimeout: none,
+      onDelayedAckTimeout: none,
+      onPersistTimeout: none,
+      onReorderTimeout: none,
+      onLossProbeTimeout: none,
+      onCloseTimeout: none,
+      onKeepAliveTimeout: (now) => {
         if (!this.keepAlive.onTimeout(now, this.state)) this.gaveUp.push(now);
       },
-      undefined,
-    );
-    this.keepAlive = new KeepAlive(this.timer, this, this.counters);
+    });
+    this.keepAlive = new KeepAlive(this.timers, this, this.counters);
+  }
+
+  /** The keepalive timer: armed, and its deadline. */
+  get timer(): { armed: boolean; deadline: number } {
+    return { armed: this.timers.armed(TimerKind.keepAlive), deadline: this.timers.deadline(TimerKind.keepAlive) };
   }
 
   sendKeepAliveProbe(): void {

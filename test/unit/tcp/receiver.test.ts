@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Counters } from '../../../src/counters.js';
-import { ConnectionTimer } from '../../../src/tcp/connection-timer.js';
+import { ConnectionTimers } from '../../../src/tcp/connection-timer.js';
 import { NegotiatedOptions } from '../../../src/tcp/options.js';
 import { ArrivingText, TcpReceiver } from '../../../src/tcp/receiver.js';
 import { SegmentOutcome } from '../../../src/tcp/segment-outcome.js';
@@ -28,12 +28,21 @@ describe('TcpReceiver', () => {
     const config: TcpConfig = { ...DEFAULT_TCP_CONFIG, ...overrides };
     const time = new ManualTime();
     const counters = new Counters('tcp');
-    const delayedAck = new ConnectionTimer(time.timers, () => undefined, undefined);
+    const none = (): void => undefined;
+    const timers = new ConnectionTimers(time.timers, {
+      onRetransmissionTimeout: none,
+      onDelayedAckTimeout: none,
+      onPersistTimeout: none,
+      onReorderTimeout: none,
+      onLossProbeTimeout: none,
+      onKeepAliveTimeout: none,
+      onCloseTimeout: none,
+    });
     const options = new NegotiatedOptions(config, HARNESS_TUPLE.remoteAddress);
     if (peerSynOptions !== undefined) {
       options.negotiate(new TcpHarness().seg({ seq: 0xfffffff0, flags: TCP_SYN, options: peerSynOptions }).options, time.now());
     }
-    const receiver = new TcpReceiver(config, options, counters, delayedAck);
+    const receiver = new TcpReceiver(config, options, counters, timers);
     receiver.synchronize(0xfffffff0);
     return { receiver, counters, outcome: new SegmentOutcome(), time };
   }

@@ -43,7 +43,7 @@ describe('TcpSender', () => {
       onCloseTimeout: () => undefined,
     };
     const timers = new ConnectionTimers(time.timers, handlers);
-    const receiver = new TcpReceiver(config, options, counters, timers.delayedAck);
+    const receiver = new TcpReceiver(config, options, counters, timers);
     const sender: TcpSender = new TcpSender(HARNESS_TUPLE, ISS, config, env, counters, options, receiver, timers, outcome);
     const peerSegment = (fields: Partial<TcpSegment>): TcpSegment => ({
       sourcePort: HARNESS_TUPLE.remotePort,
