@@ -62,7 +62,8 @@ export class CubicCongestionControl implements CongestionControl {
   private appLimitedSince: number | undefined;
   /** When the last ACK arrived (stack ms). */
   private lastAckAt: number | undefined;
-  private readonly hystart = new HyStartPlusPlus();
+  /** Made on the first ACK of the initial slow start: an idle connection never needs it. */
+  private hystart: HyStartPlusPlus | undefined;
   private atInitialWindow = true;
   private beforeResponse: CubicSnapshot | undefined;
   /** A response was made and nothing was acknowledged outside recovery since (see newreno.ts). */
@@ -183,7 +184,13 @@ export class CubicCongestionControl implements CongestionControl {
     if (this.ssthresh === INITIAL_SSTHRESH) {
       // RFC 9406 4.2: HyStart++ in the initial slow start only ("the remainder of the connection
       // lifetime" uses standard slow start, bounded by the ssthresh a loss discovered).
-      const step = this.hystart.onAck(sample.ackedBytes, sample.rttSample, sample.sndUna, sample.sndNxt, this.smss);
+      const step = (this.hystart ??= new HyStartPlusPlus()).onAck(
+        sample.ackedBytes,
+        sample.rttSample,
+        sample.sndUna,
+        sample.sndNxt,
+        this.smss,
+      );
       this.grow(step.cwndIncrease);
       if (step.endSlowStart) this.ssthresh = this.cwnd;
       return;

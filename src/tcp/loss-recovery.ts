@@ -52,7 +52,8 @@ export class LossRecovery {
   recoveryPoint = -1;
   /** Consecutive duplicate ACKs (RFC 5681 section 2). */
   duplicateAcks = 0;
-  private readonly prr = new ProportionalRateReduction();
+  /** Made when fast recovery first starts (the only phase that uses it): most connections never need it. */
+  private prr: ProportionalRateReduction | undefined;
   /**
    * Retransmissions of the latest congestion response not yet shown spurious by a D-SACK; undo is
    * possible while `undoPossible` (RFC 3708 section 3, the idea of Linux's undo_retrans).
@@ -204,12 +205,12 @@ export class LossRecovery {
   /** Bytes were retransmitted. */
   onRetransmitted(bytes: number): void {
     this.unconfirmedRetransmissions++;
-    if (this.phase === 'fast-recovery') this.prr.onSent(bytes);
+    if (this.phase === 'fast-recovery') this.prr!.onSent(bytes);
   }
 
   /** New data was sent. */
   onNewDataSent(bytes: number): void {
-    if (this.phase === 'fast-recovery') this.prr.onSent(bytes);
+    if (this.phase === 'fast-recovery') this.prr!.onSent(bytes);
   }
 
   /**
@@ -260,7 +261,7 @@ export class LossRecovery {
     congestion.onCongestionEvent(ack.now, flightSize);
     this.beginUndoEpisode(ack.sndUna);
     // RFC 6937 section 3: RecoverFS = the flight when recovery starts.
-    this.prr.start(congestion.ssthresh, flightSize, ack.smss);
+    (this.prr ??= new ProportionalRateReduction()).start(congestion.ssthresh, flightSize, ack.smss);
     this.applyPrr(delivered, congestion, ack.smss, true);
   }
 
@@ -270,7 +271,7 @@ export class LossRecovery {
    */
   private applyPrr(deliveredBytes: number, congestion: CongestionControl, smss: number, retransmitNow: boolean): void {
     const pipe = this.pipe;
-    let sendable = this.prr.onAck(deliveredBytes, pipe);
+    let sendable = this.prr!.onAck(deliveredBytes, pipe);
     if (retransmitNow) sendable = Math.max(sendable, smss);
     congestion.cwnd = pipe + sendable;
   }
