@@ -33,7 +33,10 @@ export class Wakeup {
     if (signal?.aborted) return Promise.reject(abortError(signal));
     // The common wait (a read or accept with no deadline and no signal) parks the promise's own
     // resolve: no closures of ours to keep per idle connection.
-    if (deadline === undefined && signal === undefined) return new Promise<void>((resolve) => this.waiters.push(resolve));
+    // A first waiter gets an array of its own size: a push onto the empty array would reserve
+    // room for 17, kept by every idle connection parked in a read.
+    if (deadline === undefined && signal === undefined)
+      return new Promise<void>((resolve) => (this.waiters.length === 0 ? (this.waiters = [resolve]) : this.waiters.push(resolve)));
     return new Promise<void>((resolve, reject) => {
       let timer: TimerHandle | undefined;
       const finish = () => {
