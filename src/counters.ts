@@ -4,6 +4,8 @@
  */
 export class Counters {
   private readonly values = new Map<string, number>();
+  /** The names in snapshot order, kept until a new name appears: the demo page shows them on every request. */
+  private sortedNames: string[] | undefined;
 
   constructor(
     /** The layer counted: `ip`, `tcp`, `udp`, ... */
@@ -12,7 +14,9 @@ export class Counters {
 
   /** Add `amount` to the counter `name`. */
   add(name: string, amount = 1): void {
-    this.values.set(name, (this.values.get(name) ?? 0) + amount);
+    const value = this.values.get(name);
+    if (value === undefined) this.sortedNames = undefined;
+    this.values.set(name, (value ?? 0) + amount);
   }
 
   /** Count a dropped packet under `drop.<reason>` and in the `dropped` total. */
@@ -28,7 +32,10 @@ export class Counters {
 
   /** Every counter of the layer, sorted by name. */
   snapshot(): Record<string, number> {
-    return Object.fromEntries([...this.values.entries()].sort(([a], [b]) => a.localeCompare(b)));
+    this.sortedNames ??= [...this.values.keys()].sort((a, b) => a.localeCompare(b));
+    const out: Record<string, number> = {};
+    for (const name of this.sortedNames) out[name] = this.values.get(name)!;
+    return out;
   }
 }
 

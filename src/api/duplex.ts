@@ -165,9 +165,9 @@ export class TcpDuplex extends Duplex {
   private async pump(conn: TcpConn): Promise<void> {
     try {
       for (;;) {
-        const chunk = await conn.readChunk(READ_CHUNK);
+        const chunk = await conn.readChunkUnlessClosed(READ_CHUNK);
         this.touch();
-        if (chunk === null) {
+        if (chunk === null || chunk === undefined) {
           this.push(null);
           return;
         }
@@ -175,8 +175,7 @@ export class TcpDuplex extends Duplex {
         if (!this.push(chunk)) break;
       }
     } catch (error) {
-      if (error instanceof NetError && error.code === 'ECLOSED') this.push(null);
-      else this.destroy(error instanceof Error ? error : new Error(String(error)));
+      this.destroy(error instanceof Error ? error : new Error(String(error)));
     } finally {
       this.reading = false;
     }

@@ -138,15 +138,32 @@ export class TcpConn implements TcpConnectionEvents {
    */
   async readChunk(maxBytes = 64 * 1024, options: ReadOptions = {}): Promise<Buffer | null> {
     if (!(await this.waitReadable(options))) return null;
+    return this.takeChunk(maxBytes);
+  }
+
+  /**
+   * @internal toDuplex: readChunk, but undefined once close() was called instead of an ECLOSED
+   * rejection, which would build an Error (a stack trace) on every ordinary close of a stream.
+   */
+  async readChunkUnlessClosed(maxBytes: number): Promise<Buffer | null | undefined> {
+    const readable = await this.waitReadable({}, false);
+    if (this.closedLocally) return undefined;
+    return readable ? this.takeChunk(maxBytes) : null;
+  }
+
+  private takeChunk(maxBytes: number): Buffer {
     const chunk = Buffer.allocUnsafe(Math.min(this.connection.readableLength, maxBytes));
     const n = this.connection.read(chunk);
     return n === chunk.length ? chunk : chunk.subarray(0, n);
   }
 
   /** Wait until bytes can be read (true) or the stream has ended (false); throws on errors. */
-  private async waitReadable(options: ReadOptions): Promise<boolean> {
+  private async waitReadable(options: ReadOptions, throwIfClosed = true): Promise<boolean> {
     for (;;) {
-      if (this.closedLocally) throw new NetError('ECLOSED', 'read on a closed connection');
+      if (this.closedLocally) {
+        if (throwIfClosed) throw new NetError('ECLOSED', 'read on a closed connection');
+        return false;
+      }
       if (this.connection.readableLength > 0) return true;
       if (this.connection.receivedFin) return false;
       if (this.error) throw this.error;
