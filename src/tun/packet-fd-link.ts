@@ -76,6 +76,11 @@ export interface PacketFdLinkOptions {
    * with IFF_VNET_HDR and TCP segmentation offload negotiated); none when absent.
    */
   virtioNetHeaderBytes?: VirtioNetHeaderBytes;
+  /**
+   * Let this thread write small packets itself while the worker sleeps with nothing queued
+   * (default true). Off, every packet goes through the worker: tests of the hand-off use that.
+   */
+  directWrites?: boolean;
 }
 
 /** Statistics of a TUN device's rings (`TunDevice.stats()`). */
@@ -151,7 +156,9 @@ export class PacketFdLink implements Link {
   /** Header and packet of a direct write, contiguous as one write() needs them; only with a header. */
   private readonly directBuffer: Uint8Array | undefined;
   /** Direct writes left in this burst; refilled at the microtask checkpoint that ends it. */
-  private directLeft = DIRECT_WRITES_PER_BURST;
+  private directLeft: number;
+  /** Direct writes per burst: DIRECT_WRITES_PER_BURST, or 0 when the options turned them off. */
+  private readonly directPerBurst: number;
   /** A record went into the TX ring in this burst, so the worker may need waking. */
   private queuedInBurst = false;
 
@@ -196,6 +203,8 @@ export class PacketFdLink implements Link {
     this.txWords = new Int32Array(buffers.tx);
     this.txMask = buffers.tx.byteLength - 1;
     this.copyReceived = options.copyReceived ?? false;
+    this.directPerBurst = options.directWrites === false ? 0 : DIRECT_WRITES_PER_BURST;
+    this.directLeft = this.directPerBurst;
     if (this.headerBytes !== 0) this.directBuffer = new Uint8Array(this.headerBytes + DIRECT_WRITE_MAX_BYTES);
     this.workerExited = new Promise((resolve) => worker.once('exit', () => resolve()));
   }
@@ -412,7 +421,7 @@ export class PacketFdLink implements Link {
 
   private readonly flushWake = (): void => {
     this.wakeScheduled = false;
-    this.directLeft = DIRECT_WRITES_PER_BURST;
+    this.directLeft = this.directPerBurst;
     if (!this.queuedInBurst) return;
     this.queuedInBurst = false;
     this.wakeWorker();
