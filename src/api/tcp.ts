@@ -145,10 +145,9 @@ export class TcpConn implements TcpConnectionEvents {
    * @internal toDuplex: readChunk, but undefined once close() was called instead of an ECLOSED
    * rejection, which would build an Error (a stack trace) on every ordinary close of a stream.
    */
-  async readChunkUnlessClosed(maxBytes: number): Promise<Buffer | null | undefined> {
-    const readable = await this.waitReadable({}, false);
-    if (this.closedLocally) return undefined;
-    return readable ? this.takeChunk(maxBytes) : null;
+  readChunkUnlessClosed(maxBytes: number): Promise<Buffer | null | undefined> {
+    // Not an async function, as read(): a stream parked on an idle connection keeps one frame.
+    return this.waitReadable({}, false).then((readable) => (this.closedLocally ? undefined : readable ? this.takeChunk(maxBytes) : null));
   }
 
   private takeChunk(maxBytes: number): Buffer {
