@@ -32,10 +32,22 @@ export class Counters {
 
   /** Every counter of the layer, sorted by name. */
   snapshot(): Record<string, number> {
-    this.sortedNames ??= [...this.values.keys()].sort((a, b) => a.localeCompare(b));
     const out: Record<string, number> = {};
-    for (const name of this.sortedNames) out[name] = this.values.get(name)!;
+    for (const name of this.names()) out[name] = this.values.get(name)!;
     return out;
+  }
+
+  /** `name=value` for every counter, sorted by name, space-separated; `(none)` when there is none. */
+  formatValues(): string {
+    const names = this.names();
+    if (names.length === 0) return '(none)';
+    let line = '';
+    for (const name of names) line += `${line === '' ? '' : ' '}${name}=${this.values.get(name)!}`;
+    return line;
+  }
+
+  private names(): string[] {
+    return (this.sortedNames ??= [...this.values.keys()].sort((a, b) => a.localeCompare(b)));
   }
 }
 
@@ -60,11 +72,8 @@ export class CounterSet {
 
   /** One line per layer, for logs and the shutdown summary. */
   format(): string {
-    return [...this.layers.entries()]
-      .map(([name, c]) => {
-        const entries = Object.entries(c.snapshot());
-        return `${name}: ${entries.length === 0 ? '(none)' : entries.map(([k, v]) => `${k}=${v}`).join(' ')}`;
-      })
-      .join('\n');
+    let text = '';
+    for (const [name, counters] of this.layers) text += `${text === '' ? '' : '\n'}${name}: ${counters.formatValues()}`;
+    return text;
   }
 }
