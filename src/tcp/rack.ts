@@ -60,7 +60,7 @@ const RACK_DUP_THRESH = 3;
 /** RFC 8985 6.2 step 4: recoveries an inflated reordering window persists after the last D-SACK round. */
 const REORDER_WINDOW_PERSIST_RECOVERIES = 16;
 /** RFC 8985 6.2 step 1 asks for a windowed minimum RTT; Linux keeps its minimum for 300 s. */
-const MIN_RTT_WINDOW_MS = 300_000;
+export const RACK_MIN_RTT_WINDOW_MS = 300_000;
 
 /**
  * RFC 8985 6.2 step 2, RACK_sent_after: was (time1, end1) sent after (time2, end2)? Ties in time
@@ -137,7 +137,7 @@ export class RackLossDetection {
    * is replaced by the next sample.
    */
   onRttSample(rtt: number, now: number): void {
-    if (rtt <= this.minRttValue || now - this.minRttTakenAt > MIN_RTT_WINDOW_MS) {
+    if (rtt <= this.minRttValue || now - this.minRttTakenAt > RACK_MIN_RTT_WINDOW_MS) {
       this.minRttValue = rtt;
       this.minRttTakenAt = now;
     }

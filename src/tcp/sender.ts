@@ -24,7 +24,7 @@ import { createCongestionControl, type CongestionControl } from './congestion-co
 import { TimerKind, type ConnectionTimers } from './connection-timer.js';
 import { LossRecovery } from './loss-recovery.js';
 import type { NegotiatedOptions } from './options.js';
-import { RackLossDetection } from './rack.js';
+import { RACK_MIN_RTT_WINDOW_MS, RackLossDetection } from './rack.js';
 import { EMPTY_PAYLOAD, type TcpReceiver } from './receiver.js';
 import { RttEstimator } from './rtt.js';
 import { RttSampler } from './rtt-sampler.js';
@@ -35,6 +35,9 @@ import { seqAdd, seqDiff, type SeqNumber } from './seq.js';
 import { TailLossProbe } from './tail-loss-probe.js';
 import { TransmitRecords } from './transmit-records.js';
 import type { TcpConfig, TcpEnvironment, TcpFourTuple, TcpState } from './types.js';
+
+/** The state of a tail loss probe that was never sent (read only: probeDeadline, chooseProbe). */
+const IDLE_LOSS_PROBE = new TailLossProbe();
 
 /** States in which data (and our FIN) may be sent. */
 function sendsData(state: TcpState): boolean {
@@ -52,10 +55,20 @@ export class TcpSender {
   /** One record per segment in flight: what recovery and RACK decide from. */
   readonly records = new TransmitRecords();
   readonly recovery: LossRecovery;
-  /** RFC 8985 RACK: time-based loss detection (with SACK). */
-  readonly rack = new RackLossDetection();
-  /** RFC 8985 section 7 TLP: tail loss probes (with SACK). */
-  readonly lossProbe = new TailLossProbe();
+  /**
+   * RFC 8985 RACK: time-based loss detection (with SACK), made by the `rack` getter when an ACK
+   * first finds data in flight or first updates the reordering window: a connection that only
+   * receives never needs it (~300 B per connection end). Until then the RTT samples RACK would
+   * have taken (the handshake's) wait in firstMinRtt/firstMinRttAt, applied the same way.
+   */
+  private rackState: RackLossDetection | undefined;
+  private firstMinRtt = Number.POSITIVE_INFINITY;
+  private firstMinRttAt = Number.NEGATIVE_INFINITY;
+  /**
+   * RFC 8985 section 7 TLP: tail loss probes (with SACK), made when the first probe is sent: until
+   * then its state is a fresh one's, which IDLE_LOSS_PROBE answers for (never changed).
+   */
+  private lossProbeState: TailLossProbe | undefined;
 
   // --- Send sequence variables (RFC 9293 3.3.1), as send offsets. Written only by this class.
   sndUna = -1;
@@ -113,7 +126,26 @@ export class TcpSender {
     this.rttSampler = new RttSampler(this.records, this.rtt, options);
     this.congestion = createCongestionControl(config.congestionControl, TCP_DEFAULT_MSS, false);
     this.recovery = new LossRecovery(this.records, counters);
-    this.records.deliveryObserver = this.rack;
+  }
+
+  /** RACK, made on first use with the RTT samples taken before (RFC 8985 6.2 step 1). */
+  get rack(): RackLossDetection {
+    let rack = this.rackState;
+    if (rack === undefined) {
+      rack = new RackLossDetection();
+      if (this.firstMinRtt !== Number.POSITIVE_INFINITY) rack.onRttSample(this.firstMinRtt, this.firstMinRttAt);
+      this.rackState = rack;
+      this.records.deliveryObserver = rack;
+    }
+    return rack;
+  }
+
+  /** RFC 8985 6.2 step 1 for a RACK not made yet: its windowed minimum over the samples so far. */
+  private onRttSampleBeforeRack(rtt: number, now: number): void {
+    if (rtt <= this.firstMinRtt || now - this.firstMinRttAt > RACK_MIN_RTT_WINDOW_MS) {
+      this.firstMinRtt = rtt;
+      this.firstMinRttAt = now;
+    }
   }
 
   /** Sequence number of send offset `off`. */
@@ -260,12 +292,17 @@ export class TcpSender {
       rttSample = this.rttSampler.take(seg, ackOff, now);
       if (rttSample !== undefined) {
         // RFC 8985 6.2 step 1 (min_RTT) and 7.2 (a new sample allows another probe).
-        this.rack.onRttSample(rttSample, now);
-        this.lossProbe.onRttSample();
+        if (this.rackState !== undefined) this.rackState.onRttSample(rttSample, now);
+        else this.onRttSampleBeforeRack(rttSample, now);
+        this.lossProbeState?.onRttSample();
       }
     }
     const echo = seg.options.timestamp?.echo;
-    this.rack.beginAck(now, this.options.timestamps && echo !== undefined && echo !== 0 ? echo : undefined);
+    // Only records in flight are delivered (to RACK, RFC 8985 6.2 steps 2-3); without any, and
+    // without RACK yet, there is nothing for beginAck to prepare.
+    if (this.rackState !== undefined || records.count > 0) {
+      this.rack.beginAck(now, this.options.timestamps && echo !== undefined && echo !== 0 ? echo : undefined);
+    }
     if (ackOff > this.sndUna) {
       acked = ackOff - this.sndUna;
       const freed = this.buffer.releaseTo(Math.min(Math.max(ackOff, 0), this.buffer.endOffset));
@@ -333,7 +370,7 @@ export class TcpSender {
         ((!carriesText && window === previousWindow) || newlySacked > 0);
       if (sack) {
         // RFC 8985 7.4.2: did a tail loss probe repair a loss?
-        const probeOutcome = this.lossProbe.onAck({ ackOffset: this.sndUna, dsackEnd, duplicateWithoutSack: false });
+        const probeOutcome = this.lossProbeState?.onAck({ ackOffset: this.sndUna, dsackEnd, duplicateWithoutSack: false }) ?? 'no-episode';
         if (probeOutcome === 'loss-repaired') {
           this.counters.add('tlp_loss_repaired');
           recovery.onLossRepairedByProbe(now, this.sndUna, this.sndMax - previousUna, this.congestion);
@@ -367,7 +404,7 @@ export class TcpSender {
         },
         this.congestion,
       );
-      if (wasOpen && recovery.inRecovery) this.lossProbe.reset();
+      if (wasOpen && recovery.inRecovery) this.lossProbeState?.reset();
       if (mayGrow && dataAcked > 0) {
         this.congestion.onAck({
           now,
@@ -424,7 +461,7 @@ export class TcpSender {
   /** RFC 8985 7.2: arm the probe timeout when a probe is due, else leave the tail to the RTO. */
   private armLossProbe(now: number): void {
     if (!this.options.sackPermitted) return;
-    const deadline = this.lossProbe.probeDeadline({
+    const deadline = (this.lossProbeState ?? IDLE_LOSS_PROBE).probeDeadline({
       now,
       sackEnabled: true,
       inRecovery: this.recovery.inRecovery,
@@ -783,7 +820,7 @@ export class TcpSender {
     // RFC 5681 3.1 / RFC 6675 5.1: collapse cwnd, deem everything not SACKed lost (the scoreboard
     // is kept unless the peer reneged).
     if (this.recovery.onRetransmissionTimeout(now, this.sndUna, this.sndMax, this.options.smss, this.congestion)) this.scoreboard.reset();
-    this.lossProbe.reset();
+    this.lossProbeState?.reset();
     this.timers.stop(TimerKind.reorder);
     this.timers.stop(TimerKind.lossProbe);
     // RFC 6298 5.5: back off.
@@ -808,7 +845,8 @@ export class TcpSender {
     if (this.sndUna >= this.sndMax) return;
     const result = this.rack.onReorderTimerExpired(this.records, now);
     if (result.markedLost > 0) {
-      if (this.recovery.onLossDetectedByTimer(now, this.sndUna, this.sndMax, this.options.smss, this.congestion)) this.lossProbe.reset();
+      if (this.recovery.onLossDetectedByTimer(now, this.sndUna, this.sndMax, this.options.smss, this.congestion))
+        this.lossProbeState?.reset();
       this.output(state);
     }
     this.armReorderTimer(now, result.reorderTimeout);
@@ -823,7 +861,10 @@ export class TcpSender {
     if (!sendsData(state) || this.sndUna >= this.sndMax) return;
     const off = this.sndNxt;
     const hasUnsentData = this.buffer.endOffset > off || (this.finRequested && off <= this.finOffset);
-    const kind = this.lossProbe.chooseProbe({ hasUnsentData, windowAllowsNewData: this.sndUna + this.sndWnd > off });
+    const kind = (this.lossProbeState ?? IDLE_LOSS_PROBE).chooseProbe({
+      hasUnsentData,
+      windowAllowsNewData: this.sndUna + this.sndWnd > off,
+    });
     if (kind === 'new-data') {
       const len = Math.max(0, Math.min(this.buffer.endOffset - off, this.maxPayload(), this.sndUna + this.sndWnd - off));
       const fin = this.finRequested && off + len === this.finOffset;
@@ -837,7 +878,7 @@ export class TcpSender {
       return;
     }
     this.counters.add('tail_loss_probes');
-    this.lossProbe.onProbeSent(kind, this.sndMax);
+    (this.lossProbeState ??= new TailLossProbe()).onProbeSent(kind, this.sndMax);
     // RFC 8985 7.3: after the probe, the RTO guards the tail again.
     this.timers.set(TimerKind.retransmission, now + this.rtt.rto);
   }
