@@ -33,9 +33,14 @@ export interface ReadOptions {
 export class TcpConn implements TcpConnectionEvents {
   private local: NetAddr | undefined;
   private remote: NetAddr | undefined;
-  private readonly readWakeup: Wakeup;
-  private readonly writeWakeup: Wakeup;
-  private readonly stateWakeup: Wakeup;
+  /**
+   * Where read, write and the handshake wait park, each made on its first wait: an idle server
+   * connection parked in a read needs only the first (~70 B per Wakeup and its array). Waking
+   * one not made yet wakes nobody, as waking one without waiters.
+   */
+  private readWakeup: Wakeup | undefined;
+  private writeWakeup: Wakeup | undefined;
+  private stateWakeup: Wakeup | undefined;
   private readDeadline: number | undefined;
   private writeDeadline: number | undefined;
   private error: NetError | undefined;
@@ -53,9 +58,6 @@ export class TcpConn implements TcpConnectionEvents {
     readonly connection: TcpConnection,
     options: Required<SocketOptions>,
   ) {
-    this.readWakeup = new Wakeup(stack.timers);
-    this.writeWakeup = new Wakeup(stack.timers);
-    this.stateWakeup = new Wakeup(stack.timers);
     this.established = connection.state !== 'SYN-SENT' && connection.state !== 'SYN-RECEIVED';
     connection.events = this;
     if (connection.state === 'CLOSED') this.ended = true;
@@ -85,27 +87,27 @@ export class TcpConn implements TcpConnectionEvents {
   /** @internal */
   onEstablished(): void {
     this.established = true;
-    this.stateWakeup.wakeAll();
-    this.writeWakeup.wakeAll();
+    this.stateWakeup?.wakeAll();
+    this.writeWakeup?.wakeAll();
   }
 
   /** @internal */
   onReadable(): void {
-    this.readWakeup.wakeAll();
+    this.readWakeup?.wakeAll();
   }
 
   /** @internal */
   onWritable(): void {
-    this.writeWakeup.wakeAll();
+    this.writeWakeup?.wakeAll();
   }
 
   /** @internal */
   onClosed(code: NetErrorCode | undefined): void {
     this.ended = true;
     if (code !== undefined && this.error === undefined) this.error = errorFor(code, this.remoteAddr);
-    this.readWakeup.wakeAll();
-    this.writeWakeup.wakeAll();
-    this.stateWakeup.wakeAll();
+    this.readWakeup?.wakeAll();
+    this.writeWakeup?.wakeAll();
+    this.stateWakeup?.wakeAll();
   }
 
   /** @internal Resolves when the handshake completes; rejects with ECONNREFUSED / ETIMEDOUT / abort. */
@@ -116,7 +118,7 @@ export class TcpConn implements TcpConnectionEvents {
       if (deadline !== undefined && this.stack.clock.now() >= deadline) {
         throw new TimeoutError(`dial ${this.remoteAddr}: i/o timeout`);
       }
-      await this.stateWakeup.wait(deadline, signal);
+      await (this.stateWakeup ??= new Wakeup(this.stack.timers)).wait(deadline, signal);
     }
   }
 
@@ -168,7 +170,7 @@ export class TcpConn implements TcpConnectionEvents {
       if (this.error) throw this.error;
       if (this.ended) return false;
       if (this.readDeadline !== undefined && this.stack.clock.now() >= this.readDeadline) throw new TimeoutError();
-      await this.readWakeup.wait(this.readDeadline, options.signal);
+      await (this.readWakeup ??= new Wakeup(this.stack.timers)).wait(this.readDeadline, options.signal);
     }
   }
 
@@ -191,7 +193,7 @@ export class TcpConn implements TcpConnectionEvents {
         offset += accepted;
         if (offset >= data.length) break;
         if (this.writeDeadline !== undefined && this.stack.clock.now() >= this.writeDeadline) throw new TimeoutError();
-        await this.writeWakeup.wait(this.writeDeadline, options.signal);
+        await (this.writeWakeup ??= new Wakeup(this.stack.timers)).wait(this.writeDeadline, options.signal);
       }
     } catch (error) {
       throw error instanceof NetError ? withBytesWritten(error, offset) : error;
@@ -219,9 +221,9 @@ export class TcpConn implements TcpConnectionEvents {
     if (this.closedLocally) throw new NetError('ECLOSED', `close of connection to ${this.remoteAddr}: already closed`);
     this.closedLocally = true;
     if (!this.ended) this.connection.close();
-    this.readWakeup.wakeAll();
-    this.writeWakeup.wakeAll();
-    this.stateWakeup.wakeAll();
+    this.readWakeup?.wakeAll();
+    this.writeWakeup?.wakeAll();
+    this.stateWakeup?.wakeAll();
   }
 
   /**
@@ -231,8 +233,8 @@ export class TcpConn implements TcpConnectionEvents {
   destroy(): void {
     this.closedLocally = true;
     if (!this.ended) this.connection.abort();
-    this.readWakeup.wakeAll();
-    this.writeWakeup.wakeAll();
+    this.readWakeup?.wakeAll();
+    this.writeWakeup?.wakeAll();
   }
 
   /** Nagle's algorithm off (true, the default for every connection, as Go) or on (false). */
@@ -257,13 +259,13 @@ export class TcpConn implements TcpConnectionEvents {
   /** Go's SetReadDeadline: `read()` calls pending then or later reject with a `TimeoutError`; `null` for none. */
   setReadDeadline(when: Date | null): void {
     this.readDeadline = deadlineToClock(when, this.stack.clock.now());
-    this.readWakeup.wakeAll();
+    this.readWakeup?.wakeAll();
   }
 
   /** Go's SetWriteDeadline: `write()` calls pending then or later reject with a `TimeoutError`; `null` for none. */
   setWriteDeadline(when: Date | null): void {
     this.writeDeadline = deadlineToClock(when, this.stack.clock.now());
-    this.writeWakeup.wakeAll();
+    this.writeWakeup?.wakeAll();
   }
 
   /** The TCP state (RFC 9293 section 3.3.2): `ESTABLISHED`, `FIN-WAIT-1`, ... */
