@@ -64,6 +64,13 @@ export function timestampAt(now: number): number {
  * offered nothing (MSS 536, no scaling, no timestamps, no SACK). The fields are written only by
  * this class.
  */
+/**
+ * "No path MTU known" for NegotiatedOptions: above any MTU (IPv6 jumbograms end at 2^32 - 1, and
+ * no link here carries those) and a small integer, so V8 keeps the two fields untagged instead of
+ * boxing a double (Infinity) per field for every connection.
+ */
+const PATH_MTU_UNKNOWN = 2 ** 30 - 1;
+
 export class NegotiatedOptions {
   /** The peer's SYN was seen and options were negotiated. */
   synNegotiated = false;
@@ -74,11 +81,11 @@ export class NegotiatedOptions {
   smss = TCP_DEFAULT_MSS;
   /**
    * The largest segment before options that fits the path MTU (RFC 1191; MMS_S - 20 in RFC 9293
-   * 3.7.1), never below TCP_DEFAULT_MSS; Infinity while no path MTU below the link's is known.
+   * 3.7.1), never below TCP_DEFAULT_MSS; PATH_MTU_UNKNOWN while no path MTU below the link's is known.
    */
-  private pathMss = Number.POSITIVE_INFINITY;
-  /** The path MTU to the peer as far as this connection knows (RFC 1191); Infinity while unknown. */
-  pathMtu = Number.POSITIVE_INFINITY;
+  private pathMss = PATH_MTU_UNKNOWN;
+  /** The path MTU to the peer as far as this connection knows (RFC 1191); PATH_MTU_UNKNOWN while unknown. */
+  pathMtu = PATH_MTU_UNKNOWN;
   windowScaling = false;
   /** Shift applied to the peer's window field (RFC 7323 2.3). */
   sndShift = 0;
