@@ -79,8 +79,11 @@ export class TcpConnection {
   /** close() was called: the application will not read again. */
   private readClosed = false;
 
-  /** RFC 5961 section 7: answers to segments we drop, at most one per 500 ms. */
-  private readonly invalidAnswers = new InvalidSegmentAnswers();
+  /**
+   * RFC 5961 section 7: answers to segments we drop, at most one per 500 ms. Made for the first
+   * such segment: most connections never see one (~50 B per connection end).
+   */
+  private invalidSegmentAnswers: InvalidSegmentAnswers | undefined;
 
   constructor(
     readonly tuple: TcpFourTuple,
@@ -96,6 +99,10 @@ export class TcpConnection {
     this.receiver = new TcpReceiver(config, this.options, this.counters, this.timers, env.memory);
     this.sender = new TcpSender(tuple, iss, config, env, this.counters, this.options, this.receiver, this.timers, this.outcome);
     this.keepAlive = new KeepAlive(this.timers, this.sender, this.counters);
+  }
+
+  private invalidAnswers(): InvalidSegmentAnswers {
+    return (this.invalidSegmentAnswers ??= new InvalidSegmentAnswers());
   }
 
   // ====================================================================================
@@ -433,7 +440,7 @@ export class TcpConnection {
         // The peer retransmitted its SYN: our SYN-ACK was lost (RFC 9293 3.10.7.4 first check
         // would ACK it; in SYN-RECEIVED that acknowledgment is our SYN-ACK).
         this.counters.add('syn_retransmitted_by_peer');
-        if (this.invalidAnswers.allowAnswer(seg, now, this.counters)) this.sender.sendSyn(true);
+        if (this.invalidAnswers().allowAnswer(seg, now, this.counters)) this.sender.sendSyn(true);
         return;
       }
       // Simultaneous open: the peer's SYN-ACK repeats a SYN we already took; its ACK is new.
@@ -638,12 +645,12 @@ export class TcpConnection {
 
   /** RFC 5961 section 7: a challenge ACK, within the connection's and the stack's limits. */
   private challengeAck(now: number): void {
-    if (this.invalidAnswers.allowChallenge(now, this.env.challengeAcks, this.counters)) this.sender.sendAck();
+    if (this.invalidAnswers().allowChallenge(now, this.env.challengeAcks, this.counters)) this.sender.sendAck();
   }
 
   /** The ACK answering a segment we drop (RFC 9293 3.10.7.4), rate limited (RFC 5961 section 7). */
   private answerInvalidSegment(seg: TcpSegment, now: number): void {
-    if (this.invalidAnswers.allowAnswer(seg, now, this.counters)) this.outcome.ackNow = true;
+    if (this.invalidAnswers().allowAnswer(seg, now, this.counters)) this.outcome.ackNow = true;
   }
 
   /** After a segment was processed: send data (piggybacking the ACK), else the ACK, else delay it. */
