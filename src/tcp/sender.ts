@@ -50,8 +50,11 @@ export class TcpSender {
   /** Which ACKs measure a round trip (RFC 6298 section 3, RFC 7323 4.1). */
   private readonly rttSampler: RttSampler;
   congestion: CongestionControl;
-  /** The SACKed ranges as the peer reported them, merged (RFC 6675 section 3). */
-  readonly scoreboard = new SackScoreboard();
+  /**
+   * The SACKed ranges as the peer reported them, merged (RFC 6675 section 3); made for the first
+   * SACK block: until then it is empty, and dropping ranges from it or resetting it does nothing.
+   */
+  private sackScoreboard: SackScoreboard | undefined;
   /** One record per segment in flight: what recovery and RACK decide from. */
   readonly records = new TransmitRecords();
   readonly recovery: LossRecovery;
@@ -126,6 +129,11 @@ export class TcpSender {
     this.rttSampler = new RttSampler(this.records, this.rtt, options);
     this.congestion = createCongestionControl(config.congestionControl, TCP_DEFAULT_MSS, false);
     this.recovery = new LossRecovery(this.records, counters);
+  }
+
+  /** The SACK scoreboard, made on first use. */
+  get scoreboard(): SackScoreboard {
+    return (this.sackScoreboard ??= new SackScoreboard());
   }
 
   /** RACK, made on first use with the RTT samples taken before (RFC 8985 6.2 step 1). */
@@ -311,7 +319,7 @@ export class TcpSender {
       if (this.sndNxt < ackOff) this.sndNxt = ackOff;
       if (this.sndMax < ackOff) this.sndMax = ackOff;
       this.consecutiveTimeouts = 0;
-      this.scoreboard.dropBelow(ackOff);
+      this.sackScoreboard?.dropBelow(ackOff);
       // RFC 6937 DeliveredData: the newly acknowledged bytes that were not SACKed before.
       const sackedBefore = records.sackedBytes;
       records.acknowledge(ackOff);
@@ -819,7 +827,8 @@ export class TcpSender {
     if (this.consecutiveTimeouts > this.config.maxRetransmissions) return false;
     // RFC 5681 3.1 / RFC 6675 5.1: collapse cwnd, deem everything not SACKed lost (the scoreboard
     // is kept unless the peer reneged).
-    if (this.recovery.onRetransmissionTimeout(now, this.sndUna, this.sndMax, this.options.smss, this.congestion)) this.scoreboard.reset();
+    if (this.recovery.onRetransmissionTimeout(now, this.sndUna, this.sndMax, this.options.smss, this.congestion))
+      this.sackScoreboard?.reset();
     this.lossProbeState?.reset();
     this.timers.stop(TimerKind.reorder);
     this.timers.stop(TimerKind.lossProbe);
