@@ -22,56 +22,29 @@ import type { Counters } from '../counters.js';
 import { TCP_ACK, TCP_DEFAULT_MSS, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOptions, type TcpSegment } from '../wire/tcp.js';
 import { createCongestionControl, type CongestionControl } from './congestion-control.js';
 import { TimerKind, type ConnectionTimers } from './connection-timer.js';
-import { LossRecovery } from './loss-recovery.js';
 import type { NegotiatedOptions } from './options.js';
-import { RACK_MIN_RTT_WINDOW_MS, RackLossDetection } from './rack.js';
 import { EMPTY_PAYLOAD, type TcpReceiver } from './receiver.js';
 import { RttEstimator } from './rtt.js';
 import { RttSampler } from './rtt-sampler.js';
-import { SACK_BLOCK_OVER_RANGE_LIMIT, SackScoreboard } from './sack-scoreboard.js';
+import { SACK_BLOCK_OVER_RANGE_LIMIT } from './sack-scoreboard.js';
 import type { SegmentOutcome } from './segment-outcome.js';
 import { SendBuffer } from './send-buffer.js';
+import { SenderLossState } from './sender-loss-state.js';
 import { seqAdd, seqDiff, type SeqNumber } from './seq.js';
 import { TailLossProbe } from './tail-loss-probe.js';
-import { TransmitRecords } from './transmit-records.js';
 import type { TcpConfig, TcpEnvironment, TcpFourTuple, TcpState } from './types.js';
-
-/** The state of a tail loss probe that was never sent (read only: probeDeadline, chooseProbe). */
-const IDLE_LOSS_PROBE = new TailLossProbe();
 
 /** States in which data (and our FIN) may be sent. */
 function sendsData(state: TcpState): boolean {
   return state === 'ESTABLISHED' || state === 'CLOSE-WAIT' || state === 'FIN-WAIT-1' || state === 'CLOSING' || state === 'LAST-ACK';
 }
 
-export class TcpSender {
+export class TcpSender extends SenderLossState {
   readonly buffer: SendBuffer;
   readonly rtt: RttEstimator;
   /** Which ACKs measure a round trip (RFC 6298 section 3, RFC 7323 4.1). */
   private readonly rttSampler: RttSampler;
   congestion: CongestionControl;
-  /**
-   * The SACKed ranges as the peer reported them, merged (RFC 6675 section 3); made for the first
-   * SACK block: until then it is empty, and dropping ranges from it or resetting it does nothing.
-   */
-  private sackScoreboard: SackScoreboard | undefined;
-  /** One record per segment in flight: what recovery and RACK decide from. */
-  readonly records = new TransmitRecords();
-  readonly recovery: LossRecovery;
-  /**
-   * RFC 8985 RACK: time-based loss detection (with SACK), made by the `rack` getter when an ACK
-   * first finds data in flight or first updates the reordering window: a connection that only
-   * receives never needs it (~300 B per connection end). Until then the RTT samples RACK would
-   * have taken (the handshake's) wait in firstMinRtt/firstMinRttAt, applied the same way.
-   */
-  private rackState: RackLossDetection | undefined;
-  private firstMinRtt = Number.POSITIVE_INFINITY;
-  private firstMinRttAt = Number.NEGATIVE_INFINITY;
-  /**
-   * RFC 8985 section 7 TLP: tail loss probes (with SACK), made when the first probe is sent: until
-   * then its state is a fresh one's, which IDLE_LOSS_PROBE answers for (never changed).
-   */
-  private lossProbeState: TailLossProbe | undefined;
 
   // --- Send sequence variables (RFC 9293 3.3.1), as send offsets. Written only by this class.
   sndUna = -1;
@@ -118,42 +91,17 @@ export class TcpSender {
     private readonly iss: SeqNumber,
     private readonly config: TcpConfig,
     private readonly env: TcpEnvironment,
-    private readonly counters: Counters,
+    counters: Counters,
     private readonly options: NegotiatedOptions,
     private readonly receiver: TcpReceiver,
     private readonly timers: ConnectionTimers,
     private readonly outcome: SegmentOutcome,
   ) {
+    super(counters);
     this.buffer = new SendBuffer(config.sendBufferSize, env.memory);
     this.rtt = new RttEstimator({ initialRto: config.initialRto, minRto: config.minRto, maxRto: config.maxRto });
     this.rttSampler = new RttSampler(this.records, this.rtt, options);
     this.congestion = createCongestionControl(config.congestionControl, TCP_DEFAULT_MSS, false);
-    this.recovery = new LossRecovery(this.records, counters);
-  }
-
-  /** The SACK scoreboard, made on first use. */
-  get scoreboard(): SackScoreboard {
-    return (this.sackScoreboard ??= new SackScoreboard());
-  }
-
-  /** RACK, made on first use with the RTT samples taken before (RFC 8985 6.2 step 1). */
-  get rack(): RackLossDetection {
-    let rack = this.rackState;
-    if (rack === undefined) {
-      rack = new RackLossDetection();
-      if (this.firstMinRtt !== Number.POSITIVE_INFINITY) rack.onRttSample(this.firstMinRtt, this.firstMinRttAt);
-      this.rackState = rack;
-      this.records.deliveryObserver = rack;
-    }
-    return rack;
-  }
-
-  /** RFC 8985 6.2 step 1 for a RACK not made yet: its windowed minimum over the samples so far. */
-  private onRttSampleBeforeRack(rtt: number, now: number): void {
-    if (rtt <= this.firstMinRtt || now - this.firstMinRttAt > RACK_MIN_RTT_WINDOW_MS) {
-      this.firstMinRtt = rtt;
-      this.firstMinRttAt = now;
-    }
   }
 
   /** Sequence number of send offset `off`. */
@@ -291,19 +239,15 @@ export class TcpSender {
     const records = this.records;
     const previousWindow = this.sndWnd;
     const previousUna = this.sndUna;
-    const flightBefore = this.recovery.pipe;
+    const flightBefore = this.pipe;
     let acked = 0;
     let delivered = 0;
     let rttSample: number | undefined;
     const sack = this.options.sackPermitted;
     if (ackOff > this.sndUna) {
       rttSample = this.rttSampler.take(seg, ackOff, now);
-      if (rttSample !== undefined) {
-        // RFC 8985 6.2 step 1 (min_RTT) and 7.2 (a new sample allows another probe).
-        if (this.rackState !== undefined) this.rackState.onRttSample(rttSample, now);
-        else this.onRttSampleBeforeRack(rttSample, now);
-        this.lossProbeState?.onRttSample();
-      }
+      // RFC 8985 6.2 step 1 (min_RTT) and 7.2 (a new sample allows another probe).
+      if (rttSample !== undefined) this.onRttSample(rttSample, now);
     }
     const echo = seg.options.timestamp?.echo;
     // Only records in flight are delivered (to RACK, RFC 8985 6.2 steps 2-3); without any, and
@@ -326,7 +270,12 @@ export class TcpSender {
       delivered += acked - (sackedBefore - records.sackedBytes);
       // RFC 3522: a timeout whose retransmission this ACK does not echo was spurious (the ACKs
       // were lost, not the data): its congestion response is undone and its backoff ends.
-      if (this.options.timestamps && echo !== undefined && echo !== 0 && this.recovery.onFirstAckAfterTimeout(echo, this.congestion)) {
+      if (
+        this.options.timestamps &&
+        echo !== undefined &&
+        echo !== 0 &&
+        this.lossRecovery?.onFirstAckAfterTimeout(echo, this.congestion) === true
+      ) {
         this.rtt.endBackoff();
       }
     }
@@ -469,12 +418,12 @@ export class TcpSender {
   /** RFC 8985 7.2: arm the probe timeout when a probe is due, else leave the tail to the RTO. */
   private armLossProbe(now: number): void {
     if (!this.options.sackPermitted) return;
-    const deadline = (this.lossProbeState ?? IDLE_LOSS_PROBE).probeDeadline({
+    const deadline = this.lossProbe.probeDeadline({
       now,
       sackEnabled: true,
-      inRecovery: this.recovery.inRecovery,
+      inRecovery: this.lossRecovery?.inRecovery === true,
       sackedSegments: this.records.sackedCount,
-      bytesInFlight: this.recovery.pipe,
+      bytesInFlight: this.pipe,
       smss: this.options.smss,
       smoothedRtt: this.rtt.srtt,
       hasRttSample: this.rtt.hasSample,
@@ -523,7 +472,7 @@ export class TcpSender {
     let lostFrom = 0;
     let sentNewData = false;
     for (;;) {
-      const budget = this.congestion.cwnd - this.recovery.pipe;
+      const budget = this.congestion.cwnd - this.pipe;
       // NextSeg rule 1: the lowest record deemed lost, within the peer's window, when cwnd has
       // room for it.
       const lost = records.firstAwaitingRetransmission(lostFrom);
@@ -551,7 +500,10 @@ export class TcpSender {
       }
       const dataEnd = buffer.endOffset;
       let len = Math.min(dataEnd - off, maxPayload);
-      const room = Math.min(this.sndUna + this.sndWnd - off, budget + this.recovery.limitedTransmitAllowance(this.options.smss));
+      const room = Math.min(
+        this.sndUna + this.sndWnd - off,
+        budget + (this.lossRecovery?.limitedTransmitAllowance(this.options.smss) ?? 0),
+      );
       if (len > room) len = Math.max(0, room);
       // The FIN goes once every data byte is out (it does not need window space: RFC 9293 3.10.4).
       const fin = this.finRequested && off + len === this.finOffset;
@@ -584,7 +536,7 @@ export class TcpSender {
     this.flushSuperSegment(maxPayload);
     // RFC 8985 7.2: (re)arm the probe timeout once after new data went out, not per segment.
     if (sentNewData) this.armLossProbe(this.env.now());
-    if (this.recovery.phase === 'fast-recovery' && !this.recovery.rescueSent) this.sendRescueRetransmission(maxPayload);
+    if (this.lossRecovery?.phase === 'fast-recovery' && !this.lossRecovery.rescueSent) this.sendRescueRetransmission(maxPayload);
     this.armPersistIfBlocked();
   }
 
@@ -595,7 +547,7 @@ export class TcpSender {
    */
   private sendRescueRetransmission(maxPayload: number): void {
     const records = this.records;
-    if (records.lostCount > 0 || this.congestion.cwnd - this.recovery.pipe < maxPayload) return;
+    if (records.lostCount > 0 || this.congestion.cwnd - this.pipe < maxPayload) return;
     for (let i = records.count - 1; i >= 0; i--) {
       if (records.isSacked(i)) continue;
       if (!records.isInFlight(i)) return;
@@ -656,7 +608,7 @@ export class TcpSender {
     this.records.append(off, end, now);
     this.bytesSentTotal += len;
     this.lastDataSendTime = now;
-    this.recovery.onNewDataSent(len);
+    this.lossRecovery?.onNewDataSent(len);
     this.sndNxt = end;
     if (end > this.sndMax) {
       this.rttSampler.startTiming(end, now);
@@ -870,7 +822,7 @@ export class TcpSender {
     if (!sendsData(state) || this.sndUna >= this.sndMax) return;
     const off = this.sndNxt;
     const hasUnsentData = this.buffer.endOffset > off || (this.finRequested && off <= this.finOffset);
-    const kind = (this.lossProbeState ?? IDLE_LOSS_PROBE).chooseProbe({
+    const kind = this.lossProbe.chooseProbe({
       hasUnsentData,
       windowAllowsNewData: this.sndUna + this.sndWnd > off,
     });
