@@ -7,9 +7,13 @@
  *
  * Buffers also shrink when idle here (issue 9: memory earned by use is given back). A ring that
  * drains with storage kept for a busy stream (ByteRing.drained) is watched; if no byte comes for
- * IDLE_BUFFER_RELEASE_MS it is released, counted `buffers_released_idle`. The watched rings are
- * kept in the order they went idle, so, like the TIME-WAIT table, one deadline on the stack's
- * queue (for the oldest) serves them all and a connection needs no timer of its own.
+ * IDLE_BUFFER_RELEASE_MS it is released, counted `buffers_released_idle`. One deadline on the
+ * stack's queue serves every watched ring, so a connection needs no timer of its own. A ring that
+ * takes bytes again only has its entry marked (NOT_IDLE), not deleted: a busy stream drains and
+ * refills between every read or ACK, and a Map delete and insert per drain (V8 compacts the
+ * deleted slots away) cost 2.7% of the main thread in a 300 MB/s upload. The sweep, once per
+ * IDLE_BUFFER_RELEASE_MS while any ring is watched, removes marked entries and releases the rings
+ * idle long enough; entries are then no longer in idle order, so it reads them all.
  */
 import type { Counters } from '../counters.js';
 import type { DeadlineQueue, TimerHandle } from '../timers.js';
@@ -22,6 +26,9 @@ import type { BufferMemory, ByteRing } from './byte-ring.js';
  */
 export const IDLE_BUFFER_RELEASE_MS = 1000;
 
+/** The idle-since time of a watched ring that holds bytes again (a value no clock gives). */
+const NOT_IDLE = -1;
+
 /** The stack's time, for the idle release. */
 export interface MemoryTime {
   now(): number;
@@ -31,8 +38,10 @@ export interface MemoryTime {
 export class TcpMemory implements BufferMemory {
   private reservedBytes = 0;
   private connectionCount = 0;
-  /** Idle rings with the time each went idle, oldest first. */
+  /** Watched rings with the time each went idle, or NOT_IDLE once it holds bytes again. */
   private readonly idleRings = new Map<ByteRing, number>();
+  /** Entries of idleRings that are idle (not NOT_IDLE). */
+  private idleCount = 0;
   private idleTimer: TimerHandle | undefined;
 
   constructor(
@@ -53,7 +62,7 @@ export class TcpMemory implements BufferMemory {
 
   /** Drained rings that still hold storage, waiting for IDLE_BUFFER_RELEASE_MS. */
   get idleRingCount(): number {
-    return this.idleRings.size;
+    return this.idleCount;
   }
 
   /** Over the budget, a ring's growth is refused (counted) unless forced (its first, guaranteed allocation). */
@@ -75,28 +84,37 @@ export class TcpMemory implements BufferMemory {
   }
 
   watchIdle(ring: ByteRing): void {
-    this.idleRings.set(ring, this.time.now());
-    if (this.idleTimer?.active !== true) this.armIdleRelease();
+    const now = this.time.now();
+    const since = this.idleRings.get(ring);
+    if (since === undefined || since === NOT_IDLE) this.idleCount++;
+    this.idleRings.set(ring, now);
+    if (this.idleTimer?.active !== true) this.idleTimer = this.time.timers.schedule(now + IDLE_BUFFER_RELEASE_MS, this.releaseIdle);
   }
 
   unwatchIdle(ring: ByteRing): void {
-    this.idleRings.delete(ring);
+    const since = this.idleRings.get(ring);
+    if (since === undefined || since === NOT_IDLE) return;
+    this.idleCount--;
+    this.idleRings.set(ring, NOT_IDLE);
   }
 
-  /** One deadline, for the ring idle longest; it re-arms itself for the next. */
-  private armIdleRelease(): void {
-    const oldest = this.idleRings.values().next();
-    this.idleTimer = oldest.done === true ? undefined : this.time.timers.schedule(oldest.value + IDLE_BUFFER_RELEASE_MS, this.releaseIdle);
-  }
-
+  /** Release what was idle long enough, drop the marked entries, and re-arm for the next ring due. */
   private readonly releaseIdle = (now: number): void => {
+    this.idleTimer = undefined;
+    let nextDue = Number.POSITIVE_INFINITY;
     for (const [ring, since] of this.idleRings) {
-      if (since + IDLE_BUFFER_RELEASE_MS > now) break;
-      // release() leaves the map through unwatchIdle.
-      ring.release();
-      this.counters.add('buffers_released_idle');
+      if (since === NOT_IDLE) {
+        this.idleRings.delete(ring);
+      } else if (since + IDLE_BUFFER_RELEASE_MS <= now) {
+        // release() marks the entry through unwatchIdle; it is gone before the next sweep.
+        ring.release();
+        this.idleRings.delete(ring);
+        this.counters.add('buffers_released_idle');
+      } else {
+        nextDue = Math.min(nextDue, since + IDLE_BUFFER_RELEASE_MS);
+      }
     }
-    this.armIdleRelease();
+    if (nextDue !== Number.POSITIVE_INFINITY) this.idleTimer = this.time.timers.schedule(nextDue, this.releaseIdle);
   };
 
   /** No room for one more connection: a SYN is dropped, dial fails (the caller counts which). */
