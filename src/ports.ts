@@ -51,49 +51,124 @@ export interface EndpointBinding {
 }
 
 /**
- * Whether an endpoint bound as `binding` takes traffic to our `destination`. One endpoint owns a
- * port for both families, so traffic of a family it refuses finds no endpoint at all: a RST or a
- * port unreachable, as Linux answers an IPv4 SYN to a port only a v6-only socket holds.
+ * Whether an endpoint bound as `binding` takes traffic to our `destination`. Traffic of a family
+ * no endpoint on its port accepts finds no endpoint at all: a RST or a port unreachable, as Linux
+ * answers an IPv4 SYN to a port only a v6-only socket holds.
  */
 export function endpointAccepts(binding: EndpointBinding, destination: IPAddress): boolean {
   if (binding.boundAddress !== undefined && binding.boundAddress !== destination) return false;
   return binding.family === undefined || binding.family === (typeof destination === 'number' ? 4 : 6);
 }
 
+/** The family a binding is limited to: its own, else its bound address's; undefined for both. */
+function bindingFamily(binding: EndpointBinding): 4 | 6 | undefined {
+  if (binding.family !== undefined) return binding.family;
+  if (binding.boundAddress === undefined) return undefined;
+  return typeof binding.boundAddress === 'number' ? 4 : 6;
+}
+
+/**
+ * Whether some destination is accepted by both bindings (endpointAccepts), so they cannot hold
+ * one port together. This is Linux's bind conflict without SO_REUSEADDR (inet_csk_bind_conflict with
+ * inet_rcv_saddr_equal(..., match_wildcard = true) for TCP, udp_lib_lport_inuse for UDP): two
+ * sockets of different families (the IPv6 one IPV6_V6ONLY) or on different specific addresses
+ * coexist, while a wildcard conflicts with every address of its family, including a specific one
+ * (0.0.0.0:80 then 127.0.0.1:80 is EADDRINUSE), and a dual-stack wildcard with everything.
+ */
+export function bindingsOverlap(a: EndpointBinding, b: EndpointBinding): boolean {
+  const familyA = bindingFamily(a);
+  const familyB = bindingFamily(b);
+  if (familyA !== undefined && familyB !== undefined && familyA !== familyB) return false;
+  return a.boundAddress === undefined || b.boundAddress === undefined || a.boundAddress === b.boundAddress;
+}
+
+/** A binding that accepts every destination (and so overlaps every other): shares with nothing. */
+export const EXCLUSIVE_BINDING: EndpointBinding = {};
+
+/**
+ * The owners of a port several bindings share (none overlapping), those with a specific bound
+ * address first, so the first that accepts a destination is the most specific (as Linux's
+ * lookup scores an exact address above a wildcard). A class, so that the table tells it from a
+ * lone owner with one instanceof.
+ */
+class SharedPort<T> {
+  constructor(readonly owners: T[]) {}
+}
+
 export class PortTable<T> {
-  private readonly owners = new Map<number, T>();
+  /** A port's owner, or its SharedPort while bindings share it (most ports have one owner). */
+  private readonly owners = new Map<number, T | SharedPort<T>>();
   private readonly secret: Uint8Array;
   private readonly perturbation = new Uint32Array(PERTURBATION_TABLE_LENGTH);
   /** The destination serialised for hashing; reused. */
   private readonly destinationBytes = new Uint8Array(34);
 
-  /** @param random where the hash secret and the random starting points come from (the stack's RandomSource) */
+  /**
+   * @param random where the hash secret and the random starting points come from (the stack's RandomSource)
+   * @param bindingOf what an owner restricts itself to; owners whose bindings do not overlap share a
+   *   port (by default none do)
+   */
   constructor(
     readonly protocol: string,
     private readonly random: RandomSource,
+    private readonly bindingOf: (owner: T) => EndpointBinding = () => EXCLUSIVE_BINDING,
   ) {
     this.secret = random.bytes(PORT_SECRET_BYTES);
   }
 
+  /** Ports with at least one owner. */
   get size(): number {
     return this.owners.size;
   }
 
+  /** An owner of `port`: the only one unless owners whose bindings do not overlap share it. */
   get(port: number): T | undefined {
-    return this.owners.get(port);
+    const held = this.owners.get(port);
+    return held instanceof SharedPort ? held.owners[0] : held;
+  }
+
+  /** Every owner of `port` (a snapshot). */
+  ownersOf(port: number): T[] {
+    const held = this.owners.get(port);
+    if (held === undefined) return [];
+    return held instanceof SharedPort ? [...held.owners] : [held];
   }
 
   /**
-   * Bind `owner` to `port`, or to a free ephemeral port when `port` is 0. Throws EADDRINUSE when
-   * the port is taken (or every ephemeral port is), EINVAL for a port outside 0..65535.
+   * The owner of `port` that takes traffic to our `destination` (endpointAccepts), the most
+   * specific if several did (they cannot: bind refuses overlapping bindings; see SharedPort).
+   */
+  lookup(port: number, destination: IPAddress): T | undefined {
+    const held = this.owners.get(port);
+    if (held === undefined) return undefined;
+    if (!(held instanceof SharedPort)) return endpointAccepts(this.bindingOf(held), destination) ? held : undefined;
+    for (const owner of held.owners) if (endpointAccepts(this.bindingOf(owner), destination)) return owner;
+    return undefined;
+  }
+
+  /**
+   * Bind `owner` to `port`, or to a free ephemeral port when `port` is 0. Throws EADDRINUSE when an
+   * owner of the port has an overlapping binding (bindingsOverlap), or every ephemeral port is
+   * taken; EINVAL for a port outside 0..65535.
    */
   bind(port: number, owner: T): number {
     if (!Number.isInteger(port) || port < 0 || port > MAX_PORT) {
       throw new NetError('EINVAL', `${this.protocol} port ${port} is out of range 0-${MAX_PORT}`);
     }
     if (port === 0) port = this.chooseEphemeral((candidate) => !this.owners.has(candidate));
-    else if (this.owners.has(port)) throw new NetError('EADDRINUSE', `${this.protocol} port ${port} is already in use`);
-    this.owners.set(port, owner);
+    const held = this.owners.get(port);
+    if (held === undefined) {
+      this.owners.set(port, owner);
+      return port;
+    }
+    const binding = this.bindingOf(owner);
+    const others = held instanceof SharedPort ? held.owners : [held];
+    if (others.some((other) => bindingsOverlap(this.bindingOf(other), binding))) {
+      throw new NetError('EADDRINUSE', `${this.protocol} port ${port} is already in use`);
+    }
+    // A specific address before the wildcards, so lookup's first match is the most specific.
+    const owners = binding.boundAddress === undefined ? [...others, owner] : [owner, ...others];
+    this.owners.set(port, new SharedPort(owners));
     return port;
   }
 
@@ -134,17 +209,30 @@ export class PortTable<T> {
       .digest();
   }
 
-  /** Every (port, owner) pair (a snapshot). */
+  /** Every (port, owner) pair (a snapshot): a shared port once for each owner. */
   entries(): Array<[number, T]> {
-    return [...this.owners.entries()];
+    const pairs: Array<[number, T]> = [];
+    for (const [port, held] of this.owners) {
+      if (held instanceof SharedPort) for (const owner of held.owners) pairs.push([port, owner]);
+      else pairs.push([port, held]);
+    }
+    return pairs;
   }
 
   /** Every current owner (a snapshot, safe to mutate the table while iterating). */
   allOwners(): T[] {
-    return [...this.owners.values()];
+    return this.entries().map(([, owner]) => owner);
   }
 
+  /** `owner` gives `port` up; its sharers keep it (the last of them alone again, as a lone owner). */
   release(port: number, owner: T): void {
-    if (this.owners.get(port) === owner) this.owners.delete(port);
+    const held = this.owners.get(port);
+    if (held === owner) {
+      this.owners.delete(port);
+    } else if (held instanceof SharedPort) {
+      const rest = held.owners.filter((other) => other !== owner);
+      if (rest.length === 1) this.owners.set(port, rest[0]!);
+      else held.owners.splice(0, held.owners.length, ...rest);
+    }
   }
 }

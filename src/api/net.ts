@@ -59,7 +59,8 @@ export interface StackOption {
 
 /**
  * listen('tcp', ':8080'): a Listener on both families; 'tcp4' / 'tcp6' for one, '[fd00::2]:80'
- * or '127.0.0.1:80' for one address (see bindingFor). EADDRINUSE if the port is taken.
+ * or '127.0.0.1:80' for one address (see bindingFor). EADDRINUSE if a listener whose binding
+ * overlaps holds the port (tcp4 and tcp6 share one: PortTable.bind).
  */
 export async function listen(
   network: 'tcp' | 'tcp4' | 'tcp6',

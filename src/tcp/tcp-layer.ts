@@ -16,7 +16,7 @@ import { IPV4_MAX_DATAGRAM, PROTOCOL_TCP } from '../wire/ipv4.js';
 import { IPV6_HEADER_LENGTH } from '../wire/ipv6.js';
 import { errorDetail } from '../log.js';
 import { formatIPAddress, ipHeaderLength } from '../wire/ip.js';
-import { endpointAccepts, PortTable } from '../ports.js';
+import { endpointAccepts, EXCLUSIVE_BINDING, PortTable, type EndpointBinding } from '../ports.js';
 import {
   parseTcpSegment,
   segmentLength,
@@ -107,6 +107,14 @@ interface ActiveOpenEntry {
 }
 
 type PortOwner = ListenerEntry | ActiveOpenEntry;
+
+/**
+ * Listeners whose bindings do not overlap share a port (tcp4 and tcp6, two specific addresses);
+ * an ephemeral port of active opens is theirs alone (connect skips listeners' ports).
+ */
+function portBinding(owner: PortOwner): EndpointBinding {
+  return owner.kind === 'listener' ? owner.endpoint : EXCLUSIVE_BINDING;
+}
 
 /** What a connection holds until its TCB is released: its ephemeral port, or its half-open slot. */
 type HeldSlot =
@@ -242,7 +250,7 @@ export class TcpLayer implements TransportProtocol {
     readonly config: TcpConfig,
   ) {
     this.counters = ip.counters('tcp');
-    this.ports = new PortTable<PortOwner>('tcp', ip.random);
+    this.ports = new PortTable<PortOwner>('tcp', ip.random, portBinding);
     this.isn = new IsnGenerator(() => ip.clock.now(), ip.random.bytes(ISN_SECRET_BYTES));
     this.cookies = new SynCookies(ip.random.bytes(COOKIE_SECRET_BYTES));
     this.challengeAcks = new ChallengeAckBudget(() => ip.random.float());
@@ -285,8 +293,8 @@ export class TcpLayer implements TransportProtocol {
   }
 
   unlisten(port: number, endpoint: TcpListenerEndpoint): void {
-    const owner = this.ports.get(port);
-    if (owner?.kind === 'listener' && owner.endpoint === endpoint) {
+    const owner = this.ports.ownersOf(port).find((held) => held.kind === 'listener' && held.endpoint === endpoint);
+    if (owner?.kind === 'listener') {
       this.ports.release(port, owner);
       this.closeListener(owner);
     }
@@ -334,12 +342,16 @@ export class TcpLayer implements TransportProtocol {
 
   /**
    * The listener a segment for `destination:port` goes to, if any: one of another family or bound
-   * to another of our addresses is none (endpointAccepts).
+   * to another of our addresses is none (endpointAccepts), and of several sharing the port the
+   * one whose binding accepts it (PortTable.lookup).
    */
   private listenerFor(destination: IPAddress, port: number): ListenerEntry | undefined {
-    const owner = this.ip.isLocalAddress(destination) ? this.ports.get(port) : this.transparentListener;
-    if (owner?.kind !== 'listener') return undefined;
-    return endpointAccepts(owner.endpoint, destination) ? owner : undefined;
+    if (!this.ip.isLocalAddress(destination)) {
+      const transparent = this.transparentListener;
+      return transparent !== undefined && endpointAccepts(transparent.endpoint, destination) ? transparent : undefined;
+    }
+    const owner = this.ports.lookup(port, destination);
+    return owner?.kind === 'listener' ? owner : undefined;
   }
 
   /** Active open (RFC 9293 3.10.1): a new connection in SYN-SENT from an ephemeral port. */

@@ -1,6 +1,7 @@
 /**
- * UDP demultiplexing and the port table (RFC 768, RFC 1122 4.1). Each bound port has one
- * endpoint; a datagram to an unbound port draws ICMP port unreachable (RFC 1122 4.1.3.1), rate
+ * UDP demultiplexing and the port table (RFC 768, RFC 1122 4.1). A bound port has one endpoint,
+ * or several whose bindings do not overlap (udp4 and udp6, two specific addresses: PortTable);
+ * a datagram to an unbound port draws ICMP port unreachable (RFC 1122 4.1.3.1), rate
  * limited by the IP layer. An exception from a socket's delivery closes that socket only.
  */
 import type { Counters } from '../counters.js';
@@ -41,7 +42,7 @@ export class UdpLayer implements TransportProtocol {
 
   constructor(private readonly ip: IpLayer) {
     this.counters = ip.counters('udp');
-    this.ports = new PortTable<UdpEndpoint>('udp', ip.random);
+    this.ports = new PortTable<UdpEndpoint>('udp', ip.random, (endpoint) => endpoint);
   }
 
   bind(port: number, endpoint: UdpEndpoint): number {
@@ -78,9 +79,11 @@ export class UdpLayer implements TransportProtocol {
     }
     const datagram = parsed.datagram;
     this.counters.add('received');
-    const endpoint = this.ip.isLocalAddress(header.destination) ? this.ports.get(datagram.destinationPort) : this.transparent;
     // A socket of the other family, or bound to another of our addresses, is no socket for it.
-    if (endpoint === undefined || !endpointAccepts(endpoint, header.destination)) {
+    const endpoint = this.ip.isLocalAddress(header.destination)
+      ? this.ports.lookup(datagram.destinationPort, header.destination)
+      : this.transparentFor(header.destination);
+    if (endpoint === undefined) {
       this.counters.drop('no_port');
       this.ip.sendPortUnreachable(received);
       return;
@@ -95,6 +98,12 @@ export class UdpLayer implements TransportProtocol {
     } catch (error) {
       this.abortAfterFault(datagram.destinationPort, endpoint, error);
     }
+  }
+
+  /** The transparent endpoint, if bound and its family takes datagrams to `destination`. */
+  private transparentFor(destination: IPAddress): UdpEndpoint | undefined {
+    const transparent = this.transparent;
+    return transparent !== undefined && endpointAccepts(transparent, destination) ? transparent : undefined;
   }
 
   /**
@@ -114,9 +123,9 @@ export class UdpLayer implements TransportProtocol {
   }
 
   receiveIcmpError(error: IcmpSocketError, quote: TransportQuote): void {
-    const endpoint = this.ports.get(quote.sourcePort);
     // The quote is of a datagram we sent from quote.source: only a socket that could have sent it.
-    if (endpoint === undefined || !endpointAccepts(endpoint, quote.source)) {
+    const endpoint = this.ports.lookup(quote.sourcePort, quote.source);
+    if (endpoint === undefined) {
       this.counters.drop('icmp_no_socket');
       return;
     }
@@ -137,8 +146,7 @@ export class UdpLayer implements TransportProtocol {
    */
   receivePathMtuReduced(quote: TransportQuote): boolean {
     if (typeof quote.source === 'number') return false;
-    const endpoint = this.ports.get(quote.sourcePort);
-    return endpoint !== undefined && endpointAccepts(endpoint, quote.source);
+    return this.ports.lookup(quote.sourcePort, quote.source) !== undefined;
   }
 
   /**
