@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   closedUdpPortClientPy,
   httpUrl,
+  lineServerPy,
   lossOf,
   patternDownloadScript,
   udpEchoClientPy,
@@ -130,22 +131,7 @@ describe.skipIf(!isRoot)('the stack dialling a kernel IPv6 server', () => {
   });
 
   it('tcp-client.ts dials [fd00::1]:8080 and reads the kernel server answer', async () => {
-    // The Go example server (docs/ARCHITECTURE.md, "Example programs") on a kernel IPv6 socket.
-    const server = ns.spawn('python3', [
-      '-u',
-      '-c',
-      `import socket
-s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('::', 8080))
-s.listen(1)
-print('listening', flush=True)
-c, addr = s.accept()
-line = c.makefile('rb').readline()
-print('Received data:', line.decode().strip(), 'from', addr[0], flush=True)
-c.sendall(b'Hello from the kernel over IPv6\\n')
-c.close()`,
-    ]);
+    const server = ns.spawn('python3', ['-u', '-c', lineServerPy('::', 8080, 'Hello from the kernel over IPv6')]);
     await waitForOutput(server, /listening/);
     const result = await ns.tsx(
       'scripts/examples/tcp-client.ts',

@@ -3,7 +3,7 @@
  * TUN device in a fresh namespace, and the stack dialling kernel servers.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { patternDownloadScript, uploadOutcome, uploadScript } from '../support/kernel-clients.js';
+import { lineServerPy, patternDownloadScript, uploadOutcome, uploadScript } from '../support/kernel-clients.js';
 import { declareRootRequirement, isRoot } from './root.js';
 import { createNamespace, run, startStackInNamespace, waitForOutput, type Namespace, type StackInNamespace } from './harness.js';
 
@@ -98,23 +98,7 @@ describe.skipIf(!isRoot)('the stack dialling kernel TCP servers, and the seed pr
   });
 
   it('tcp-client.ts dials a kernel TCP server and reads its answer', async () => {
-    // The Go example server (docs/ARCHITECTURE.md, "Example programs"), in python on kernel
-    // sockets: read a line, answer, close.
-    const server = ns.spawn('python3', [
-      '-u',
-      '-c',
-      `import socket
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('0.0.0.0', 8080))
-s.listen(1)
-print('listening', flush=True)
-c, addr = s.accept()
-line = c.makefile('rb').readline()
-print('Received data:', line.decode().strip(), 'from', addr[0], flush=True)
-c.sendall(b'Hello from the kernel\\n')
-c.close()`,
-    ]);
+    const server = ns.spawn('python3', ['-u', '-c', lineServerPy('0.0.0.0', 8080, 'Hello from the kernel')]);
     await waitForOutput(server, /listening/);
     const result = await ns.tsx('scripts/examples/tcp-client.ts', ['--tun', 'tsnc0', '--log', 'warn', '--connect', '10.0.0.1:8080'], {
       timeoutMs: 30_000,

@@ -93,3 +93,23 @@ export function lossOf(pingOutput: string): { transmitted: number; received: num
   if (!match) throw new Error(`unexpected ping output: ${pingOutput}`);
   return { transmitted: Number(match[1]), received: Number(match[2]) };
 }
+
+/**
+ * The Go example server (docs/ARCHITECTURE.md, "Example programs") in python on a kernel socket
+ * of the family of `wildcard` ('0.0.0.0' or '::'): print `listening`, read one line from one
+ * client, print it with the client's address, answer `answer` and a newline, close.
+ */
+export function lineServerPy(wildcard: '0.0.0.0' | '::', port: number, answer: string): string {
+  const family = wildcard === '::' ? 'socket.AF_INET6' : 'socket.AF_INET';
+  return `import socket
+s = socket.socket(${family}, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('${wildcard}', ${port}))
+s.listen(1)
+print('listening', flush=True)
+c, addr = s.accept()
+line = c.makefile('rb').readline()
+print('Received data:', line.decode().strip(), 'from', addr[0], flush=True)
+c.sendall(${JSON.stringify(answer + '\n')}.encode())
+c.close()`;
+}
