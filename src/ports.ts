@@ -21,7 +21,7 @@ import { NetError } from './errors.js';
 import type { RandomSource } from './random.js';
 import { MAX_PORT } from './wire/address.js';
 import type { IPAddress } from './wire/address6.js';
-import { writeIPAddress } from './wire/ip.js';
+import { ipFamily, writeIPAddress } from './wire/ip.js';
 
 export const EPHEMERAL_FIRST = 49152;
 export const EPHEMERAL_LAST = MAX_PORT;
@@ -57,14 +57,13 @@ export interface EndpointBinding {
  */
 export function endpointAccepts(binding: EndpointBinding, destination: IPAddress): boolean {
   if (binding.boundAddress !== undefined && binding.boundAddress !== destination) return false;
-  return binding.family === undefined || binding.family === (typeof destination === 'number' ? 4 : 6);
+  return binding.family === undefined || binding.family === ipFamily(destination);
 }
 
 /** The family a binding is limited to: its own, else its bound address's; undefined for both. */
 function bindingFamily(binding: EndpointBinding): 4 | 6 | undefined {
   if (binding.family !== undefined) return binding.family;
-  if (binding.boundAddress === undefined) return undefined;
-  return typeof binding.boundAddress === 'number' ? 4 : 6;
+  return binding.boundAddress === undefined ? undefined : ipFamily(binding.boundAddress);
 }
 
 /**

@@ -7,7 +7,7 @@
 import { NetError } from '../errors.js';
 import { LOOPBACK_ADDRESS, MAX_PORT, parseIPv4Address } from '../wire/address.js';
 import { IPV6_LOOPBACK, parseIPv6Address, type IPAddress } from '../wire/address6.js';
-import { formatIPAddress } from '../wire/ip.js';
+import { formatIPAddress, ipFamily } from '../wire/ip.js';
 
 /** An address family as Node names it (net.Socket's `remoteFamily`, `address().family`). */
 export type AddressFamily = 'IPv4' | 'IPv6';
@@ -34,7 +34,7 @@ export function makeAddr(network: 'tcp' | 'udp', address: IPAddress, port: numbe
 
 /** The family of an address: IPv4 addresses are numbers, IPv6 ones strings (wire/address6.ts). */
 function familyOf(address: IPAddress): AddressFamily {
-  return typeof address === 'number' ? 'IPv4' : 'IPv6';
+  return ipFamily(address) === 4 ? 'IPv4' : 'IPv6';
 }
 
 /** What a network name asks for: the transport, and one family ("tcp4", "udp6") or both ("tcp"). */
@@ -135,7 +135,7 @@ export type Resolver = (host: string, options: { signal?: AbortSignal }) => Prom
 
 /** Whether `address` is of the family a network asks for (any, for "tcp" and "udp"). */
 export function ofFamily(address: IPAddress, family: 4 | 6 | undefined): boolean {
-  return family === undefined || (family === 4) === (typeof address === 'number');
+  return family === undefined || family === ipFamily(address);
 }
 
 /**

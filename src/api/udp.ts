@@ -195,8 +195,8 @@ export class UdpSocket implements UdpEndpoint {
     const target = parseHostPort(text);
     if (target.port === 0) throw new NetError('EINVAL', `udp destination ${text} needs a port`);
     const what = `writeTo ${text}`;
-    const family = this.boundAddress === undefined ? this.family : typeof this.boundAddress === 'number' ? 4 : 6;
-    const networkName = family === undefined ? 'udp' : `udp${family}`;
+    // A socket bound to an address has that address's family (bindingFor).
+    const networkName = this.family === undefined ? 'udp' : `udp${this.family}`;
     const destination = destinationFor(this.stack, parseNetwork(networkName), networkName, target.address, what);
     checkFamilyOn(this.stack, destination, what);
     if (this.transparent !== (options.from !== undefined)) {

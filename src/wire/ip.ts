@@ -11,6 +11,11 @@ import { IPV6_HEADER_LENGTH } from './ipv6.js';
 
 export type { IPAddress } from './address6.js';
 
+/** The family of `address`: 4 for an IPv4 number, 6 for an IPv6 string. */
+export function ipFamily(address: IPAddress): 4 | 6 {
+  return typeof address === 'number' ? 4 : 6;
+}
+
 /**
  * The headroom a transport leaves in front of its header for a datagram to `destination`: the IP
  * header the IP layer writes there (IPv4 without options, 20 bytes; IPv6's fixed header, 40, RFC
