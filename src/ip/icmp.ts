@@ -111,19 +111,18 @@ export class Icmp {
       this.counters.drop('frag_needed_without_df');
       return;
     }
-    const now = this.clock.now();
-    const pathMtu = this.pathMtus.screenReport(quote.destination, nextHopMtu, quote.totalLength, now);
-    if (pathMtu === undefined) return;
-    // RFC 5927 section 4.1: only a message about a datagram the transport has in flight (TCP
-    // checks the quoted sequence number) lowers the estimate, so a blind forgery changes nothing.
-    // What the transport resends during the call is therefore fragmented (if it lacks DF) to the
-    // old estimate; routers fragment it further, and later datagrams are cut to the new one.
+    // What the transport resends during the call is fragmented (if it lacks DF) to the old
+    // estimate, since the estimate is lowered only after it answered; routers fragment it
+    // further, and later datagrams are cut to the new one.
     const transport = this.ip.transportFor(quote.protocol);
-    if (transport === undefined || !transport.receivePathMtuReduced(quote, pathMtu)) {
-      this.counters.drop('frag_needed_not_in_flight');
-      return;
-    }
-    this.pathMtus.lower(quote.destination, pathMtu, now);
+    const outcome = this.pathMtus.applyReport(
+      quote.destination,
+      nextHopMtu,
+      quote.totalLength,
+      this.clock.now(),
+      (pathMtu) => transport?.receivePathMtuReduced(quote, pathMtu) === true,
+    );
+    if (outcome === 'not_in_flight') this.counters.drop('frag_needed_not_in_flight');
   }
 
   /** Send an ICMP error about `offending`, unless RFC 1122 3.2.2 forbids it or the rate limit is spent. */

@@ -149,15 +149,15 @@ export class Icmpv6 {
    */
   private receivePacketTooBig(mtu: number, quote: Icmpv6ErrorQuote): void {
     this.counters.add('packet_too_big_received');
-    const now = this.clock.now();
-    const pathMtu = this.pathMtus.screenReport(quote.destination, mtu, IPV6_HEADER_LENGTH + quote.payloadLength, now);
-    if (pathMtu === undefined) return;
     const transport = this.ip.transportFor(quote.protocol);
-    if (transport === undefined || !transport.receivePathMtuReduced(quote, pathMtu)) {
-      this.counters.drop('packet_too_big_not_in_flight');
-      return;
-    }
-    this.pathMtus.lower(quote.destination, pathMtu, now);
+    const outcome = this.pathMtus.applyReport(
+      quote.destination,
+      mtu,
+      IPV6_HEADER_LENGTH + quote.payloadLength,
+      this.clock.now(),
+      (pathMtu) => transport?.receivePathMtuReduced(quote, pathMtu) === true,
+    );
+    if (outcome === 'not_in_flight') this.counters.drop('packet_too_big_not_in_flight');
   }
 
   /**

@@ -133,6 +133,27 @@ export class PathMtuCache {
   }
 
   /**
+   * The whole of a report's handling, for both families: screen it (screenReport), then ask
+   * `inFlight` (the transport, told the new path MTU so it can resize what it sends) whether the
+   * quoted datagram is one it has in flight, and lower the estimate only then (RFC 5927 4.1: TCP
+   * checks the quoted sequence number, so a blind forgery changes nothing). Returns
+   * 'not_in_flight' for the caller to count under its own message's name.
+   */
+  applyReport(
+    destination: IPAddress,
+    reportedMtu: number,
+    quotedLength: number,
+    now: number,
+    inFlight: (pathMtu: number) => boolean,
+  ): 'ignored' | 'not_in_flight' | 'lowered' {
+    const pathMtu = this.screenReport(destination, reportedMtu, quotedLength, now);
+    if (pathMtu === undefined) return 'ignored';
+    if (!inFlight(pathMtu)) return 'not_in_flight';
+    this.lower(destination, pathMtu, now);
+    return 'lowered';
+  }
+
+  /**
    * Record a screened report the transport validated: the estimate for `destination` is `pathMtu`
    * for the next PATH_MTU_EXPIRY_MS (an equal report restarts that time: the path still says so).
    */
