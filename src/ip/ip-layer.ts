@@ -28,7 +28,8 @@ import { errorDetail, type Logger } from '../log.js';
 import type { RandomSource } from '../random.js';
 import type { DeadlineQueue } from '../timers.js';
 import { LOOPBACK_ADDRESS, martianClass, type IPv4Address } from '../wire/address.js';
-import { IPV6_LOOPBACK, ipv6MartianClass, type IPAddress, type IPv6Address } from '../wire/address6.js';
+import { IPV6_LOOPBACK, type IPAddress, type IPv6Address } from '../wire/address6.js';
+import { martianClassOf } from '../wire/ip.js';
 import type { ChecksumCheck } from '../wire/checksum.js';
 import {
   FRAGMENT_REASSEMBLY_TIME_EXCEEDED,
@@ -417,33 +418,43 @@ export class NetworkLayer implements IpLayer {
     segmentSize?: number,
   ): void {
     if (this.closed) return;
-    if (typeof destination !== 'number') {
-      this.sendIPv6(protocol, source, destination, packet, dontFragment, segmentSize);
+    const counters = typeof destination === 'number' ? this.ipCounters : this.ipv6Counters;
+    if (typeof destination !== 'number' && this.ipv6 === undefined) {
+      counters.drop('disabled');
       return;
     }
-    if (typeof source !== 'number') {
-      this.ipCounters.drop('family_mismatch');
+    if (typeof source !== typeof destination) {
+      counters.drop('family_mismatch');
       return;
     }
-    if (source !== this.localAddressFor(destination) && !(this.transparentProtocols.has(protocol) && martianClass(source) === undefined)) {
+    if (
+      source !== this.localAddressFor(destination) &&
+      !(this.transparentProtocols.has(protocol) && martianClassOf(source) === undefined)
+    ) {
       // Only a transparent transport speaks for addresses that are not ours, and never for one
       // that is not a single host.
-      this.ipCounters.drop('bad_source');
+      counters.drop('bad_source');
       return;
     }
     const local = this.isLocalAddress(destination);
     if (!local) {
-      // The last guard (RFC 1122 3.2.1.3): whatever a transport or ICMP decided, nothing is
-      // sent to an address that is not a single host (a reply to a martian that got this far).
-      const martian = martianClass(destination);
+      // The last guard (RFC 1122 3.2.1.3; for IPv6 likewise): whatever a transport or ICMP
+      // decided, nothing is sent to an address that is not a single host (a reply to a martian
+      // that got this far).
+      const martian = martianClassOf(destination);
       if (martian !== undefined) {
-        this.ipCounters.drop(`martian_destination_${martian}`);
+        counters.drop(`martian_destination_${martian}`);
         return;
       }
     }
+    // Both addresses are of one family (checked above).
+    if (typeof destination !== 'number') {
+      this.ipv6?.send(protocol, source as IPv6Address, destination, packet, local, dontFragment, segmentSize);
+      return;
+    }
     this.identification = (this.identification + 1) & 0xffff;
     writeIPv4Header(packet, 0, {
-      source,
+      source: source as IPv4Address,
       destination,
       protocol,
       payloadLength: packet.length - IPV4_MIN_HEADER,
@@ -485,43 +496,6 @@ export class NetworkLayer implements IpLayer {
       this.ipCounters.add('sent');
       this.link.send(fragment);
     }
-  }
-
-  /** sendTransport to an IPv6 destination: the same checks as IPv4's, then the IPv6 half. */
-  private sendIPv6(
-    protocol: number,
-    source: IPAddress,
-    destination: IPv6Address,
-    packet: Uint8Array,
-    dontFragment: boolean,
-    segmentSize: number | undefined,
-  ): void {
-    const ip = this.ipv6Counters;
-    if (this.ipv6 === undefined) {
-      ip.drop('disabled');
-      return;
-    }
-    if (typeof source === 'number') {
-      ip.drop('family_mismatch');
-      return;
-    }
-    if (
-      source !== this.localAddressFor(destination) &&
-      !(this.transparentProtocols.has(protocol) && ipv6MartianClass(source) === undefined)
-    ) {
-      ip.drop('bad_source');
-      return;
-    }
-    const local = this.isLocalAddress(destination);
-    if (!local) {
-      // As for IPv4: nothing is sent to an address that is not a single node.
-      const martian = ipv6MartianClass(destination);
-      if (martian !== undefined) {
-        ip.drop(`martian_destination_${martian}`);
-        return;
-      }
-    }
-    this.ipv6.send(protocol, source, destination, packet, local, dontFragment, segmentSize);
   }
 
   private loopBack(protocol: number, packet: Uint8Array): void {

@@ -4,8 +4,8 @@
  * transport leaves room for, and the text forms of either family. Protocol code never branches
  * on a version field of its own: the type of the address is the family.
  */
-import { formatIPv4, writeIPv4 } from './address.js';
-import { formatIPv6, writeIPv6, type IPAddress } from './address6.js';
+import { formatIPv4, martianClass, writeIPv4, type MartianClass } from './address.js';
+import { formatIPv6, ipv6MartianClass, writeIPv6, type IPAddress, type IPv6MartianClass } from './address6.js';
 import { IPV4_MIN_HEADER } from './ipv4.js';
 import { IPV6_HEADER_LENGTH } from './ipv6.js';
 
@@ -14,6 +14,16 @@ export type { IPAddress } from './address6.js';
 /** The family of `address`: 4 for an IPv4 number, 6 for an IPv6 string. */
 export function ipFamily(address: IPAddress): 4 | 6 {
   return typeof address === 'number' ? 4 : 6;
+}
+
+/**
+ * The martian class of an address of either family (address.ts's martianClass for IPv4, RFC 1812
+ * 5.3.7; address6.ts's ipv6MartianClass for IPv6), undefined for a single host that may appear on
+ * the wire. `ownAddress` of the same family makes it 'self'.
+ */
+export function martianClassOf(address: IPAddress, ownAddress?: IPAddress): MartianClass | IPv6MartianClass | undefined {
+  if (typeof address === 'number') return martianClass(address, typeof ownAddress === 'number' ? ownAddress : undefined);
+  return ipv6MartianClass(address, typeof ownAddress === 'string' ? ownAddress : undefined);
 }
 
 /**
