@@ -218,6 +218,17 @@ describe('receive-window auto-tuning', () => {
   /** The window we advertise now, in bytes (our shift is 5 for a 1 MiB buffer). */
   const advertised = (h: TcpHarness): number => h.take().at(-1)!.window * 32;
 
+  /** The peer sends `window` bytes from stream offset `offset` in full-sized segments; returns the new offset. */
+  const fillWindow = (h: TcpHarness, offset: number, window: number): number => {
+    const end = offset + window;
+    while (offset < end) {
+      const length = Math.min(1460, end - offset);
+      h.data(offset, patternBytes(length, offset));
+      offset += length;
+    }
+    return offset;
+  };
+
   it('grows the window under a steady reader, up to the buffer, never moving its right edge left', () => {
     const h = new TcpHarness(1, 2);
     h.openPassive({ mss: 1460, windowScale: 7 });
@@ -226,12 +237,7 @@ describe('receive-window auto-tuning', () => {
     let rightEdge = 0;
     for (let round = 0; round < 30; round++) {
       // The peer fills the window it was offered; the application reads everything each RTT.
-      const end = offset + window;
-      while (offset < end) {
-        const length = Math.min(1460, end - offset);
-        h.data(offset, patternBytes(length, offset));
-        offset += length;
-      }
+      offset = fillWindow(h, offset, window);
       h.readAll();
       h.advance(10);
       h.ack(0, {}, offset);
@@ -256,12 +262,7 @@ describe('receive-window auto-tuning', () => {
     let largest = 0;
     for (let round = 0; round < 30; round++) {
       // The peer fills the window it knows of; the application reads 8 KiB at a time.
-      const end = offset + window;
-      while (offset < end) {
-        const length = Math.min(1460, end - offset);
-        h.data(offset, patternBytes(length, offset));
-        offset += length;
-      }
+      offset = fillWindow(h, offset, window);
       while (h.conn.readableLength > 0) {
         h.conn.read(piece);
         h.advance(0.1);
