@@ -51,6 +51,8 @@ export interface LibcBindings {
   pipe2(fds: Int32Array, flags: number): number;
   /** Only the tests call it (test/support/seqpacket-pair.ts): a socket pair stands in for a TUN fd. */
   socketpair(domain: number, type: number, protocol: number, fds: Int32Array): number;
+  /** Read at most `length` bytes; a packet fd returns the whole packet's length even when that is more. */
+  read(fd: number, buffer: Uint8Array, length: number): number;
   write(fd: number, buffer: Uint8Array, length: number): number;
   close(fd: number): number;
   /** errno of the last call made through koffi on this thread; read it right after the call. */
@@ -68,6 +70,7 @@ export function libc(): LibcBindings {
   const ioctl = lib.func('int ioctl(int fd, unsigned long request, ...)');
   const pipe2 = lib.func('int pipe2(_Out_ int *fds, int flags)');
   const socketpair = lib.func('int socketpair(int domain, int type, int protocol, _Out_ int *fds)');
+  const read = lib.func('long read(int fd, void *buffer, unsigned long length)');
   const write = lib.func('long write(int fd, const void *buffer, unsigned long length)');
   const close = lib.func('int close(int fd)');
   bindings = {
@@ -76,6 +79,7 @@ export function libc(): LibcBindings {
     ioctlValue: (fd, request, value) => Number(ioctl(fd, request, 'unsigned long', value)),
     pipe2: (fds, flags) => Number(pipe2(fds, flags)),
     socketpair: (domain, type, protocol, fds) => Number(socketpair(domain, type, protocol, fds)),
+    read: (fd, buffer, length) => Number(read(fd, buffer, length)),
     write: (fd, buffer, length) => Number(write(fd, buffer, length)),
     close: (fd) => Number(close(fd)),
     errno: () => koffi.errno(),

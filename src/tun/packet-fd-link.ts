@@ -1,10 +1,13 @@
 /**
  * A Link over a packet file descriptor (a TUN device, or anything where one read is one packet,
- * such as a SOCK_SEQPACKET socket in tests), with the blocking I/O on a worker thread.
+ * such as a SOCK_SEQPACKET socket in tests), with the bulk of its writes on a worker thread.
  *
- * Receive: the worker reads packets straight into a shared RX ring and bumps the ring's head;
- * the main thread sleeps in `Atomics.waitAsync` on that head, so it never blocks the event loop,
- * and hands everything that accumulated to the receiver in one call.
+ * Receive: the event loop polls the fd with the process's other I/O (event-loop-reader.ts); when
+ * a packet is readable, this thread reads everything queued and hands it to the receiver in one
+ * call. One thread wake-up per received batch, as for a socket: the kernel waking this thread.
+ * Where the runtime cannot poll the fd (or `receiveOn: 'worker'`), the worker reads packets
+ * straight into a shared RX ring and bumps the ring's head, and this thread sleeps in
+ * `Atomics.waitAsync` on that head: two wake-ups, the worker's and then this thread's.
  * Send: `send` copies the packet into a shared TX ring (dropping and counting when it is full);
  * the worker writes it out. The worker sleeps in poll() on the device and a wake pipe, and the
  * main thread writes one byte to the pipe only when the worker announced that it is asleep, at
@@ -36,6 +39,7 @@ import {
   writeVirtioNetHeader,
   type VirtioNetHeaderBytes,
 } from '../wire/virtio-net.js';
+import { readOnEventLoop, type EventLoopReader } from './event-loop-reader.js';
 import { errnoNumbers, libc, O_CLOEXEC, O_NONBLOCK } from './libc.js';
 import {
   Control,
@@ -59,6 +63,12 @@ const MAX_BATCH = 1024;
 const DIRECT_WRITES_PER_BURST = 4;
 /** Largest packet written directly: a big TSO super-segment would cost this thread the kernel's segmentation. */
 const DIRECT_WRITE_MAX_BYTES = 4096;
+/**
+ * Bytes this thread reads one batch into when it reads the device itself: room for 15 records
+ * of the largest size, or some 650 of 1500 bytes. What is still queued after that waits in the
+ * device's own queue for the next turn of the event loop.
+ */
+const RECEIVE_BATCH_BYTES = 1 << 20;
 
 export interface PacketFdLinkOptions {
   mtu: number;
@@ -81,6 +91,11 @@ export interface PacketFdLinkOptions {
    * (default true). Off, every packet goes through the worker: tests of the hand-off use that.
    */
   directWrites?: boolean;
+  /**
+   * Which thread reads the fd: 'event-loop' (the default, where the runtime allows it) or
+   * 'worker' (two thread wake-ups per batch instead of one; the fallback, and for tests).
+   */
+  receiveOn?: 'event-loop' | 'worker';
 }
 
 /** Statistics of a TUN device's rings (`TunDevice.stats()`). */
@@ -97,13 +112,15 @@ export interface PacketFdLinkStats {
   batchesIn: number;
   /** Received packets dropped for a virtio-net header the link cannot honour (short, or a segmentation it did not ask for). */
   dropsInBadOffload: number;
+  /** Received packets dropped because they were longer than any packet the link takes (the read was cut short). */
+  dropsInTooLong: number;
   /** TCP super-segments accepted by send() (TSO). */
   superSegmentsOut: number;
   /** UDP super-packets received (USO), each split into its datagrams. */
   udpSuperPacketsIn: number;
   /** Packets the device refused to take (write errors), dropped by the worker. */
   writeErrors: number;
-  /** Times the worker found the RX ring full and waited for the main thread. */
+  /** Times the worker found the RX ring full and waited for the main thread (only when the worker reads). */
   rxRingStalls: number;
   /** Wake bytes written to the sleeping worker (each costs the main thread a thread wake-up). */
   wakesSent: number;
@@ -161,6 +178,11 @@ export class PacketFdLink implements Link {
   private readonly directPerBurst: number;
   /** A record went into the TX ring in this burst, so the worker may need waking. */
   private queuedInBurst = false;
+  /** The largest record a read may return: the largest packet behind the header, if any. */
+  private readonly maxRecord: number;
+  /** Where this thread reads a batch when the event loop polls the fd; undefined when the worker reads. */
+  private readonly receiveBatch: Uint8Array | undefined;
+  private readonly reader: EventLoopReader | undefined;
 
   private rxTail = 0;
   private txHead = 0;
@@ -179,6 +201,7 @@ export class PacketFdLink implements Link {
     dropsOutInvalid: 0,
     batchesIn: 0,
     dropsInBadOffload: 0,
+    dropsInTooLong: 0,
     superSegmentsOut: 0,
     udpSuperPacketsIn: 0,
     wakesSent: 0,
@@ -192,9 +215,13 @@ export class PacketFdLink implements Link {
     worker: Worker,
     buffers: { control: SharedArrayBuffer; rx: SharedArrayBuffer; tx: SharedArrayBuffer },
     options: PacketFdLinkOptions,
+    eventLoopReceive: { reader: EventLoopReader; batch: Uint8Array } | undefined,
   ) {
     this.mtu = options.mtu;
     this.headerBytes = options.virtioNetHeaderBytes ?? 0;
+    this.maxRecord = MAX_PACKET + this.headerBytes;
+    this.reader = eventLoopReceive?.reader;
+    this.receiveBatch = eventLoopReceive?.batch;
     this.control = new Int32Array(buffers.control);
     this.rxBytes = new Uint8Array(buffers.rx);
     this.rxWords = new Int32Array(buffers.rx);
@@ -230,15 +257,42 @@ export class PacketFdLink implements Link {
     }
     const wakeReadFd = pipeFds[0]!;
     const wakeWriteFd = pipeFds[1]!;
+    const maxRecord = MAX_PACKET + (options.virtioNetHeaderBytes ?? 0);
+    let failureReported = false;
+    const reportDeviceFailure = (error: TunError): void => {
+      if (failureReported) return;
+      failureReported = true;
+      if (options.onDeviceFailure) options.onDeviceFailure(error);
+      else process.emitWarning(error.message, 'TunWarning');
+    };
+    // The reader's callbacks reach the link, which is made after the reader (it is told about it).
+    const late: { link?: PacketFdLink } = {};
+    let eventLoopReceive: { reader: EventLoopReader; batch: Uint8Array } | undefined;
+    if (options.receiveOn !== 'worker') {
+      const batch = new Uint8Array(Math.min(RECEIVE_BATCH_BYTES, ringBytes));
+      // libuv's read gets one byte more than the largest record, so that a longer one (the
+      // device reports a packet's whole length when it had to cut it short) is told apart.
+      const reader = readOnEventLoop(
+        fd,
+        batch.subarray(0, maxRecord + 1),
+        (length) => late.link?.receiveFromEventLoop(length),
+        (error) => {
+          late.link?.stopReading();
+          reportDeviceFailure(error);
+        },
+      );
+      if (reader) eventLoopReceive = { reader, batch };
+    }
     const buffers = {
       control: new SharedArrayBuffer(CONTROL_INTS * 4),
-      rx: new SharedArrayBuffer(ringBytes),
+      // The worker's RX ring only when the worker reads.
+      rx: new SharedArrayBuffer(eventLoopReceive ? 8 : ringBytes),
       tx: new SharedArrayBuffer(ringBytes),
     };
-    // Both rings are used round and round, so every page of them becomes resident within the
+    // The rings are used round and round, so every page of them becomes resident within the
     // first few ring-fulls of traffic. Touch them now: the link's memory is committed when it
     // opens, and RSS does not creep up by the rings' size under the first load.
-    commitPages(buffers.rx);
+    if (!eventLoopReceive) commitPages(buffers.rx);
     commitPages(buffers.tx);
     const config: WorkerConfig = {
       fd,
@@ -246,10 +300,13 @@ export class PacketFdLink implements Link {
       ...buffers,
       layout: Control,
       wrapMarker: WRAP_MARKER,
-      maxPacket: MAX_PACKET + (options.virtioNetHeaderBytes ?? 0),
+      maxPacket: maxRecord,
+      readDevice: eventLoopReceive === undefined,
     };
     const closeFds = (): void => {
-      sys.close(fd);
+      // The event loop's handle owns the fd once it has one.
+      if (eventLoopReceive) void eventLoopReceive.reader.close();
+      else sys.close(fd);
       sys.close(wakeReadFd);
       sys.close(wakeWriteFd);
     };
@@ -260,17 +317,13 @@ export class PacketFdLink implements Link {
       closeFds();
       throw new TunError('EIO', `cannot start the TUN worker thread: ${String(error)}`, { cause: error });
     }
-    const link = new PacketFdLink(fd, wakeReadFd, wakeWriteFd, worker, buffers, options);
-    let failureReported = false;
+    const link = new PacketFdLink(fd, wakeReadFd, wakeWriteFd, worker, buffers, options, eventLoopReceive);
+    late.link = link;
     const ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (message: { type: string; reason?: string }) => {
         if (message.type === 'ready') resolve();
-        else if (message.type === 'device-failed' && !failureReported) {
-          failureReported = true;
-          const error = new TunError('EIO', `TUN device stopped working: ${message.reason ?? 'unknown reason'}`);
-          if (options.onDeviceFailure) options.onDeviceFailure(error);
-          else process.emitWarning(error.message, 'TunWarning');
-        }
+        else if (message.type === 'device-failed')
+          reportDeviceFailure(new TunError('EIO', `TUN device stopped working: ${message.reason ?? 'unknown reason'}`));
       });
       worker.once('error', (error) => reject(new TunError('EIO', `TUN worker thread failed: ${error.message}`, { cause: error })));
       worker.once('exit', (code) => reject(new TunError('EIO', `TUN worker thread exited during start-up (code ${code})`)));
@@ -284,6 +337,11 @@ export class PacketFdLink implements Link {
     // An error after start-up is a bug in the worker; surface it instead of dying silently.
     worker.on('error', (error) => process.emitWarning(`TUN worker thread failed: ${error.message}`, 'TunWarning'));
     return link;
+  }
+
+  /** Whether the event loop polls the fd (one thread wake-up per received batch) rather than the worker. */
+  get receivesOnEventLoop(): boolean {
+    return this.reader !== undefined;
   }
 
   /** The kernel takes TCP super-segments: TSO was negotiated along with the header. */
@@ -302,7 +360,10 @@ export class PacketFdLink implements Link {
 
   setReceiver(receiver: LinkReceiver): void {
     this.receiver = receiver;
-    if (!this.waiting && !this.closed) this.drain();
+    if (this.closed) return;
+    // Reading starts once the packets have somewhere to go; until then the device queues them.
+    if (this.reader) this.reader.start();
+    else if (!this.waiting) this.drain();
   }
 
   send(packet: Uint8Array, segmentSize?: number): void {
@@ -405,6 +466,7 @@ export class PacketFdLink implements Link {
   private async shutdown(): Promise<void> {
     this.closed = true;
     this.receiver = undefined;
+    this.reader?.stop();
     Atomics.store(this.control, Control.stop, 1);
     // Unconditionally: the worker may be about to poll without having announced it yet.
     libc().write(this.wakeWriteFd, this.wakeByte, 1);
@@ -412,9 +474,10 @@ export class PacketFdLink implements Link {
     // Release a pending waitAsync so that it (and the rings it references) can be collected.
     Atomics.notify(this.control, Control.rxHead);
     // The worker is gone, so nothing uses the descriptors any more. Closing the last descriptor
-    // of a non-persistent TUN device removes the interface.
+    // of a non-persistent TUN device removes the interface (the event loop's handle closes its fd).
     const sys = libc();
-    sys.close(this.fd);
+    if (this.reader) await this.reader.close();
+    else sys.close(this.fd);
     sys.close(this.wakeReadFd);
     sys.close(this.wakeWriteFd);
   }
@@ -439,6 +502,96 @@ export class PacketFdLink implements Link {
     }
   }
 
+  /** The device failed under the event loop's reader: read no more (the failure is reported). */
+  private stopReading(): void {
+    this.reader?.stop();
+  }
+
+  /**
+   * The event loop read a packet of `firstLength` bytes into the start of the batch buffer: read
+   * whatever else is queued behind it on this thread (the fd is non-blocking) and hand it all to
+   * the receiver in one call, so that TCP acknowledges the batch once per connection.
+   */
+  private receiveFromEventLoop(firstLength: number): void {
+    const receiver = this.receiver;
+    const buffer = this.receiveBatch!;
+    if (this.closed || !receiver) return;
+    const batch: Uint8Array[] = [];
+    const flags = this.batchFlags;
+    flags.length = 0;
+    let flagged = this.collect(buffer, 0, firstLength, batch, flags);
+    const limit = this.maxRecord + 1;
+    let offset = recordBytes(Math.min(firstLength, limit));
+    const sys = libc();
+    while (batch.length < MAX_BATCH && offset + limit <= buffer.length) {
+      const length = sys.read(this.fd, buffer.subarray(offset, offset + limit), limit);
+      if (length <= 0) {
+        const errno = length < 0 ? sys.errno() : 0;
+        if (errno === EINTR) continue;
+        // EAGAIN: all read. Anything else the event loop's next read reports as a failure.
+        break;
+      }
+      if (this.collect(buffer, offset, length, batch, flags)) flagged = true;
+      offset += recordBytes(Math.min(length, limit));
+    }
+    this.deliver(receiver, batch, flags, flagged);
+  }
+
+  /**
+   * Add the record at `start` (`length` bytes, as read) to `batch`: the packet behind its
+   * virtio-net header, or each datagram of a UDP super-packet, with their RECEIVED_* flags in
+   * `flags`. True when a flag was set. What cannot be honoured is counted and left out.
+   */
+  private collect(source: Uint8Array, start: number, length: number, batch: Uint8Array[], flags: number[]): boolean {
+    if (length > this.maxRecord) {
+      this.counts.dropsInTooLong++;
+      return false;
+    }
+    const end = start + length;
+    const headerBytes = this.headerBytes;
+    if (headerBytes === 0) {
+      batch.push(this.copyReceived ? source.slice(start, end) : source.subarray(start, end));
+      return false;
+    }
+    const header = parseVirtioNetHeader(source.subarray(start, end), 0, headerBytes);
+    const gsoType = header === undefined ? -1 : header.gsoType & ~VIRTIO_NET_HDR_GSO_ECN;
+    if (gsoType === VIRTIO_NET_HDR_GSO_UDP_L4) {
+      // Several datagrams behind one header: they reach UDP one by one, checksums complete.
+      const datagrams = splitUdpSuperPacket(source.subarray(start + headerBytes, end), header!.gsoSize);
+      if (datagrams === undefined) {
+        this.counts.dropsInBadOffload++;
+      } else {
+        this.counts.udpSuperPacketsIn++;
+        for (const datagram of datagrams) {
+          batch.push(datagram);
+          flags.push(0);
+        }
+      }
+      return false;
+    }
+    // Otherwise only what TUNSETOFFLOAD allowed comes (a TCP super-segment of either family
+    // is one segment to TCP; UFO is no longer produced).
+    if (
+      header === undefined ||
+      (gsoType !== VIRTIO_NET_HDR_GSO_NONE && gsoType !== VIRTIO_NET_HDR_GSO_TCPV4 && gsoType !== VIRTIO_NET_HDR_GSO_TCPV6)
+    ) {
+      this.counts.dropsInBadOffload++;
+      return false;
+    }
+    const packetStart = start + headerBytes;
+    const trusted = checksumNeedsNoVerification(header);
+    flags.push(trusted ? RECEIVED_CHECKSUM_TRUSTED : 0);
+    batch.push(this.copyReceived ? source.slice(packetStart, end) : source.subarray(packetStart, end));
+    return trusted;
+  }
+
+  private deliver(receiver: LinkReceiver, batch: Uint8Array[], flags: number[], flagged: boolean): void {
+    if (batch.length === 0) return;
+    this.counts.batchesIn++;
+    this.counts.packetsIn += batch.length;
+    receiver(batch, flagged ? Uint8Array.from(flags) : undefined);
+  }
+
   /** Hand everything the worker has published to the receiver, then wait for more. */
   private readonly drain = (): void => {
     this.waiting = false;
@@ -447,7 +600,6 @@ export class PacketFdLink implements Link {
     const head = Atomics.load(this.control, Control.rxHead);
     const capacity = this.rxMask + 1;
     const batch: Uint8Array[] = [];
-    const headerBytes = this.headerBytes;
     const flags = this.batchFlags;
     flags.length = 0;
     let flagged = false;
@@ -460,47 +612,10 @@ export class PacketFdLink implements Link {
         continue;
       }
       tail = (tail + recordBytes(length)) | 0;
-      let start = offset + 4;
-      const end = start + length;
-      if (headerBytes !== 0) {
-        const header = parseVirtioNetHeader(this.rxBytes.subarray(start, end), 0, headerBytes);
-        const gsoType = header === undefined ? -1 : header.gsoType & ~VIRTIO_NET_HDR_GSO_ECN;
-        if (gsoType === VIRTIO_NET_HDR_GSO_UDP_L4) {
-          // Several datagrams behind one header: they reach UDP one by one, checksums complete.
-          const datagrams = splitUdpSuperPacket(this.rxBytes.subarray(start + headerBytes, end), header!.gsoSize);
-          if (datagrams === undefined) {
-            this.counts.dropsInBadOffload++;
-          } else {
-            this.counts.udpSuperPacketsIn++;
-            for (const datagram of datagrams) {
-              batch.push(datagram);
-              flags.push(0);
-            }
-          }
-          continue;
-        }
-        // Otherwise only what TUNSETOFFLOAD allowed comes (a TCP super-segment of either family
-        // is one segment to TCP; UFO is no longer produced).
-        if (
-          header === undefined ||
-          (gsoType !== VIRTIO_NET_HDR_GSO_NONE && gsoType !== VIRTIO_NET_HDR_GSO_TCPV4 && gsoType !== VIRTIO_NET_HDR_GSO_TCPV6)
-        ) {
-          this.counts.dropsInBadOffload++;
-          continue;
-        }
-        start += headerBytes;
-        const trusted = checksumNeedsNoVerification(header);
-        flags.push(trusted ? RECEIVED_CHECKSUM_TRUSTED : 0);
-        flagged ||= trusted;
-      }
-      batch.push(this.copyReceived ? this.rxBytes.slice(start, end) : this.rxBytes.subarray(start, end));
+      if (this.collect(this.rxBytes, offset + 4, length, batch, flags)) flagged = true;
     }
     try {
-      if (batch.length > 0) {
-        this.counts.batchesIn++;
-        this.counts.packetsIn += batch.length;
-        receiver(batch, flagged ? Uint8Array.from(flags) : undefined);
-      }
+      this.deliver(receiver, batch, flags, flagged);
     } finally {
       // Only now may the worker overwrite the records the receiver was looking at.
       this.rxTail = tail;

@@ -71,4 +71,6 @@ export interface WorkerConfig {
   wrapMarker: number;
   /** The largest record payload: MAX_PACKET plus the virtio-net header, if any. */
   maxPacket: number;
+  /** Whether the worker reads the device into the RX ring; false when the main thread's event loop does. */
+  readDevice: boolean;
 }

@@ -5,6 +5,8 @@
 // vitest's transforms, so the file must run as-is. The shared-memory layout arrives in
 // workerData from ring-layout.ts so that it is defined once.
 //
+// When the main thread's event loop reads the device (readDevice false), this thread only writes.
+//
 // The thread blocks in poll() on the device and a wake pipe. The main thread writes the pipe
 // when it queued packets to send (and the worker was asleep), when it freed RX space the worker
 // was waiting for, and to stop it. Reads go straight into the RX ring, writes straight from the
@@ -12,7 +14,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import koffi from 'koffi';
 
-const { fd, wakeFd, layout: C, wrapMarker: WRAP, maxPacket } = workerData;
+const { fd, wakeFd, layout: C, wrapMarker: WRAP, maxPacket, readDevice } = workerData;
 const control = new Int32Array(workerData.control);
 const rxBytes = new Uint8Array(workerData.rx);
 const rxWords = new Int32Array(workerData.rx);
@@ -112,7 +114,7 @@ const BUDGET_SPENT = 2;
 
 /** Read packets into the RX ring until the device is empty, the ring is full or the budget is spent. */
 function fillRx() {
-  if (deviceFailed) return DRAINED;
+  if (deviceFailed || !readDevice) return DRAINED;
   let count = 0;
   let result = BUDGET_SPENT;
   while (count < rxBudget) {
@@ -184,7 +186,7 @@ for (;;) {
     Atomics.store(control, C.rxStalled, 0);
     continue;
   }
-  pollShorts[2] = (ringFull ? 0 : POLLIN) | (txBlocked ? POLLOUT : 0);
+  pollShorts[2] = (ringFull || !readDevice ? 0 : POLLIN) | (txBlocked ? POLLOUT : 0);
   pollShorts[3] = 0;
   pollShorts[7] = 0;
   const ready = Number(poll(pollFds, 2, -1));

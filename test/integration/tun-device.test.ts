@@ -487,7 +487,8 @@ describe('PacketFdLink over a socketpair (no root needed)', () => {
     const [aFd, bFd] = seqpacketPair();
     // a's TX ring (4 MiB) holds what the socket and b's small RX ring cannot.
     const a = await PacketFdLink.start(aFd, { mtu: 65535 });
-    const b = await PacketFdLink.start(bFd, { mtu: 65535, ringBytes: 1 << 18 });
+    // The worker's RX ring: b's worker reads (the event loop's reading has no ring to stall on).
+    const b = await PacketFdLink.start(bFd, { mtu: 65535, ringBytes: 1 << 18, receiveOn: 'worker' });
     try {
       // 12 x 30000 bytes is more than b's 256 KiB RX ring holds: b's worker must stall and be woken.
       for (let i = 0; i < 12; i++) a.send(new Uint8Array(30_000).fill(i));
