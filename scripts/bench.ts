@@ -32,6 +32,8 @@ import {
   VARIANTS,
   variantFigure,
   warmUp,
+  WARM_UP_KEEPALIVE_REQUESTS,
+  WARM_UP_NEW_CONNECTIONS,
   type BenchSettings,
   type Figure,
   type LossFigure,
@@ -412,6 +414,11 @@ async function main(): Promise<number> {
           `#   loss figures: each bounded at ${settings.lossTimeoutMs / 1000} s (a transfer not done by then is reported as failed); GSO limited to one segment per packet on the lossy path`,
         ]
       : []),
+    ...(flags.quick
+      ? []
+      : [
+          `#   warm-up, before any figure: each side serves ${WARM_UP_KEEPALIVE_REQUESTS} x GET / on one keep-alive connection and ${WARM_UP_NEW_CONNECTIONS} on a new connection each, so that V8 has compiled both servers' hot paths`,
+        ]),
     `#   sizes: download ${settings.downloadBytes} B, upload ${settings.uploadBytes} B, ping ${settings.pingCount}, http ${settings.rpsRequests} requests, echo ${settings.echoCount} rounds` +
       (lossFigures.length > 0 ? `, loss echo ${settings.lossBytes} B each way` : ''),
     ...(['stack', 'kernel'] as const).flatMap((name) => (typeof sides[name] === 'string' ? [`# ${name}: failed (${sides[name]})`] : [])),
