@@ -266,7 +266,9 @@ export class TcpSender extends SenderLossState {
       this.sackScoreboard?.dropBelow(ackOff);
       // RFC 6937 DeliveredData: the newly acknowledged bytes that were not SACKed before.
       const sackedBefore = records.sackedBytes;
-      records.acknowledge(ackOff);
+      // Data still waiting to be sent keeps the records' storage: the flight refills at once,
+      // and giving it back would regrow it from 8 records at every ACK that empties the flight.
+      records.acknowledge(ackOff, this.buffer.endOffset > this.sndNxt);
       delivered += acked - (sackedBefore - records.sackedBytes);
       // RFC 3522: a timeout whose retransmission this ACK does not echo was spurious (the ACKs
       // were lost, not the data): its congestion response is undone and its backoff ends.
@@ -466,6 +468,9 @@ export class TcpSender extends SenderLossState {
     const buffer = this.buffer;
     const records = this.records;
     const maxPayload = this.maxPayload();
+    // One instant for the whole call (its records' send times, the timers it arms): a
+    // super-segment's 45 records used to read the clock 45 times.
+    const now = this.env.now();
     // With TSO, consecutive new-data segments leave as one super-segment of at most this many
     // (each still its own transmit record, so recovery, SACK and RACK see segments as before).
     const segmentsPerSuperSegment = Math.floor((this.env.superSegmentPayload ?? 0) / maxPayload);
@@ -494,9 +499,9 @@ export class TcpSender extends SenderLossState {
         this.counters.add('transmit_queue_waits');
         break;
       }
-      if (this.sndUna === this.sndMax && this.env.now() - this.lastDataSendTime > this.rtt.rto && records.count === 0) {
+      if (this.sndUna === this.sndMax && now - this.lastDataSendTime > this.rtt.rto && records.count === 0) {
         // RFC 5681 4.1: after an idle period longer than an RTO, restart from the restart window.
-        if (this.lastDataSendTime !== Number.NEGATIVE_INFINITY) this.congestion.onIdleRestart(this.env.now());
+        if (this.lastDataSendTime !== Number.NEGATIVE_INFINITY) this.congestion.onIdleRestart(now);
       }
       const dataEnd = buffer.endOffset;
       let len = Math.min(dataEnd - off, maxPayload);
@@ -518,9 +523,9 @@ export class TcpSender extends SenderLossState {
         if (!(sendsEverything && (this.noDelay || nothingOutstanding)) && !halfWindow) break;
       }
       if (segmentsPerSuperSegment < 2) {
-        this.sendNewData(off, len, fin);
+        this.sendNewData(off, len, fin, now);
       } else {
-        this.recordNewData(off, len, fin);
+        this.recordNewData(off, len, fin, now);
         if (this.superStart === this.superEnd) this.superStart = off;
         this.superEnd = off + len;
         this.superFin = fin;
@@ -535,7 +540,7 @@ export class TcpSender extends SenderLossState {
     }
     this.flushSuperSegment(maxPayload);
     // RFC 8985 7.2: (re)arm the probe timeout once after new data went out, not per segment.
-    if (sentNewData) this.armLossProbe(this.env.now());
+    if (sentNewData) this.armLossProbe(now);
     if (this.lossRecovery?.phase === 'fast-recovery' && !this.lossRecovery.rescueSent) this.sendRescueRetransmission(maxPayload);
     this.armPersistIfBlocked();
   }
@@ -571,10 +576,10 @@ export class TcpSender extends SenderLossState {
   }
 
   /** Send new data (and/or the FIN) at SND.NXT and record it. */
-  private sendNewData(off: number, len: number, fin: boolean): void {
+  private sendNewData(off: number, len: number, fin: boolean, now: number): void {
     const payload = len > 0 ? this.buffer.view(off, len) : EMPTY_PAYLOAD;
     this.transmitWithAck(off, this.dataFlags(off, len, fin), payload);
-    this.recordNewData(off, len, fin);
+    this.recordNewData(off, len, fin, now);
   }
 
   /** ACK always; FIN when asked; PSH on the segment that empties the send buffer (RFC 9293 3.9.1.2). */
@@ -601,9 +606,8 @@ export class TcpSender extends SenderLossState {
     this.transmitWithAck(start, this.dataFlags(start, len, fin), payload, len > segmentSize ? segmentSize : undefined);
   }
 
-  /** Record new data (and/or the FIN) at SND.NXT as sent: its transmit record, SND.NXT, the timers. */
-  private recordNewData(off: number, len: number, fin: boolean): void {
-    const now = this.env.now();
+  /** Record new data (and/or the FIN) at SND.NXT as sent at `now`: its transmit record, SND.NXT, the timers. */
+  private recordNewData(off: number, len: number, fin: boolean, now: number): void {
     const end = off + len + (fin ? 1 : 0);
     this.records.append(off, end, now);
     this.bytesSentTotal += len;
@@ -830,7 +834,7 @@ export class TcpSender extends SenderLossState {
       const len = Math.max(0, Math.min(this.buffer.endOffset - off, this.maxPayload(), this.sndUna + this.sndWnd - off));
       const fin = this.finRequested && off + len === this.finOffset;
       if (len === 0 && !fin) return;
-      this.sendNewData(off, len, fin);
+      this.sendNewData(off, len, fin, this.env.now());
     } else if (kind === 'retransmit-last') {
       const last = this.records.count - 1;
       if (last < 0 || this.records.isSacked(last)) return;
@@ -863,7 +867,7 @@ export class TcpSender extends SenderLossState {
     } else {
       // RFC 1122 4.2.3.4: the override timeout: send what the small window allows.
       const len = Math.min(this.buffer.endOffset - off, this.options.smss, Math.max(1, this.sndWnd - (off - this.sndUna)));
-      this.sendNewData(off, len, false);
+      this.sendNewData(off, len, false, this.env.now());
       this.armLossProbe(now);
       this.persistBackoff = 0;
       return true;

@@ -12,7 +12,8 @@
  * They are kept as parallel typed arrays in a ring that doubles when full and reuses its slots, so
  * recording a segment allocates nothing on the hot path. The ring holds no storage while nothing is
  * in flight (an idle connection, the common case on a busy server): the first record allocates it,
- * and the last acknowledgment gives it back.
+ * and the last acknowledgment gives it back, unless the sender has more data waiting (a bulk
+ * transfer whose flight an ACK emptied keeps its ring rather than regrowing it from 8 records).
  */
 
 import type { RackRecords } from './rack.js';
@@ -232,8 +233,11 @@ export class TransmitRecords implements RackRecords {
     this.size--;
   }
 
-  /** The cumulative ACK reached `una`: drop the records below it and trim the one it cuts. */
-  acknowledge(una: number): void {
+  /**
+   * The cumulative ACK reached `una`: drop the records below it and trim the one it cuts. When
+   * none is left the storage is given back, unless `keepStorage` (more data is about to go).
+   */
+  acknowledge(una: number, keepStorage = false): void {
     const mask = this.mask;
     while (this.size > 0 && this.ends[this.head]! <= una) {
       const slot = this.head;
@@ -243,7 +247,7 @@ export class TransmitRecords implements RackRecords {
       this.size--;
     }
     if (this.size === 0) {
-      this.releaseStorage();
+      if (!keepStorage) this.releaseStorage();
       return;
     }
     if (this.size > 0 && this.starts[this.head]! < una) {
