@@ -417,7 +417,7 @@ async function main(): Promise<number> {
     ...(flags.quick
       ? []
       : [
-          `#   warm-up, before any figure: each side serves ${WARM_UP_KEEPALIVE_REQUESTS} x GET / on one keep-alive connection and ${WARM_UP_NEW_CONNECTIONS} on a new connection each, so that V8 has compiled both servers' hot paths`,
+          `#   warm-up, before any figure: each side serves ${WARM_UP_KEEPALIVE_REQUESTS} x GET / on one keep-alive connection and ${WARM_UP_NEW_CONNECTIONS} on a new connection each, and one download and one upload of the figures' sizes, so that V8 has compiled both servers' hot paths`,
         ]),
     `#   sizes: download ${settings.downloadBytes} B, upload ${settings.uploadBytes} B, ping ${settings.pingCount}, http ${settings.rpsRequests} requests, echo ${settings.echoCount} rounds` +
       (lossFigures.length > 0 ? `, loss echo ${settings.lossBytes} B each way` : ''),
