@@ -47,6 +47,12 @@ export class TransmitRecords implements RackRecords {
   private size = 0;
   private mask = -1;
   private readonly initialCapacity: number;
+  /**
+   * The capacity the ring had when it was last given back: the next flight starts there, so a
+   * transfer whose ACKs empty the flight over and over allocates its ring once per flight instead
+   * of doubling it up from the initial capacity (seven copies for a 64 KiB window of segments).
+   */
+  private previousCapacity = 0;
 
   /** RFC 6675 pipe: bytes of records neither SACKed nor awaiting retransmission. */
   private inFlightBytes = 0;
@@ -333,6 +339,7 @@ export class TransmitRecords implements RackRecords {
 
   /** Nothing in flight: give the arrays back until the next record. */
   private releaseStorage(): void {
+    this.previousCapacity = this.mask + 1;
     this.starts = this.ends = this.sendTimes = NO_OFFSETS;
     this.flags = NO_FLAGS;
     this.head = 0;
@@ -341,7 +348,7 @@ export class TransmitRecords implements RackRecords {
 
   /** Double the ring (or allocate the first one), copying the records in order to the start of the new arrays. */
   private grow(): void {
-    const capacity = this.mask < 0 ? this.initialCapacity : (this.mask + 1) * 2;
+    const capacity = this.mask < 0 ? Math.max(this.initialCapacity, this.previousCapacity) : (this.mask + 1) * 2;
     const starts = new Float64Array(capacity);
     const ends = new Float64Array(capacity);
     const sendTimes = new Float64Array(capacity);
