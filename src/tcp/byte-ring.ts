@@ -6,11 +6,12 @@
  * first write, then starts at `initialAllocation` and doubles on demand up to `capacity`, each
  * growth past the first allocation asked of the stack's memory budget (the first one is granted
  * always, as Linux guarantees tcp_rmem[0] / tcp_wmem[0] to every socket). Once drained (the owner
- * calls drained()) the storage goes back at once when it was small or little used, so idle
- * connections cost no buffer memory; a busy stream's stays for its next bytes, and the stack's
- * memory (tcp-memory.ts) takes it back if the ring stays empty for a while, so a connection that
- * was busy and went idle gives back what it grew. Copies are block copies (Uint8Array.set); a
- * contiguous view is a zero-copy subarray.
+ * calls drained()) storage of the first-allocation size goes back at once, so idle connections
+ * cost no buffer memory; grown storage stays for the stream's next bytes, and the stack's memory
+ * (tcp-memory.ts) takes it back when the ring stays empty for a while or, about once a second,
+ * when the stream used little of it since the last look (releaseIfLittleUsed), so a connection
+ * that was busy and went idle or quiet gives back what it grew. Copies are block copies
+ * (Uint8Array.set); a contiguous view is a zero-copy subarray.
  */
 import { setBytes } from '../bytes.js';
 
@@ -67,6 +68,8 @@ export class ByteRing {
   private head = 0;
   /** Drained with its storage kept, and told to the memory (watchIdle) until bytes come again. */
   private idle = false;
+  /** The most the owner held between two drains since the memory last looked (releaseIfLittleUsed). */
+  private recentPeak = 0;
 
   constructor(
     readonly capacity: number,
@@ -163,17 +166,23 @@ export class ByteRing {
   /**
    * Nothing is held any more (the owner's last byte was read or acknowledged); `peakHeld` is the
    * most the owner held since it last drained. Storage no larger than the first allocation (cheap
-   * to take again), or four times more than the data it last held (the transfer that grew it is
-   * over), goes back at once. A busy stream that drains between reads or ACKs keeps it, from
-   * index 0 so that later writes and views start unwrapped, and the memory it is accounted in
-   * takes it back if no byte comes for a while (watchIdle).
+   * to take again) goes back at once. Grown storage stays, from index 0 so that later writes and
+   * views start unwrapped, and the memory it is accounted in watches it (watchIdle): it goes back
+   * after a while without a byte, or when the stream used little of it (releaseIfLittleUsed).
+   *
+   * One drain says little about the next: a reader that keeps up drains after every batch of
+   * segments, holding a fraction of what a moment's lag (a GC pause) made the ring grow to. Given
+   * back at such a drain, the ring regrew by doubling from the first allocation for the next batch:
+   * with 64 KiB TSO super-segments, 44 MB of fresh zeroed storage and its copies per 64 MiB
+   * received, and the external memory V8 then collected with a full mark-compact every ~10 MB.
    */
   drained(peakHeld: number): void {
     const size = this.bytes.length;
-    if (size <= this.initialAllocation || peakHeld * 4 <= size) {
+    if (size <= this.initialAllocation) {
       this.release();
       return;
     }
+    if (peakHeld > this.recentPeak) this.recentPeak = peakHeld;
     this.head = 0;
     if (!this.idle) {
       this.idle = true;
@@ -192,6 +201,18 @@ export class ByteRing {
     this.memory = UNLIMITED_MEMORY;
   }
 
+  /**
+   * For the memory's periodic look at a drained ring still in use: when the stream held at most a
+   * quarter of the storage at any drain since the last look (the transfer that grew it is over),
+   * release it (true); otherwise start a new period. Only while drained (nothing held).
+   */
+  releaseIfLittleUsed(): boolean {
+    const littleUsed = this.recentPeak * 4 <= this.bytes.length;
+    this.recentPeak = 0;
+    if (littleUsed) this.release();
+    return littleUsed;
+  }
+
   /** Give the storage back (to the budget and the GC); only when nothing is held. */
   release(): void {
     if (this.idle) this.endIdle();
@@ -199,6 +220,7 @@ export class ByteRing {
     giveBackStorage(this.bytes, this.initialAllocation);
     this.bytes = NO_STORAGE;
     this.head = 0;
+    this.recentPeak = 0;
   }
 
   private endIdle(): void {

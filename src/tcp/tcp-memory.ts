@@ -7,7 +7,9 @@
  *
  * Buffers also shrink when idle here (issue 9: memory earned by use is given back). A ring that
  * drains with storage kept for a busy stream (ByteRing.drained) is watched; if no byte comes for
- * IDLE_BUFFER_RELEASE_MS it is released, counted `buffers_released_idle`. One deadline on the
+ * IDLE_BUFFER_RELEASE_MS it is released, counted `buffers_released_idle`, and a ring the sweep
+ * finds drained but in use is released when the stream held no more than a quarter of it at any
+ * drain since the previous sweep, counted `buffers_released_little_used`. One deadline on the
  * stack's queue serves every watched ring, so a connection needs no timer of its own. A ring that
  * takes bytes again only has its entry marked (NOT_IDLE), not deleted: a busy stream drains and
  * refills between every read or ACK, and a Map delete and insert per drain (V8 compacts the
@@ -98,7 +100,7 @@ export class TcpMemory implements BufferMemory {
     this.idleRings.set(ring, NOT_IDLE);
   }
 
-  /** Release what was idle long enough, drop the marked entries, and re-arm for the next ring due. */
+  /** Release what was idle long enough or little used, drop the marked entries, and re-arm for the next ring due. */
   private readonly releaseIdle = (now: number): void => {
     this.idleTimer = undefined;
     let nextDue = Number.POSITIVE_INFINITY;
@@ -110,6 +112,9 @@ export class TcpMemory implements BufferMemory {
         ring.release();
         this.idleRings.delete(ring);
         this.counters.add('buffers_released_idle');
+      } else if (ring.releaseIfLittleUsed()) {
+        this.idleRings.delete(ring);
+        this.counters.add('buffers_released_little_used');
       } else {
         nextDue = Math.min(nextDue, since + IDLE_BUFFER_RELEASE_MS);
       }

@@ -84,7 +84,7 @@ describe('ByteRing', () => {
     expect(full.byteOffset).toBe(0);
   });
 
-  it('drained gives storage back at once when it is the first allocation or was little used', () => {
+  it('drained gives the first allocation back at once and keeps grown storage however little the last bytes used', () => {
     const small = new ByteRing(1024, 16);
     small.write(0, bytes(10));
     small.advance(10);
@@ -93,9 +93,28 @@ describe('ByteRing', () => {
     const grown = new ByteRing(1024, 16);
     grown.write(0, bytes(64));
     grown.advance(64);
-    // The last data used a quarter of it: the transfer that grew it is over.
+    // One drain that held a quarter says nothing of the next batch: kept, for the memory to judge.
     grown.drained(16);
-    expect(grown.allocated).toBe(0);
+    expect(grown.allocated).toBe(64);
+  });
+
+  it('releaseIfLittleUsed judges the largest drain since the last look, then starts a new period', () => {
+    const ring = new ByteRing(1024, 16);
+    const fill = (n: number): void => {
+      ring.write(0, bytes(n));
+      ring.advance(n);
+      ring.drained(n);
+    };
+    fill(64);
+    fill(10);
+    // 64 bytes held at one drain since the ring was last looked at: in use, kept.
+    expect(ring.releaseIfLittleUsed()).toBe(false);
+    expect(ring.allocated).toBe(64);
+    // The next period holds at most 16 (a quarter): given back.
+    fill(16);
+    fill(5);
+    expect(ring.releaseIfLittleUsed()).toBe(true);
+    expect(ring.allocated).toBe(0);
   });
 
   it('storage a drained ring gave back serves the next ring zeroed: no byte of one stream shows in another', () => {

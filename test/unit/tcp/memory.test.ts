@@ -23,7 +23,10 @@ import { TcpHarness, patternBytes } from '../../support/tcp-harness.js';
 
 describe('buffers that start empty, grow with use and shrink when drained', () => {
   it('a send buffer holds no storage until written, grows to what is held, and gives small use back', () => {
-    const b = new SendBuffer(1 << 20);
+    const time = new ManualTime();
+    const counters = new Counters('tcp');
+    const memory = new TcpMemory(1 << 24, 10, counters, time);
+    const b = new SendBuffer(1 << 20, memory);
     expect(b.allocated).toBe(0);
     b.write(patternBytes(100));
     expect(b.allocated).toBe(INITIAL_BUFFER_ALLOCATION);
@@ -34,10 +37,33 @@ describe('buffers that start empty, grow with use and shrink when drained', () =
     expect(b.allocated).toBe(512 * 1024);
     b.releaseTo(300_100);
     expect(b.allocated).toBe(512 * 1024);
-    // The next round trip uses little of it: drained again, it is given back.
-    b.write(patternBytes(50, 300_100));
-    expect(b.view(300_100, 50)).toEqual(patternBytes(50, 300_100));
-    b.releaseTo(300_150);
+    // The stream goes on with small round trips, each drained; the sweep a second after the
+    // transfer still sees the transfer's peak in this period and keeps the storage...
+    let offset = 300_100;
+    const roundTrip = (): void => {
+      b.write(patternBytes(50, offset));
+      expect(b.view(offset, 50)).toEqual(patternBytes(50, offset));
+      offset += 50;
+      b.releaseTo(offset);
+    };
+    for (let i = 0; i < 9; i++) {
+      time.advance(100);
+      roundTrip();
+    }
+    time.advance(100);
+    expect(b.allocated).toBe(512 * 1024);
+    // ...and the next sweep, after a period of 50-byte drains only, gives it back.
+    for (let i = 0; i < 10; i++) {
+      time.advance(100);
+      roundTrip();
+    }
+    time.advance(100);
+    expect(b.allocated).toBe(0);
+    expect(memory.reserved).toBe(0);
+    expect(counters.get('buffers_released_little_used')).toBe(1);
+    expect(counters.get('buffers_released_idle')).toBe(0);
+    // Small use from then on costs the first allocation only, given back at each drain.
+    roundTrip();
     expect(b.allocated).toBe(0);
   });
 
