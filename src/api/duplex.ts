@@ -262,17 +262,21 @@ export class TcpDuplex extends Duplex {
       if (ms === 0) this.off('timeout', callback);
       else this.once('timeout', callback);
     }
-    this.touch();
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    if (ms > 0 && !this.destroyed) {
+      this.idleTimer = setTimeout(() => this.emit('timeout'), ms);
+      this.idleTimer.unref();
+    }
     return this;
   }
 
+  /**
+   * Activity: restart the idle timer. `refresh()` moves the one Timeout (as net.Socket's
+   * _unrefTimer does) instead of clearing it and making another on every read and write.
+   */
   private touch(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
-    if (this.idleMs > 0 && !this.destroyed) {
-      this.idleTimer = setTimeout(() => this.emit('timeout'), this.idleMs);
-      this.idleTimer.unref();
-    }
+    this.idleTimer?.refresh();
   }
 
   /** net.Socket#setNoDelay: Nagle's algorithm off (true, already the default as in Go) or on. */
