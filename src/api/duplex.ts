@@ -42,6 +42,8 @@ export class TcpDuplex extends Duplex {
   connecting: boolean;
   private connection: TcpConn | undefined;
   private reading = false;
+  /** pull() again once the connection has something: made on the first wait, kept for the next. */
+  private resumePull: (() => void) | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private idleMs = 0;
   private received = 0;
@@ -159,26 +161,38 @@ export class TcpDuplex extends Duplex {
       });
       return;
     }
-    void this.pump(conn);
+    this.pull(conn);
   }
 
-  private async pump(conn: TcpConn): Promise<void> {
+  /**
+   * Push what the connection already holds, synchronously, until the stream wants no more or
+   * the connection holds nothing; then wait for it with a callback (whenReadable). A request
+   * that arrived whole costs no promise and no microtask chain. `reading` stays true meanwhile,
+   * so a _read from inside push() (a consumer reading in its 'data' handler) leaves the pushing
+   * to this loop.
+   */
+  private pull(conn: TcpConn): void {
     try {
       for (;;) {
-        const chunk = await conn.readChunkUnlessClosed(READ_CHUNK);
-        this.touch();
-        if (chunk === null || chunk === undefined) {
-          this.push(null);
+        // close() (destroy) ends the reading quietly, without an ECLOSED error per stream.
+        if (conn.closed) break;
+        const chunk = conn.readChunkNow(READ_CHUNK);
+        if (chunk === undefined) {
+          conn.whenReadable((this.resumePull ??= () => this.pull(conn)));
           return;
+        }
+        this.touch();
+        if (chunk === null) {
+          this.push(null);
+          break;
         }
         this.received += chunk.length;
         if (!this.push(chunk)) break;
       }
     } catch (error) {
       this.destroy(error instanceof Error ? error : new Error(String(error)));
-    } finally {
-      this.reading = false;
     }
+    this.reading = false;
   }
 
   /** @internal Node's stream hook. */

@@ -144,12 +144,29 @@ export class TcpConn implements TcpConnectionEvents {
   }
 
   /**
-   * @internal toDuplex: readChunk, but undefined once close() was called instead of an ECLOSED
-   * rejection, which would build an Error (a stack trace) on every ordinary close of a stream.
+   * readChunk without waiting: the bytes already received (at most `maxBytes`) in a buffer of
+   * their own, null at end of stream, or undefined when there is nothing yet (wait with
+   * `whenReadable`). Throws where readChunk rejects: ECLOSED after close(), the connection's
+   * error, ETIMEDOUT past the read deadline. For stream adapters (toDuplex): a request that
+   * arrived whole costs no promise.
    */
-  readChunkUnlessClosed(maxBytes: number): Promise<Buffer | null | undefined> {
-    // Not an async function, as read(): a stream parked on an idle connection keeps one frame.
-    return this.waitReadable({}, false).then((readable) => (this.closedLocally ? undefined : readable ? this.takeChunk(maxBytes) : null));
+  readChunkNow(maxBytes = 64 * 1024): Buffer | null | undefined {
+    if (this.closedLocally) throw new NetError('ECLOSED', 'read on a closed connection');
+    if (this.connection.readableLength > 0) return this.takeChunk(maxBytes);
+    if (this.connection.receivedFin) return null;
+    if (this.error) throw this.error;
+    if (this.ended) return null;
+    if (this.readDeadline !== undefined && this.stack.clock.now() >= this.readDeadline) throw new TimeoutError();
+    return undefined;
+  }
+
+  /**
+   * Call `callback` once (from a microtask) when readChunkNow may answer something new: bytes
+   * or the end of stream arrived, the connection failed or was closed, or the read deadline
+   * changed or passed. It may find nothing yet; it then waits again.
+   */
+  whenReadable(callback: () => void): void {
+    (this.readWakeup ??= new Wakeup(this.stack.timers)).onWake(callback, this.readDeadline);
   }
 
   private takeChunk(maxBytes: number): Buffer {
@@ -159,12 +176,9 @@ export class TcpConn implements TcpConnectionEvents {
   }
 
   /** Wait until bytes can be read (true) or the stream has ended (false); throws on errors. */
-  private async waitReadable(options: ReadOptions, throwIfClosed = true): Promise<boolean> {
+  private async waitReadable(options: ReadOptions): Promise<boolean> {
     for (;;) {
-      if (this.closedLocally) {
-        if (throwIfClosed) throw new NetError('ECLOSED', 'read on a closed connection');
-        return false;
-      }
+      if (this.closedLocally) throw new NetError('ECLOSED', 'read on a closed connection');
       if (this.connection.readableLength > 0) return true;
       if (this.connection.receivedFin) return false;
       if (this.error) throw this.error;
