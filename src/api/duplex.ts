@@ -202,22 +202,68 @@ export class TcpDuplex extends Duplex {
       this.whenConnected((ready) => ready._write(chunk, _encoding, callback), callback);
       return;
     }
-    this.touch();
-    conn.write(chunk).then(
-      (n) => {
-        this.accepted += n;
-        callback();
-      },
-      (error: unknown) => {
-        if (error instanceof NetError) this.accepted += error.bytesWritten ?? 0;
-        callback(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
+    // An empty write asks nothing of the connection, as TcpConn.write() of nothing.
+    const taken = chunk.length === 0 ? 0 : this.writeNow(conn, chunk, callback);
+    if (taken === chunk.length) callback();
+    else if (taken >= 0) void this.writeRest(conn, [chunk.subarray(taken)], callback);
   }
 
-  /** @internal Node's stream hook. */
+  /** @internal Node's stream hook: the chunks go into the connection as they are, not concatenated. */
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
-    this._write(Buffer.concat(chunks.map((c) => c.chunk)), 'binary', callback);
+    const conn = this.connection;
+    if (conn === undefined) {
+      this.whenConnected((ready) => ready._writev(chunks, callback), callback);
+      return;
+    }
+    const data: Buffer[] = [];
+    let total = 0;
+    for (const { chunk } of chunks) {
+      // node:http's end() comes as its last bytes and an empty chunk.
+      if (chunk.length === 0) continue;
+      data.push(chunk);
+      total += chunk.length;
+    }
+    let taken = total === 0 ? 0 : this.writeNow(conn, data.length === 1 ? data[0]! : data, callback);
+    if (taken === total) {
+      callback();
+      return;
+    }
+    if (taken < 0) return;
+    // The send buffer is full: what it did not take waits for room, chunk by chunk.
+    let first = 0;
+    while (taken >= data[first]!.length) taken -= data[first++]!.length;
+    const rest = data.slice(first);
+    rest[0] = rest[0]!.subarray(taken);
+    void this.writeRest(conn, rest, callback);
+  }
+
+  /**
+   * Put what the connection takes now (TcpConn.writeNow, no promise): the bytes taken, or -1
+   * after failing `callback` with the error.
+   */
+  private writeNow(conn: TcpConn, data: Buffer | Buffer[], callback: (error?: Error | null) => void): number {
+    this.touch();
+    let taken: number;
+    try {
+      taken = conn.writeNow(data);
+    } catch (error) {
+      callback(error instanceof Error ? error : new Error(String(error)));
+      return -1;
+    }
+    this.accepted += taken;
+    return taken;
+  }
+
+  /** Under backpressure: write() each chunk, waiting for room, then `callback`. */
+  private async writeRest(conn: TcpConn, chunks: Uint8Array[], callback: (error?: Error | null) => void): Promise<void> {
+    try {
+      for (const chunk of chunks) this.accepted += await conn.write(chunk);
+    } catch (error) {
+      if (error instanceof NetError) this.accepted += error.bytesWritten ?? 0;
+      callback(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    callback();
   }
 
   /** @internal Node's stream hook. */

@@ -215,6 +215,25 @@ export class TcpConn implements TcpConnectionEvents {
     return offset;
   }
 
+  /**
+   * write() without waiting, for stream adapters: puts in the send buffer what it takes now of
+   * `data` (of the chunks in order, sent as one write of them all would be, without
+   * concatenating them) and returns how many bytes that was; the rest is the caller's to write
+   * later, with write(). Throws, with `bytesWritten` 0, where write() would reject before taking
+   * anything: ECLOSED after close(), the connection's error, EPIPE once it has ended or after
+   * closeWrite().
+   */
+  writeNow(data: Uint8Array | readonly Uint8Array[]): number {
+    if (this.closedLocally) throw new NetError('ECLOSED', 'write on a closed connection', { bytesWritten: 0 });
+    if (this.error) throw withBytesWritten(this.error, 0);
+    if (this.ended) throw new NetError('EPIPE', 'write on a connection that has ended', { bytesWritten: 0 });
+    try {
+      return data instanceof Uint8Array ? this.connection.write(data) : this.connection.writev(data);
+    } catch (error) {
+      throw error instanceof NetError ? withBytesWritten(error, 0) : error;
+    }
+  }
+
   /** Bytes the application has written that the peer has not acknowledged yet. */
   get bufferedAmount(): number {
     return this.connection.writableLength;

@@ -1,7 +1,8 @@
 /**
- * TcpConn's calls for stream adapters that do not wait (readChunkNow, whenReadable), over two
- * stacks in memory, and the Duplex built on them: what a call finds at once, when the callback
- * comes, the errors, and node:http keep-alive requests that arrive whole, pipelined or in pieces.
+ * TcpConn's calls for stream adapters that do not wait (readChunkNow, whenReadable, writeNow),
+ * over two stacks in memory, and the Duplex built on them: what a call finds or takes at once,
+ * when the callback comes, the errors, node:http keep-alive requests that arrive whole,
+ * pipelined or in pieces, and writev under backpressure.
  */
 import { createServer, type Server } from 'node:http';
 import { describe, expect, it } from 'vitest';
@@ -9,11 +10,11 @@ import { toDuplex } from '../../../src/api/duplex.js';
 import { dial, listen } from '../../../src/api/net.js';
 import type { TcpConn } from '../../../src/api/tcp.js';
 import { NetError } from '../../../src/errors.js';
-import { readAll, stackPair, waitFor } from '../../support/stack-pair.js';
+import { expectCode, pattern, readAll, stackPair, waitFor, type StackPairOptions } from '../../support/stack-pair.js';
 
 /** A connected pair: `client` on stack a, `server` accepted on stack b. */
-async function connectedPair() {
-  const { a, b } = stackPair();
+async function connectedPair(options: StackPairOptions = {}) {
+  const { a, b } = stackPair(options);
   const listener = await listen('tcp', ':7', { stack: b });
   const accepting = listener.accept();
   const client = await dial('tcp', '10.0.0.2:7', { stack: a });
@@ -35,12 +36,14 @@ function whenReadable(conn: TcpConn): { sync: boolean; called: Promise<void> } {
   return result;
 }
 
+/** The code of the NetError `call` throws (its bytesWritten too, when it has one). */
 function thrownCode(call: () => unknown): string | undefined {
   try {
     call();
   } catch (error) {
     expect(error).toBeInstanceOf(NetError);
-    return (error as NetError).code;
+    const { code, bytesWritten } = error as NetError;
+    return bytesWritten === undefined ? code : `${code} ${bytesWritten}`;
   }
   return undefined;
 }
@@ -86,6 +89,75 @@ describe('readChunkNow and whenReadable', () => {
     expect(thrownCode(() => server.readChunkNow())).toBe('ETIMEDOUT');
     server.setReadDeadline(null);
     expect(server.readChunkNow()).toBeUndefined();
+  });
+});
+
+describe('writeNow', () => {
+  it('takes a buffer, or chunks in order sent as one write of them all would be', async () => {
+    const { a, client, server } = await connectedPair();
+    const encoder = new TextEncoder();
+    expect(client.writeNow(encoder.encode('one '))).toBe(4);
+    const sent = a.counters('tcp').get('segments_sent');
+    expect(client.writeNow([encoder.encode('two '), new Uint8Array(0), encoder.encode('three')])).toBe(9);
+    expect(a.counters('tcp').get('segments_sent') - sent).toBe(1);
+    client.closeWrite();
+    expect((await readAll(server)).toString()).toBe('one two three');
+  });
+
+  it('takes what the send buffer has room for and leaves the rest to write()', async () => {
+    const { client, server } = await connectedPair({ tcp: { sendBufferSize: 16 * 1024 } });
+    const data = pattern(100_000, 3);
+    const chunks = [data.subarray(0, 10_000), data.subarray(10_000, 30_000), data.subarray(30_000)];
+    const taken = client.writeNow(chunks);
+    expect(taken).toBeGreaterThan(10_000);
+    expect(taken).toBeLessThan(30_000);
+    expect(client.writeNow(data.subarray(taken))).toBe(0);
+    const receiving = readAll(server);
+    await client.write(data.subarray(taken));
+    client.closeWrite();
+    expect(Buffer.compare(await receiving, data)).toBe(0);
+  });
+
+  it('throws with bytesWritten 0 where write() fails: ECLOSED, EPIPE after closeWrite, ECONNRESET', async () => {
+    const closed = await connectedPair();
+    closed.client.close();
+    expect(thrownCode(() => closed.client.writeNow(new Uint8Array(1)))).toBe('ECLOSED 0');
+    const halfClosed = await connectedPair();
+    halfClosed.client.closeWrite();
+    expect(thrownCode(() => halfClosed.client.writeNow([new Uint8Array(1)]))).toBe('EPIPE 0');
+    const reset = await connectedPair();
+    const reading = reset.client.read(new Uint8Array(1));
+    reset.server.destroy();
+    await expectCode(reading, 'ECONNRESET');
+    expect(thrownCode(() => reset.client.writeNow(new Uint8Array(1)))).toBe('ECONNRESET 0');
+  });
+});
+
+describe('the Duplex writes without waiting when it can', () => {
+  it('writes corked chunks (writev) beyond the send buffer in order, and counts them', async () => {
+    const { client, server } = await connectedPair({ tcp: { sendBufferSize: 16 * 1024 } });
+    const socket = toDuplex(client);
+    const data = Buffer.from(pattern(300_000, 9));
+    const receiving = readAll(server);
+    for (let offset = 0; offset < data.length; offset += 30_000) {
+      socket.cork();
+      for (let i = offset; i < offset + 30_000; i += 7_500) socket.write(data.subarray(i, i + 7_500));
+      socket.write(Buffer.alloc(0));
+      process.nextTick(() => socket.uncork());
+    }
+    await new Promise<void>((resolve) => socket.end(resolve));
+    expect(Buffer.compare(await receiving, data)).toBe(0);
+    expect(socket.bytesWritten).toBe(data.length);
+  });
+
+  it("fails a write on a reset connection with the connection's error", async () => {
+    const { client, server } = await connectedPair();
+    const socket = toDuplex(client);
+    const failed = new Promise<Error>((resolve) => socket.once('error', resolve));
+    server.destroy();
+    await waitFor(() => client.state === 'CLOSED');
+    socket.write('too late');
+    expect(((await failed) as NetError).code).toBe('ECONNRESET');
   });
 });
 
