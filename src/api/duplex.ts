@@ -45,6 +45,8 @@ export class TcpDuplex extends Duplex {
   /** pull() again once the connection has something: made on the first wait, kept for the next. */
   private resumePull: (() => void) | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** The `ms` idleTimer was made with; it may run on after setTimeout(0), see setTimeout. */
+  private idleTimerMs = 0;
   private idleMs = 0;
   private received = 0;
   private accepted = 0;
@@ -322,12 +324,21 @@ export class TcpDuplex extends Duplex {
       if (ms === 0) this.off('timeout', callback);
       else this.once('timeout', callback);
     }
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
-    if (ms > 0 && !this.destroyed) {
-      this.idleTimer = setTimeout(() => this.emit('timeout'), ms);
-      this.idleTimer.unref();
+    // 0 leaves a running timer to run out unheeded (its expiry checks idleMs) so that the same
+    // `ms` again restarts it: node:http turns the timeout off as each request arrives and back on
+    // after its response, and a Timeout made and cleared each time costs more than one that
+    // runs out idle at most once per `ms`.
+    if (ms === 0 || this.destroyed) return this;
+    if (this.idleTimer !== undefined && this.idleTimerMs === ms) {
+      this.idleTimer.refresh();
+      return this;
     }
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      if (this.idleMs > 0) this.emit('timeout');
+    }, ms);
+    this.idleTimer.unref();
+    this.idleTimerMs = ms;
     return this;
   }
 
@@ -336,7 +347,7 @@ export class TcpDuplex extends Duplex {
    * _unrefTimer does) instead of clearing it and making another on every read and write.
    */
   private touch(): void {
-    this.idleTimer?.refresh();
+    if (this.idleMs > 0) this.idleTimer?.refresh();
   }
 
   /** net.Socket#setNoDelay: Nagle's algorithm off (true, already the default as in Go) or on. */

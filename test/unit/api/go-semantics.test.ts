@@ -257,7 +257,7 @@ describe('the Duplex closes like net.Socket', () => {
     expect(socket.bytesRead).toBe(6);
   });
 
-  it("setTimeout emits 'timeout' after that long idle; reads and writes restart it; 0 stops it", async () => {
+  it("setTimeout emits 'timeout' after that long idle; reads and writes restart it; 0 stops it, and a timeout set again runs again", async () => {
     const { socket, server } = await duplexPair();
     socket.resume();
     let timeouts = 0;
@@ -276,6 +276,9 @@ describe('the Duplex closes like net.Socket', () => {
     socket.setTimeout(0);
     await new Promise((resolve) => setTimeout(resolve, 250));
     expect(timeouts).toBe(1);
+    // The 100 ms timer ran out unheeded while the timeout was 0; the same time again restarts it.
+    socket.setTimeout(100);
+    await waitFor(() => timeouts === 2);
     socket.destroy();
   });
 });
