@@ -81,7 +81,7 @@ async function main(): Promise<void> {
       addressText: `${flags.addr} (Linux kernel sockets)`,
       uptimeMs: () => performance.now() - started,
       stats: () => ({ server: 'kernel', requests, connections: sockets.size }),
-      counterLines: () => [`kernel: requests=${requests} connections=${sockets.size}`],
+      counterText: () => `kernel: requests=${requests} connections=${sockets.size}\n`,
     },
     logger,
   );

@@ -6,6 +6,8 @@ export class Counters {
   private readonly values = new Map<string, number>();
   /** The names in snapshot order, kept until a new name appears: the demo page shows them on every request. */
   private sortedNames: string[] | undefined;
+  /** formatValues' `name=` (` name=` after the first) for sortedNames, made with them. */
+  private labels: string[] | undefined;
 
   constructor(
     /** The layer counted: `ip`, `tcp`, `udp`, ... */
@@ -15,7 +17,7 @@ export class Counters {
   /** Add `amount` to the counter `name`. */
   add(name: string, amount = 1): void {
     const value = this.values.get(name);
-    if (value === undefined) this.sortedNames = undefined;
+    if (value === undefined) this.sortedNames = this.labels = undefined;
     this.values.set(name, (value ?? 0) + amount);
   }
 
@@ -41,8 +43,10 @@ export class Counters {
   formatValues(): string {
     const names = this.names();
     if (names.length === 0) return '(none)';
+    // The labels are kept with the names: a line is then one concatenation per counter.
+    const labels = (this.labels ??= names.map((name, i) => (i === 0 ? `${name}=` : ` ${name}=`)));
     let line = '';
-    for (const name of names) line += `${line === '' ? '' : ' '}${name}=${this.values.get(name)!}`;
+    for (let i = 0; i < names.length; i++) line += labels[i]! + this.values.get(names[i]!)!;
     return line;
   }
 
@@ -73,7 +77,7 @@ export class CounterSet {
   /** One line per layer, for logs and the shutdown summary. */
   format(): string {
     let text = '';
-    for (const [name, counters] of this.layers) text += `${text === '' ? '' : '\n'}${name}: ${counters.formatValues()}`;
+    for (const counters of this.layers.values()) text += `${text === '' ? '' : '\n'}${counters.layer}: ${counters.formatValues()}`;
     return text;
   }
 }

@@ -42,7 +42,11 @@ export class TcpDuplex extends Duplex {
   connecting: boolean;
   private connection: TcpConn | undefined;
   private reading = false;
+  /** pull() again once the connection has something: made on the first wait, kept for the next. */
+  private resumePull: (() => void) | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** The `ms` idleTimer was made with; it may run on after setTimeout(0), see setTimeout. */
+  private idleTimerMs = 0;
   private idleMs = 0;
   private received = 0;
   private accepted = 0;
@@ -159,26 +163,38 @@ export class TcpDuplex extends Duplex {
       });
       return;
     }
-    void this.pump(conn);
+    this.pull(conn);
   }
 
-  private async pump(conn: TcpConn): Promise<void> {
+  /**
+   * Push what the connection already holds, synchronously, until the stream wants no more or
+   * the connection holds nothing; then wait for it with a callback (whenReadable). A request
+   * that arrived whole costs no promise and no microtask chain. `reading` stays true meanwhile,
+   * so a _read from inside push() (a consumer reading in its 'data' handler) leaves the pushing
+   * to this loop.
+   */
+  private pull(conn: TcpConn): void {
     try {
       for (;;) {
-        const chunk = await conn.readChunkUnlessClosed(READ_CHUNK);
-        this.touch();
-        if (chunk === null || chunk === undefined) {
-          this.push(null);
+        // close() (destroy) ends the reading quietly, without an ECLOSED error per stream.
+        if (conn.closed) break;
+        const chunk = conn.readChunkNow(READ_CHUNK);
+        if (chunk === undefined) {
+          conn.whenReadable((this.resumePull ??= () => this.pull(conn)));
           return;
+        }
+        this.touch();
+        if (chunk === null) {
+          this.push(null);
+          break;
         }
         this.received += chunk.length;
         if (!this.push(chunk)) break;
       }
     } catch (error) {
       this.destroy(error instanceof Error ? error : new Error(String(error)));
-    } finally {
-      this.reading = false;
     }
+    this.reading = false;
   }
 
   /** @internal Node's stream hook. */
@@ -188,22 +204,68 @@ export class TcpDuplex extends Duplex {
       this.whenConnected((ready) => ready._write(chunk, _encoding, callback), callback);
       return;
     }
-    this.touch();
-    conn.write(chunk).then(
-      (n) => {
-        this.accepted += n;
-        callback();
-      },
-      (error: unknown) => {
-        if (error instanceof NetError) this.accepted += error.bytesWritten ?? 0;
-        callback(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
+    // An empty write asks nothing of the connection, as TcpConn.write() of nothing.
+    const taken = chunk.length === 0 ? 0 : this.writeNow(conn, chunk, callback);
+    if (taken === chunk.length) callback();
+    else if (taken >= 0) void this.writeRest(conn, [chunk.subarray(taken)], callback);
   }
 
-  /** @internal Node's stream hook. */
+  /** @internal Node's stream hook: the chunks go into the connection as they are, not concatenated. */
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
-    this._write(Buffer.concat(chunks.map((c) => c.chunk)), 'binary', callback);
+    const conn = this.connection;
+    if (conn === undefined) {
+      this.whenConnected((ready) => ready._writev(chunks, callback), callback);
+      return;
+    }
+    const data: Buffer[] = [];
+    let total = 0;
+    for (const { chunk } of chunks) {
+      // node:http's end() comes as its last bytes and an empty chunk.
+      if (chunk.length === 0) continue;
+      data.push(chunk);
+      total += chunk.length;
+    }
+    let taken = total === 0 ? 0 : this.writeNow(conn, data.length === 1 ? data[0]! : data, callback);
+    if (taken === total) {
+      callback();
+      return;
+    }
+    if (taken < 0) return;
+    // The send buffer is full: what it did not take waits for room, chunk by chunk.
+    let first = 0;
+    while (taken >= data[first]!.length) taken -= data[first++]!.length;
+    const rest = data.slice(first);
+    rest[0] = rest[0]!.subarray(taken);
+    void this.writeRest(conn, rest, callback);
+  }
+
+  /**
+   * Put what the connection takes now (TcpConn.writeNow, no promise): the bytes taken, or -1
+   * after failing `callback` with the error.
+   */
+  private writeNow(conn: TcpConn, data: Buffer | Buffer[], callback: (error?: Error | null) => void): number {
+    this.touch();
+    let taken: number;
+    try {
+      taken = conn.writeNow(data);
+    } catch (error) {
+      callback(error instanceof Error ? error : new Error(String(error)));
+      return -1;
+    }
+    this.accepted += taken;
+    return taken;
+  }
+
+  /** Under backpressure: write() each chunk, waiting for room, then `callback`. */
+  private async writeRest(conn: TcpConn, chunks: Uint8Array[], callback: (error?: Error | null) => void): Promise<void> {
+    try {
+      for (const chunk of chunks) this.accepted += await conn.write(chunk);
+    } catch (error) {
+      if (error instanceof NetError) this.accepted += error.bytesWritten ?? 0;
+      callback(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    callback();
   }
 
   /** @internal Node's stream hook. */
@@ -262,17 +324,30 @@ export class TcpDuplex extends Duplex {
       if (ms === 0) this.off('timeout', callback);
       else this.once('timeout', callback);
     }
-    this.touch();
+    // 0 leaves a running timer to run out unheeded (its expiry checks idleMs) so that the same
+    // `ms` again restarts it: node:http turns the timeout off as each request arrives and back on
+    // after its response, and a Timeout made and cleared each time costs more than one that
+    // runs out idle at most once per `ms`.
+    if (ms === 0 || this.destroyed) return this;
+    if (this.idleTimer !== undefined && this.idleTimerMs === ms) {
+      this.idleTimer.refresh();
+      return this;
+    }
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      if (this.idleMs > 0) this.emit('timeout');
+    }, ms);
+    this.idleTimer.unref();
+    this.idleTimerMs = ms;
     return this;
   }
 
+  /**
+   * Activity: restart the idle timer. `refresh()` moves the one Timeout (as net.Socket's
+   * _unrefTimer does) instead of clearing it and making another on every read and write.
+   */
   private touch(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
-    if (this.idleMs > 0 && !this.destroyed) {
-      this.idleTimer = setTimeout(() => this.emit('timeout'), this.idleMs);
-      this.idleTimer.unref();
-    }
+    if (this.idleMs > 0) this.idleTimer?.refresh();
   }
 
   /** net.Socket#setNoDelay: Nagle's algorithm off (true, already the default as in Go) or on. */

@@ -144,12 +144,29 @@ export class TcpConn implements TcpConnectionEvents {
   }
 
   /**
-   * @internal toDuplex: readChunk, but undefined once close() was called instead of an ECLOSED
-   * rejection, which would build an Error (a stack trace) on every ordinary close of a stream.
+   * readChunk without waiting: the bytes already received (at most `maxBytes`) in a buffer of
+   * their own, null at end of stream, or undefined when there is nothing yet (wait with
+   * `whenReadable`). Throws where readChunk rejects: ECLOSED after close(), the connection's
+   * error, ETIMEDOUT past the read deadline. For stream adapters (toDuplex): a request that
+   * arrived whole costs no promise.
    */
-  readChunkUnlessClosed(maxBytes: number): Promise<Buffer | null | undefined> {
-    // Not an async function, as read(): a stream parked on an idle connection keeps one frame.
-    return this.waitReadable({}, false).then((readable) => (this.closedLocally ? undefined : readable ? this.takeChunk(maxBytes) : null));
+  readChunkNow(maxBytes = 64 * 1024): Buffer | null | undefined {
+    if (this.closedLocally) throw new NetError('ECLOSED', 'read on a closed connection');
+    if (this.connection.readableLength > 0) return this.takeChunk(maxBytes);
+    if (this.connection.receivedFin) return null;
+    if (this.error) throw this.error;
+    if (this.ended) return null;
+    if (this.readDeadline !== undefined && this.stack.clock.now() >= this.readDeadline) throw new TimeoutError();
+    return undefined;
+  }
+
+  /**
+   * Call `callback` once (from a microtask) when readChunkNow may answer something new: bytes
+   * or the end of stream arrived, the connection failed or was closed, or the read deadline
+   * changed or passed. It may find nothing yet; it then waits again.
+   */
+  whenReadable(callback: () => void): void {
+    (this.readWakeup ??= new Wakeup(this.stack.timers)).onWake(callback, this.readDeadline);
   }
 
   private takeChunk(maxBytes: number): Buffer {
@@ -159,12 +176,9 @@ export class TcpConn implements TcpConnectionEvents {
   }
 
   /** Wait until bytes can be read (true) or the stream has ended (false); throws on errors. */
-  private async waitReadable(options: ReadOptions, throwIfClosed = true): Promise<boolean> {
+  private async waitReadable(options: ReadOptions): Promise<boolean> {
     for (;;) {
-      if (this.closedLocally) {
-        if (throwIfClosed) throw new NetError('ECLOSED', 'read on a closed connection');
-        return false;
-      }
+      if (this.closedLocally) throw new NetError('ECLOSED', 'read on a closed connection');
       if (this.connection.readableLength > 0) return true;
       if (this.connection.receivedFin) return false;
       if (this.error) throw this.error;
@@ -199,6 +213,25 @@ export class TcpConn implements TcpConnectionEvents {
       throw error instanceof NetError ? withBytesWritten(error, offset) : error;
     }
     return offset;
+  }
+
+  /**
+   * write() without waiting, for stream adapters: puts in the send buffer what it takes now of
+   * `data` (of the chunks in order, sent as one write of them all would be, without
+   * concatenating them) and returns how many bytes that was; the rest is the caller's to write
+   * later, with write(). Throws, with `bytesWritten` 0, where write() would reject before taking
+   * anything: ECLOSED after close(), the connection's error, EPIPE once it has ended or after
+   * closeWrite().
+   */
+  writeNow(data: Uint8Array | readonly Uint8Array[]): number {
+    if (this.closedLocally) throw new NetError('ECLOSED', 'write on a closed connection', { bytesWritten: 0 });
+    if (this.error) throw withBytesWritten(this.error, 0);
+    if (this.ended) throw new NetError('EPIPE', 'write on a connection that has ended', { bytesWritten: 0 });
+    try {
+      return data instanceof Uint8Array ? this.connection.write(data) : this.connection.writev(data);
+    } catch (error) {
+      throw error instanceof NetError ? withBytesWritten(error, 0) : error;
+    }
   }
 
   /** Bytes the application has written that the peer has not acknowledged yet. */

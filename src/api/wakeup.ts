@@ -7,22 +7,57 @@
 import { abortError } from '../errors.js';
 import type { DeadlineQueue, TimerHandle } from '../timers.js';
 
+/** Settled once: onWake's callbacks run as its reactions. */
+const RESOLVED = Promise.resolve();
+
 export class Wakeup {
   private waiters: Array<() => void> = [];
+  /** onWake's callbacks without a deadline, made on the first. */
+  private callbacks: Array<() => void> | undefined;
 
   /** @param timers the stack's deadlines; scheduling one wakes the stack's driver by itself */
   constructor(private readonly timers: DeadlineQueue) {}
 
   get waiting(): number {
-    return this.waiters.length;
+    return this.waiters.length + (this.callbacks?.length ?? 0);
   }
 
   /** Wake every parked caller; each re-checks its own condition. */
   wakeAll(): void {
+    const callbacks = this.callbacks;
+    if (callbacks !== undefined && callbacks.length > 0) {
+      this.callbacks = undefined;
+      // A reaction on a settled promise: queueMicrotask would make an AsyncResource and a bound
+      // function per call.
+      for (const callback of callbacks) void RESOLVED.then(callback);
+    }
     if (this.waiters.length === 0) return;
     const waiters = this.waiters;
     this.waiters = [];
     for (const wake of waiters) wake();
+  }
+
+  /**
+   * Call `callback` once, from a microtask, when woken or when `deadline` (stack clock ms) passes:
+   * wait() without a promise, for stream adapters that re-check in a callback. `callback` must
+   * not throw. The microtask keeps it out of the protocol code that wakes (a segment being
+   * handled), as a promise's continuation is.
+   */
+  onWake(callback: () => void, deadline: number | undefined): void {
+    if (deadline === undefined) {
+      // The callback itself is parked, no closure per wait; an own-sized array, as wait()'s.
+      if (this.callbacks === undefined || this.callbacks.length === 0) this.callbacks = [callback];
+      else this.callbacks.push(callback);
+      return;
+    }
+    const finish = () => {
+      timer.cancel();
+      const index = this.waiters.indexOf(finish);
+      if (index >= 0) this.waiters.splice(index, 1);
+      void RESOLVED.then(callback);
+    };
+    this.waiters.push(finish);
+    const timer = this.timers.schedule(deadline, finish);
   }
 
   /**

@@ -218,12 +218,34 @@ export class TcpConnection {
 
   /** RFC 9293 3.10.2 SEND. Returns the number of bytes taken into the send buffer. */
   write(data: Uint8Array): number {
-    if (!this.opened) throw new NetError('ENOTCONN', 'connection not opened');
-    if (this.currentState === 'CLOSED') throw new NetError('EPIPE', 'connection is closed');
-    if (this.sender.finRequested) throw new NetError('EPIPE', 'connection was shut down for writing');
+    this.checkSend();
     const n = this.sender.buffer.write(data);
     if (n > 0) this.sender.output(this.currentState);
     return n;
+  }
+
+  /**
+   * SEND of several chunks in order (a stream's writev): into the send buffer up to the first
+   * it cannot take whole, then one output call, so they leave as the segments one write of
+   * their concatenation would make, without the copy that concatenating costs.
+   */
+  writev(chunks: readonly Uint8Array[]): number {
+    this.checkSend();
+    const buffer = this.sender.buffer;
+    let n = 0;
+    for (const chunk of chunks) {
+      const taken = buffer.write(chunk);
+      n += taken;
+      if (taken < chunk.length) break;
+    }
+    if (n > 0) this.sender.output(this.currentState);
+    return n;
+  }
+
+  private checkSend(): void {
+    if (!this.opened) throw new NetError('ENOTCONN', 'connection not opened');
+    if (this.currentState === 'CLOSED') throw new NetError('EPIPE', 'connection is closed');
+    if (this.sender.finRequested) throw new NetError('EPIPE', 'connection was shut down for writing');
   }
 
   /** RFC 9293 3.10.3 RECEIVE. Copies in-order bytes out; may send a window update. */

@@ -256,4 +256,29 @@ describe('the Duplex closes like net.Socket', () => {
     expect(chunk.toString()).toBe('world!');
     expect(socket.bytesRead).toBe(6);
   });
+
+  it("setTimeout emits 'timeout' after that long idle; reads and writes restart it; 0 stops it, and a timeout set again runs again", async () => {
+    const { socket, server } = await duplexPair();
+    socket.resume();
+    let timeouts = 0;
+    socket.on('timeout', () => timeouts++);
+    socket.setTimeout(150);
+    expect(socket.timeout).toBe(150);
+    for (let i = 0; i < 4; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      if (i % 2 === 0) socket.write('x');
+      else await server.write(new Uint8Array(1));
+    }
+    expect(timeouts).toBe(0);
+    await waitFor(() => timeouts === 1);
+    socket.setTimeout(0);
+    socket.setTimeout(100);
+    socket.setTimeout(0);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(timeouts).toBe(1);
+    // The 100 ms timer ran out unheeded while the timeout was 0; the same time again restarts it.
+    socket.setTimeout(100);
+    await waitFor(() => timeouts === 2);
+    socket.destroy();
+  });
 });
