@@ -27,14 +27,18 @@
  *   - cpu_us: process CPU time (user + system, every thread: V8's concurrent GC helpers too) /
  *     count: about wall_us when nothing waits and the helpers find no idle core;
  *   - heap_bytes: V8 heap allocated per request / connection by everything in the process (both
- *     stacks, node:http, the client): the growth of heapUsed across each one, over those during
- *     which no garbage collection ran (heapUsed did not fall; with 64 MiB of young generation, as
- *     `npm run bench:conn` runs it, nearly all). Buffers' backing stores outside the V8 heap are
- *     not counted.
+ *     stacks, node:http, the client): the growth of the heap's used size (heapUsed, read with
+ *     v8.getHeapStatistics, which costs a fraction of a µs where process.memoryUsage() reads
+ *     /proc for ~10 µs) across each one, over those during which no garbage collection ran (the
+ *     used size did not fall; with 64 MiB of young generation, as `npm run bench:conn` runs it,
+ *     nearly all; heap_from is their share), less what the two readings themselves allocate (the
+ *     median growth across two readings in a row). Buffers' backing stores outside the V8 heap
+ *     are not counted.
  * The figures vary with the machine and from run to run (+-30% on a shared machine); compare
  * medians of runs made one after the other.
  */
 import { parseArgs } from 'node:util';
+import { getHeapStatistics } from 'node:v8';
 import { dial } from '../src/api/net.js';
 import type { TcpConn } from '../src/api/tcp.js';
 import { startDemoServices } from '../src/demo/services.js';
@@ -128,20 +132,33 @@ async function readResponse(conn: TcpConn): Promise<void> {
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+const heapUsed = () => getHeapStatistics().used_heap_size;
+
+/** What reading heapUsed before and after a step adds to the growth between them (its result object). */
+function readingBytes(): number {
+  const growth = new Float64Array(101);
+  for (let i = 0; i < growth.length; i++) {
+    const before = heapUsed();
+    growth[i] = heapUsed() - before;
+  }
+  return growth.sort()[growth.length >> 1]!;
+}
+
 /** Time, CPU and heap over `count` runs of `step` after `warmUp` unmeasured ones. */
 async function measure(warmUp: number, count: number, step: () => Promise<void>) {
   for (let i = 0; i < warmUp; i++) await step();
+  const overhead = readingBytes();
   let heapBytes = 0;
   let heapSteps = 0;
   const stepMs = new Float64Array(count);
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   for (let i = 0; i < count; i++) {
-    const heapBefore = process.memoryUsage().heapUsed;
+    const heapBefore = heapUsed();
     const stepStarted = performance.now();
     await step();
     stepMs[i] = performance.now() - stepStarted;
-    const heapAfter = process.memoryUsage().heapUsed;
+    const heapAfter = heapUsed();
     if (heapAfter >= heapBefore) {
       heapBytes += heapAfter - heapBefore;
       heapSteps++;
@@ -154,7 +171,7 @@ async function measure(warmUp: number, count: number, step: () => Promise<void>)
     wallUs: (wallMs * 1000) / count,
     p50Us: stepMs[count >> 1]! * 1000,
     cpuUs: (cpu.user + cpu.system) / count,
-    heapBytes: heapSteps > 0 ? heapBytes / heapSteps : Number.NaN,
+    heapBytes: heapSteps > 0 ? heapBytes / heapSteps - overhead : Number.NaN,
     heapShare: heapSteps / count,
   };
 }
