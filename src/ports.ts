@@ -15,10 +15,10 @@
  *
  * Either way the search then walks the range from there to the first suitable port.
  */
-import { createHmac } from 'node:crypto';
 import { writeUint16 } from './bytes.js';
 import { NetError } from './errors.js';
 import type { RandomSource } from './random.js';
+import { SipHash24 } from './siphash.js';
 import { MAX_PORT } from './wire/address.js';
 import type { IPAddress } from './wire/address6.js';
 import { ipFamily, writeIPAddress } from './wire/ip.js';
@@ -30,7 +30,7 @@ const EPHEMERAL_SPAN = EPHEMERAL_LAST - EPHEMERAL_FIRST + 1;
 const PERTURBATION_TABLE_LENGTH = 256;
 /** The largest random step the counter takes after a choice (algorithm 5's N, kept small). */
 const MAX_RANDOM_STEP = 8;
-/** RFC 6056 3.3.4 (and RFC 6528 3): the hash secret, 128 bits. */
+/** RFC 6056 3.3.4 (and RFC 6528 3): the hash secret, 128 bits (SipHash-2-4's key). */
 const PORT_SECRET_BYTES = 16;
 
 /** The far end of a connection being opened, which algorithm 4 hashes. */
@@ -97,7 +97,8 @@ class SharedPort<T> {
 export class PortTable<T> {
   /** A port's owner, or its SharedPort while bindings share it (most ports have one owner). */
   private readonly owners = new Map<number, T | SharedPort<T>>();
-  private readonly secret: Uint8Array;
+  /** F and G of algorithm 4: SipHash-2-4 (src/siphash.ts) under the secret, as Linux's port offsets. */
+  private readonly hasher: SipHash24;
   private readonly perturbation = new Uint32Array(PERTURBATION_TABLE_LENGTH);
   /** The destination serialised for hashing; reused. */
   private readonly destinationBytes = new Uint8Array(34);
@@ -112,7 +113,7 @@ export class PortTable<T> {
     private readonly random: RandomSource,
     private readonly bindingOf: (owner: T) => EndpointBinding = () => EXCLUSIVE_BINDING,
   ) {
-    this.secret = random.bytes(PORT_SECRET_BYTES);
+    this.hasher = new SipHash24(random.bytes(PORT_SECRET_BYTES));
   }
 
   /** Ports with at least one owner. */
@@ -182,9 +183,9 @@ export class PortTable<T> {
     if (destination === undefined) {
       start = Math.floor(this.random.float() * EPHEMERAL_SPAN);
     } else {
-      const digest = this.hashDestination(destination);
-      index = digest.readUInt32BE(4) % PERTURBATION_TABLE_LENGTH;
-      start = digest.readUInt32BE(0) + this.perturbation[index]!;
+      const f = this.hashDestination(destination);
+      index = this.hasher.high % PERTURBATION_TABLE_LENGTH;
+      start = f + this.perturbation[index]!;
     }
     for (let i = 0; i < EPHEMERAL_SPAN; i++) {
       const candidate = EPHEMERAL_FIRST + ((start + i) % EPHEMERAL_SPAN);
@@ -198,14 +199,15 @@ export class PortTable<T> {
     throw new NetError('EADDRINUSE', `no free ephemeral ${this.protocol} port`);
   }
 
-  /** F and G of RFC 6056 algorithm 4: two words of one keyed hash of the destination. */
-  private hashDestination(destination: PortDestination): Buffer {
+  /**
+   * F and G of RFC 6056 algorithm 4: the two 32-bit halves of one keyed hash of the destination,
+   * F (the low half) returned, G left in `hasher.high`.
+   */
+  private hashDestination(destination: PortDestination): number {
     const bytes = this.destinationBytes;
     const offset = writeIPAddress(bytes, writeIPAddress(bytes, 0, destination.localAddress), destination.remoteAddress);
     writeUint16(bytes, offset, destination.remotePort);
-    return createHmac('sha256', this.secret)
-      .update(bytes.subarray(0, offset + 2))
-      .digest();
+    return this.hasher.hash(bytes, offset + 2);
   }
 
   /** Every (port, owner) pair (a snapshot): a shared port once for each owner. */

@@ -3,7 +3,7 @@
  * port, the first IPv4 identification, the ISN secret) from the `RandomSource` in its options,
  * so a test with a seeded source and manual time repeats the same packets byte for byte.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 
 /** Where the stack's random choices come from (`cryptoRandom`, or `seededRandom(seed)` in tests). */
 export interface RandomSource {
@@ -14,12 +14,30 @@ export interface RandomSource {
 }
 
 /**
+ * Words of CSPRNG output that `cryptoRandom.float` hands out before fetching more. One fetch of
+ * 4 KiB costs about what one of 4 bytes does (~3 µs, nearly all of it the call into OpenSSL), and
+ * an active open draws once for its ephemeral port's random increment (src/ports.ts): fetched one
+ * at a time, that draw was 6% of the main thread of a connection-rate profile (bench:conn).
+ */
+const POOL_WORDS = 1024;
+const pool = new Uint32Array(POOL_WORDS);
+let poolNext = POOL_WORDS;
+
+/**
  * The default: every draw comes from the operating system's CSPRNG. The ISN secret must be
  * unguessable (RFC 6528 3), so it may not come from a PRNG whose 32-bit seed an observer of a few
- * ISNs could search; the few other draws happen once per stack and cost nothing worth saving.
+ * ISNs could search; the secrets come straight from it (`bytes`, a few calls per stack), the
+ * per-connection draws of `float` from a block of its output fetched ahead (as Linux's
+ * get_random_u32 hands out a batch), each word used once.
  */
 export const cryptoRandom: RandomSource = {
-  float: () => randomBytes(4).readUInt32BE(0) / 0x100000000,
+  float: () => {
+    if (poolNext === POOL_WORDS) {
+      randomFillSync(pool);
+      poolNext = 0;
+    }
+    return pool[poolNext++]! / 0x100000000;
+  },
   bytes: (length) => new Uint8Array(randomBytes(length)),
 };
 

@@ -5,16 +5,17 @@
  *
  *   bits 31..29  the coarse time counter (64 s periods) modulo 8
  *   bits 28..27  an index into COOKIE_MSS_TABLE: the peer's MSS, rounded down
- *   bits 26..0   a keyed MAC (HMAC-SHA-256, truncated) over the four-tuple, the peer's ISN, the
- *                full period number and the MSS index
+ *   bits 26..0   a keyed MAC (SipHash-2-4, src/siphash.ts, truncated; Linux's cookie_hash is
+ *                SipHash too) over the four-tuple, the peer's ISN, the full period number and
+ *                the MSS index
  *
  * A cookie is valid in the period it was made and the COOKIE_MAX_AGE_PERIODS after it, so it
  * lives 128 to 192 s (Linux: about 2 minutes). Window scale and SACK-permitted do not fit in the
  * ISN: when the peer sent timestamps they ride in the low bits of our TSval, which the peer's ACK
  * echoes (Linux's cookie_init_timestamp); without timestamps they are lost, as in Linux.
  */
-import { createHmac } from 'node:crypto';
 import { writeUint16, writeUint32 } from '../bytes.js';
+import { SipHash24 } from '../siphash.js';
 import type { IPAddress } from '../wire/address6.js';
 import { writeIPAddress } from '../wire/ip.js';
 import { TCP_DEFAULT_MSS, TCP_MAX_WINDOW_SHIFT, type TcpOptions } from '../wire/tcp.js';
@@ -44,7 +45,7 @@ function mssTable(remote: IPAddress): readonly number[] {
 export const COOKIE_PERIOD_MS = 64_000;
 /** Periods before the current one whose cookies are still accepted. */
 export const COOKIE_MAX_AGE_PERIODS = 2;
-/** Our secret: 128 bits at least, like the ISN secret (RFC 6528 3). */
+/** Our secret: 128 bits, like the ISN secret (RFC 6528 3), SipHash-2-4's key size. */
 export const COOKIE_SECRET_BYTES = 16;
 
 const COUNTER_SHIFT = 29;
@@ -59,12 +60,12 @@ const TS_NO_WINDOW_SCALE = 0xf;
 const TS_SACK_PERMITTED = 0x10;
 
 export class SynCookies {
-  private readonly secret: Uint8Array;
+  private readonly hasher: SipHash24;
   /** The tuple (addresses of up to 16 bytes), the peer's ISN, the period and the MSS index, serialised for the MAC; reused. */
   private readonly input = new Uint8Array(45);
 
   constructor(secret: Uint8Array) {
-    this.secret = Uint8Array.from(secret);
+    this.hasher = new SipHash24(secret);
   }
 
   /**
@@ -104,12 +105,7 @@ export class SynCookies {
     writeUint32(input, offset + 2, peerIsn);
     writeUint32(input, offset + 6, period >>> 0);
     input[offset + 10] = mssIndex;
-    return (
-      createHmac('sha256', this.secret)
-        .update(input.subarray(0, offset + 11))
-        .digest()
-        .readUInt32BE(0) & MAC_MASK
-    );
+    return this.hasher.hash(input, offset + 11) & MAC_MASK;
   }
 }
 

@@ -32,6 +32,22 @@ const INITIAL_CAPACITY = 8;
 const NO_OFFSETS = new Float64Array(0);
 const NO_FLAGS = new Uint8Array(0);
 
+/**
+ * Rings of INITIAL_CAPACITY records given back (a flight acknowledged, or a ring doubled), kept
+ * for the next flight of any connection to take, as four parallel stacks of arrays. A connection
+ * of a few requests sends flight after flight of a record or two (SYN-ACK, a response, the FIN),
+ * each emptied by its ACK: allocating four typed arrays (~600 bytes of heap) for each was the
+ * largest allocation of the stack in a new-connection profile (bench:conn). Bounded, so that
+ * connections closing in a crowd leave at most SPARE_RINGS_MAX of them (~40 KB); an idle
+ * connection still holds none. A taken ring's old contents are never read: a slot is written by
+ * append before any read, and reads stop at the records' count.
+ */
+const SPARE_RINGS_MAX = 64;
+const spareStarts: Float64Array<ArrayBuffer>[] = [];
+const spareEnds: Float64Array<ArrayBuffer>[] = [];
+const spareSendTimes: Float64Array<ArrayBuffer>[] = [];
+const spareFlags: Uint8Array<ArrayBuffer>[] = [];
+
 /** Who learns of each delivered record: its end, its last send time, and whether it was retransmitted. */
 export interface DeliveryObserver {
   onDelivered(end: number, sendTime: number, retransmitted: boolean): void;
@@ -340,6 +356,7 @@ export class TransmitRecords implements RackRecords {
   /** Nothing in flight: give the arrays back until the next record. */
   private releaseStorage(): void {
     this.previousCapacity = this.mask + 1;
+    this.spareRing();
     this.starts = this.ends = this.sendTimes = NO_OFFSETS;
     this.flags = NO_FLAGS;
     this.head = 0;
@@ -349,6 +366,16 @@ export class TransmitRecords implements RackRecords {
   /** Double the ring (or allocate the first one), copying the records in order to the start of the new arrays. */
   private grow(): void {
     const capacity = this.mask < 0 ? Math.max(this.initialCapacity, this.previousCapacity) : (this.mask + 1) * 2;
+    if (capacity === INITIAL_CAPACITY && spareStarts.length > 0) {
+      // Only an empty ring grows to the initial capacity: nothing to copy.
+      this.starts = spareStarts.pop()!;
+      this.ends = spareEnds.pop()!;
+      this.sendTimes = spareSendTimes.pop()!;
+      this.flags = spareFlags.pop()!;
+      this.head = 0;
+      this.mask = capacity - 1;
+      return;
+    }
     const starts = new Float64Array(capacity);
     const ends = new Float64Array(capacity);
     const sendTimes = new Float64Array(capacity);
@@ -360,11 +387,21 @@ export class TransmitRecords implements RackRecords {
       sendTimes[i] = this.sendTimes[slot]!;
       flags[i] = this.flags[slot]!;
     }
+    this.spareRing();
     this.starts = starts;
     this.ends = ends;
     this.sendTimes = sendTimes;
     this.flags = flags;
     this.head = 0;
     this.mask = capacity - 1;
+  }
+
+  /** The ring is being given up: keep it among the spares if it has the initial capacity and there is room. */
+  private spareRing(): void {
+    if (this.mask + 1 !== INITIAL_CAPACITY || spareStarts.length >= SPARE_RINGS_MAX) return;
+    spareStarts.push(this.starts);
+    spareEnds.push(this.ends);
+    spareSendTimes.push(this.sendTimes);
+    spareFlags.push(this.flags);
   }
 }

@@ -142,6 +142,30 @@ describe('TransmitRecords', () => {
     expect(() => records.mergeWithNext(0)).toThrow(RangeError);
   });
 
+  it('a ring given back by one flight serves the next flight of another connection with none of its old records or flags', () => {
+    // Connections hand their acknowledged 8-record rings to a shared store of spares (bounded).
+    const first = filled(8);
+    first.retransmitted(7, 50);
+    first.markSacked(100, 200);
+    first.acknowledge(800);
+    const second = new TransmitRecords();
+    second.append(5000, 5100, 60);
+    second.append(5100, 5101, 61);
+    expect(snapshot(second)).toEqual([
+      [5000, 5100, 60, ''],
+      [5100, 5101, 61, ''],
+    ]);
+    expect(second.pipe).toBe(101);
+    // Doubled past 8 (the 8-ring spared), the records are intact; the first connection starts afresh.
+    for (let i = 0; i < 10; i++) second.append(5101 + i, 5102 + i, 62 + i);
+    expect(second.count).toBe(12);
+    expect(second.end(11)).toBe(5111);
+    first.append(800, 900, 70);
+    expect(snapshot(first)).toEqual([[800, 900, 70, '']]);
+    second.acknowledge(5111);
+    expect(second.count).toBe(0);
+  });
+
   it('grows past its capacity and keeps order across the ring wrap, also when splitting', () => {
     const records = new TransmitRecords(4);
     for (let i = 0; i < 3; i++) records.append(i * 10, i * 10 + 10, i);
