@@ -50,14 +50,9 @@ export class Wakeup {
       else this.callbacks.push(callback);
       return;
     }
-    const finish = () => {
-      timer.cancel();
-      const index = this.waiters.indexOf(finish);
-      if (index >= 0) this.waiters.splice(index, 1);
-      void RESOLVED.then(callback);
-    };
-    this.waiters.push(finish);
-    const timer = this.timers.schedule(deadline, finish);
+    // With a deadline: wait()'s timed park (it never rejects without a signal), the callback as
+    // the reaction of its promise.
+    void this.wait(deadline, undefined).then(callback);
   }
 
   /**
