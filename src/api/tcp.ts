@@ -151,13 +151,8 @@ export class TcpConn implements TcpConnectionEvents {
    * arrived whole costs no promise.
    */
   readChunkNow(maxBytes = 64 * 1024): Buffer | null | undefined {
-    if (this.closedLocally) throw new NetError('ECLOSED', 'read on a closed connection');
-    if (this.connection.readableLength > 0) return this.takeChunk(maxBytes);
-    if (this.connection.receivedFin) return null;
-    if (this.error) throw this.error;
-    if (this.ended) return null;
-    if (this.readDeadline !== undefined && this.stack.clock.now() >= this.readDeadline) throw new TimeoutError();
-    return undefined;
+    const readable = this.readableNow();
+    return readable === undefined ? undefined : readable ? this.takeChunk(maxBytes) : null;
   }
 
   /**
@@ -175,15 +170,25 @@ export class TcpConn implements TcpConnectionEvents {
     return n === chunk.length ? chunk : chunk.subarray(0, n);
   }
 
+  /**
+   * Bytes can be read now (true), the stream has ended (false), or neither yet (undefined);
+   * throws ECLOSED after close(), the connection's error, ETIMEDOUT past the read deadline.
+   */
+  private readableNow(): boolean | undefined {
+    if (this.closedLocally) throw new NetError('ECLOSED', 'read on a closed connection');
+    if (this.connection.readableLength > 0) return true;
+    if (this.connection.receivedFin) return false;
+    if (this.error) throw this.error;
+    if (this.ended) return false;
+    if (this.readDeadline !== undefined && this.stack.clock.now() >= this.readDeadline) throw new TimeoutError();
+    return undefined;
+  }
+
   /** Wait until bytes can be read (true) or the stream has ended (false); throws on errors. */
   private async waitReadable(options: ReadOptions): Promise<boolean> {
     for (;;) {
-      if (this.closedLocally) throw new NetError('ECLOSED', 'read on a closed connection');
-      if (this.connection.readableLength > 0) return true;
-      if (this.connection.receivedFin) return false;
-      if (this.error) throw this.error;
-      if (this.ended) return false;
-      if (this.readDeadline !== undefined && this.stack.clock.now() >= this.readDeadline) throw new TimeoutError();
+      const readable = this.readableNow();
+      if (readable !== undefined) return readable;
       await (this.readWakeup ??= new Wakeup(this.stack.timers)).wait(this.readDeadline, options.signal);
     }
   }
