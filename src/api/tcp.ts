@@ -205,9 +205,7 @@ export class TcpConn implements TcpConnectionEvents {
     let offset = 0;
     try {
       while (offset < data.length) {
-        if (this.closedLocally) throw new NetError('ECLOSED', 'write on a closed connection');
-        if (this.error) throw this.error;
-        if (this.ended) throw new NetError('EPIPE', 'write on a connection that has ended');
+        this.checkWritable();
         const accepted = this.connection.write(offset === 0 ? data : data.subarray(offset));
         offset += accepted;
         if (offset >= data.length) break;
@@ -229,14 +227,19 @@ export class TcpConn implements TcpConnectionEvents {
    * closeWrite().
    */
   writeNow(data: Uint8Array | readonly Uint8Array[]): number {
-    if (this.closedLocally) throw new NetError('ECLOSED', 'write on a closed connection', { bytesWritten: 0 });
-    if (this.error) throw withBytesWritten(this.error, 0);
-    if (this.ended) throw new NetError('EPIPE', 'write on a connection that has ended', { bytesWritten: 0 });
     try {
+      this.checkWritable();
       return data instanceof Uint8Array ? this.connection.write(data) : this.connection.writev(data);
     } catch (error) {
       throw error instanceof NetError ? withBytesWritten(error, 0) : error;
     }
+  }
+
+  /** Throws what a write meets before the send buffer: ECLOSED after close(), the connection's error, EPIPE once ended. */
+  private checkWritable(): void {
+    if (this.closedLocally) throw new NetError('ECLOSED', 'write on a closed connection');
+    if (this.error) throw this.error;
+    if (this.ended) throw new NetError('EPIPE', 'write on a connection that has ended');
   }
 
   /** Bytes the application has written that the peer has not acknowledged yet. */
